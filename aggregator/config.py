@@ -1,0 +1,294 @@
+"""Loading and validating ``feeds.toml`` and ``profiles/*.toml`` into typed objects.
+
+Reading uses :mod:`tomllib`; every problem becomes a :class:`ConfigError` that
+names the file, the line and the key, and suggests the closest valid key for
+a typo, because a person edits these files by hand.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aggregator.errors import ConfigError
+from aggregator.models import ITEM_TYPES, SOURCE_KINDS, Config, Profile, Settings, Source
+
+PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+SETTINGS_KEYS = (
+    "title",
+    "contact",
+    "timeout",
+    "deadline",
+    "max_body_mb",
+    "concurrency",
+    "allow_private_networks",
+)
+SOURCE_KEYS = ("name", "url", "kind", "tags")
+PROFILE_KEYS = ("name", "email", "digest_size", "freshness_days", "interests", "exclude", "types")
+EXCLUDE_KEYS = ("words", "sources")
+MAX_WEIGHT = 100.0
+
+
+class _Locator:
+    """Finds the line a key sits on, so errors can point at it.
+
+    tomllib keeps no positions, so this scans the text: good enough for the
+    hand-written files it serves, where each key stands on its own line.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def find(self, key: str, table: str = "", occurrence: int = 0) -> int | None:
+        header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+        key_re = re.compile(rf"^\s*(\"{re.escape(key)}\"|'{re.escape(key)}'|{re.escape(key)})\s*=")
+        current, seen = "", -1
+        for number, line in enumerate(self.lines, start=1):
+            match = header.match(line)
+            if match:
+                current = match.group(1)
+                if current == table:
+                    seen += 1
+                if not key and current == table and seen == occurrence:
+                    return number
+                continue
+            in_place = current == table and (not table or seen == occurrence)
+            if key and in_place and key_re.match(line):
+                return number
+        return None
+
+
+class _Checker:
+    """Validation helpers bound to one file, so every error carries its place."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = str(path)
+        self.locate = _Locator(text)
+
+    def fail(self, message: str, key: str, table: str = "", occurrence: int = 0) -> ConfigError:
+        line = self.locate.find(key.rsplit(".", 1)[-1], table, occurrence) if key else None
+        if line is None and table:
+            line = self.locate.find("", table, occurrence)
+        return ConfigError(self.path, message, line=line, key=key)
+
+    def known_keys(
+        self, data: Mapping[str, Any], allowed: tuple[str, ...], table: str = "", n: int = 0
+    ) -> None:
+        for key in data:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                valid = ", ".join(allowed)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {valid}"
+                full = f"{table}.{key}" if table else key
+                raise self.fail(f"unknown key{hint}", full, table, n)
+
+    def typed(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        kind: type | tuple[type, ...],
+        default: Any,
+        table: str = "",
+        n: int = 0,
+    ) -> Any:
+        value = data.get(key, default)
+        if value is default:
+            return value
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # bool is an int in Python; a person writing `timeout = true` made a mistake.
+        wrong_bool = isinstance(value, bool) and bool not in kinds
+        if wrong_bool or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            full = f"{table}.{key}" if table else key
+            raise self.fail(f"expected {names}, got {value!r}", full, table, n)
+        return value
+
+
+def _read(path: Path) -> tuple[str, dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read: {exc}") from None
+    return text, _toml(path, text)
+
+
+def _toml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(match.group(1)) if match else None
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ConfigError(str(path), f"invalid TOML: {message}", line=line) from None
+
+
+def load_config(path: Path) -> Config:
+    """Read ``feeds.toml``; raise :class:`ConfigError` on the first problem."""
+    text, data = _read(path)
+    return _config(path, text, data)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate ``feeds.toml`` text not read from disk (the demo fills in its server URL)."""
+    return _config(path, text, _toml(path, text))
+
+
+def _config(path: Path, text: str, data: dict[str, Any]) -> Config:
+    check = _Checker(path, text)
+    check.known_keys(data, ("settings", "source"))
+    settings = _settings(check, data.get("settings", {}))
+    raw_sources = data.get("source", [])
+    if not isinstance(raw_sources, list):
+        raise check.fail("use [[source]] tables, one per source", "source")
+    sources: list[Source] = []
+    seen: dict[str, int] = {}
+    for n, raw in enumerate(raw_sources):
+        source = _source(check, raw, n)
+        if source.url in seen:
+            raise check.fail(f"duplicate of source #{seen[source.url] + 1}", "url", "source", n)
+        seen[source.url] = n
+        sources.append(source)
+    return Config(path=str(path), settings=settings, sources=tuple(sources))
+
+
+def _settings(check: _Checker, raw: Any) -> Settings:
+    if not isinstance(raw, dict):
+        raise check.fail("expected a [settings] table", "settings")
+    t = "settings"
+    check.known_keys(raw, SETTINGS_KEYS, t)
+    defaults = Settings()
+    number = (int, float)
+    timeout = check.typed(raw, "timeout", number, defaults.timeout_s, t)
+    deadline = check.typed(raw, "deadline", number, defaults.deadline_s, t)
+    max_body_mb = check.typed(raw, "max_body_mb", number, defaults.max_body_bytes / 2**20, t)
+    concurrency = check.typed(raw, "concurrency", int, defaults.concurrency, t)
+    for key, value, low, high in (
+        ("timeout", timeout, 0.1, 300),
+        ("deadline", deadline, 0.1, 3600),
+        ("max_body_mb", max_body_mb, 0.01, 1024),
+        ("concurrency", concurrency, 1, 256),
+    ):
+        if not low <= value <= high:
+            raise check.fail(f"must be between {low} and {high}, got {value}", f"{t}.{key}", t)
+    return Settings(
+        title=check.typed(raw, "title", str, defaults.title, t),
+        user_agent_contact=check.typed(raw, "contact", str, defaults.user_agent_contact, t),
+        timeout_s=float(timeout),
+        deadline_s=float(deadline),
+        max_body_bytes=int(max_body_mb * 2**20),
+        concurrency=concurrency,
+        allow_private_networks=check.typed(
+            raw, "allow_private_networks", bool, defaults.allow_private_networks, t
+        ),
+    )
+
+
+def _source(check: _Checker, raw: Any, n: int) -> Source:
+    t = "source"
+    if not isinstance(raw, dict):
+        raise check.fail("expected a table", t)
+    check.known_keys(raw, SOURCE_KEYS, t, n)
+    for key in ("name", "url"):
+        if key not in raw:
+            raise check.fail(f"source #{n + 1} has no {key!r}", "", t, n)
+    url = check.typed(raw, "url", str, "", t, n).strip()
+    if not re.match(r"^https?://[^\s/]+", url):
+        raise check.fail(f"not an http(s) URL: {url!r}", f"{t}.url", t, n)
+    kind = check.typed(raw, "kind", str, "blog", t, n)
+    if kind not in SOURCE_KINDS:
+        raise check.fail(
+            f"unknown kind {kind!r}; use one of {', '.join(SOURCE_KINDS)}", f"{t}.kind", t, n
+        )
+    tags = check.typed(raw, "tags", list, [], t, n)
+    if not all(isinstance(tag, str) for tag in tags):
+        raise check.fail("tags must be strings", f"{t}.tags", t, n)
+    name = check.typed(raw, "name", str, "", t, n).strip()
+    if not name:
+        raise check.fail("must not be empty", f"{t}.name", t, n)
+    return Source(url=url, name=name, kind=kind, tags=tuple(tags))
+
+
+def load_profile(path: Path) -> Profile:
+    """Read one person's profile; the file name (without .toml) is the person's id."""
+    name = path.stem
+    if not PROFILE_NAME.match(name):
+        raise ConfigError(
+            str(path), "profile file names use lower-case letters, digits, '-' and '_' only"
+        )
+    text, data = _read(path)
+    check = _Checker(path, text)
+    check.known_keys(data, PROFILE_KEYS)
+    defaults = Profile(name=name, display_name=name, interests={})
+    digest_size = check.typed(data, "digest_size", int, defaults.digest_size)
+    if not 1 <= digest_size <= 200:
+        raise check.fail(f"must be between 1 and 200, got {digest_size}", "digest_size")
+    freshness = check.typed(data, "freshness_days", int, defaults.freshness_days)
+    if not 1 <= freshness <= 3650:
+        raise check.fail(f"must be between 1 and 3650, got {freshness}", "freshness_days")
+    email = check.typed(data, "email", str, None)
+    if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        raise check.fail(f"not an e-mail address: {email!r}", "email")
+    interests = _weights(check, data.get("interests"), "interests", required=True)
+    exclude = check.typed(data, "exclude", dict, {})
+    check.known_keys(exclude, EXCLUDE_KEYS, "exclude")
+    types = _weights(check, data.get("types", {}), "types", required=False)
+    for kind in types:
+        if kind not in ITEM_TYPES:
+            close = difflib.get_close_matches(kind, ITEM_TYPES, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"use {', '.join(ITEM_TYPES)}"
+            raise check.fail(f"unknown item type; {hint}", f"types.{kind}", "types")
+    return Profile(
+        name=name,
+        display_name=check.typed(data, "name", str, name).strip() or name,
+        email=email,
+        interests=interests,
+        exclude=_strings(check, exclude, "words"),
+        exclude_sources=_strings(check, exclude, "sources"),
+        types=types,
+        digest_size=digest_size,
+        freshness_days=freshness,
+        path=str(path),
+    )
+
+
+def _weights(check: _Checker, raw: Any, table: str, *, required: bool) -> dict[str, float]:
+    if raw is None:
+        if required:
+            raise check.fail(f"a profile needs an [{table}] table with at least one entry", table)
+        return {}
+    if not isinstance(raw, dict):
+        raise check.fail(f"expected a [{table}] table", table)
+    weights: dict[str, float] = {}
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise check.fail(f"weight must be a number, got {value!r}", f"{table}.{key}", table)
+        if not 0 <= value <= MAX_WEIGHT:
+            message = f"weight must be between 0 and {MAX_WEIGHT:g}"
+            raise check.fail(message, f"{table}.{key}", table)
+        phrase = " ".join(key.split())
+        if not phrase:
+            raise check.fail("empty interest", f"{table}.{key}", table)
+        weights[phrase] = float(value)
+    if required and not weights:
+        raise check.fail(f"[{table}] needs at least one entry", table, table)
+    return weights
+
+
+def _strings(check: _Checker, table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    values = check.typed(table, key, list, [], "exclude")
+    if not all(isinstance(v, str) and v.strip() for v in values):
+        raise check.fail("expected a list of non-empty strings", f"exclude.{key}", "exclude")
+    return tuple(v.strip() for v in values)
+
+
+def load_profiles(directory: Path) -> list[Profile]:
+    """Every ``*.toml`` profile in ``directory``, sorted by name; the first bad one raises."""
+    if not directory.is_dir():
+        raise ConfigError(str(directory), "profiles folder not found")
+    return [load_profile(path) for path in sorted(directory.glob("*.toml"))]

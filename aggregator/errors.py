@@ -1,0 +1,25 @@
+"""The one exception tree users see; the CLI turns these into clean messages.
+
+LearnplaceError
+├── ConfigError (ValueError)     a bad feeds.toml or profile: names file, line and key
+└── RunLockedError               another ``learnplace run`` holds the project
+"""
+
+from __future__ import annotations
+
+
+class LearnplaceError(Exception):
+    """Base of every error Learnplace reports to a person rather than as a bug."""
+
+
+class ConfigError(LearnplaceError, ValueError):
+    """A configuration or profile file is wrong; nothing has been written."""
+
+    def __init__(self, path: str, message: str, *, line: int | None = None, key: str = "") -> None:
+        self.path, self.line, self.key, self.message = path, line, key, message
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {key + ': ' if key else ''}{message}")
+
+
+class RunLockedError(LearnplaceError):
+    """Two runs must not write the same store at once."""
