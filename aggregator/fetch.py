@@ -1,0 +1,306 @@
+"""Fetch feeds over HTTP: the only module of Learnplace that touches the network.
+
+::
+
+    fetch_many(targets) ──► one AsyncClient (keep-alive pool, guarded connects)
+        │  per target: total semaphore ─► per-host semaphore ─► deadline starts
+        ▼
+    _fetch ── hop loop (≤ max_redirects) ── GET with If-None-Match / If-Modified-Since
+        │          └─ 3xx: http/https Location only ─► next hop
+        ▼
+    status?  304 ─► FetchResult(304)      4xx/5xx ─► FetchResult(error="HTTP 404 Not Found")
+             2xx ─► _read_body: raw bytes ─► own zlib decoder with max_length ─► cap
+        ▼
+    yielded as each completes, so parse and store work while others are in flight
+
+Every failure of a source is a value (``FetchResult.error``); only bugs raise.
+Each TCP connection goes through :class:`_GuardedBackend`, which resolves the
+name itself, refuses non-public addresses and connects to the address it
+checked, so a redirect or a DNS answer that changes between check and connect
+(rebinding) cannot reach the local network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+import zlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import httpcore
+import httpx
+
+from aggregator import __version__
+from aggregator.models import CacheInfo, FetchResult, Settings
+
+PER_HOST_LIMIT = 4
+"""Requests in flight to one host:port at a time: politeness to small sites."""
+
+KEEPALIVE_EXPIRY_S = 30.0
+ALLOWED_SCHEMES = ("http", "https")
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+_ZLIB_WBITS = zlib.MAX_WBITS
+
+
+class _FetchFailedError(Exception):
+    """A source failed in a way we describe ourselves (cap, scheme, redirects)."""
+
+
+async def fetch_one(url: str, cache: CacheInfo, settings: Settings) -> FetchResult:
+    """Fetch one URL with its own client; convenient for the CLI and tests."""
+    async with _client(settings) as client:
+        limiter = _Limiter(asyncio.Semaphore(1))
+        return await _fetch_limited(client, limiter, url, cache, settings)
+
+
+async def fetch_many(
+    targets: Sequence[tuple[str, CacheInfo]], settings: Settings
+) -> AsyncIterator[FetchResult]:
+    """Yield one result per target, in completion order, sharing one connection pool."""
+    limiter = _Limiter(asyncio.Semaphore(settings.concurrency))
+    async with _client(settings) as client:
+        tasks = [
+            asyncio.create_task(_fetch_limited(client, limiter, url, cache, settings))
+            for url, cache in targets
+        ]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            # The caller may stop early or a bug may surface: leave no request running.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def user_agent(settings: Settings) -> str:
+    """Name ourselves and a contact, so a site owner can reach us instead of blocking us."""
+    return f"Learnplace/{__version__} (+{settings.user_agent_contact})"
+
+
+def is_public_address(address: str) -> bool:
+    """Whether an IP address is globally routable (not private, loopback, link-local...)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback however it is written
+    return ip.is_global and not ip.is_multicast
+
+
+@dataclass
+class _Limiter:
+    """The run-wide semaphore plus one semaphore per host:port, created on demand."""
+
+    total: asyncio.Semaphore
+    hosts: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+
+    def host(self, url: str) -> asyncio.Semaphore:
+        try:
+            parsed = httpx.URL(url)
+            key = f"{parsed.host}:{parsed.port}"
+        except httpx.InvalidURL:
+            key = url  # it will fail fast; give it its own slot
+        return self.hosts.setdefault(key, asyncio.Semaphore(PER_HOST_LIMIT))
+
+
+async def _fetch_limited(
+    client: httpx.AsyncClient, limiter: _Limiter, url: str, cache: CacheInfo, settings: Settings
+) -> FetchResult:
+    # The deadline starts once we hold our slots: waiting in line is not the source's fault.
+    async with limiter.total, limiter.host(url):
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(settings.deadline_s):
+                result = await _fetch(client, url, cache, settings)
+        except TimeoutError:
+            result = _failure(url, url, f"total deadline of {settings.deadline_s:g} s exceeded")
+        return _with_elapsed(result, time.monotonic() - started)
+
+
+async def _fetch(
+    client: httpx.AsyncClient, url: str, cache: CacheInfo, settings: Settings
+) -> FetchResult:
+    headers = _conditional_headers(cache)
+    current = url
+    try:
+        for _ in range(settings.max_redirects + 1):
+            _check_scheme(current)
+            async with client.stream("GET", current, headers=headers) as response:
+                location = response.headers.get("location")
+                if response.status_code in REDIRECT_STATUSES and location:
+                    current = str(response.url.join(location))
+                    continue
+                return await _result(url, response, settings.max_body_bytes)
+        raise _FetchFailedError(f"more than {settings.max_redirects} redirects")
+    except _FetchFailedError as exc:
+        return _failure(url, current, str(exc))
+    except httpx.TimeoutException as exc:
+        return _failure(url, current, f"{type(exc).__name__} after {settings.timeout_s:g} s")
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return _failure(url, current, f"{type(exc).__name__}: {exc}")
+
+
+async def _result(url: str, response: httpx.Response, max_bytes: int) -> FetchResult:
+    status = response.status_code
+    headers = {name.lower(): value for name, value in response.headers.items()}
+    final_url = str(response.url)
+    if status == 304:
+        return FetchResult(url, final_url, status, None, headers)
+    if not 200 <= status < 300:
+        error = f"HTTP {status} {response.reason_phrase}".rstrip()
+        return FetchResult(url, final_url, status, None, headers, error=error)
+    try:
+        content = await _read_body(response, max_bytes)
+    except _FetchFailedError as exc:
+        return FetchResult(url, final_url, status, None, headers, error=str(exc))
+    return FetchResult(url, final_url, status, content, headers)
+
+
+async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
+    """Decompress ourselves, never producing more than the cap.
+
+    httpx's own decoder inflates a whole network chunk at once; a 64 KiB chunk
+    of a gzip bomb is ~64 MiB, so we inflate with ``max_length`` instead.
+    """
+    decoder = _decoder(response.headers.get("content-encoding", ""))
+    body = bytearray()
+    try:
+        async for raw in response.aiter_raw():
+            data = raw
+            while data:
+                room = max_bytes - len(body) + 1
+                if decoder is None:
+                    body += data[:room]
+                    data = b""
+                else:
+                    body += decoder.decompress(data, room)
+                    data = decoder.unconsumed_tail
+                if len(body) > max_bytes:
+                    raise _FetchFailedError(f"body larger than {max_bytes} bytes")
+    except zlib.error as exc:
+        raise _FetchFailedError(f"corrupt compressed body: {exc}") from exc
+    return bytes(body)
+
+
+def _decoder(content_encoding: str) -> zlib._Decompress | None:
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(_GZIP_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj(_ZLIB_WBITS)
+    raise _FetchFailedError(f"unsupported Content-Encoding {content_encoding!r}")
+
+
+def _check_scheme(url: str) -> None:
+    scheme = httpx.URL(url).scheme
+    if scheme not in ALLOWED_SCHEMES:
+        raise _FetchFailedError(f"refusing {scheme or 'relative'} URL {url!r}: http(s) only")
+
+
+def _conditional_headers(cache: CacheInfo) -> dict[str, str]:
+    headers = {}
+    if cache.etag:
+        headers["If-None-Match"] = cache.etag
+    if cache.last_modified:
+        headers["If-Modified-Since"] = cache.last_modified
+    return headers
+
+
+def _failure(url: str, final_url: str, error: str) -> FetchResult:
+    return FetchResult(url, final_url, None, error=error)
+
+
+def _with_elapsed(result: FetchResult, elapsed_s: float) -> FetchResult:
+    return FetchResult(
+        result.url,
+        result.final_url,
+        result.status,
+        result.content,
+        result.headers,
+        result.error,
+        elapsed_s,
+    )
+
+
+def _client(settings: Settings) -> httpx.AsyncClient:
+    limits = httpx.Limits(
+        max_connections=settings.concurrency,
+        max_keepalive_connections=settings.concurrency,
+        keepalive_expiry=KEEPALIVE_EXPIRY_S,
+    )
+    # trust_env=False: a proxy from the environment would make the address check moot.
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    # httpx has no public hook for the network backend, so we rebuild its httpcore pool
+    # with the same settings plus our guarded backend (checked by test_fetch).
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_GuardedBackend(settings.allow_private_networks),
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(settings.timeout_s),
+        headers={"User-Agent": user_agent(settings), "Accept-Encoding": "gzip"},
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolve, check every address, then connect to a checked address (never the name)."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_private = allow_private
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await _resolve(host, port)
+        if not self._allow_private:
+            blocked = [a for a in addresses if not is_public_address(a)]
+            if blocked:
+                # One private answer is enough to refuse: we cannot tell which one is honest.
+                raise httpcore.ConnectError(f"refusing non-public address {blocked[0]} for {host}")
+        failure: httpcore.ConnectError | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                failure = exc
+        raise failure or httpcore.ConnectError(f"no address for {host}")
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are never fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    """Addresses for a name, in resolver order, without duplicates."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise httpcore.ConnectError(f"cannot resolve {host}: {exc.strerror}") from exc
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))

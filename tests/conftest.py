@@ -1,0 +1,201 @@
+"""Shared fixtures: real HTTP servers on 127.0.0.1 and a small feedfarm corpus.
+
+* ``feedfarm_corpus`` — a generated corpus directory (12 feeds x 10 items, seed 7).
+* ``feedfarm_server`` — feedfarm's server for that corpus, with its fault endpoints
+  shortened for tests (see ``FEEDFARM_OPTIONS``); ``.base``, ``.url()``, ``.stats()``,
+  ``.reset()``.
+* ``static_server`` — a tiny server whose routes a test fills in; answers
+  ``If-None-Match`` / ``If-Modified-Since`` with 304 and counts requests per path.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import threading
+import urllib.request
+import warnings
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from feedfarm import corpus as ff_corpus
+from feedfarm import server as ff_server
+
+POLL_S = 0.05
+"""How often a server thread checks for shutdown; the stdlib's 0.5 s slows every teardown."""
+FEEDFARM_FEEDS = 12
+FEEDFARM_ITEMS = 10
+FEEDFARM_SEED = "7"
+FEEDFARM_OPTIONS = {
+    "latency_ms": 0,
+    "jitter_ms": 0,
+    "drip_s": 10,  # /faults/slow-drip: one chunk a second for 10 s
+    "hang_s": 10,  # /faults/hang holds the connection at most this long (or until shutdown)
+    "huge_mib": 16,  # /faults/huge
+    "bomb_mib": 160,  # /faults/gzip-bomb inflates to this; larger than the RSS bound tests assert
+    "lifetime": 0,
+    "log": False,
+}
+
+
+@pytest.fixture(scope="session")
+def feedfarm_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A deterministic feedfarm corpus on disk (read its ``truth.jsonl`` for expectations)."""
+    out = tmp_path_factory.mktemp("feedfarm")
+    ff_corpus.build(str(out), FEEDFARM_FEEDS, FEEDFARM_ITEMS, FEEDFARM_SEED, 0)
+    return out
+
+
+@dataclass
+class FeedfarmServer:
+    """Handle on a running feedfarm server."""
+
+    base: str
+    server: ff_server.Server
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def stats(self) -> dict:
+        """The server's counters (GET /stats): requests, "200", "304", faults, user_agents..."""
+        with urllib.request.urlopen(self.base + "/stats") as response:
+            return json.load(response)
+
+    def reset(self) -> None:
+        """Zero the counters so a test sees only its own requests."""
+        urllib.request.urlopen(self.base + "/stats/reset").close()
+
+
+@pytest.fixture(scope="session")
+def feedfarm_server(feedfarm_corpus: Path) -> Iterator[FeedfarmServer]:
+    """feedfarm's server on 127.0.0.1:0 in a background thread, stopped at session end."""
+    srv = ff_server.Server(("127.0.0.1", 0), ff_server.Handler)
+    srv.base = f"http://127.0.0.1:{srv.server_address[1]}"
+    # The same wiring as feedfarm.server.serve(), which blocks and cannot pick port 0 for us.
+    srv.opts, srv.stats, srv.rand = dict(FEEDFARM_OPTIONS), ff_server.Stats(), random.Random(0)
+    srv.stop, srv.bomb, srv.bomb_lock = threading.Event(), None, threading.Lock()
+    with warnings.catch_warnings():
+        # feedfarm (carried unchanged) leaves closing its open(...).read() files to GC.
+        warnings.simplefilter("ignore", ResourceWarning)
+        srv.corpus = ff_server.Corpus(str(feedfarm_corpus), srv.base)
+    thread = threading.Thread(
+        target=srv.serve_forever, kwargs={"poll_interval": POLL_S}, name="feedfarm", daemon=True
+    )
+    thread.start()
+    try:
+        yield FeedfarmServer(srv.base, srv)
+    finally:
+        srv.stop.set()  # releases /faults/hang handlers
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=5)
+
+
+Route = tuple[int, Mapping[str, str], bytes]
+"""(status, headers, body) served for one path."""
+
+
+@dataclass
+class StaticServer:
+    """A loopback server serving ``routes``; fill them in, then fetch ``url(path)``.
+
+    ``routes[path] = (status, headers, body)``. A route with an ``ETag`` answers a
+    matching ``If-None-Match`` with 304; one with ``Last-Modified`` answers an
+    ``If-Modified-Since`` that is not older with 304. Unknown paths are 404.
+    ``hits`` counts requests per path (query strings ignored) and
+    ``requests[path]`` keeps the headers of each request, in order.
+    """
+
+    base: str = ""
+    routes: dict[str, Route] = field(default_factory=dict)
+    hits: Counter[str] = field(default_factory=Counter)
+    requests: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def add(
+        self, path: str, body: bytes, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> str:
+        """Serve ``body`` at ``path``; returns the absolute URL."""
+        self.routes[path] = (status, dict(headers or {}), body)
+        return self.url(path)
+
+    def record(self, path: str, headers: Mapping[str, str]) -> None:
+        with self.lock:
+            self.hits[path] += 1
+            self.requests.setdefault(path, []).append(dict(headers))
+
+
+def _not_modified(request_headers: Mapping[str, str], route_headers: Mapping[str, str]) -> bool:
+    """RFC 9110: If-None-Match wins; If-Modified-Since only when no ETag was sent."""
+    headers = {k.lower(): v for k, v in route_headers.items()}
+    inm = request_headers.get("If-None-Match")
+    if inm is not None:
+        tags = {tag.strip() for tag in inm.split(",")}
+        return "etag" in headers and (headers["etag"] in tags or "*" in tags)
+    ims = request_headers.get("If-Modified-Since")
+    if ims and "last-modified" in headers:
+        try:
+            since = email.utils.parsedate_to_datetime(ims)
+            modified = email.utils.parsedate_to_datetime(headers["last-modified"])
+        except (TypeError, ValueError):
+            return False
+        return modified <= since
+    return False
+
+
+class _StaticHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _StaticHTTPServer
+
+    def do_GET(self) -> None:
+        state = self.server.state
+        path = self.path.split("?", 1)[0]
+        state.record(path, dict(self.headers.items()))
+        status, headers, body = state.routes.get(path, (404, {}, b"not found\n"))
+        if status == 200 and _not_modified(self.headers, headers):
+            status, body = 304, b""
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if status != 304:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: pytest shows failures, not access logs."""
+
+
+class _StaticHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, state: StaticServer) -> None:
+        super().__init__(("127.0.0.1", 0), _StaticHandler)
+        self.state = state
+
+
+@pytest.fixture
+def static_server() -> Iterator[StaticServer]:
+    """A fresh :class:`StaticServer` on 127.0.0.1:0 for one test."""
+    state = StaticServer()
+    httpd = _StaticHTTPServer(state)
+    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": POLL_S}, name="static", daemon=True
+    )
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
