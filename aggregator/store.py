@@ -1,0 +1,521 @@
+"""The SQLite store: sources and their fetch state, items, and what each person was sent.
+
+This module is the only place that knows the database layout, so that a
+PostgreSQL store can later stand behind the same methods. Every write runs in
+one ``BEGIN IMMEDIATE`` transaction: a crash or ``kill -9`` leaves either the
+old or the new state, never half of a fetch or half of a digest.
+
+Datetimes are stored as ISO-8601 UTC text of one fixed shape, so text order is
+time order and ``published >= ?`` works on the column directly.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+
+from aggregator.errors import LearnplaceError
+from aggregator.models import CacheInfo, Entry, FetchResult, Item, Pick, Source, SourceStatus
+from aggregator.urls import canonical_url
+
+BUSY_TIMEOUT_MS = 10_000
+"""How long a writer waits for another process's transaction before giving up."""
+
+ID_CHUNK = 500
+"""Ids per ``IN (...)`` query: well under SQLite's bound-parameter limit."""
+
+ITER_BATCH = 1_000
+"""Rows fetched at a time by :meth:`Store.iter_items`, to keep reindexing memory flat."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # Version 1: the initial schema.
+    (
+        """
+        CREATE TABLE sources (
+            id            INTEGER PRIMARY KEY,
+            url           TEXT NOT NULL UNIQUE,
+            name          TEXT NOT NULL,
+            kind          TEXT NOT NULL,
+            etag          TEXT,
+            last_modified TEXT,
+            last_status   INTEGER,
+            last_error    TEXT,
+            last_success  TEXT,
+            failures      INTEGER NOT NULL DEFAULT 0,
+            active        INTEGER NOT NULL DEFAULT 1
+        )
+        """,
+        """
+        CREATE TABLE items (
+            id             INTEGER PRIMARY KEY,
+            source_id      INTEGER NOT NULL REFERENCES sources(id),
+            guid           TEXT NOT NULL,
+            url            TEXT NOT NULL,
+            canonical_url  TEXT NOT NULL,
+            title          TEXT NOT NULL,
+            summary        TEXT NOT NULL,
+            content        TEXT NOT NULL,
+            text           TEXT NOT NULL,
+            published      TEXT NOT NULL,
+            first_seen     TEXT NOT NULL,
+            item_type      TEXT NOT NULL,
+            tags           TEXT NOT NULL DEFAULT '[]',
+            author         TEXT NOT NULL DEFAULT '',
+            enclosure_url  TEXT NOT NULL DEFAULT '',
+            enclosure_type TEXT NOT NULL DEFAULT '',
+            UNIQUE (source_id, guid)
+        )
+        """,
+        "CREATE INDEX items_canonical_url ON items(canonical_url) WHERE canonical_url != ''",
+        "CREATE INDEX items_published ON items(published)",
+        """
+        CREATE TABLE item_sources (
+            item_id   INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            PRIMARY KEY (item_id, source_id)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX item_sources_source ON item_sources(source_id)",
+        """
+        CREATE TABLE deliveries (
+            person   TEXT NOT NULL,
+            day      TEXT NOT NULL,
+            item_id  INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            score    REAL NOT NULL,
+            reasons  TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (person, day, item_id)
+        ) WITHOUT ROWID
+        """,
+    ),
+)
+"""``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_ITEM_SELECT = """
+    SELECT i.id, s.url, s.name, i.guid, i.url, i.canonical_url, i.title, i.summary,
+           i.content, i.text, i.published, i.first_seen, i.item_type, i.tags, i.author
+    FROM items i JOIN sources s ON s.id = i.source_id
+"""
+
+
+class StoreError(LearnplaceError):
+    """Root of the errors this module raises on purpose."""
+
+
+class StoreVersionError(StoreError):
+    """The database was written by a newer Learnplace than this one."""
+
+
+class UnknownSourceError(StoreError, LookupError):
+    """A source URL that :meth:`Store.sync_sources` never recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """Items one :meth:`Store.add_entries` call created or changed: both need reindexing."""
+
+    new_ids: list[int] = field(default_factory=list)
+    updated_ids: list[int] = field(default_factory=list)
+
+
+def _to_text(moment: datetime) -> str:
+    """One fixed UTC shape, so that SQLite text comparison is time comparison."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: the store only takes aware datetimes")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _from_text(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _optional_from_text(text: str | None) -> datetime | None:
+    return None if text is None else _from_text(text)
+
+
+def _canonical(url: str) -> str:
+    return canonical_url(url) if url else ""
+
+
+def _item_from_row(row: sqlite3.Row) -> Item:
+    return Item(
+        id=row[0],
+        source_url=row[1],
+        source_name=row[2],
+        guid=row[3],
+        url=row[4],
+        canonical_url=row[5],
+        title=row[6],
+        summary=row[7],
+        content=row[8],
+        text=row[9],
+        published=_from_text(row[10]),
+        first_seen=_from_text(row[11]),
+        item_type=row[12],
+        tags=tuple(json.loads(row[13])),
+        author=row[14],
+    )
+
+
+def _chunks(ids: Sequence[int], size: int = ID_CHUNK) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+class Store:
+    """One SQLite file holding all of Learnplace's state except the search index.
+
+    One connection per ``Store``; use it from the thread that opened it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        # isolation_level=None: the module's own BEGIN/COMMIT decide the transactions.
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            self._configure()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(f"{self.path}: cannot open as a Learnplace store: {exc}") from exc
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _configure(self) -> None:
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is crash-safe in WAL mode; it only risks the last commits on power loss.
+        self._db.execute("PRAGMA synchronous = NORMAL")
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"{self.path}: schema version {version} was written by a newer Learnplace "
+                f"(this one knows up to {SCHEMA_VERSION}); upgrade Learnplace to open it"
+            )
+
+    def _migrate(self) -> None:
+        self._check_version(self._version())
+        if self._version() == SCHEMA_VERSION:
+            return
+        with self._transaction():
+            # Read again under the write lock: another process may have migrated meanwhile.
+            version = self._version()
+            self._check_version(version)
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """IMMEDIATE takes the write lock up front, so busy_timeout waits instead of deadlocking."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._version()
+
+    # Sources
+
+    def sync_sources(self, sources: Sequence[Source]) -> None:
+        """Make the table match ``feeds.toml``; dropped sources go inactive so their items and
+        history stay."""
+        listed = {source.url for source in sources}
+        with self._transaction() as db:
+            db.executemany(
+                """
+                INSERT INTO sources (url, name, kind, active) VALUES (?, ?, ?, 1)
+                ON CONFLICT (url) DO UPDATE SET
+                    name = excluded.name, kind = excluded.kind, active = 1
+                """,
+                [(source.url, source.name, source.kind) for source in sources],
+            )
+            known = {row[0] for row in db.execute("SELECT url FROM sources WHERE active = 1")}
+            db.executemany(
+                "UPDATE sources SET active = 0 WHERE url = ?",
+                [(url,) for url in known - listed],
+            )
+
+    def _source_id(self, url: str) -> int:
+        row = self._db.execute("SELECT id FROM sources WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            raise UnknownSourceError(f"unknown source {url!r}: sync_sources() has not recorded it")
+        return int(row[0])
+
+    def cache_info(self, url: str) -> CacheInfo:
+        """Validators for a conditional GET; empty for a source never fetched (or unknown)."""
+        row = self._db.execute(
+            "SELECT etag, last_modified FROM sources WHERE url = ?", (url,)
+        ).fetchone()
+        return CacheInfo() if row is None else CacheInfo(row[0], row[1])
+
+    def record_fetch(self, result: FetchResult, now: datetime) -> None:
+        """Keep the health of a source; validators change only with a fresh 200 body."""
+        with self._transaction() as db:
+            source_id = self._source_id(result.url)
+            if not result.ok:
+                db.execute(
+                    """
+                    UPDATE sources SET last_status = ?, last_error = ?, failures = failures + 1
+                    WHERE id = ?
+                    """,
+                    (result.status, result.error or f"HTTP {result.status}", source_id),
+                )
+                return
+            db.execute(
+                """
+                UPDATE sources SET last_status = ?, last_error = NULL, failures = 0,
+                    last_success = ? WHERE id = ?
+                """,
+                (result.status, _to_text(now), source_id),
+            )
+            if not result.not_modified:
+                cache = result.cache_info
+                db.execute(
+                    "UPDATE sources SET etag = ?, last_modified = ? WHERE id = ?",
+                    (cache.etag, cache.last_modified, source_id),
+                )
+
+    def source_statuses(self) -> list[SourceStatus]:
+        """Active sources with the number of items each supplied (syndicated copies count)."""
+        rows = self._db.execute(
+            """
+            SELECT s.url, s.name, s.last_status, s.last_error, s.last_success, s.failures,
+                   (SELECT COUNT(*) FROM item_sources x WHERE x.source_id = s.id)
+            FROM sources s WHERE s.active = 1 ORDER BY s.name, s.url
+            """
+        )
+        return [
+            SourceStatus(
+                url=row[0],
+                name=row[1],
+                last_status=row[2],
+                last_error=row[3],
+                last_success=_optional_from_text(row[4]),
+                failures=row[5],
+                items=row[6],
+            )
+            for row in rows
+        ]
+
+    # Items
+
+    def add_entries(self, source_url: str, entries: Sequence[Entry], now: datetime) -> AddResult:
+        """Store one feed's entries; the result says which items the index must (re)index."""
+        result = AddResult()
+        with self._transaction() as db:
+            source_id = self._source_id(source_url)
+            for entry in entries:
+                self._add_entry(db, source_id, entry, now, result)
+        return result
+
+    def _add_entry(
+        self, db: sqlite3.Connection, source_id: int, entry: Entry, now: datetime, result: AddResult
+    ) -> None:
+        canonical = _canonical(entry.url)
+        own = db.execute(
+            "SELECT id, title, summary, content, url FROM items WHERE source_id = ? AND guid = ?",
+            (source_id, entry.guid),
+        ).fetchone()
+        if own is not None:
+            if tuple(own[1:]) != (entry.title, entry.summary, entry.content, entry.url):
+                self._update_item(db, own[0], entry, canonical)
+                result.updated_ids.append(own[0])
+            return
+        if canonical:
+            syndicated = db.execute(
+                """
+                SELECT id FROM items WHERE canonical_url = ? AND source_id != ?
+                ORDER BY id LIMIT 1
+                """,
+                (canonical, source_id),
+            ).fetchone()
+            if syndicated is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO item_sources (item_id, source_id) VALUES (?, ?)",
+                    (syndicated[0], source_id),
+                )
+                return
+        item_id = self._insert_item(db, source_id, entry, canonical, now)
+        result.new_ids.append(item_id)
+
+    def _insert_item(
+        self, db: sqlite3.Connection, source_id: int, entry: Entry, canonical: str, now: datetime
+    ) -> int:
+        cursor = db.execute(
+            """
+            INSERT INTO items (source_id, guid, url, canonical_url, title, summary, content, text,
+                published, first_seen, item_type, tags, author, enclosure_url, enclosure_type)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                source_id,
+                entry.guid,
+                entry.url,
+                canonical,
+                entry.title,
+                entry.summary,
+                entry.content,
+                entry.text,
+                _to_text(entry.published or now),
+                _to_text(now),
+                entry.item_type,
+                json.dumps(list(entry.tags)),
+                entry.author,
+                entry.enclosure_url,
+                entry.enclosure_type,
+            ),
+        )
+        item_id = int(cursor.lastrowid or 0)
+        db.execute(
+            "INSERT INTO item_sources (item_id, source_id) VALUES (?, ?)", (item_id, source_id)
+        )
+        return item_id
+
+    def _update_item(
+        self, db: sqlite3.Connection, item_id: int, entry: Entry, canonical: str
+    ) -> None:
+        """A changed entry keeps its id and first_seen; its date moves only if the feed has one."""
+        db.execute(
+            """
+            UPDATE items SET url = ?, canonical_url = ?, title = ?, summary = ?, content = ?,
+                text = ?, published = COALESCE(?, published), item_type = ?, tags = ?,
+                author = ?, enclosure_url = ?, enclosure_type = ?
+            WHERE id = ?
+            """,
+            (
+                entry.url,
+                canonical,
+                entry.title,
+                entry.summary,
+                entry.content,
+                entry.text,
+                None if entry.published is None else _to_text(entry.published),
+                entry.item_type,
+                json.dumps(list(entry.tags)),
+                entry.author,
+                entry.enclosure_url,
+                entry.enclosure_type,
+                item_id,
+            ),
+        )
+
+    def items(self, ids: Iterable[int]) -> dict[int, Item]:
+        """Items by id; ids that do not exist are simply absent from the result."""
+        wanted = sorted(set(ids))
+        found: dict[int, Item] = {}
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(f"{_ITEM_SELECT} WHERE i.id IN ({marks})", chunk):
+                found[row[0]] = _item_from_row(row)
+        return found
+
+    def items_since(self, since: datetime) -> list[Item]:
+        """Items published at or after ``since``, newest first."""
+        rows = self._db.execute(
+            f"{_ITEM_SELECT} WHERE i.published >= ? ORDER BY i.published DESC, i.id",
+            (_to_text(since),),
+        )
+        return [_item_from_row(row) for row in rows]
+
+    def iter_items(self) -> Iterator[Item]:
+        """Every item in id order, fetched in batches by keyset so no cursor stays open."""
+        last_id = 0
+        while True:
+            rows = self._db.execute(
+                f"{_ITEM_SELECT} WHERE i.id > ? ORDER BY i.id LIMIT ?", (last_id, ITER_BATCH)
+            ).fetchall()
+            if not rows:
+                return
+            yield from (_item_from_row(row) for row in rows)
+            last_id = rows[-1][0]
+
+    def item_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    # Deliveries
+
+    def delivered_before(self, person: str, day: date) -> set[int]:
+        """What earlier digests sent; a rerun of ``day`` itself may pick the same items again."""
+        rows = self._db.execute(
+            "SELECT DISTINCT item_id FROM deliveries WHERE person = ? AND day < ?",
+            (person, day.isoformat()),
+        )
+        return {row[0] for row in rows}
+
+    def save_digest(self, person: str, day: date, picks: Sequence[Pick]) -> None:
+        """Replace the person's digest for ``day``: rerunning a day must not add to it."""
+        ids = [pick.item.id for pick in picks]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"digest for {person!r} on {day}: an item is picked more than once")
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM deliveries WHERE person = ? AND day = ?", (person, day.isoformat())
+            )
+            db.executemany(
+                """
+                INSERT INTO deliveries (person, day, item_id, position, score, reasons)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    (
+                        person,
+                        day.isoformat(),
+                        pick.item.id,
+                        position,
+                        pick.score,
+                        json.dumps(list(pick.reasons)),
+                    )
+                    for position, pick in enumerate(picks)
+                ],
+            )
+
+    def digest(self, person: str, day: date) -> list[tuple[int, float, tuple[str, ...]]]:
+        rows = self._db.execute(
+            """
+            SELECT item_id, score, reasons FROM deliveries
+            WHERE person = ? AND day = ? ORDER BY position
+            """,
+            (person, day.isoformat()),
+        )
+        return [(row[0], row[1], tuple(json.loads(row[2]))) for row in rows]
+
+    def digest_days(self, person: str) -> list[date]:
+        rows = self._db.execute(
+            "SELECT DISTINCT day FROM deliveries WHERE person = ? ORDER BY day", (person,)
+        )
+        return [date.fromisoformat(row[0]) for row in rows]

@@ -1,0 +1,188 @@
+"""The Whoosh index against real index directories under tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from whoosh import query
+from whoosh.qparser import MultifieldParser, OrGroup
+
+from aggregator.index import (
+    SCHEMA,
+    TEXT_FIELDS,
+    QuerySyntaxError,
+    SearchHit,
+    SearchIndex,
+)
+from aggregator.models import Item
+
+NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+
+
+def item(item_id: int, title: str, **overrides: object) -> Item:
+    fields: dict[str, object] = {
+        "id": item_id,
+        "source_url": "https://blog.example/feed.xml",
+        "source_name": "Example Blog",
+        "guid": f"g{item_id}",
+        "url": f"https://blog.example/{item_id}",
+        "canonical_url": f"https://blog.example/{item_id}",
+        "title": title,
+        "summary": "",
+        "content": "",
+        "text": "",
+        "published": NOW - timedelta(days=1),
+        "first_seen": NOW,
+        "item_type": "article",
+    }
+    fields.update(overrides)
+    return Item(**fields)  # type: ignore[arg-type]
+
+
+ITEMS = [
+    item(1, "Learning Rust the hard way", text="Ownership and borrowing explained."),
+    item(
+        2,
+        "Weekly notes",
+        summary='<p>A new <strong class="hot">kubernetes</strong> course &amp; workshop</p>',
+        tags=("cloud", "devops"),
+        item_type="course",
+    ),
+    item(3, "Machine learning in production", text="Feature stores and model serving."),
+    item(4, "Production machine notes", text="Learning about machines in production."),
+    item(5, "Old post about Rust", published=NOW - timedelta(days=60)),
+]
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[SearchIndex]:
+    with SearchIndex.open(tmp_path / "index") as opened:
+        assert opened.add(ITEMS) == len(ITEMS)
+        yield opened
+
+
+def ids(hits: list[SearchHit]) -> list[int]:
+    return [hit.item_id for hit in hits]
+
+
+def test_open_creates_the_directory_and_an_empty_index(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "index"
+    with SearchIndex.open(path) as index:
+        assert index.doc_count() == 0
+        assert index.ids() == set()
+        assert index.search("anything") == []
+    assert path.is_dir()
+
+
+def test_adding_the_same_id_twice_replaces_the_document(index: SearchIndex) -> None:
+    assert index.doc_count() == 5
+    index.add([item(1, "Rewritten title about Haskell")])
+    assert index.doc_count() == 5
+    assert index.ids() == {1, 2, 3, 4, 5}
+    assert ids(index.search("haskell")) == [1]
+    assert 1 not in ids(index.search("ownership"))
+
+
+def test_search_by_title_word_and_by_summary_text(index: SearchIndex) -> None:
+    assert set(ids(index.search("rust"))) == {1, 5}
+    assert ids(index.search("kubernetes")) == [2]
+    # Summary markup is not indexed as words.
+    assert index.search("strong") == []
+    assert index.search("hot") == []
+    assert ids(index.search("tags:devops")) == [2]
+    assert ids(index.search("type:course")) == [2]
+
+
+def test_stemming_matches_word_forms(index: SearchIndex) -> None:
+    assert {1, 3, 4} <= set(ids(index.search("learn")))
+    assert 4 in ids(index.search("machines"))
+
+
+def test_all_words_must_match_by_default(index: SearchIndex) -> None:
+    assert ids(index.search("rust ownership")) == [1]
+    assert set(ids(index.search("rust OR ownership"))) == {1, 5}
+
+
+def test_a_title_match_outranks_a_body_match(tmp_path: Path) -> None:
+    with SearchIndex.open(tmp_path / "boost") as index:
+        index.add(
+            [
+                item(1, "Unrelated notes", text="graphql appears only here, in the body text"),
+                item(2, "GraphQL basics", text="an introduction for busy people"),
+            ]
+        )
+        hits = index.search("graphql")
+    assert ids(hits) == [2, 1]
+    assert hits[0].score > hits[1].score > 0
+
+
+def test_phrase_query_needs_adjacent_words(index: SearchIndex) -> None:
+    assert ids(index.search('"machine learning"')) == [3]
+    assert set(ids(index.search("machine learning"))) == {3, 4}
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('"machine learning', "unclosed quote"),
+        ("(rust OR go", "never closed"),
+        ("rust)", "without a matching"),
+        ("published:[garbage TO 2020]", "dates look like"),
+    ],
+)
+def test_malformed_query_is_a_clear_error(index: SearchIndex, text: str, says: str) -> None:
+    with pytest.raises(QuerySyntaxError, match=says) as raised:
+        index.search(text)
+    assert isinstance(raised.value, ValueError)
+
+
+def test_delete_removes_documents(index: SearchIndex) -> None:
+    index.delete([1, 5])
+    assert index.ids() == {2, 3, 4}
+    assert index.doc_count() == 3
+    assert index.search("rust") == []
+
+
+def test_reopen_from_disk(tmp_path: Path) -> None:
+    path = tmp_path / "index"
+    with SearchIndex.open(path) as index:
+        index.add(ITEMS)
+    with SearchIndex.open(path) as index:
+        assert index.doc_count() == len(ITEMS)
+        assert ids(index.search('"machine learning"')) == [3]
+
+
+def profile_query(text: str) -> query.Query:
+    return MultifieldParser(list(TEXT_FIELDS), SCHEMA, group=OrGroup).parse(text)
+
+
+def test_score_queries_per_key_with_since_window(index: SearchIndex) -> None:
+    queries = {"rust": profile_query("rust"), "ml": profile_query('"machine learning"')}
+    everything = index.score_queries(queries)
+    assert set(everything["rust"]) == {1, 5}
+    assert set(everything["ml"]) == {3}
+    assert all(score > 0 for score in everything["rust"].values())
+
+    recent = index.score_queries(queries, since=NOW - timedelta(days=7))
+    assert set(recent["rust"]) == {1}
+    assert set(recent["ml"]) == {3}
+
+
+def test_score_queries_with_an_empty_window_matches_nothing(index: SearchIndex) -> None:
+    result = index.score_queries({"rust": profile_query("rust")}, since=NOW + timedelta(days=1))
+    assert result == {"rust": {}}
+
+
+def test_searcher_sees_items_added_after_a_search(index: SearchIndex) -> None:
+    assert index.search("haskell") == []
+    index.add([item(6, "Haskell for beginners")])
+    assert ids(index.search("haskell")) == [6]
+    assert set(index.score_queries({"h": profile_query("haskell")})["h"]) == {6}
+
+
+def test_empty_index_scores_nothing(tmp_path: Path) -> None:
+    with SearchIndex.open(tmp_path / "empty") as index:
+        assert index.score_queries({"x": profile_query("rust")}, since=NOW) == {"x": {}}

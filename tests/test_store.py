@@ -1,0 +1,274 @@
+"""The SQLite store against real database files under tmp_path."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aggregator.models import Entry, FetchResult, Item, Pick, Source
+from aggregator.store import (
+    SCHEMA_VERSION,
+    AddResult,
+    Store,
+    StoreError,
+    StoreVersionError,
+    UnknownSourceError,
+)
+
+NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+BLOG = Source(url="https://blog.example/feed.xml", name="Example Blog", kind="blog")
+NEWS = Source(url="https://news.example/rss", name="Example News", kind="news")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "learnplace.db") as opened:
+        opened.sync_sources([BLOG, NEWS])
+        yield opened
+
+
+def entry(guid: str, **overrides: object) -> Entry:
+    fields: dict[str, object] = {
+        "guid": guid,
+        "url": f"https://blog.example/posts/{guid}",
+        "title": f"Post {guid}",
+        "summary": f"<p>Summary of {guid}</p>",
+        "text": f"Text of {guid}",
+        "published": NOW - timedelta(days=1),
+        "tags": ("python", "testing"),
+    }
+    fields.update(overrides)
+    return Entry(**fields)  # type: ignore[arg-type]
+
+
+def item_sources(path: Path) -> list[tuple[int, str]]:
+    with sqlite3.connect(path) as db:
+        return db.execute(
+            "SELECT x.item_id, s.url FROM item_sources x JOIN sources s ON s.id = x.source_id "
+            "ORDER BY x.item_id, s.url"
+        ).fetchall()
+
+
+def test_new_store_has_current_schema_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 1
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"sources", "items", "item_sources", "deliveries"} <= tables
+
+
+def test_reopening_keeps_data_and_version(tmp_path: Path) -> None:
+    path = tmp_path / "again.db"
+    with Store(path) as store:
+        store.sync_sources([BLOG])
+        store.add_entries(BLOG.url, [entry("a")], NOW)
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.item_count() == 1
+
+
+def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreVersionError, match=r"newer Learnplace.*upgrade"):
+        Store(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"these are not the pages you are looking for" * 100)
+    with pytest.raises(StoreError, match="cannot open as a Learnplace store"):
+        Store(path)
+
+
+def test_sync_sources_upserts_and_deactivates(store: Store) -> None:
+    renamed = Source(url=BLOG.url, name="Renamed Blog", kind="courses")
+    store.sync_sources([renamed])
+    statuses = store.source_statuses()
+    assert [(s.url, s.name) for s in statuses] == [(BLOG.url, "Renamed Blog")]
+    store.sync_sources([renamed, NEWS])
+    assert {s.url for s in store.source_statuses()} == {BLOG.url, NEWS.url}
+
+
+def test_record_fetch_success_then_failures_then_304(store: Store) -> None:
+    ok = FetchResult(
+        url=BLOG.url,
+        final_url=BLOG.url,
+        status=200,
+        content=b"<rss/>",
+        headers={"etag": '"v1"', "last-modified": "Sun, 29 Nov 2026 10:00:00 GMT"},
+    )
+    store.record_fetch(ok, NOW)
+    assert store.cache_info(BLOG.url).etag == '"v1"'
+
+    broken = FetchResult(url=BLOG.url, final_url=BLOG.url, status=503, error="HTTP 503")
+    store.record_fetch(broken, NOW + timedelta(hours=1))
+    store.record_fetch(broken, NOW + timedelta(hours=2))
+    status = next(s for s in store.source_statuses() if s.url == BLOG.url)
+    assert (status.failures, status.last_status, status.last_error) == (2, 503, "HTTP 503")
+    assert status.last_success == NOW
+    assert store.cache_info(BLOG.url).last_modified == "Sun, 29 Nov 2026 10:00:00 GMT"
+
+    unchanged = FetchResult(url=BLOG.url, final_url=BLOG.url, status=304)
+    later = NOW + timedelta(hours=3)
+    store.record_fetch(unchanged, later)
+    status = next(s for s in store.source_statuses() if s.url == BLOG.url)
+    assert (status.failures, status.last_status, status.last_error) == (0, 304, None)
+    assert status.last_success == later
+    assert status.last_success.tzinfo is not None
+    assert store.cache_info(BLOG.url).etag == '"v1"'
+
+
+def test_a_200_without_validators_forgets_the_old_ones(store: Store) -> None:
+    headers = {"etag": '"v1"'}
+    store.record_fetch(FetchResult(BLOG.url, BLOG.url, 200, b"x", headers), NOW)
+    store.record_fetch(FetchResult(BLOG.url, BLOG.url, 200, b"y", {}), NOW)
+    assert store.cache_info(BLOG.url).etag is None
+
+
+def test_unknown_source_is_an_error_not_a_silent_insert(store: Store) -> None:
+    with pytest.raises(UnknownSourceError):
+        store.add_entries("https://nowhere.example/feed", [entry("a")], NOW)
+    assert store.cache_info("https://nowhere.example/feed").etag is None
+
+
+def test_add_entries_new_then_unchanged_then_changed(store: Store) -> None:
+    first = store.add_entries(BLOG.url, [entry("a"), entry("b")], NOW)
+    assert len(first.new_ids) == 2
+    assert first.updated_ids == []
+
+    again = store.add_entries(BLOG.url, [entry("a"), entry("b")], NOW + timedelta(hours=1))
+    assert again == AddResult([], [])
+    assert store.item_count() == 2
+
+    changed = store.add_entries(BLOG.url, [entry("a", title="Post a, revised")], NOW)
+    assert changed == AddResult([], [first.new_ids[0]])
+    item = store.items([first.new_ids[0]])[first.new_ids[0]]
+    assert item.title == "Post a, revised"
+    assert item.first_seen == NOW
+
+
+def test_items_round_trip_every_field(store: Store) -> None:
+    published = datetime(2026, 11, 1, 12, 30, tzinfo=UTC)
+    stored_entry = entry(
+        "x",
+        url="HTTPS://Blog.Example:443/posts/x?utm_source=rss#top",
+        published=published,
+        author="Ada",
+        item_type="course",
+        tags=("ml", "deep learning"),
+    )
+    (item_id,) = store.add_entries(BLOG.url, [stored_entry], NOW).new_ids
+    item = store.items([item_id, 999])[item_id]
+    assert item == Item(
+        id=item_id,
+        source_url=BLOG.url,
+        source_name=BLOG.name,
+        guid="x",
+        url=stored_entry.url,
+        canonical_url="https://blog.example/posts/x",
+        title="Post x",
+        summary="<p>Summary of x</p>",
+        content="",
+        text="Text of x",
+        published=published,
+        first_seen=NOW,
+        item_type="course",
+        tags=("ml", "deep learning"),
+        author="Ada",
+    )
+    assert store.items([999]) == {}
+
+
+def test_missing_published_date_is_first_seen(store: Store) -> None:
+    (item_id,) = store.add_entries(BLOG.url, [entry("a", published=None)], NOW).new_ids
+    assert store.items([item_id])[item_id].published == NOW
+
+
+def test_syndicated_copy_is_one_item_with_two_sources(store: Store, tmp_path: Path) -> None:
+    original = entry("orig", url="https://blog.example/posts/rust")
+    (item_id,) = store.add_entries(BLOG.url, [original], NOW).new_ids
+    copy = entry(
+        "news-123",
+        url="https://Blog.example/posts/rust?utm_source=news&utm_medium=rss#comments",
+        title="Rust, syndicated",
+    )
+    added = store.add_entries(NEWS.url, [copy], NOW)
+    assert added == AddResult([], [])
+    assert store.item_count() == 1
+    assert item_sources(tmp_path / "learnplace.db") == [(item_id, BLOG.url), (item_id, NEWS.url)]
+    item = store.items([item_id])[item_id]
+    assert (item.source_url, item.title) == (BLOG.url, "Post orig")
+    # Seen again on the next fetch: still one item, one link.
+    assert store.add_entries(NEWS.url, [copy], NOW) == AddResult([], [])
+    assert len(item_sources(tmp_path / "learnplace.db")) == 2
+    counts = {s.url: s.items for s in store.source_statuses()}
+    assert counts == {BLOG.url: 1, NEWS.url: 1}
+
+
+def test_entries_without_url_are_never_merged(store: Store) -> None:
+    store.add_entries(BLOG.url, [entry("a", url="")], NOW)
+    store.add_entries(NEWS.url, [entry("b", url="")], NOW)
+    assert store.item_count() == 2
+
+
+def test_failed_batch_leaves_nothing_behind(store: Store) -> None:
+    bad = entry("bad", published=datetime(2026, 1, 1))  # naive: refused by the store
+    with pytest.raises(ValueError, match="naive"):
+        store.add_entries(BLOG.url, [entry("good"), bad], NOW)
+    assert store.item_count() == 0
+
+
+def test_items_since_and_iteration(store: Store) -> None:
+    old = entry("old", published=NOW - timedelta(days=30))
+    edge = entry("edge", published=NOW - timedelta(days=7))
+    fresh = entry("fresh", published=NOW - timedelta(hours=1))
+    store.add_entries(BLOG.url, [old, edge, fresh], NOW)
+    since = store.items_since(NOW - timedelta(days=7))
+    assert [item.guid for item in since] == ["fresh", "edge"]
+    assert [item.guid for item in store.iter_items()] == ["old", "edge", "fresh"]
+    assert store.item_count() == 3
+
+
+def picks(store: Store, *guids: str) -> list[Pick]:
+    by_guid = {item.guid: item for item in store.iter_items()}
+    return [Pick(by_guid[guid], 10.0 - n, (f"matches {guid}",)) for n, guid in enumerate(guids)]
+
+
+def test_save_digest_twice_replaces_and_orders(store: Store) -> None:
+    store.add_entries(BLOG.url, [entry(g) for g in "abcd"], NOW)
+    day = date(2026, 11, 30)
+    store.save_digest("ada", day, picks(store, "a", "b", "c"))
+    store.save_digest("ada", day, picks(store, "c", "a"))
+    ids = {item.guid: item.id for item in store.iter_items()}
+    assert store.digest("ada", day) == [
+        (ids["c"], 10.0, ("matches c",)),
+        (ids["a"], 9.0, ("matches a",)),
+    ]
+    assert store.digest_days("ada") == [day]
+    with pytest.raises(ValueError, match="more than once"):
+        store.save_digest("ada", day, picks(store, "a", "a"))
+    assert len(store.digest("ada", day)) == 2
+
+
+def test_delivered_before_counts_only_earlier_days_of_that_person(store: Store) -> None:
+    store.add_entries(BLOG.url, [entry(g) for g in "abc"], NOW)
+    ids = {item.guid: item.id for item in store.iter_items()}
+    store.save_digest("ada", date(2026, 11, 28), picks(store, "a"))
+    store.save_digest("ada", date(2026, 11, 29), picks(store, "b"))
+    store.save_digest("ada", date(2026, 11, 30), picks(store, "c"))
+    store.save_digest("bob", date(2026, 11, 29), picks(store, "c"))
+    assert store.delivered_before("ada", date(2026, 11, 30)) == {ids["a"], ids["b"]}
+    assert store.delivered_before("ada", date(2026, 11, 28)) == set()
+    assert store.delivered_before("bob", date(2026, 12, 1)) == {ids["c"]}
+    assert store.digest_days("ada") == [date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)]
