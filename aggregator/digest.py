@@ -1,0 +1,61 @@
+"""One person's digest for one day: the best ranked items not sent before, spread across sources.
+
+Pure: the pipeline hands in the ranking and the delivery log; nothing here
+reads the store or the index.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+
+from aggregator.models import Digest, Profile
+from aggregator.rank import Ranked, explain
+
+MAX_SOURCE_SHARE = 0.4
+"""No source fills more than this share of a digest while others have matching items."""
+
+
+def build_digest(
+    profile: Profile,
+    day: date,
+    ranked: Sequence[Ranked],
+    already_sent: Collection[int],
+    now: datetime,
+) -> Digest:
+    """Choose ``profile.digest_size`` picks from ``ranked`` (best first).
+
+    Items in ``already_sent`` (earlier days' digests) are skipped, so nothing is
+    sent twice; copies of the same story (same title) collapse to the best one.
+    The source cap gives way only when the digest would otherwise stay short.
+    """
+    size = profile.digest_size
+    cap = max(1, math.ceil(size * MAX_SOURCE_SHARE))
+    fresh: list[Ranked] = []
+    titles: set[str] = set()
+    for candidate in ranked:
+        key = _title_key(candidate.item.title)
+        if candidate.item.id in already_sent or key in titles:
+            continue
+        titles.add(key)
+        fresh.append(candidate)
+    chosen: list[Ranked] = []
+    per_source: dict[str, int] = {}
+    for candidate in fresh:
+        source = candidate.item.source_url
+        if per_source.get(source, 0) < cap:
+            chosen.append(candidate)
+            per_source[source] = per_source.get(source, 0) + 1
+        if len(chosen) == size:
+            break
+    if len(chosen) < size:
+        taken = {c.item.id for c in chosen}
+        chosen += [c for c in fresh if c.item.id not in taken][: size - len(chosen)]
+        chosen.sort(key=lambda c: fresh.index(c))
+    return Digest(profile=profile, day=day, picks=tuple(explain(c, now) for c in chosen))
+
+
+def _title_key(title: str) -> str:
+    return " ".join(re.findall(r"\w+", title.casefold()))
