@@ -1,0 +1,285 @@
+"""The only stage that writes ``output/``: digest pages, Atom feeds, the site index.
+
+Templates are Jinja2 with autoescape always on; a person's own ``templates/``
+directory overrides the packaged ones file by file. Every file is written to
+a temporary sibling and moved into place with ``os.replace``, so a crash at
+any point leaves either the old file or the new one, never half of one.
+
+Layout of the site (all links relative, so it works under any path and from
+the file system)::
+
+    output/index.html                 every person, today's count
+    output/style.css
+    output/<person>/<YYYY-MM-DD>.html one digest per day
+    output/<person>/index.html        the latest day
+    output/<person>/feed.xml          Atom 1.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jinja2
+
+from aggregator.models import Digest, Item, Pick, Profile
+
+PERSON_NAME = re.compile(r"[a-z0-9_-]{1,64}")
+"""What config allows as a profile name; anything else could escape ``output/``."""
+
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+"""Schemes an item link may use; anything else (``javascript:``, ``data:``) is dropped."""
+
+ITEM_ID_PREFIX = "urn:learnplace:item:"
+FEED_ID_PREFIX = "urn:learnplace:feed:"
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+TYPE_LABELS: dict[str, tuple[str, str]] = {
+    "article": ("Article", "Articles"),
+    "course": ("Course", "Courses"),
+    "event": ("Event", "Events"),
+    "podcast": ("Podcast", "Podcasts"),
+    "video": ("Video", "Videos"),
+    "book": ("Book", "Books"),
+    "paper": ("Paper", "Papers"),
+}
+"""Human words for item types: singular for an item, plural for a section heading."""
+
+# XML 1.0 forbids most C0 controls even when escaped; one in a title makes a feed unreadable.
+XML_INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+DIGEST_TEMPLATE = "digest.html"
+SITE_INDEX_TEMPLATE = "site_index.html"
+FEED_TEMPLATE = "feed.xml"
+STYLESHEET = "style.css"
+
+
+def packaged_templates_dir() -> Path:
+    """Where the default templates live, installed or not.
+
+    The wheel ships the repository's ``templates/`` as ``aggregator/templates``;
+    a source checkout has only the repository folder next to the package.
+    """
+    installed = Path(__file__).parent / "templates"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).parent.parent / "templates"
+
+
+def make_environment(template_dirs: Sequence[Path]) -> jinja2.Environment:
+    """Jinja with ``template_dirs`` (first match wins) overriding the packaged templates."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(d) for d in template_dirs]
+    loaders.append(jinja2.FileSystemLoader(packaged_templates_dir()))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        # default=True: a user template with an unexpected extension is escaped too.
+        autoescape=jinja2.select_autoescape(("html", "xml"), default_for_string=True, default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        day_label=day_label,
+        type_label=type_label,
+        section_heading=section_heading,
+        safe_href=safe_href,
+        xml_text=xml_text,
+        atom_time=atom_time,
+    )
+    return env
+
+
+def day_label(value: date | datetime) -> str:
+    """``Mon 30 Nov 2026``, the same in every locale (``strftime`` follows the process locale)."""
+    day = value.date() if isinstance(value, datetime) else value
+    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def type_label(item_type: str) -> str:
+    """The singular word for one item's type."""
+    return TYPE_LABELS.get(item_type, (item_type.capitalize(), ""))[0]
+
+
+def section_heading(item_type: str) -> str:
+    """The plural word heading a section of one type."""
+    return TYPE_LABELS.get(item_type, ("", item_type.capitalize() + "s"))[1]
+
+
+def safe_href(url: str) -> str | None:
+    """The URL if a page may link to it, else ``None`` (the title is then shown unlinked)."""
+    scheme = urlsplit(url.strip()).scheme.lower()
+    return url.strip() if scheme in LINK_SCHEMES else None
+
+
+def xml_text(text: str) -> str:
+    """Text without the characters XML 1.0 cannot carry; escaping is left to autoescape."""
+    return XML_INVALID_CHARS.sub("", str(text))
+
+
+def atom_time(value: date | datetime) -> str:
+    """RFC 3339 in UTC; a bare date means midnight UTC of that day."""
+    moment = value if isinstance(value, datetime) else datetime.combine(value, time(), UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def item_entry_id(item: Item) -> str:
+    """A feed entry id that survives reruns, other days and other sources of the same article."""
+    key = item.canonical_url or item.guid
+    return ITEM_ID_PREFIX + hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def feed_id(profile: Profile) -> str:
+    """One id per person's feed, so a reader keeps it when the site moves."""
+    return FEED_ID_PREFIX + checked_person_name(profile.name)
+
+
+def checked_person_name(name: str) -> str:
+    """The name, if it is safe as a directory name; config validates it, this refuses the rest."""
+    if not PERSON_NAME.fullmatch(name):
+        raise ValueError(f"refusing person name {name!r}: only [a-z0-9_-] is allowed")
+    return name
+
+
+def neighbour_days(day: date, days: Sequence[date]) -> tuple[date | None, date | None]:
+    """The closest earlier and later days that have a digest."""
+    earlier = [d for d in days if d < day]
+    later = [d for d in days if d > day]
+    return (max(earlier) if earlier else None, min(later) if later else None)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One Atom entry: a pick, the day it was first picked, and its HTML summary."""
+
+    id: str
+    day: date
+    pick: Pick
+    summary_html: str
+
+
+def feed_entries(digests: Sequence[Digest]) -> list[FeedEntry]:
+    """Entries newest day first, each item once, dated by the first day it was picked.
+
+    Dating an item by its first pick keeps its ``<updated>`` fixed when a later
+    digest picks it again, so feed readers do not show it as changed.
+    """
+    first_pick: dict[str, tuple[date, Pick]] = {}
+    for digest in sorted(digests, key=lambda d: d.day):
+        for pick in digest.picks:
+            first_pick.setdefault(item_entry_id(pick.item), (digest.day, pick))
+    ordered = sorted(first_pick.items(), key=lambda kv: kv[1][0], reverse=True)
+    return [FeedEntry(eid, day, pick, entry_summary_html(pick)) for eid, (day, pick) in ordered]
+
+
+def entry_summary_html(pick: Pick) -> str:
+    """The item's sanitized summary followed by why it was picked, as one HTML fragment."""
+    if not pick.reasons:
+        return pick.item.summary
+    why = html.escape(" · ".join(pick.reasons))
+    return f"{pick.item.summary}<p>Why: {why}</p>"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step; on any failure the old file stays."""
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp makes the file private; a static site must be readable by the web server.
+        tmp.chmod(0o644)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class SiteWriter:
+    """Renders pipeline results into ``output_dir``; nothing else writes there."""
+
+    def __init__(
+        self, output_dir: Path, env: jinja2.Environment, *, site_title: str = "Learnplace"
+    ) -> None:
+        self.output_dir = output_dir
+        self.env = env
+        self.site_title = site_title
+
+    def write_digest(self, digest: Digest, days: Sequence[date]) -> list[Path]:
+        """Write the day's page, and the person's ``index.html`` when this is their latest day.
+
+        ``days`` is every day the person has a digest; it decides prev/next
+        links and whether this day is the latest (an older day re-rendered
+        must not replace the front page).
+        """
+        person_dir = self._person_dir(digest.profile)
+        all_days = sorted({*days, digest.day})
+        prev_day, next_day = neighbour_days(digest.day, all_days)
+        context = {
+            "digest": digest,
+            "prev_day": prev_day,
+            "next_day": next_day,
+            "root": "../",
+        }
+        day_page = person_dir / f"{digest.day.isoformat()}.html"
+        self._render(DIGEST_TEMPLATE, day_page, is_latest_page=False, **context)
+        written = [day_page]
+        if digest.day == all_days[-1]:
+            latest_page = person_dir / "index.html"
+            self._render(DIGEST_TEMPLATE, latest_page, is_latest_page=True, **context)
+            written.append(latest_page)
+        return written
+
+    def write_feed(self, profile: Profile, digests: Sequence[Digest], now: datetime) -> Path:
+        """Write the person's Atom feed from their recent digests."""
+        strangers = {d.profile.name for d in digests} - {profile.name}
+        if strangers:
+            raise ValueError(f"digests of {sorted(strangers)} passed for {profile.name!r}'s feed")
+        path = self._person_dir(profile) / "feed.xml"
+        self._render(
+            FEED_TEMPLATE,
+            path,
+            profile=profile,
+            feed_id=feed_id(profile),
+            entries=feed_entries(digests),
+            now=now,
+        )
+        return path
+
+    def write_site_index(self, entries: Sequence[tuple[Profile, int]], now: datetime) -> Path:
+        """Write ``output/index.html``: every person with today's item count."""
+        for profile, _count in entries:
+            checked_person_name(profile.name)
+        path = self.output_dir / "index.html"
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._render(SITE_INDEX_TEMPLATE, path, entries=list(entries), now=now, root="")
+        return path
+
+    def write_assets(self) -> None:
+        """Copy the stylesheet (a user's override if there is one) verbatim, not rendered."""
+        loader = self.env.loader
+        if loader is None:
+            raise ValueError("the Jinja environment has no loader; use make_environment()")
+        source, _filename, _uptodate = loader.get_source(self.env, STYLESHEET)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.output_dir / STYLESHEET, source)
+
+    def _person_dir(self, profile: Profile) -> Path:
+        path = self.output_dir / checked_person_name(profile.name)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _render(self, template_name: str, path: Path, **context: object) -> None:
+        template = self.env.get_template(template_name)
+        write_atomic(path, template.render(site_title=self.site_title, **context))
