@@ -1,6 +1,6 @@
 """Nothing a source sends may run in our pages: vectors from real test suites and cheat sheets.
 
-Payloads are copied from /work/shared/corpus/xss (see tests/data/PROVENANCE.tsv)
+Payloads are copied from the shared corpus (corpus/xss) (see tests/data/PROVENANCE.tsv)
 and from the feedfarm server's /faults/xss list.
 """
 
