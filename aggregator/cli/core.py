@@ -89,7 +89,8 @@ def search(project_dir: Path, query: tuple[str, ...], limit: int, as_json: bool)
     if not results:
         click.echo("No items match.")
         return
-    table = Table("Title", "Source", "Date", "Link", show_lines=False)
+    table = Table("Title", "Source", "Date")
+    table.add_column("Link", overflow="fold")
     for item, _ in results:
         table.add_row(item.title, item.source_name, item.published.date().isoformat(), item.url)
     Console().print(table)
