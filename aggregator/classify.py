@@ -33,7 +33,7 @@ PAPER_HOSTS = re.compile(
     r"|aclanthology\.org|semanticscholar\.org|hal\.science|researchgate\.net)$"
 )
 PAPER_ID = re.compile(
-    r"\barxiv:\s*\d{4}\.\d{4,5}|\b10\.\d{4,9}/[^\s\"<>]+|\barxiv\.org/abs/", re.IGNORECASE
+    r"\barxiv(\.org)?:\s*\d{4}\.\d{4,5}|\b10\.\d{4,9}/[^\s\"<>]+|\barxiv\.org/abs/", re.IGNORECASE
 )
 """An arXiv identifier or a DOI in the link, the guid or the text."""
 
@@ -82,8 +82,9 @@ TITLE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "course",
         _words(
-            r"\b(courses?|mooc|bootcamp|mini-course|masterclass|curriculum|nanodegree)\b",
-            r"\b(certificate|certification|specialization|learning path)\s+(in|program|for)\b",
+            r"(?<!\bof )\b(courses?|moocs?|bootcamps?|mini-course|masterclass|nanodegree)\b",
+            r"\b(certificate|certification|specialization|learning path)\s+"
+            r"(in|for|programs?|programmes?)\b",
             r"\bself-paced\b",
             r"\bin \d+ weeks\b",
             r"\b(enrol|enroll)(ment)?\b",
