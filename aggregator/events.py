@@ -188,8 +188,15 @@ def from_time_element(html: str) -> EventTime | None:
 # --------------------------------------------------------------------------- free text
 
 
-def _settings(published: datetime) -> dict[str, Any]:
+MONTH_FIRST_LANGUAGES = frozenset({"en-us", "en-ph", "en-ca"})
+"""Where 03/09 is March 9th. Elsewhere (and when a feed does not say) day comes first, as in
+most of the world; a feed that states ``en-US`` gets month first."""
+
+
+def _settings(published: datetime, language: str = "") -> dict[str, Any]:
+    order = "MDY" if language.strip().lower().replace("_", "-") in MONTH_FIRST_LANGUAGES else "DMY"
     return {
+        "DATE_ORDER": order,
         "RELATIVE_BASE": published.astimezone(UTC).replace(tzinfo=None),
         "PREFER_DATES_FROM": "future",
         "RETURN_AS_TIMEZONE_AWARE": True,
@@ -207,10 +214,10 @@ def _languages(language: str) -> list[str] | None:
 def _parse(fragment: str, published: datetime, language: str) -> datetime | None:
     try:
         found = dateparser.parse(
-            fragment, languages=_languages(language), settings=_settings(published)
+            fragment, languages=_languages(language), settings=_settings(published, language)
         )
     except ValueError:  # a language dateparser does not know
-        found = dateparser.parse(fragment, settings=_settings(published))
+        found = dateparser.parse(fragment, settings=_settings(published, language))
     return found.astimezone(UTC) if found is not None else None
 
 
@@ -235,7 +242,9 @@ def from_text(text: str, published: datetime, language: str = "") -> EventTime |
     """Any dated phrase in the text on or after the publication day; the last resort."""
     try:
         found = search_dates(
-            text[:MAX_TEXT_SCAN], languages=_languages(language), settings=_settings(published)
+            text[:MAX_TEXT_SCAN],
+            languages=_languages(language),
+            settings=_settings(published, language),
         )
     except ValueError:
         return None
