@@ -30,11 +30,13 @@ MAX_TEXT_SCAN = 2_000
 """Characters of an item's text searched for a date: event details sit near the top."""
 
 CUE = re.compile(
-    r"\b(?:when|date|dates|time|starts?|starting|begins?|on air)\s*[:\-\u2013\u2014]\s*"
+    r"\b(?:when|date|dates|time|starts?|starting|begins?|on air"
+    r"|quand|wann|datum|termin|cu[aá]ndo|fecha|quando|data|wanneer)\s*[:\-\u2013\u2014]\s*"
     r"(?P<when>[^\n|]{4,80}?)(?=\s*(?:\n|\||\bwhere\b|\blocation\b|\bvenue\b|$))",
     re.IGNORECASE,
 )
-"""A labelled date in prose, up to the end of its line or the next label."""
+"""A labelled date in prose (English and a few common labels elsewhere), up to the end of its
+line or the next label."""
 
 HAS_DAY = re.compile(r"\d")
 """A date found in free text must carry a number: "Monday" alone is not an event date."""
