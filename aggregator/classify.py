@@ -72,7 +72,9 @@ TITLE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "event",
         _words(
-            r"\b(webinars?|workshops?|conferences?|meetups?|summit|hackathon|symposium)\b",
+            # Singular on purpose: "Workshop: SQL" announces one, "checklist for workshops" is
+            # an article about them.
+            r"\b(webinar|workshop|conference|meetup|summit|hackathon|symposium)\b",
             r"\b(ask me anything|AMA|online session|live session|live stream|livestream)\b",
             r"\bcall for (papers|participants|proposals|speakers)\b",
             r"\b(Days|Con|Camp|Fest)\s+(19|20)\d\d\b",

@@ -40,6 +40,7 @@ from aggregator.models import ITEM_TYPES
         (Signals(title="Rust Bootcamp"), "course"),
         (Signals(title="Cloud certificate programme"), "course"),
         (Signals(title="Of course it works"), "article"),
+        (Signals(title="A checklist for expert workshops"), "article"),
         (Signals(title="Ep. 42: Jane Doe on testing"), "podcast"),
         (Signals(title="Kafka explained in 10 minutes"), "video"),
         (Signals(title="Book review: “Testing at Work” by Jane Doe"), "book"),
