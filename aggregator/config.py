@@ -27,8 +27,18 @@ SETTINGS_KEYS = (
     "concurrency",
     "allow_private_networks",
 )
-SOURCE_KEYS = ("name", "url", "kind", "tags")
-PROFILE_KEYS = ("name", "email", "digest_size", "freshness_days", "interests", "exclude", "types")
+SOURCE_KEYS = ("name", "url", "kind", "tags", "type")
+PROFILE_KEYS = (
+    "name",
+    "email",
+    "digest_size",
+    "freshness_days",
+    "interests",
+    "exclude",
+    "types",
+    "sections",
+    "wanted_types",
+)
 EXCLUDE_KEYS = ("words", "sources")
 MAX_WEIGHT = 100.0
 
@@ -211,7 +221,27 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
     name = check.typed(raw, "name", str, "", t, n).strip()
     if not name:
         raise check.fail("must not be empty", f"{t}.name", t, n)
-    return Source(url=url, name=name, kind=kind, tags=tuple(tags))
+    item_type = check.typed(raw, "type", str, None, t, n)
+    if item_type is not None and item_type not in ITEM_TYPES:
+        raise check.fail(_type_hint(item_type), f"{t}.type", t, n)
+    return Source(url=url, name=name, kind=kind, tags=tuple(tags), item_type=item_type)
+
+
+def _type_hint(value: str) -> str:
+    close = difflib.get_close_matches(value, ITEM_TYPES, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"use {', '.join(ITEM_TYPES)}"
+    return f"unknown item type; {hint}"
+
+
+def _type_list(check: _Checker, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """A list of distinct item types (a profile's section order or wanted types)."""
+    values = check.typed(data, key, list, [])
+    for value in values:
+        if not isinstance(value, str) or value not in ITEM_TYPES:
+            raise check.fail(_type_hint(str(value)), key)
+    if len(set(values)) != len(values):
+        raise check.fail("lists an item type twice", key)
+    return tuple(values)
 
 
 def load_profile(path: Path) -> Profile:
@@ -240,9 +270,10 @@ def load_profile(path: Path) -> Profile:
     types = _weights(check, data.get("types", {}), "types", required=False)
     for kind in types:
         if kind not in ITEM_TYPES:
-            close = difflib.get_close_matches(kind, ITEM_TYPES, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"use {', '.join(ITEM_TYPES)}"
-            raise check.fail(f"unknown item type; {hint}", f"types.{kind}", "types")
+            raise check.fail(_type_hint(kind), f"types.{kind}", "types")
+    sections = _type_list(check, data, "sections")
+    # Types left out of `sections` still get a section, after the listed ones.
+    section_order = (*sections, *(t for t in ITEM_TYPES if t not in sections)) if sections else ()
     return Profile(
         name=name,
         display_name=check.typed(data, "name", str, name).strip() or name,
@@ -254,6 +285,8 @@ def load_profile(path: Path) -> Profile:
         digest_size=digest_size,
         freshness_days=freshness,
         path=str(path),
+        section_order=section_order,
+        wanted_types=_type_list(check, data, "wanted_types"),
     )
 
 

@@ -224,14 +224,20 @@ class SearchIndex:
             raise QuerySyntaxError(_not_understood(text, "; ".join(errors)))
         return parsed
 
-    def search(self, text: str, *, limit: int = 20) -> list[SearchHit]:
-        """Best items for a typed query; all words must match unless the query says OR."""
+    def search(self, text: str, *, limit: int = 20, types: Iterable[str] = ()) -> list[SearchHit]:
+        """Best items for a typed query; all words must match unless the query says OR.
+
+        ``types`` keeps only items of those types (``learnplace search --type``).
+        """
         if not text.strip():
             return []
         parsed = self.parse(text)
         searcher = self._current()
         if searcher.doc_count_all() == 0:
             return []  # an empty index has no id column to read
+        wanted = [query.Term("type", item_type) for item_type in types]
+        if wanted:
+            parsed = query.And([parsed, query.Or(wanted)])
         results = searcher.search(parsed, limit=max(1, min(limit, SEARCH_LIMIT_MAX)))
         ids = searcher.reader().column_reader("id")  # raw bytes such as b"42": int() reads them
         return [SearchHit(int(ids[docnum]), score) for score, docnum in results.top_n]

@@ -33,6 +33,8 @@ class Source:
     name: str
     kind: str = "blog"
     tags: tuple[str, ...] = ()
+    item_type: str | None = None
+    """``type = "..."`` in ``feeds.toml``: every item of the source gets this type, no guessing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,10 @@ class Profile:
     digest_size: int = 15
     freshness_days: int = 14
     path: str = ""
+    section_order: tuple[str, ...] = ()
+    """Item types in the order the person wants their digest sections; () is the default order."""
+    wanted_types: tuple[str, ...] = ()
+    """The only item types the person wants at all; () means every type."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,27 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Details:
+    """What an item is beyond its text: when an event happens, how long an episode lasts.
+
+    ``event_start``/``event_end`` are aware datetimes; ``event_timezone`` is
+    the IANA name the source gave (for showing local time and for the .ics),
+    "" when it gave only an offset or nothing. ``event_all_day`` marks a date
+    without a time. ``duration_s`` is a podcast's or video's length.
+    ``provider`` and ``course_start`` describe a course.
+    """
+
+    event_start: datetime | None = None
+    event_end: datetime | None = None
+    event_timezone: str = ""
+    event_all_day: bool = False
+    location: str = ""
+    duration_s: int | None = None
+    provider: str = ""
+    course_start: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One item as parsed from a feed, before it is stored.
 
@@ -136,6 +163,7 @@ class Entry:
     item_type: str = "article"
     enclosure_url: str = ""
     enclosure_type: str = ""
+    details: Details = field(default_factory=Details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +196,23 @@ class Item:
     item_type: str
     tags: tuple[str, ...] = ()
     author: str = ""
+    enclosure_url: str = ""
+    enclosure_type: str = ""
+    details: Details = field(default_factory=Details)
+
+    def is_upcoming(self, now: datetime) -> bool:
+        """A dated event that has not ended yet (an event without an end ends when it starts)."""
+        if self.item_type != "event" or self.details.event_start is None:
+            return False
+        return (self.details.event_end or self.details.event_start) >= now
+
+    def is_past_event(self, now: datetime) -> bool:
+        """A dated event that is over: it has no place in a digest any more."""
+        return (
+            self.item_type == "event"
+            and self.details.event_start is not None
+            and (not self.is_upcoming(now))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +231,13 @@ class Digest:
     profile: Profile
     day: date
     picks: tuple[Pick, ...]
+    upcoming: tuple[Pick, ...] = ()
+    """Dated events still ahead, soonest first; shown apart from ``picks`` with a calendar file."""
 
-    def sections(self, order: tuple[str, ...] = ITEM_TYPES) -> list[tuple[str, list[Pick]]]:
-        """Picks grouped by item type in ``order``, keeping rank order inside each group."""
+    def sections(self, order: tuple[str, ...] | None = None) -> list[tuple[str, list[Pick]]]:
+        """Picks grouped by item type in ``order`` (the profile's, else the default), keeping
+        rank order inside each group."""
+        order = order or self.profile.section_order or ITEM_TYPES
         groups: dict[str, list[Pick]] = {}
         for pick in self.picks:
             groups.setdefault(pick.item.item_type, []).append(pick)

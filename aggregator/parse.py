@@ -16,15 +16,17 @@ import html
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from time import struct_time
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
 
-from aggregator.models import Entry, ParsedFeed
+from aggregator import events, ical
+from aggregator.classify import Signals, classify
+from aggregator.models import Details, Entry, ParsedFeed
 from aggregator.sanitize import html_to_text, sanitize_html
 from aggregator.urls import is_web_link
 
@@ -48,84 +50,46 @@ class FeedParseError(ValueError):
     """The document is not a feed at all (an HTML page, an empty body, broken JSON...)."""
 
 
-# --------------------------------------------------------------------------- item types
-
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    """``item_type`` applies when ``pattern`` matches the named signal of an entry."""
-
-    item_type: str
-    signal: str
-    pattern: re.Pattern[str]
-
-
-KIND_ITEM_TYPES: dict[str, str] = {
-    "podcast": "podcast",
-    "video": "video",
-    "papers": "paper",
-    "courses": "course",
-    "events": "event",
-}
-"""A source's kind hint in ``feeds.toml`` wins over guessing from the entry."""
-
-
-def _rule(item_type: str, signal: str, pattern: str) -> _Rule:
-    return _Rule(item_type, signal, re.compile(pattern, re.IGNORECASE))
-
-
-CLASSIFY_RULES: tuple[_Rule, ...] = (
-    _rule("podcast", "enclosure_type", r"^audio/"),
-    _rule("video", "enclosure_type", r"^video/"),
-    _rule("video", "host", r"(^|\.)(youtube\.com|youtu\.be|vimeo\.com)$"),
-    _rule("paper", "host", r"(^|\.)(arxiv\.org|doi\.org)$"),
-    _rule("event", "title", r"\b(webinars?|workshops?|conferences?|meetups?|summits?)\b"),
-    _rule("course", "title", r"\b(courses?|moocs?|bootcamps?|certificates?)\b"),
-)
-"""First match wins; add a line to teach the classifier something new."""
-
-
-def classify(kind: str, title: str, text: str, enclosure_type: str, url: str) -> str:
-    """One of :data:`ITEM_TYPES` for an entry, from cheap signals only.
-
-    ``text`` is accepted so that later rules can look at the body; the
-    current rules trust the title, which is less noisy than a body that
-    mentions "conference" in passing.
-    """
-    if kind in KIND_ITEM_TYPES:
-        return KIND_ITEM_TYPES[kind]
-    signals = {
-        "enclosure_type": enclosure_type.lower(),
-        "host": (urlsplit(url).hostname or "") if url else "",
-        "title": title,
-        "text": text,
-    }
-    for rule in CLASSIFY_RULES:
-        if rule.pattern.search(signals[rule.signal]):
-            return rule.item_type
-    return "article"
-
-
 # --------------------------------------------------------------------------- entry point
 
 
+@dataclass(frozen=True, slots=True)
+class _Feed:
+    """What every entry of one document shares: where it came from and what the person said."""
+
+    url: str
+    kind: str
+    item_type: str | None
+    language: str = ""
+    title: str = ""
+
+
 def parse_feed(
-    content: bytes, headers: Mapping[str, str], url: str, kind: str = "blog"
+    content: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    kind: str = "blog",
+    item_type: str | None = None,
 ) -> ParsedFeed:
-    """Parse one fetched feed document.
+    """Parse one fetched feed document (RSS, Atom, JSON Feed or an iCalendar file).
 
     ``headers`` are the response headers (any case); ``url`` is where the
-    document came from, used to resolve relative links. Survivable damage
-    (a feed that is not well-formed but still yields entries, a wrong
-    charset) is recorded in ``problems``; a document that is no feed raises
-    :class:`FeedParseError`. An empty but valid feed has zero entries.
+    document came from, used to resolve relative links. ``kind`` is the
+    source's hint; ``item_type``, when given, is the person's own choice for
+    every entry and skips guessing. Survivable damage (a feed that is not
+    well-formed but still yields entries, a wrong charset) is recorded in
+    ``problems``; a document that is no feed raises :class:`FeedParseError`.
+    An empty but valid feed has zero entries.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     if not content.strip():
         raise FeedParseError("empty document: no feed to parse")
+    feed = _Feed(url, kind, item_type)
+    if ical.is_calendar(content):
+        return _parse_calendar(content, feed)
     if _is_json_feed(content, lowered.get("content-type", "")):
-        return _parse_json_feed(content, url, kind)
-    return _parse_xml_feed(content, lowered, url, kind)
+        return _parse_json_feed(content, feed)
+    return _parse_xml_feed(content, lowered, feed)
 
 
 def _is_json_feed(content: bytes, content_type: str) -> bool:
@@ -144,7 +108,8 @@ def _is_json_feed(content: bytes, content_type: str) -> bool:
 # --------------------------------------------------------------------------- RSS and Atom
 
 
-def _parse_xml_feed(content: bytes, headers: dict[str, str], url: str, kind: str) -> ParsedFeed:
+def _parse_xml_feed(content: bytes, headers: dict[str, str], feed: _Feed) -> ParsedFeed:
+    url = feed.url
     # feedparser's own sanitizer is off: every fragment goes through nh3 below,
     # which is stricter, and skipping the first pass makes parsing ~1.5x faster.
     result = feedparser.parse(
@@ -156,11 +121,16 @@ def _parse_xml_feed(content: bytes, headers: dict[str, str], url: str, kind: str
     problems = _problems(result, headers)
     if not result.entries:
         _require_feed(content, headers, version, problems)
-    feed = result.feed
+    channel = result.feed
+    feed = replace(
+        feed,
+        language=str(channel.get("language") or ""),
+        title=_plain(channel.get("title", "")),
+    )
     return ParsedFeed(
-        title=_plain(feed.get("title", "")),
-        link=_web_link(feed.get("link", ""), url),
-        entries=tuple(_xml_entry(entry, url, kind) for entry in result.entries),
+        title=feed.title,
+        link=_web_link(channel.get("link", ""), url),
+        entries=tuple(_xml_entry(entry, feed) for entry in result.entries),
         format=version or "unknown",
         problems=problems,
     )
@@ -193,7 +163,8 @@ def _require_feed(
         raise FeedParseError("not a feed: no RSS, Atom or JSON Feed document found")
 
 
-def _xml_entry(entry: Mapping[str, Any], feed_url: str, kind: str) -> Entry:
+def _xml_entry(entry: Mapping[str, Any], feed: _Feed) -> Entry:
+    feed_url = feed.url
     link = _web_link(entry.get("link", ""), feed_url)
     base = link or feed_url
     summary = _sanitized_detail(entry.get("summary_detail"), entry.get("summary", ""), base)
@@ -203,7 +174,7 @@ def _xml_entry(entry: Mapping[str, Any], feed_url: str, kind: str) -> Entry:
     enclosure_url, enclosure_type = _first_enclosure(entry.get("enclosures", ()), base)
     guid = (entry.get("id") or "").strip() or link or _fallback_guid(title, entry)
     text = html_to_text(content or summary)[:MAX_TEXT_CHARS]
-    return Entry(
+    parsed = Entry(
         guid=guid,
         url=link,
         title=title,
@@ -213,10 +184,166 @@ def _xml_entry(entry: Mapping[str, Any], feed_url: str, kind: str) -> Entry:
         published=published,
         author=_plain(entry.get("author", "")),
         tags=_tags(tag.get("term") or tag.get("label") or "" for tag in entry.get("tags", ())),
-        item_type=classify(kind, title, text, enclosure_type, link),
         enclosure_url=enclosure_url,
         enclosure_type=enclosure_type,
     )
+    media = _media_content(entry)
+    structured = (
+        _element_event(entry, "ev", "startdate", "enddate"),
+        _element_event(entry, "xcal", "dtstart", "dtend"),
+    )
+    raw_html = " ".join(
+        [str(entry.get("summary", ""))]
+        + [str(part.get("value", "")) for part in entry.get("content", ())]
+    )
+    return _typed(
+        parsed,
+        feed,
+        podcast_tags=any(key.startswith(("itunes_", "podcast_")) for key in entry),
+        video_media=any(_is_video(part) for part in media),
+        structured=structured,
+        raw_html=raw_html,
+        duration=_duration(entry.get("itunes_duration"))
+        or next((d for d in (_duration(part.get("duration")) for part in media) if d), None),
+    )
+
+
+def _media_content(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    parts = entry.get("media_content", ())
+    return [part for part in parts if isinstance(part, Mapping)] if isinstance(parts, list) else []
+
+
+def _is_video(part: Mapping[str, Any]) -> bool:
+    return part.get("medium") == "video" or str(part.get("type", "")).startswith("video/")
+
+
+def _element_event(
+    entry: Mapping[str, Any], prefix: str, start: str, end: str
+) -> events.EventTime | None:
+    """An event from namespaced elements feedparser kept as ``<prefix>_<name>`` keys."""
+    value = entry.get(f"{prefix}_{start}")
+    if not isinstance(value, str):
+        return None
+    return events.from_fields(
+        value,
+        str(entry.get(f"{prefix}_{end}") or ""),
+        timezone=str(entry.get(f"{prefix}_tzid") or entry.get(f"{prefix}_timezone") or ""),
+        location=str(entry.get(f"{prefix}_location") or ""),
+        source=prefix,
+    )
+
+
+def _duration(value: Any) -> int | None:
+    """Seconds from ``itunes:duration`` (``H:MM:SS``, ``MM:SS``, seconds) or media ``duration``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value) if value > 0 else None
+    if not isinstance(value, str) or not re.fullmatch(r"\d+(\.\d+)?(:\d{1,2}){0,2}", value.strip()):
+        return None
+    seconds = 0.0
+    for part in value.strip().split(":"):
+        seconds = seconds * 60 + float(part)
+    return int(seconds) if seconds > 0 else None
+
+
+def _typed(
+    parsed: Entry,
+    feed: _Feed,
+    *,
+    podcast_tags: bool = False,
+    video_media: bool = False,
+    structured: tuple[events.EventTime | None, ...] = (),
+    raw_html: str = "",
+    duration: int | None = None,
+) -> Entry:
+    """The entry with its type and details, from every signal the feed gave."""
+    has_event_data = any(found is not None for found in structured) or (
+        "ld+json" in raw_html and events.from_json_ld(raw_html) is not None
+    )
+    item_type = feed.item_type or classify(
+        Signals(
+            kind=feed.kind,
+            title=parsed.title,
+            text=parsed.text,
+            url=parsed.url,
+            guid=parsed.guid,
+            enclosure_type=parsed.enclosure_type,
+            categories=parsed.tags,
+            has_podcast_tags=podcast_tags,
+            has_video_media=video_media,
+            has_event_data=has_event_data,
+        )
+    )
+    details = Details(
+        duration_s=duration if item_type in ("podcast", "video") else None,
+    )
+    if item_type == "event":
+        when = events.find_event_time(
+            structured=structured,
+            html=raw_html,
+            text=parsed.text,
+            published=parsed.published,
+            language=feed.language,
+            is_event=True,
+        )
+        if when is not None:
+            details = replace(
+                details,
+                event_start=when.start,
+                event_end=when.end,
+                event_timezone=when.timezone,
+                event_all_day=when.all_day,
+                location=when.location,
+            )
+    elif item_type == "course":
+        starts = (
+            events.from_cue(parsed.text, parsed.published, feed.language)
+            if parsed.published is not None
+            else None
+        )
+        details = replace(
+            details,
+            provider=parsed.author or feed.title,
+            course_start=starts.start if starts is not None else None,
+        )
+    return replace(parsed, item_type=item_type, details=details)
+
+
+# --------------------------------------------------------------------------- iCalendar
+
+
+def _parse_calendar(content: bytes, feed: _Feed) -> ParsedFeed:
+    """Each VEVENT of a calendar export as an event entry; the feed's "date" is DTSTAMP."""
+    try:
+        found = list(ical.read_events(content))
+    except ValueError as error:
+        raise FeedParseError(f"not a feed: broken iCalendar ({_describe(error)})") from error
+    entries = []
+    for event, when in found:
+        title = _plain(str(event.get("SUMMARY", "")))
+        link = _web_link(str(event.get("URL", "")), feed.url)
+        description = str(event.get("DESCRIPTION", ""))
+        stamp = event.get("DTSTAMP") or event.get("LAST-MODIFIED") or event.get("CREATED")
+        published = ical.moment_of(stamp)
+        uid = str(event.get("UID", "")).strip() or link or _fallback_guid(title, {})
+        parsed = Entry(
+            guid=uid,
+            url=link,
+            title=title,
+            summary=sanitize_html(html.escape(description), link or feed.url),
+            text=description[:MAX_TEXT_CHARS],
+            published=published,
+            tags=_tags(_ical_categories(event)),
+        )
+        entries.append(
+            _typed(parsed, replace(feed, item_type=feed.item_type or "event"), structured=(when,))
+        )
+    return ParsedFeed(title="", link="", entries=tuple(entries), format="ical")
+
+
+def _ical_categories(event: Any) -> list[str]:
+    categories = event.get("CATEGORIES")
+    values = categories if isinstance(categories, list) else [categories] if categories else []
+    return [str(term) for value in values for term in getattr(value, "cats", [value])]
 
 
 def _sanitized_detail(detail: Mapping[str, Any] | None, value: str, base: str) -> str:
@@ -278,7 +405,8 @@ def _fallback_guid(title: str, entry: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- JSON Feed
 
 
-def _parse_json_feed(content: bytes, url: str, kind: str) -> ParsedFeed:
+def _parse_json_feed(content: bytes, feed: _Feed) -> ParsedFeed:
+    url = feed.url
     try:
         document = json.loads(content)
     except (ValueError, UnicodeDecodeError) as error:
@@ -291,17 +419,22 @@ def _parse_json_feed(content: bytes, url: str, kind: str) -> ParsedFeed:
     items = document.get("items", [])
     if not isinstance(items, list):
         raise FeedParseError("not a feed: JSON Feed 'items' is not a list")
+    feed = replace(
+        feed,
+        language=_string(document.get("language")),
+        title=_plain(_string(document.get("title"))),
+    )
     problems: list[str] = []
     if version not in JSON_FEED_VERSIONS:
         problems.append(f"unknown JSON Feed version {version!r}, read as 1.1")
     entries = []
     for position, item in enumerate(items):
         if isinstance(item, dict):
-            entries.append(_json_entry(item, url, kind))
+            entries.append(_json_entry(item, feed))
         else:
             problems.append(f"item {position} is not an object, skipped")
     return ParsedFeed(
-        title=_plain(_string(document.get("title"))),
+        title=feed.title,
         link=_web_link(_string(document.get("home_page_url")), url),
         entries=tuple(entries),
         format=JSON_FEED_VERSIONS.get(version, "json11"),
@@ -309,7 +442,8 @@ def _parse_json_feed(content: bytes, url: str, kind: str) -> ParsedFeed:
     )
 
 
-def _json_entry(item: Mapping[str, Any], feed_url: str, kind: str) -> Entry:
+def _json_entry(item: Mapping[str, Any], feed: _Feed) -> Entry:
+    feed_url = feed.url
     link = _web_link(_string(item.get("url")) or _string(item.get("external_url")), feed_url)
     base = link or feed_url
     content_html = _string(item.get("content_html"))
@@ -323,7 +457,7 @@ def _json_entry(item: Mapping[str, Any], feed_url: str, kind: str) -> Entry:
     text = html_to_text(content or summary)[:MAX_TEXT_CHARS]
     item_id = item.get("id")
     guid = (str(item_id).strip() if item_id is not None else "") or link
-    return Entry(
+    parsed = Entry(
         guid=guid or _fallback_guid(title, {"published": raw_date}),
         url=link,
         title=title,
@@ -333,9 +467,23 @@ def _json_entry(item: Mapping[str, Any], feed_url: str, kind: str) -> Entry:
         published=_from_rfc3339(raw_date),
         author=_json_author(item),
         tags=_tags(_strings(item.get("tags"))),
-        item_type=classify(kind, title, text, enclosure_type, link),
         enclosure_url=enclosure_url,
         enclosure_type=enclosure_type,
+    )
+    attachments = _dicts(item.get("attachments"))
+    seconds = next(
+        (
+            _duration(a.get("duration_in_seconds"))
+            for a in attachments
+            if a.get("duration_in_seconds")
+        ),
+        None,
+    )
+    return _typed(
+        parsed,
+        replace(feed, language=_string(item.get("language")) or feed.language),
+        raw_html=content_html,
+        duration=seconds,
     )
 
 

@@ -177,7 +177,9 @@ def _parse_and_store(
     if result.content is None or not result.ok:
         return result
     try:
-        feed = parse_feed(result.content, result.headers, result.final_url, source.kind)
+        feed = parse_feed(
+            result.content, result.headers, result.final_url, source.kind, source.item_type
+        )
     except FeedParseError as exc:
         return dataclasses.replace(result, error=str(exc))
     added = store.add_entries(source.url, feed.entries, now)
@@ -209,7 +211,7 @@ def _build_digests(
     digests = []
     for profile in profiles:
         digest = preview(store, index, profile, now)
-        store.save_digest(profile.name, today, digest.picks)
+        store.save_digest(profile.name, today, digest.picks, digest.upcoming)
         digests.append(digest)
         reporter.advance("digests", profile.name)
     return digests
@@ -254,14 +256,22 @@ def _render(
 
 
 def _stored_digest(store: Store, profile: Profile, day: date) -> Digest:
-    rows = store.digest(profile.name, day)
+    return Digest(
+        profile=profile,
+        day=day,
+        picks=_stored_picks(store, profile, day, upcoming=False),
+        upcoming=_stored_picks(store, profile, day, upcoming=True),
+    )
+
+
+def _stored_picks(store: Store, profile: Profile, day: date, *, upcoming: bool) -> tuple[Pick, ...]:
+    rows = store.digest(profile.name, day, upcoming=upcoming)
     items = store.items(item_id for item_id, _, _ in rows)
-    picks = tuple(
+    return tuple(
         Pick(item=items[item_id], score=score, reasons=reasons)
         for item_id, score, reasons in rows
         if item_id in items
     )
-    return Digest(profile=profile, day=day, picks=picks)
 
 
 def local_day(now: datetime) -> date:
@@ -269,9 +279,21 @@ def local_day(now: datetime) -> date:
     return now.astimezone().date()
 
 
-def search(project: Project, text: str, *, limit: int = 20) -> list[tuple[Item, float]]:
-    """Items matching ``text`` (Whoosh query language), best first."""
+def search(
+    project: Project, text: str, *, limit: int = 20, types: Sequence[str] = ()
+) -> list[tuple[Item, float]]:
+    """Items matching ``text`` (Whoosh query language), best first; only ``types`` if given."""
     with Store(project.store_path) as store, SearchIndex.open(project.index_dir) as index:
-        hits = index.search(text, limit=limit)
+        hits = index.search(text, limit=limit, types=types)
         items = store.items(hit.item_id for hit in hits)
     return [(items[hit.item_id], hit.score) for hit in hits if hit.item_id in items]
+
+
+def set_item_type(project: Project, item_id: int, item_type: str | None) -> Item:
+    """Override an item's type (``None`` goes back to the parser's guess) in store and index."""
+    with _run_lock(project), Store(project.store_path) as store:
+        store.set_item_type(item_id, item_type)
+        item = store.items([item_id])[item_id]
+        with SearchIndex.open(project.index_dir) as index:
+            index.add([item])
+    return item

@@ -13,6 +13,7 @@ the file system)::
     output/<person>/<YYYY-MM-DD>.html one digest per day
     output/<person>/index.html        the latest day
     output/<person>/feed.xml          Atom 1.0
+    output/<person>/event-<id>.ics    "add to calendar" for each upcoming event on a page
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import jinja2
 
-from aggregator.models import Digest, Item, Pick, Profile
+from aggregator.ical import event_ics
+from aggregator.models import Details, Digest, Item, Pick, Profile
 
 PERSON_NAME = re.compile(r"[a-z0-9_-]{1,64}")
 """What config allows as a profile name; anything else could escape ``output/``."""
@@ -95,8 +98,45 @@ def make_environment(template_dirs: Sequence[Path]) -> jinja2.Environment:
         safe_href=safe_href,
         xml_text=xml_text,
         atom_time=atom_time,
+        event_when=event_when,
+        duration_label=duration_label,
     )
     return env
+
+
+def event_when(details: Details) -> str:
+    """``Thu 3 Dec 2026, 14:00 Europe/Berlin``: in the event's own zone when the source named
+    one, else in UTC; an all-day event shows its date only."""
+    if details.event_start is None:
+        return ""
+    if details.event_all_day:
+        return day_label(details.event_start)
+    zone = ZoneInfo(details.event_timezone) if details.event_timezone else UTC
+    start = details.event_start.astimezone(zone)
+    label = details.event_timezone or "UTC"
+    return f"{day_label(start)}, {start:%H:%M} {label}"
+
+
+def duration_label(seconds: int | None) -> str:
+    """``42 min`` or ``1 h 05 min``; "" when unknown."""
+    if not seconds:
+        return ""
+    minutes = max(1, round(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+@dataclass(frozen=True, slots=True)
+class UpcomingEvent:
+    """One line of a page's Upcoming section: the pick and its calendar file (relative link)."""
+
+    pick: Pick
+    ics_name: str
+
+
+def ics_name(item: Item) -> str:
+    """The event's calendar file, next to the person's pages; item ids never change."""
+    return f"event-{item.id}.ics"
 
 
 def day_label(value: date | datetime) -> str:
@@ -231,6 +271,7 @@ class SiteWriter:
             "prev_day": prev_day,
             "next_day": next_day,
             "root": "../",
+            "upcoming": self._write_calendar_files(person_dir, digest.upcoming),
         }
         day_page = person_dir / f"{digest.day.isoformat()}.html"
         self._render(DIGEST_TEMPLATE, day_page, is_latest_page=False, **context)
@@ -240,6 +281,28 @@ class SiteWriter:
             self._render(DIGEST_TEMPLATE, latest_page, is_latest_page=True, **context)
             written.append(latest_page)
         return written
+
+    def _write_calendar_files(self, person_dir: Path, picks: Sequence[Pick]) -> list[UpcomingEvent]:
+        """One .ics per upcoming event, so "add to calendar" works from a static page."""
+        upcoming = []
+        for pick in picks:
+            item, details = pick.item, pick.item.details
+            if details.event_start is None:
+                continue
+            text = event_ics(
+                uid_key=item.canonical_url or item.guid,
+                title=item.title,
+                start=details.event_start,
+                end=details.event_end,
+                all_day=details.event_all_day,
+                url=safe_href(item.url) or "",
+                description=item.text[:1000],
+                location=details.location,
+                now=item.first_seen,
+            )
+            write_atomic(person_dir / ics_name(item), text)
+            upcoming.append(UpcomingEvent(pick, ics_name(item)))
+        return upcoming
 
     def write_feed(self, profile: Profile, digests: Sequence[Digest], now: datetime) -> Path:
         """Write the person's Atom feed from their recent digests."""

@@ -21,7 +21,17 @@ from pathlib import Path
 from types import TracebackType
 
 from aggregator.errors import LearnplaceError
-from aggregator.models import CacheInfo, Entry, FetchResult, Item, Pick, Source, SourceStatus
+from aggregator.models import (
+    ITEM_TYPES,
+    CacheInfo,
+    Details,
+    Entry,
+    FetchResult,
+    Item,
+    Pick,
+    Source,
+    SourceStatus,
+)
 from aggregator.urls import canonical_url
 
 BUSY_TIMEOUT_MS = 10_000
@@ -94,6 +104,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    # Version 2: what an item is beyond its text (event time, duration, course provider) as
+    # JSON, a person's own choice of type, and the digests' "Upcoming" events apart from picks.
+    (
+        "ALTER TABLE items ADD COLUMN details TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE items ADD COLUMN type_override TEXT",
+        "ALTER TABLE deliveries ADD COLUMN upcoming INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
 
@@ -101,7 +118,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _ITEM_SELECT = """
     SELECT i.id, s.url, s.name, i.guid, i.url, i.canonical_url, i.title, i.summary,
-           i.content, i.text, i.published, i.first_seen, i.item_type, i.tags, i.author
+           i.content, i.text, i.published, i.first_seen,
+           COALESCE(i.type_override, i.item_type), i.tags, i.author,
+           i.enclosure_url, i.enclosure_type, i.details
     FROM items i JOIN sources s ON s.id = i.source_id
 """
 
@@ -112,6 +131,10 @@ class StoreError(LearnplaceError):
 
 class StoreVersionError(StoreError):
     """The database was written by a newer Learnplace than this one."""
+
+
+class UnknownItemError(StoreError, LookupError):
+    """An item id the store does not hold."""
 
 
 class UnknownSourceError(StoreError, LookupError):
@@ -162,7 +185,32 @@ def _item_from_row(row: sqlite3.Row) -> Item:
         item_type=row[12],
         tags=tuple(json.loads(row[13])),
         author=row[14],
+        enclosure_url=row[15],
+        enclosure_type=row[16],
+        details=details_from_json(row[17]),
     )
+
+
+def details_to_json(details: Details) -> str:
+    """Only the fields that are set, datetimes as ISO text: most items have no details at all."""
+    data: dict[str, object] = {}
+    for name in Details.__slots__:
+        value = getattr(details, name)
+        if value in (None, "", False):
+            continue
+        data[name] = _to_text(value) if isinstance(value, datetime) else value
+    return json.dumps(data, sort_keys=True)
+
+
+def details_from_json(text: str) -> Details:
+    data = json.loads(text)
+    moments = {"event_start", "event_end", "course_start"}
+    known = {
+        name: _from_text(value) if name in moments else value
+        for name, value in data.items()
+        if name in Details.__slots__
+    }
+    return Details(**known)
 
 
 def _chunks(ids: Sequence[int], size: int = ID_CHUNK) -> Iterator[Sequence[int]]:
@@ -348,11 +396,22 @@ class Store:
     ) -> None:
         canonical = _canonical(entry.url)
         own = db.execute(
-            "SELECT id, title, summary, content, url FROM items WHERE source_id = ? AND guid = ?",
+            """
+            SELECT id, title, summary, content, url, item_type, details FROM items
+            WHERE source_id = ? AND guid = ?
+            """,
             (source_id, entry.guid),
         ).fetchone()
         if own is not None:
-            if tuple(own[1:]) != (entry.title, entry.summary, entry.content, entry.url):
+            fresh = (
+                entry.title,
+                entry.summary,
+                entry.content,
+                entry.url,
+                entry.item_type,
+                details_to_json(entry.details),
+            )
+            if tuple(own[1:]) != fresh:
                 self._update_item(db, own[0], entry, canonical)
                 result.updated_ids.append(own[0])
             return
@@ -379,8 +438,9 @@ class Store:
         cursor = db.execute(
             """
             INSERT INTO items (source_id, guid, url, canonical_url, title, summary, content, text,
-                published, first_seen, item_type, tags, author, enclosure_url, enclosure_type)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                published, first_seen, item_type, tags, author, enclosure_url, enclosure_type,
+                details)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
                 source_id,
@@ -398,6 +458,7 @@ class Store:
                 entry.author,
                 entry.enclosure_url,
                 entry.enclosure_type,
+                details_to_json(entry.details),
             ),
         )
         item_id = int(cursor.lastrowid or 0)
@@ -414,7 +475,7 @@ class Store:
             """
             UPDATE items SET url = ?, canonical_url = ?, title = ?, summary = ?, content = ?,
                 text = ?, published = COALESCE(?, published), item_type = ?, tags = ?,
-                author = ?, enclosure_url = ?, enclosure_type = ?
+                author = ?, enclosure_url = ?, enclosure_type = ?, details = ?
             WHERE id = ?
             """,
             (
@@ -430,6 +491,7 @@ class Store:
                 entry.author,
                 entry.enclosure_url,
                 entry.enclosure_type,
+                details_to_json(entry.details),
                 item_id,
             ),
         )
@@ -464,6 +526,18 @@ class Store:
             yield from (_item_from_row(row) for row in rows)
             last_id = rows[-1][0]
 
+    def set_item_type(self, item_id: int, item_type: str | None) -> None:
+        """A person's own type for an item, kept across refetches; ``None`` returns to the
+        parser's guess."""
+        if item_type is not None and item_type not in ITEM_TYPES:
+            raise ValueError(f"unknown item type {item_type!r}; use one of {', '.join(ITEM_TYPES)}")
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE items SET type_override = ? WHERE id = ?", (item_type, item_id)
+            )
+            if cursor.rowcount == 0:
+                raise UnknownItemError(f"no item with id {item_id}")
+
     def item_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
 
@@ -472,14 +546,20 @@ class Store:
     def delivered_before(self, person: str, day: date) -> set[int]:
         """What earlier digests sent; a rerun of ``day`` itself may pick the same items again."""
         rows = self._db.execute(
-            "SELECT DISTINCT item_id FROM deliveries WHERE person = ? AND day < ?",
+            "SELECT DISTINCT item_id FROM deliveries WHERE person = ? AND day < ? AND upcoming = 0",
             (person, day.isoformat()),
         )
         return {row[0] for row in rows}
 
-    def save_digest(self, person: str, day: date, picks: Sequence[Pick]) -> None:
-        """Replace the person's digest for ``day``: rerunning a day must not add to it."""
-        ids = [pick.item.id for pick in picks]
+    def save_digest(
+        self, person: str, day: date, picks: Sequence[Pick], upcoming: Sequence[Pick] = ()
+    ) -> None:
+        """Replace the person's digest for ``day``: rerunning a day must not add to it.
+
+        ``upcoming`` events are kept apart: they are listed every day until they
+        happen, so they do not count as sent.
+        """
+        ids = [pick.item.id for pick in (*picks, *upcoming)]
         if len(set(ids)) != len(ids):
             raise ValueError(f"digest for {person!r} on {day}: an item is picked more than once")
         with self._transaction() as db:
@@ -488,8 +568,8 @@ class Store:
             )
             db.executemany(
                 """
-                INSERT INTO deliveries (person, day, item_id, position, score, reasons)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO deliveries (person, day, item_id, position, score, reasons, upcoming)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
                 [
                     (
@@ -499,18 +579,23 @@ class Store:
                         position,
                         pick.score,
                         json.dumps(list(pick.reasons)),
+                        int(is_upcoming),
                     )
-                    for position, pick in enumerate(picks)
+                    for is_upcoming, group in ((False, picks), (True, upcoming))
+                    for position, pick in enumerate(group)
                 ],
             )
 
-    def digest(self, person: str, day: date) -> list[tuple[int, float, tuple[str, ...]]]:
+    def digest(
+        self, person: str, day: date, *, upcoming: bool = False
+    ) -> list[tuple[int, float, tuple[str, ...]]]:
+        """The picks of a saved digest in order, or with ``upcoming`` its Upcoming events."""
         rows = self._db.execute(
             """
             SELECT item_id, score, reasons FROM deliveries
-            WHERE person = ? AND day = ? ORDER BY position
+            WHERE person = ? AND day = ? AND upcoming = ? ORDER BY position
             """,
-            (person, day.isoformat()),
+            (person, day.isoformat(), int(upcoming)),
         )
         return [(row[0], row[1], tuple(json.loads(row[2]))) for row in rows]
 

@@ -16,12 +16,9 @@ import pytest
 
 from aggregator.models import ITEM_TYPES, ParsedFeed
 from aggregator.parse import (
-    CLASSIFY_RULES,
-    KIND_ITEM_TYPES,
     MAX_TAGS,
     MAX_TEXT_CHARS,
     FeedParseError,
-    classify,
     parse_feed,
 )
 
@@ -389,43 +386,6 @@ def test_json_feed_detected_by_body_without_content_type() -> None:
     body = b'\n {"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": []}'
     feed = parse_feed(body, {"Content-Type": "text/plain"}, FEED_URL)
     assert (feed.format, feed.entries) == ("json11", ())
-
-
-# --------------------------------------------------------------------------- classify
-
-
-@pytest.mark.parametrize(
-    ("kind", "title", "enclosure_type", "url", "expected"),
-    [
-        ("podcast", "Anything", "", "", "podcast"),
-        ("video", "Anything", "", "", "video"),
-        ("papers", "Anything", "", "", "paper"),
-        ("courses", "Anything", "", "", "course"),
-        ("events", "Anything", "", "", "event"),
-        ("blog", "Episode 12", "audio/mpeg", "https://pod.example/12", "podcast"),
-        ("blog", "Demo", "video/mp4", "", "video"),
-        ("news", "Demo", "", "https://www.youtube.com/watch?v=x", "video"),
-        ("blog", "Demo", "", "https://youtu.be/x", "video"),
-        ("blog", "Demo", "", "https://vimeo.com/123", "video"),
-        ("blog", "Attention", "", "https://arxiv.org/abs/1706.03762", "paper"),
-        ("blog", "A study", "", "https://doi.org/10.1000/182", "paper"),
-        ("blog", "Free webinar on SQL", "", "https://x.example/", "event"),
-        ("blog", "PyCon Summit 2026", "", "", "event"),
-        ("blog", "Data Meetup Berlin", "", "", "event"),
-        ("blog", "New MOOC: statistics", "", "", "course"),
-        ("blog", "Rust Bootcamp", "", "", "course"),
-        ("blog", "Cloud certificate programme", "", "", "course"),
-        ("blog", "Why SQLite is great", "image/png", "https://notyoutube.com/", "article"),
-        ("blog", "Of course it works", "", "", "course"),
-    ],
-)
-def test_classify(kind: str, title: str, enclosure_type: str, url: str, expected: str) -> None:
-    assert classify(kind, title, "", enclosure_type, url) == expected
-
-
-def test_classifier_only_produces_known_types() -> None:
-    produced = set(KIND_ITEM_TYPES.values()) | {rule.item_type for rule in CLASSIFY_RULES}
-    assert produced <= set(ITEM_TYPES)
 
 
 # --------------------------------------------------------------------------- feedfarm over HTTP

@@ -16,6 +16,7 @@ from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors, progress_reporter
 from aggregator.config import load_profiles, parse_config
 from aggregator.demo import EXAMPLE_PROFILES_DIR, SampleServer
+from aggregator.models import ITEM_TYPES
 
 
 @cli.command()
@@ -62,15 +63,25 @@ def demo(project_dir: Path, quiet: bool, as_json: bool) -> None:
 @cli.command()
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", "-n", default=20, show_default=True, help="How many results.")
+@click.option(
+    "--type",
+    "-t",
+    "types",
+    multiple=True,
+    type=click.Choice(ITEM_TYPES),
+    help="Only items of this type (repeat for several).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.pass_obj
 @friendly_errors
-def search(project_dir: Path, query: tuple[str, ...], limit: int, as_json: bool) -> None:
+def search(
+    project_dir: Path, query: tuple[str, ...], limit: int, types: tuple[str, ...], as_json: bool
+) -> None:
     """Search collected items (words, "phrases", AND/OR/NOT, field:value)."""
     project = pipeline.Project.at(project_dir)
     if not project.store_path.exists():
         raise click.ClickException(f"nothing collected yet in {project.root}: run `learnplace run`")
-    results = pipeline.search(project, " ".join(query), limit=limit)
+    results = pipeline.search(project, " ".join(query), limit=limit, types=types)
     if as_json:
         rows = [
             {
@@ -89,10 +100,17 @@ def search(project_dir: Path, query: tuple[str, ...], limit: int, as_json: bool)
     if not results:
         click.echo("No items match.")
         return
-    table = Table("Title", "Source", "Date")
+    table = Table("Id", "Title", "Type", "Source", "Date")
     table.add_column("Link", overflow="fold")
     for item, _ in results:
-        table.add_row(item.title, item.source_name, item.published.date().isoformat(), item.url)
+        table.add_row(
+            str(item.id),
+            item.title,
+            item.item_type,
+            item.source_name,
+            item.published.date().isoformat(),
+            item.url,
+        )
     Console().print(table)
 
 

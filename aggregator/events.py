@@ -1,0 +1,286 @@
+"""When an event happens, from whatever an item offers: structured data first, then its words.
+
+Pure: callers hand in strings (element values, HTML, plain text) and the
+item's publication date; nothing here fetches or reads files. The order of
+trust is
+
+    iCalendar / xCal / RSS ``ev:`` / schema.org Event JSON-LD / HTML ``<time>``
+    > a cue in the text ("When: 15 June 2026, 14:00 UTC")
+    > any date in the text (only for items already known to be events)
+
+because a structured field says what the publisher meant, while free text
+mentions other dates ("recorded in 2019", "use it on Monday").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import dateparser
+from dateparser.search import search_dates
+from selectolax.lexbor import LexborHTMLParser
+
+MAX_TEXT_SCAN = 2_000
+"""Characters of an item's text searched for a date: event details sit near the top."""
+
+CUE = re.compile(
+    r"\b(?:when|date|dates|time|starts?|starting|begins?|on air"
+    r"|quand|wann|datum|termin|cu[aá]ndo|fecha|quando|data|wanneer)\s*[:\-\u2013\u2014]\s*"
+    r"(?P<when>[^\n|]{4,80}?)(?=\s*(?:\n|\||\bwhere\b|\blocation\b|\bvenue\b|$))",
+    re.IGNORECASE,
+)
+"""A labelled date in prose (English and a few common labels elsewhere), up to the end of its
+line or the next label."""
+
+HAS_DAY = re.compile(r"\d")
+"""A date found in free text must carry a number: "Monday" alone is not an event date."""
+
+EVENT_SCHEMA_TYPES = frozenset(
+    {
+        "event",
+        "educationevent",
+        "businessevent",
+        "socialevent",
+        "courseinstance",
+        "exhibitionevent",
+        "festival",
+        "hackathon",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventTime:
+    """An event's time: ``start`` always aware; ``timezone`` an IANA name when one was given."""
+
+    start: datetime
+    end: datetime | None = None
+    timezone: str = ""
+    all_day: bool = False
+    location: str = ""
+    source: str = ""
+    """Which signal gave the date (``ev``, ``xcal``, ``ical``, ``json-ld``, ``time``, ``cue``,
+    ``text``): the benchmark reports accuracy per signal."""
+
+
+# --------------------------------------------------------------------------- structured values
+
+
+def parse_moment(value: str, timezone: str = "") -> tuple[datetime, bool] | None:
+    """An ISO 8601 / RFC 3339 date or date-time as an aware datetime and whether it is all-day.
+
+    A value without an offset is read in ``timezone`` if given (an IANA name),
+    else as UTC. Returns ``None`` for anything that is not such a value.
+    """
+    text = value.strip()
+    if not text:
+        return None
+    compact = re.fullmatch(r"(\d{8})(?:T(\d{4,6})(Z?))?", text)
+    if compact:
+        day, clock, zulu = compact.groups()
+        text = f"{day[:4]}-{day[4:6]}-{day[6:]}"
+        if clock:
+            clock = clock.ljust(6, "0")
+            text += f"T{clock[:2]}:{clock[2:4]}:{clock[4:]}{'+00:00' if zulu else ''}"
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            day_only = date.fromisoformat(text)
+            return datetime.combine(day_only, time(), _zone(timezone) or UTC), True
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_zone(timezone) or UTC)
+    return moment, False
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def from_fields(
+    start: str, end: str = "", *, timezone: str = "", location: str = "", source: str
+) -> EventTime | None:
+    """An event from start/end strings of a structured element (``ev:``, xCal, JSON-LD)."""
+    parsed = parse_moment(start, timezone)
+    if parsed is None:
+        return None
+    moment, all_day = parsed
+    ended = parse_moment(end, timezone) if end else None
+    return EventTime(
+        start=moment,
+        end=ended[0] if ended and ended[0] >= moment else None,
+        timezone=timezone if _zone(timezone) else "",
+        all_day=all_day,
+        location=location.strip(),
+        source=source,
+    )
+
+
+def from_json_ld(html: str) -> EventTime | None:
+    """The first schema.org Event (or subtype) in a page's ``application/ld+json`` blocks."""
+    if "ld+json" not in html:
+        return None
+    tree = LexborHTMLParser(html)
+    for node in tree.css('script[type="application/ld+json"]'):
+        try:
+            data = json.loads(node.text(deep=True))
+        except ValueError:
+            continue
+        for thing in _things(data):
+            kinds = thing.get("@type")
+            names = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
+            if not any(isinstance(n, str) and n.lower() in EVENT_SCHEMA_TYPES for n in names):
+                continue
+            found = from_fields(
+                _text(thing.get("startDate")),
+                _text(thing.get("endDate")),
+                location=_place(thing.get("location")),
+                source="json-ld",
+            )
+            if found is not None:
+                return found
+    return None
+
+
+def _things(data: Any) -> Iterable[Mapping[str, Any]]:
+    """Every object in a JSON-LD document, through lists and ``@graph``."""
+    if isinstance(data, list):
+        for element in data:
+            yield from _things(element)
+    elif isinstance(data, dict):
+        yield data
+        yield from _things(data.get("@graph"))
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _place(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return _text(value.get("name")) or _text(value.get("address"))
+    return ""
+
+
+def from_time_element(html: str) -> EventTime | None:
+    """An HTML ``<time datetime>`` in an item's body: machine-readable, though not typed."""
+    if "<time" not in html:
+        return None
+    for node in LexborHTMLParser(html).css("time[datetime]"):
+        found = from_fields(node.attributes.get("datetime") or "", source="time")
+        if found is not None:
+            return found
+    return None
+
+
+# --------------------------------------------------------------------------- free text
+
+
+MONTH_FIRST_LANGUAGES = frozenset({"en-us", "en-ph", "en-ca"})
+"""Where 03/09 is March 9th. Elsewhere (and when a feed does not say) day comes first, as in
+most of the world; a feed that states ``en-US`` gets month first."""
+
+
+def _settings(published: datetime, language: str = "") -> dict[str, Any]:
+    order = "MDY" if language.strip().lower().replace("_", "-") in MONTH_FIRST_LANGUAGES else "DMY"
+    return {
+        "DATE_ORDER": order,
+        "RELATIVE_BASE": published.astimezone(UTC).replace(tzinfo=None),
+        "PREFER_DATES_FROM": "future",
+        "RETURN_AS_TIMEZONE_AWARE": True,
+        "TIMEZONE": "UTC",
+        "TO_TIMEZONE": "UTC",
+    }
+
+
+def _languages(language: str) -> list[str] | None:
+    """dateparser's code for the item's language (``en-GB`` -> ``en``); None lets it detect."""
+    code = language.strip().lower().replace("_", "-").split("-")[0]
+    return [code] if re.fullmatch(r"[a-z]{2,3}", code) else None
+
+
+def _parse(fragment: str, published: datetime, language: str) -> datetime | None:
+    try:
+        found = dateparser.parse(
+            fragment, languages=_languages(language), settings=_settings(published, language)
+        )
+    except ValueError:  # a language dateparser does not know
+        found = dateparser.parse(fragment, settings=_settings(published, language))
+    return found.astimezone(UTC) if found is not None else None
+
+
+def from_cue(text: str, published: datetime, language: str = "") -> EventTime | None:
+    """A date after a label such as "When:" or "Date:", read in the item's language.
+
+    Relative words ("next Tuesday") count from the publication date, not from today.
+    """
+    for match in CUE.finditer(text[:MAX_TEXT_SCAN]):
+        fragment = match.group("when").strip(" .,;")
+        if not HAS_DAY.search(fragment) and not re.search(r"\b(next|tomorrow)\b", fragment, re.I):
+            continue
+        start = _parse(fragment, published, language)
+        if start is not None:
+            return EventTime(
+                start=start, all_day=not re.search(r"\d[:.h]\d|\d\s*[ap]m", fragment), source="cue"
+            )
+    return None
+
+
+def from_text(text: str, published: datetime, language: str = "") -> EventTime | None:
+    """Any dated phrase in the text on or after the publication day; the last resort."""
+    try:
+        found = search_dates(
+            text[:MAX_TEXT_SCAN],
+            languages=_languages(language),
+            settings=_settings(published, language),
+        )
+    except ValueError:
+        return None
+    earliest = published - timedelta(days=1)
+    for phrase, moment in found or ():
+        if HAS_DAY.search(phrase) and moment.astimezone(UTC) >= earliest:
+            return EventTime(start=moment.astimezone(UTC), source="text")
+    return None
+
+
+def find_event_time(
+    *,
+    structured: Iterable[EventTime | None],
+    html: str,
+    text: str,
+    published: datetime | None,
+    language: str = "",
+    is_event: bool,
+    now: datetime | None = None,
+) -> EventTime | None:
+    """The best event time from every signal, most trusted first.
+
+    ``structured`` are already-read structured values (``ev:``, xCal, iCalendar)
+    in order of trust. Free text is read only when ``is_event`` (a post that
+    mentions a date is not an event); ``published`` (or ``now``) anchors
+    relative words.
+    """
+    for candidate in structured:
+        if candidate is not None:
+            return candidate
+    found = from_json_ld(html) or from_time_element(html)
+    if found is not None or not is_event:
+        return found
+    anchor = published or now
+    if anchor is None:
+        return None
+    return from_cue(text, anchor, language) or from_text(text, anchor, language)
