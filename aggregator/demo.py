@@ -23,7 +23,6 @@ from pathlib import Path
 from types import TracebackType
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
-EXAMPLE_PROFILES_DIR = Path(__file__).parent / "examples" / "profiles"
 CONTENT_TYPES = {
     ".xml": "application/rss+xml; charset=utf-8",
     ".rss": "application/rss+xml; charset=utf-8",
@@ -33,6 +32,18 @@ CONTENT_TYPES = {
 }
 PREFERRED_PORT = 47_213
 _PLACEHOLDER = re.compile(r"@@(RFC822|ISO):(-?\d+)@@")
+
+
+def example_profiles_dir() -> Path:
+    """The example profiles, installed or not.
+
+    The wheel ships the repository's ``profiles/`` as ``aggregator/examples/profiles``;
+    a source checkout (or an editable install) has only the repository folder.
+    """
+    installed = Path(__file__).parent / "examples" / "profiles"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).parent.parent / "profiles"
 
 
 def fill_placeholders(text: str, base: str, now: datetime) -> str:

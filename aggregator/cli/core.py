@@ -15,7 +15,7 @@ from rich.table import Table
 from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors, progress_reporter
 from aggregator.config import load_profiles, parse_config
-from aggregator.demo import EXAMPLE_PROFILES_DIR, SampleServer
+from aggregator.demo import SampleServer, example_profiles_dir
 from aggregator.models import ITEM_TYPES
 
 
@@ -48,7 +48,7 @@ def demo(project_dir: Path, quiet: bool, as_json: bool) -> None:
     project = pipeline.Project.at(project_dir, state_dir=project_dir / "state" / "demo")
     profiles_dir = project.profiles_dir
     if not any(profiles_dir.glob("*.toml")):
-        profiles_dir = EXAMPLE_PROFILES_DIR
+        profiles_dir = example_profiles_dir()
     profiles = load_profiles(profiles_dir)
     now = datetime.now(UTC)
     with SampleServer(now) as server:
