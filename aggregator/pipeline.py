@@ -270,17 +270,30 @@ def _render(
         writer.write_archive(profile, [(day, len(store.digest(profile.name, day))) for day in days])
         summary.digests.append((profile.name, len(digest.picks), paths[-1]))
         reporter.advance("render", profile.name)
-    by_name = {profile.name: profile for profile in profiles}
-    for team, members in config.teams.items():
-        shares = store.shares(members, now - timedelta(days=TEAM_PAGE_DAYS))
-        shared = group_shares(shares, store.items({share.item_id for share in shares}))
-        known = [by_name[name] for name in members if name in by_name]
-        writer.write_team_page(team, known, shared, now)
-        reporter.advance("render", team)
+    for page in _write_team_pages(writer, config, profiles, store, now):
+        reporter.advance("render", page.stem)
     summary.site_index = writer.write_site_index(
         [(d.profile, len(d.picks)) for d in digests], now, teams=list(config.teams)
     )
     reporter.advance("render")
+
+
+def _write_team_pages(
+    writer: SiteWriter,
+    config: Config,
+    profiles: Sequence[Profile],
+    store: Store,
+    now: datetime,
+) -> list[Path]:
+    """Write every team's page of this week's shares."""
+    by_name = {profile.name: profile for profile in profiles}
+    written = []
+    for team, members in config.teams.items():
+        shares = store.shares(members, now - timedelta(days=TEAM_PAGE_DAYS))
+        shared = group_shares(shares, store.items({share.item_id for share in shares}))
+        known = [by_name[name] for name in members if name in by_name]
+        written.append(writer.write_team_page(team, known, shared, now))
+    return written
 
 
 def _site_writer(project: Project, config: Config) -> SiteWriter:
@@ -335,17 +348,21 @@ class UnknownItemError(LearnplaceError):
 
 
 def share(project: Project, person: str, ref: str, note: str, *, now: datetime) -> Share:
-    """Record that ``person`` passes the item ``ref`` (id or URL) on to their teams."""
-    profiles = {profile.name for profile in load_profiles(project.profiles_dir)}
-    if person not in profiles:
+    """Record that ``person`` passes the item ``ref`` (id or URL) on to their teams,
+    and rewrite the team pages so the share shows at once."""
+    config = load_config(project.feeds_path)
+    profiles = load_profiles(project.profiles_dir)
+    if person not in {profile.name for profile in profiles}:
         raise UnknownPersonError(f"no profile named {person!r} in {project.profiles_dir}")
     if not project.store_path.exists():
         raise UnknownItemError(f"nothing collected yet in {project.root}: run `learnplace run`")
-    with Store(project.store_path) as store:
+    with _run_lock(project), Store(project.store_path) as store:
         item_id = store.item_id_for(ref)
         if item_id is None:
             raise UnknownItemError(f"no item {ref!r}: use the number or link on a digest page")
-        return store.add_share(person, item_id, note.strip(), now)
+        recorded = store.add_share(person, item_id, note.strip(), now)
+        _write_team_pages(_site_writer(project, config), config, profiles, store, now)
+    return recorded
 
 
 @dataclass(frozen=True, slots=True)
