@@ -76,6 +76,10 @@ FEED_TEMPLATE = "feed.xml"
 EMAIL_TEXT_TEMPLATE = "email.txt"
 EMAIL_HTML_TEMPLATE = "email.html"
 STYLESHEET = "style.css"
+FAVICON = "favicon.svg"
+ASSETS = (STYLESHEET, FAVICON)
+"""Copied verbatim into ``output/``; a page links its icon so browsers do not ask the
+server root for ``/favicon.ico``, which lies outside the site."""
 
 MONTH_NAMES = (
     "January", "February", "March", "April", "May", "June",
@@ -392,13 +396,14 @@ class SiteWriter:
         return path
 
     def write_assets(self) -> None:
-        """Copy the stylesheet (a user's override if there is one) verbatim, not rendered."""
+        """Copy the stylesheet and icon (a user's override if there is one) verbatim."""
         loader = self.env.loader
         if loader is None:
             raise ValueError("the Jinja environment has no loader; use make_environment()")
-        source, _filename, _uptodate = loader.get_source(self.env, STYLESHEET)
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.output_dir / STYLESHEET, source)
+        for name in ASSETS:
+            source, _filename, _uptodate = loader.get_source(self.env, name)
+            write_atomic(self.output_dir / name, source)
 
     def email_bodies(
         self, digest: Digest, colleagues: Sequence[SharedItem] = ()

@@ -145,11 +145,6 @@ def test_send_without_todays_digest_sends_nothing(project: tuple[pipeline.Projec
     assert inbox.messages == []
 
 
-def item_ids(page: Path) -> list[str]:
-    tree = LexborHTMLParser(page.read_text(encoding="utf-8"))
-    return [node.attributes["id"] or "" for node in tree.css(".item-title")]
-
-
 def publish_more(server: StaticServer, now: datetime, n: int) -> None:
     """A new onboarding item in the feed, so the next day's digests are not empty."""
     extra = ((f"Onboarding follow-up {n}", "article", "onboarding mentoring"),)
