@@ -331,6 +331,7 @@ def test_writes_leave_no_temp_files(writer: SiteWriter) -> None:
         "alice/2026-11-30.html",
         "alice/feed.xml",
         "alice/index.html",
+        "favicon.svg",
         "index.html",
         "style.css",
     ]
