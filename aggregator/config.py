@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.errors import ConfigError
-from aggregator.models import ITEM_TYPES, SOURCE_KINDS, Config, Profile, Settings, Source
+from aggregator.models import (
+    ITEM_TYPES,
+    SOURCE_KINDS,
+    Config,
+    Profile,
+    Settings,
+    SmtpSettings,
+    Source,
+)
 
 PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SETTINGS_KEYS = (
@@ -28,6 +36,8 @@ SETTINGS_KEYS = (
     "allow_private_networks",
 )
 SOURCE_KEYS = ("name", "url", "kind", "tags", "type")
+SMTP_KEYS = ("host", "port", "starttls", "user", "password_env", "from", "timeout")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PROFILE_KEYS = (
     "name",
     "email",
@@ -151,8 +161,10 @@ def parse_config(text: str, path: Path) -> Config:
 
 def _config(path: Path, text: str, data: dict[str, Any]) -> Config:
     check = _Checker(path, text)
-    check.known_keys(data, ("settings", "source"))
+    check.known_keys(data, ("settings", "source", "smtp", "teams"))
     settings = _settings(check, data.get("settings", {}))
+    smtp = _smtp(check, data["smtp"]) if "smtp" in data else None
+    teams = _teams(check, data.get("teams", {}))
     raw_sources = data.get("source", [])
     if not isinstance(raw_sources, list):
         raise check.fail("use [[source]] tables, one per source", "source")
@@ -164,7 +176,54 @@ def _config(path: Path, text: str, data: dict[str, Any]) -> Config:
             raise check.fail(f"duplicate of source #{seen[source.url] + 1}", "url", "source", n)
         seen[source.url] = n
         sources.append(source)
-    return Config(path=str(path), settings=settings, sources=tuple(sources))
+    return Config(path=str(path), settings=settings, sources=tuple(sources), smtp=smtp, teams=teams)
+
+
+def _smtp(check: _Checker, raw: Any) -> SmtpSettings:
+    t = "smtp"
+    if not isinstance(raw, dict):
+        raise check.fail("expected an [smtp] table", t)
+    check.known_keys(raw, SMTP_KEYS, t)
+    for key in ("host", "from"):
+        if not check.typed(raw, key, str, "", t).strip():
+            raise check.fail(f"[smtp] needs {key!r}", f"{t}.{key}", t)
+    port = check.typed(raw, "port", int, 587, t)
+    if not 1 <= port <= 65535:
+        raise check.fail(f"must be between 1 and 65535, got {port}", f"{t}.port", t)
+    timeout = check.typed(raw, "timeout", (int, float), 30.0, t)
+    if not 0.1 <= timeout <= 300:
+        raise check.fail(f"must be between 0.1 and 300, got {timeout}", f"{t}.timeout", t)
+    password_env = check.typed(raw, "password_env", str, None, t)
+    if password_env is not None and not ENV_NAME.match(password_env):
+        message = f"names an environment variable (like SMTP_PASSWORD), got {password_env!r}"
+        raise check.fail(message, f"{t}.password_env", t)
+    return SmtpSettings(
+        host=raw["host"].strip(),
+        sender=raw["from"].strip(),
+        port=port,
+        starttls=check.typed(raw, "starttls", bool, True, t),
+        user=check.typed(raw, "user", str, None, t),
+        password_env=password_env,
+        timeout_s=float(timeout),
+    )
+
+
+def _teams(check: _Checker, raw: Any) -> dict[str, tuple[str, ...]]:
+    """``[teams]`` maps a team name to a list of profile names."""
+    t = "teams"
+    if not isinstance(raw, dict):
+        raise check.fail('expected a [teams] table: team = ["person", ...]', t)
+    teams: dict[str, tuple[str, ...]] = {}
+    for team, members in raw.items():
+        if not PROFILE_NAME.match(team):
+            message = "team names use lower-case letters, digits, '-' and '_' only"
+            raise check.fail(message, f"{t}.{team}", t)
+        if not isinstance(members, list) or not all(
+            isinstance(m, str) and PROFILE_NAME.match(m) for m in members
+        ):
+            raise check.fail("expected a list of profile names", f"{t}.{team}", t)
+        teams[team] = tuple(dict.fromkeys(members))
+    return teams
 
 
 def _settings(check: _Checker, raw: Any) -> Settings:

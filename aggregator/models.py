@@ -52,12 +52,41 @@ class Settings:
 
 
 @dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """The ``[smtp]`` table of ``feeds.toml``: where e-mail digests go out.
+
+    The password never sits in the file: ``password_env`` names the
+    environment variable that holds it.
+    """
+
+    host: str
+    sender: str
+    port: int = 587
+    starttls: bool = True
+    user: str | None = None
+    password_env: str | None = None
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
-    """Everything ``feeds.toml`` says."""
+    """Everything ``feeds.toml`` says.
+
+    ``teams`` maps a team name to the profile names in it; a person may be in
+    several teams.
+    """
 
     path: str
     settings: Settings
     sources: tuple[Source, ...]
+    smtp: SmtpSettings | None = None
+    teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def teammates(self, person: str) -> set[str]:
+        """Everyone who shares a team with ``person``, not counting ``person``."""
+        return {m for members in self.teams.values() if person in members for m in members} - {
+            person
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +271,24 @@ class Digest:
         for pick in self.picks:
             groups.setdefault(pick.item.item_type, []).append(pick)
         return [(kind, groups[kind]) for kind in order if kind in groups]
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """One person passing an item to their teams, with a note saying why."""
+
+    person: str
+    item_id: int
+    note: str
+    shared_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SharedItem:
+    """An item as a team sees it: shown once, with every share's note."""
+
+    item: Item
+    shares: tuple[Share, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,10 @@
                                      time as it completes, through a single SQLite writer)
     index                           (new and changed items, one commit; repaired if behind)
     rank | digest                   (per profile, over the freshness window)
-    render                          (pages, feeds, site index; atomic writes)
+    render                          (pages, archives, feeds, team pages, site index; atomic writes)
+
+``send`` e-mails today's digests (rendered by ``render``, sent by ``mail``);
+``share`` records a find passed on to a person's teams.
 
 Only one run may write a project at a time: a second one refuses clearly.
 """
@@ -17,7 +20,7 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -25,13 +28,25 @@ from filelock import FileLock, Timeout
 
 from aggregator.config import load_config, load_profiles
 from aggregator.digest import build_digest
-from aggregator.errors import RunLockedError
+from aggregator.errors import LearnplaceError, RunLockedError
 from aggregator.fetch import fetch_many
 from aggregator.index import SearchIndex
-from aggregator.models import Config, Digest, FetchResult, Item, Pick, Profile, Source
+from aggregator.mail import MailError, build_message, send_message
+from aggregator.models import (
+    Config,
+    Digest,
+    FetchResult,
+    Item,
+    Pick,
+    Profile,
+    Share,
+    SharedItem,
+    Source,
+)
 from aggregator.parse import FeedParseError, parse_feed
 from aggregator.rank import blend, profile_queries
 from aggregator.render import SiteWriter, make_environment
+from aggregator.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
 from aggregator.store import Store
 
 FEED_DAYS = 14
@@ -122,7 +137,7 @@ def run(
         with SearchIndex.open(project.index_dir) as index:
             _update_index(store, index, changed, reporter)
             digests = _build_digests(store, index, profiles, now, reporter)
-        _render(project, config, store, digests, now, reporter, summary)
+        _render(project, config, profiles, store, digests, now, reporter, summary)
     return summary
 
 
@@ -231,28 +246,75 @@ def preview(store: Store, index: SearchIndex, profile: Profile, now: datetime) -
 def _render(
     project: Project,
     config: Config,
+    profiles: Sequence[Profile],
     store: Store,
     digests: Sequence[Digest],
     now: datetime,
     reporter: Reporter,
     summary: RunSummary,
 ) -> None:
-    reporter.start("render", len(digests) + 1)
-    env = make_environment([project.templates_dir])
-    writer = SiteWriter(project.output_dir, env, site_title=config.settings.title)
+    reporter.start("render", len(digests) + len(config.teams) + 1)
+    writer = _site_writer(project, config)
     writer.write_assets()
     for digest in digests:
-        days = store.digest_days(digest.profile.name)
-        paths = writer.write_digest(digest, days)
+        profile = digest.profile
+        days = store.digest_days(profile.name)
+        colleagues = _colleagues(store, config, profile, digest.day, days)
+        paths = writer.write_digest(digest, days, colleagues)
         if len(days) > 1 and days[-2] < digest.day:
             # The previous day's page gains its "next day" link.
-            writer.write_digest(_stored_digest(store, digest.profile, days[-2]), days)
-        history = [_stored_digest(store, digest.profile, day) for day in days[-FEED_DAYS:]]
-        writer.write_feed(digest.profile, history[::-1], now)
-        summary.digests.append((digest.profile.name, len(digest.picks), paths[-1]))
-        reporter.advance("render", digest.profile.name)
-    summary.site_index = writer.write_site_index([(d.profile, len(d.picks)) for d in digests], now)
+            previous = _stored_digest(store, profile, days[-2])
+            writer.write_digest(
+                previous, days, _colleagues(store, config, profile, previous.day, days)
+            )
+        history = [_stored_digest(store, profile, day) for day in days[-FEED_DAYS:]]
+        writer.write_feed(profile, history[::-1], now)
+        writer.write_archive(profile, [(day, len(store.digest(profile.name, day))) for day in days])
+        summary.digests.append((profile.name, len(digest.picks), paths[-1]))
+        reporter.advance("render", profile.name)
+    for page in _write_team_pages(writer, config, profiles, store, now):
+        reporter.advance("render", page.stem)
+    summary.site_index = writer.write_site_index(
+        [(d.profile, len(d.picks)) for d in digests], now, teams=list(config.teams)
+    )
     reporter.advance("render")
+
+
+def _write_team_pages(
+    writer: SiteWriter,
+    config: Config,
+    profiles: Sequence[Profile],
+    store: Store,
+    now: datetime,
+) -> list[Path]:
+    """Write every team's page of this week's shares."""
+    by_name = {profile.name: profile for profile in profiles}
+    written = []
+    for team, members in config.teams.items():
+        shares = store.shares(members, now - timedelta(days=TEAM_PAGE_DAYS))
+        shared = group_shares(shares, store.items({share.item_id for share in shares}))
+        known = [by_name[name] for name in members if name in by_name]
+        written.append(writer.write_team_page(team, known, shared, now))
+    return written
+
+
+def _site_writer(project: Project, config: Config) -> SiteWriter:
+    env = make_environment([project.templates_dir])
+    return SiteWriter(project.output_dir, env, site_title=config.settings.title)
+
+
+def _colleagues(
+    store: Store, config: Config, profile: Profile, day: date, days: Sequence[date]
+) -> list[SharedItem]:
+    """Teammates' shares made since the person's previous digest, each item once."""
+    start, end = colleagues_window(day, days)
+    shares = store.shares(config.teammates(profile.name), _day_start(start), _day_start(end))
+    return group_shares(shares, store.items({share.item_id for share in shares}))
+
+
+def _day_start(day: date) -> datetime:
+    """Midnight at the start of ``day`` in the machine's time zone (see :func:`local_day`)."""
+    return datetime.combine(day, time()).astimezone()
 
 
 def _stored_digest(store: Store, profile: Profile, day: date) -> Digest:
@@ -297,3 +359,94 @@ def set_item_type(project: Project, item_id: int, item_type: str | None) -> Item
         with SearchIndex.open(project.index_dir) as index:
             index.add([item])
     return item
+
+
+class UnknownPersonError(LearnplaceError):
+    """A name that no profile in ``profiles/`` has."""
+
+
+class UnknownItemError(LearnplaceError):
+    """An item reference (id or URL) that the store does not know."""
+
+
+def share(project: Project, person: str, ref: str, note: str, *, now: datetime) -> Share:
+    """Record that ``person`` passes the item ``ref`` (id or URL) on to their teams,
+    and rewrite the team pages so the share shows at once."""
+    config = load_config(project.feeds_path)
+    profiles = load_profiles(project.profiles_dir)
+    if person not in {profile.name for profile in profiles}:
+        raise UnknownPersonError(f"no profile named {person!r} in {project.profiles_dir}")
+    if not project.store_path.exists():
+        raise UnknownItemError(f"nothing collected yet in {project.root}: run `learnplace run`")
+    with _run_lock(project), Store(project.store_path) as store:
+        item_id = store.item_id_for(ref)
+        if item_id is None:
+            raise UnknownItemError(f"no item {ref!r}: use the number or link on a digest page")
+        recorded = store.add_share(person, item_id, note.strip(), now)
+        _write_team_pages(_site_writer(project, config), config, profiles, store, now)
+    return recorded
+
+
+@dataclass(frozen=True, slots=True)
+class Mailing:
+    """What ``send`` did for one person: ``sent``, ``already sent``, ``no digest`` or ``failed``."""
+
+    person: str
+    address: str
+    status: str
+    detail: str = ""
+
+
+def send(project: Project, *, now: datetime, only: str | None = None) -> list[Mailing]:
+    """E-mail today's digest to everyone with an address (or just ``only``), once a day.
+
+    A person whose send fails is reported and tried again on the next call;
+    one already sent today is skipped, so cron may call this as often as it likes.
+    """
+    config = load_config(project.feeds_path)
+    if config.smtp is None:
+        raise LearnplaceError(f"{project.feeds_path}: add an [smtp] table to send e-mail")
+    profiles = load_profiles(project.profiles_dir)
+    if only is not None:
+        profiles = [profile for profile in profiles if profile.name == only]
+        if not profiles:
+            raise UnknownPersonError(f"no profile named {only!r} in {project.profiles_dir}")
+    today = local_day(now)
+    writer = _site_writer(project, config)
+    results: list[Mailing] = []
+    with _run_lock(project), Store(project.store_path) as store:
+        for profile in profiles:
+            if profile.email is None:
+                continue
+            results.append(_send_one(store, writer, config, profile, today, now))
+    return results
+
+
+def _send_one(
+    store: Store, writer: SiteWriter, config: Config, profile: Profile, today: date, now: datetime
+) -> Mailing:
+    address = profile.email or ""
+    if store.mailed(profile.name, today):
+        return Mailing(profile.name, address, "already sent")
+    days = store.digest_days(profile.name)
+    if today not in days:
+        return Mailing(profile.name, address, "no digest", "run `learnplace run` first")
+    digest = _stored_digest(store, profile, today)
+    colleagues = _colleagues(store, config, profile, today, days)
+    subject, text, html = writer.email_bodies(digest, colleagues)
+    assert config.smtp is not None
+    message = build_message(
+        sender=config.smtp.sender,
+        recipient=address,
+        subject=subject,
+        text=text,
+        html=html,
+        sent_at=now,
+    )
+    try:
+        send_message(config.smtp, message)
+    except MailError as exc:
+        store.record_mailing(profile.name, today, now, error=str(exc))
+        return Mailing(profile.name, address, "failed", str(exc))
+    store.record_mailing(profile.name, today, now)
+    return Mailing(profile.name, address, "sent", f"{len(digest.picks)} items")

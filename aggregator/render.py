@@ -12,8 +12,18 @@ the file system)::
     output/style.css
     output/<person>/<YYYY-MM-DD>.html one digest per day
     output/<person>/index.html        the latest day
+    output/<person>/archive.html      every day, by month
     output/<person>/feed.xml          Atom 1.0
     output/<person>/event-<id>.ics    "add to calendar" for each upcoming event on a page
+
+
+    output/teams/<team>.html          this week's shares, one entry per item
+
+Pages show no HTML from sources: a summary is the item's plain text cut to
+two lines, so nothing a feed sends can run, restyle the page or load from
+elsewhere, and the Content-Security-Policy can allow only the site's own
+stylesheet. E-mail bodies are rendered here too (``email.txt``,
+``email.html``); sending them is :mod:`aggregator.mail`'s job.
 """
 
 from __future__ import annotations
@@ -22,18 +32,20 @@ import hashlib
 import html
 import os
 import re
+import shlex
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
 
 from aggregator.ical import event_ics
-from aggregator.models import Details, Digest, Item, Pick, Profile
+from aggregator.models import ITEM_TYPES, Details, Digest, Item, Pick, Profile, SharedItem
+from aggregator.sanitize import html_to_text
 
 PERSON_NAME = re.compile(r"[a-z0-9_-]{1,64}")
 """What config allows as a profile name; anything else could escape ``output/``."""
@@ -62,9 +74,31 @@ TYPE_LABELS: dict[str, tuple[str, str]] = {
 XML_INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 DIGEST_TEMPLATE = "digest.html"
+ARCHIVE_TEMPLATE = "archive.html"
+TEAM_TEMPLATE = "team.html"
 SITE_INDEX_TEMPLATE = "site_index.html"
 FEED_TEMPLATE = "feed.xml"
+EMAIL_TEXT_TEMPLATE = "email.txt"
+EMAIL_HTML_TEMPLATE = "email.html"
 STYLESHEET = "style.css"
+FAVICON = "favicon.svg"
+ASSETS = (STYLESHEET, FAVICON)
+"""Copied verbatim into ``output/``; a page links its icon so browsers do not ask the
+server root for ``/favicon.ico``, which lies outside the site."""
+
+MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+SUMMARY_CHARS = 220
+"""About two lines on a desktop; CSS clamps to two lines on narrower screens."""
+
+WORDS_PER_MINUTE = 230
+"""A common figure for reading non-fiction on a screen."""
+
+LISTEN_VERBS = {"podcast": "listen", "video": "watch"}
+"""Types whose text is show notes: the page names the format instead of a reading time."""
 
 
 def packaged_templates_dir() -> Path:
@@ -86,7 +120,10 @@ def make_environment(template_dirs: Sequence[Path]) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         # default=True: a user template with an unexpected extension is escaped too.
-        autoescape=jinja2.select_autoescape(("html", "xml"), default_for_string=True, default=True),
+        # The plain-text e-mail body is the one template that must not be HTML-escaped.
+        autoescape=jinja2.select_autoescape(
+            ("html", "xml"), disabled_extensions=("txt",), default_for_string=True, default=True
+        ),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -100,6 +137,10 @@ def make_environment(template_dirs: Sequence[Path]) -> jinja2.Environment:
         atom_time=atom_time,
         event_when=event_when,
         duration_label=duration_label,
+        short_summary=short_summary,
+        time_to_read=time_to_read,
+        share_command=share_command,
+        share_mailto=share_mailto,
     )
     return env
 
@@ -137,6 +178,46 @@ class UpcomingEvent:
 def ics_name(item: Item) -> str:
     """The event's calendar file, next to the person's pages; item ids never change."""
     return f"event-{item.id}.ics"
+
+
+def section_order(profile: Profile) -> tuple[str, ...]:
+    """The person's section order: as their profile says, else events first (they are
+    dated), then the types they weigh highest, then the rest in the default order."""
+    if profile.section_order:
+        return profile.section_order
+    rest = [kind for kind in ITEM_TYPES if kind != "event"]
+    rest.sort(key=lambda kind: -profile.types.get(kind, 1.0))
+    return ("event", *rest)
+
+
+def short_summary(item: Item) -> str:
+    """The item's summary as plain text, cut at a word to about two lines."""
+    text = html_to_text(item.summary) or item.text
+    if len(text) <= SUMMARY_CHARS:
+        return text
+    cut = text[:SUMMARY_CHARS].rsplit(" ", 1)[0].rstrip(" ,.;:")
+    return cut + "…"
+
+
+def time_to_read(item: Item) -> str:
+    """``6 min read``; for audio and video, whose notes say nothing of their length, the verb."""
+    if item.item_type in LISTEN_VERBS:
+        length = duration_label(item.details.duration_s)
+        verb = LISTEN_VERBS[item.item_type].capitalize()
+        return f"{verb}: {length}" if length else verb
+    words = len((item.text or html_to_text(item.summary)).split())
+    return f"{max(1, round(words / WORDS_PER_MINUTE))} min read"
+
+
+def share_command(item: Item, person: str) -> str:
+    """The ``learnplace share`` line a person copies to pass ``item`` on to their teams."""
+    return shlex.join(["learnplace", "share", person, str(item.id), "--note", "why it is worth it"])
+
+
+def share_mailto(item: Item) -> str:
+    """A ``mailto:`` that opens a message with the item's title and link, for any colleague."""
+    body = f"{item.title}\n{item.url}\n\nWhy it is worth it: "
+    return f"mailto:?subject={quote(item.title)}&body={quote(body)}"
 
 
 def day_label(value: date | datetime) -> str:
@@ -256,18 +337,26 @@ class SiteWriter:
         self.env = env
         self.site_title = site_title
 
-    def write_digest(self, digest: Digest, days: Sequence[date]) -> list[Path]:
+    def write_digest(
+        self,
+        digest: Digest,
+        days: Sequence[date],
+        colleagues: Sequence[SharedItem] = (),
+    ) -> list[Path]:
         """Write the day's page, and the person's ``index.html`` when this is their latest day.
 
         ``days`` is every day the person has a digest; it decides prev/next
         links and whether this day is the latest (an older day re-rendered
-        must not replace the front page).
+        must not replace the front page). ``colleagues`` are teammates' shares
+        for the "From your colleagues" section.
         """
         person_dir = self._person_dir(digest.profile)
         all_days = sorted({*days, digest.day})
         prev_day, next_day = neighbour_days(digest.day, all_days)
         context = {
             "digest": digest,
+            "sections": digest.sections(section_order(digest.profile)),
+            "colleagues": list(colleagues),
             "prev_day": prev_day,
             "next_day": next_day,
             "root": "../",
@@ -320,23 +409,86 @@ class SiteWriter:
         )
         return path
 
-    def write_site_index(self, entries: Sequence[tuple[Profile, int]], now: datetime) -> Path:
-        """Write ``output/index.html``: every person with today's item count."""
+    def write_archive(self, profile: Profile, days: Sequence[tuple[date, int]]) -> Path:
+        """Write ``<person>/archive.html``: every digest day with its item count, by month."""
+        months: dict[tuple[int, int], list[tuple[date, int]]] = {}
+        for day, count in sorted(days, reverse=True):
+            months.setdefault((day.year, day.month), []).append((day, count))
+        path = self._person_dir(profile) / "archive.html"
+        grouped = [
+            (f"{MONTH_NAMES[m - 1]} {y}", f"{y:04d}-{m:02d}", d) for (y, m), d in months.items()
+        ]
+        self._render(ARCHIVE_TEMPLATE, path, profile=profile, months=grouped, root="../")
+        return path
+
+    def write_team_page(
+        self,
+        team: str,
+        members: Sequence[Profile],
+        shared: Sequence[SharedItem],
+        now: datetime,
+    ) -> Path:
+        """Write ``teams/<team>.html``: what the team shared this week, each item once."""
+        teams_dir = self.output_dir / "teams"
+        teams_dir.mkdir(parents=True, exist_ok=True)
+        path = teams_dir / f"{checked_person_name(team)}.html"
+        self._render(
+            TEAM_TEMPLATE,
+            path,
+            team=team,
+            members=list(members),
+            shared=list(shared),
+            now=now,
+            root="../",
+        )
+        return path
+
+    def write_site_index(
+        self,
+        entries: Sequence[tuple[Profile, int]],
+        now: datetime,
+        teams: Sequence[str] = (),
+    ) -> Path:
+        """Write ``output/index.html``: every person with today's item count, and the teams."""
         for profile, _count in entries:
             checked_person_name(profile.name)
         path = self.output_dir / "index.html"
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        self._render(SITE_INDEX_TEMPLATE, path, entries=list(entries), now=now, root="")
+        self._render(
+            SITE_INDEX_TEMPLATE,
+            path,
+            entries=list(entries),
+            teams=[checked_person_name(team) for team in teams],
+            now=now,
+            root="",
+        )
         return path
 
     def write_assets(self) -> None:
-        """Copy the stylesheet (a user's override if there is one) verbatim, not rendered."""
+        """Copy the stylesheet and icon (a user's override if there is one) verbatim."""
         loader = self.env.loader
         if loader is None:
             raise ValueError("the Jinja environment has no loader; use make_environment()")
-        source, _filename, _uptodate = loader.get_source(self.env, STYLESHEET)
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.output_dir / STYLESHEET, source)
+        for name in ASSETS:
+            source, _filename, _uptodate = loader.get_source(self.env, name)
+            write_atomic(self.output_dir / name, source)
+
+    def email_bodies(
+        self, digest: Digest, colleagues: Sequence[SharedItem] = ()
+    ) -> tuple[str, str, str]:
+        """Subject, plain-text body and HTML body of ``digest`` as an e-mail."""
+        context = {
+            "site_title": self.site_title,
+            "digest": digest,
+            "sections": digest.sections(section_order(digest.profile)),
+            "colleagues": list(colleagues),
+        }
+        person = digest.profile.display_name
+        subject = f"{self.site_title}: {person}\u2019s digest, {day_label(digest.day)}"
+        text = self.env.get_template(EMAIL_TEXT_TEMPLATE).render(**context)
+        body_html = self.env.get_template(EMAIL_HTML_TEMPLATE).render(**context)
+        return subject, text, body_html
 
     def _person_dir(self, profile: Profile) -> Path:
         path = self.output_dir / checked_person_name(profile.name)

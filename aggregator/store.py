@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -29,6 +29,7 @@ from aggregator.models import (
     FetchResult,
     Item,
     Pick,
+    Share,
     Source,
     SourceStatus,
 )
@@ -110,6 +111,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE items ADD COLUMN details TEXT NOT NULL DEFAULT '{}'",
         "ALTER TABLE items ADD COLUMN type_override TEXT",
         "ALTER TABLE deliveries ADD COLUMN upcoming INTEGER NOT NULL DEFAULT 0",
+    ),
+    # Version 3: shares with colleagues, and the e-mail log that stops a second send a day.
+    (
+        """
+        CREATE TABLE shares (
+            id        INTEGER PRIMARY KEY,
+            person    TEXT NOT NULL,
+            item_id   INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            note      TEXT NOT NULL DEFAULT '',
+            shared_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX shares_shared_at ON shares(shared_at)",
+        """
+        CREATE TABLE mailings (
+            person   TEXT NOT NULL,
+            day      TEXT NOT NULL,
+            sent_at  TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error    TEXT,
+            PRIMARY KEY (person, day)
+        ) WITHOUT ROWID
+        """,
     ),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
@@ -604,3 +628,70 @@ class Store:
             "SELECT DISTINCT day FROM deliveries WHERE person = ? ORDER BY day", (person,)
         )
         return [date.fromisoformat(row[0]) for row in rows]
+
+    # Shares
+
+    def item_id_for(self, ref: str) -> int | None:
+        """An item named by its id or by its (canonical) URL, as a person types it."""
+        ref = ref.strip()
+        if ref.isdigit():
+            row = self._db.execute("SELECT id FROM items WHERE id = ?", (int(ref),)).fetchone()
+        else:
+            row = self._db.execute(
+                "SELECT id FROM items WHERE canonical_url = ? OR url = ? ORDER BY id LIMIT 1",
+                (_canonical(ref), ref),
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def add_share(self, person: str, item_id: int, note: str, now: datetime) -> Share:
+        """Record a share; sharing the same item again replaces the note (one voice each)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM shares WHERE person = ? AND item_id = ?", (person, item_id))
+            db.execute(
+                "INSERT INTO shares (person, item_id, note, shared_at) VALUES (?, ?, ?, ?)",
+                (person, item_id, note, _to_text(now)),
+            )
+        return Share(person=person, item_id=item_id, note=note, shared_at=now)
+
+    def shares(
+        self, people: Collection[str], since: datetime, until: datetime | None = None
+    ) -> list[Share]:
+        """Shares by ``people`` made at or after ``since`` (and before ``until``), oldest first."""
+        wanted = set(people)
+        if not wanted:
+            return []
+        end = "9999" if until is None else _to_text(until)
+        rows = self._db.execute(
+            """
+            SELECT person, item_id, note, shared_at FROM shares
+            WHERE shared_at >= ? AND shared_at < ? ORDER BY shared_at, id
+            """,
+            (_to_text(since), end),
+        )
+        return [
+            Share(row[0], row[1], row[2], _from_text(row[3])) for row in rows if row[0] in wanted
+        ]
+
+    # E-mail
+
+    def mailed(self, person: str, day: date) -> bool:
+        """Whether ``person``'s digest for ``day`` already went out."""
+        row = self._db.execute(
+            "SELECT sent_at FROM mailings WHERE person = ? AND day = ?", (person, day.isoformat())
+        ).fetchone()
+        return row is not None and row[0] is not None
+
+    def record_mailing(
+        self, person: str, day: date, now: datetime, error: str | None = None
+    ) -> None:
+        """Remember a send (``error`` None) or a failed attempt, which the next run retries."""
+        with self._transaction() as db:
+            db.execute(
+                """
+                INSERT INTO mailings (person, day, sent_at, attempts, error)
+                VALUES (?, ?, ?, 1, ?)
+                ON CONFLICT (person, day) DO UPDATE SET
+                    sent_at = excluded.sent_at, attempts = attempts + 1, error = excluded.error
+                """,
+                (person, day.isoformat(), None if error else _to_text(now), error),
+            )

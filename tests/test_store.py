@@ -56,7 +56,7 @@ def item_sources(path: Path) -> list[tuple[int, str]]:
 def test_new_store_has_current_schema_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}

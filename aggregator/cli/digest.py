@@ -1,0 +1,60 @@
+"""Delivering and sharing digests: ``send`` and ``share``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from aggregator import pipeline
+from aggregator.cli.app import cli, friendly_errors
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one result per person as JSON.")
+@click.pass_obj
+@friendly_errors
+def send(project_dir: Path, name: str | None, as_json: bool) -> None:
+    """E-mail today's digest to everyone with an address (or only NAME).
+
+    Safe to rerun: a digest already sent today is not sent again, and a failed
+    send is tried again next time. Exits 1 when any send failed.
+    """
+    project = pipeline.Project.at(project_dir)
+    results = pipeline.send(project, now=datetime.now(UTC), only=name)
+    if as_json:
+        rows = [
+            {"person": r.person, "address": r.address, "status": r.status, "detail": r.detail}
+            for r in results
+        ]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif not results:
+        click.echo("Nobody to e-mail: no profile has an `email`.")
+    for result in results if not as_json else ():
+        detail = f" ({result.detail})" if result.detail else ""
+        click.echo(f"{result.person} <{result.address}>: {result.status}{detail}")
+    if any(result.status == "failed" for result in results):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("item")
+@click.option("--note", "-n", default="", help="Why it is worth your colleagues' time.")
+@click.pass_obj
+@friendly_errors
+def share(project_dir: Path, name: str, item: str, note: str) -> None:
+    """Share ITEM (its number or link on a digest page) from NAME with their teams.
+
+    The team pages and each teammate's next digest show it, with the note.
+    """
+    project = pipeline.Project.at(project_dir)
+    recorded = pipeline.share(project, name, item, note, now=datetime.now(UTC))
+    click.echo(
+        f"Shared item {recorded.item_id} from {name}: on the team pages now, "
+        "and in each teammate's next digest."
+    )
