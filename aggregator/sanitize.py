@@ -68,6 +68,27 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
     return _cleaner(_web_base(base_url)).clean(html)
 
 
+_INLINE_TAGS = (
+    "a",
+    "abbr",
+    "b",
+    "cite",
+    "code",
+    "em",
+    "i",
+    "mark",
+    "q",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "time",
+    "u",
+)
+
+
 def html_to_text(html: str) -> str:
     """Visible text of an HTML fragment, on one line, for titles and the search index.
 
@@ -78,8 +99,13 @@ def html_to_text(html: str) -> str:
         return _collapse(html)
     tree = LexborHTMLParser(html)
     tree.strip_tags(list(_TEXT_DROPPED_TAGS))
+    # Inline elements are part of the words around them: "<b>design</b>:" is "design:".
+    tree.unwrap_tags(list(_INLINE_TAGS))
     root = tree.root
-    return _collapse(root.text(separator=" ")) if root is not None else ""
+    if root is None:
+        return ""
+    root.merge_text_nodes()
+    return _collapse(root.text(separator=" "))
 
 
 def _collapse(text: str) -> str:

@@ -186,6 +186,10 @@ def test_h1_becomes_text() -> None:
         ("<script>alert(1)</script><style>p{}</style>visible", "visible"),
         ("  plain\n\ttext  ", "plain text"),
         ("<ul><li>one</li><li>two</li></ul>", "one two"),
+        (
+            "<p>Use <strong>learning design</strong>: see <a href='x'>this</a>.</p>",
+            "Use learning design: see this.",
+        ),
         ("", ""),
     ],
 )
