@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -30,7 +30,15 @@ from aggregator.fetch import fetch_many
 from aggregator.index import SearchIndex
 from aggregator.models import Config, Digest, FetchResult, Item, Pick, Profile, Source
 from aggregator.parse import FeedParseError, parse_feed
-from aggregator.rank import blend, profile_queries
+from aggregator.rank import (
+    EXPAND_KEY,
+    EXPANSION_TOP,
+    blend,
+    expansion_terms,
+    item_terms,
+    profile_queries,
+    terms_query,
+)
 from aggregator.render import SiteWriter, make_environment
 from aggregator.store import Store
 
@@ -218,12 +226,39 @@ def _build_digests(
 def preview(store: Store, index: SearchIndex, profile: Profile, now: datetime) -> Digest:
     """The digest ``profile`` gets today, without recording it."""
     today = local_day(now)
-    scores = index.score_queries(
-        profile_queries(profile), since=now - timedelta(days=profile.freshness_days)
+    picks = choose_picks(
+        index, store.items, profile, now, already_sent=store.delivered_before(profile.name, today)
     )
+    return Digest(profile=profile, day=today, picks=picks)
+
+
+def choose_picks(
+    index: SearchIndex,
+    items_of: Callable[[Iterable[int]], Mapping[int, Item]],
+    profile: Profile,
+    now: datetime,
+    *,
+    already_sent: Collection[int] = (),
+) -> tuple[Pick, ...]:
+    """Rank and choose one profile's picks: the digest path, shared with the relevance benchmark.
+
+    ``items_of`` turns ids into items (the store's ``items``, or a dict lookup
+    in a benchmark), so nothing here depends on where items live.
+    """
+    since = now - timedelta(days=profile.freshness_days)
+    scores = index.score_queries(profile_queries(profile), since=since)
     ids = {item_id for hits in scores.values() for item_id in hits}
-    ranked = blend(profile, scores, store.items(ids), now)
-    return build_digest(profile, today, ranked, store.delivered_before(profile.name, today), now)
+    items = items_of(ids)
+    ranked = blend(profile, scores, items, now)
+    top = [r.item for r in ranked[:EXPANSION_TOP]]
+    if top:
+        candidates = set().union(*(item_terms(item) for item in top))
+        doc_freq, doc_count = index.doc_frequencies("title", candidates)
+        expansion = expansion_terms(top, profile, doc_freq, doc_count)
+        if expansion:
+            scores |= index.score_queries({EXPAND_KEY: terms_query(expansion)}, since=since)
+            ranked = blend(profile, scores, items, now)
+    return build_digest(profile, local_day(now), ranked, already_sent, now).picks
 
 
 def _render(

@@ -14,37 +14,53 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from whoosh import query
-from whoosh.qparser import MultifieldParser, OrGroup
 
 from aggregator.index import SCHEMA
 from aggregator.models import Item, Pick, Profile
 
 FIELD_BOOSTS: Mapping[str, float] = {"title": 3.0, "summary": 1.5, "content": 1.0, "source": 0.5}
 TAG_BOOST = 2.0
+PHRASE_BOOST = 1.0
+WORD_SHARE = 0.0
+WEIGHT_POWER = 1.0
+EXPAND_KEY = "\x00expand"
+EXPANSION_TOP = 10
+EXPANSION_TERMS = 10
+EXPANSION_MIN_ITEMS = 2
+EXPANSION_WEIGHT = 0.3
 EXCLUDE_KEY = "\x00exclude"
-RECENCY_FLOOR = 0.35
+RECENCY_FLOOR = 0.85
 """Even an item at the end of the freshness window keeps a third of its relevance."""
 
 _FIELD_LABELS = {"title": "title", "summary": "summary", "content": "text", "tags": "tags"}
 
 
-def _parser() -> MultifieldParser:
-    return MultifieldParser(
-        list(FIELD_BOOSTS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS), group=OrGroup
-    )
-
-
 def interest_query(phrase: str) -> query.Query:
-    """One interest as a query: a phrase for several words, terms otherwise, plus an exact tag."""
+    """One interest as a query over every ranked field, plus an exact tag.
+
+    A phrase's words also count on their own, a little: "unit tests" should
+    still find a talk on "testing units", just below one that says it exactly.
+    """
     words = _plain_words(phrase)
-    text = f'"{" ".join(words)}"' if len(words) > 1 else " ".join(words)
-    parsed = _parser().parse(text) if words else query.NullQuery
-    return query.Or([parsed, query.Term("tags", phrase.lower(), boost=TAG_BOOST)])
+    if not words:
+        return query.Term("tags", phrase.lower(), boost=TAG_BOOST)
+    parts: list[query.Query] = [query.Term("tags", phrase.lower(), boost=TAG_BOOST)]
+    for field, boost in FIELD_BOOSTS.items():
+        tokens = _analyse(field, " ".join(words))
+        if not tokens:
+            continue
+        if len(tokens) == 1:
+            parts.append(query.Term(field, tokens[0], boost=boost))
+            continue
+        parts.append(query.Phrase(field, tokens, boost=boost * PHRASE_BOOST))
+        parts += [query.Term(field, t, boost=boost * WORD_SHARE) for t in dict.fromkeys(tokens)]
+    return query.Or(parts)
 
 
 def _plain_words(phrase: str) -> list[str]:
@@ -58,6 +74,48 @@ def profile_queries(profile: Profile) -> dict[str, query.Query]:
     if profile.exclude:
         queries[EXCLUDE_KEY] = query.Or([interest_query(word) for word in profile.exclude])
     return queries
+
+
+def item_terms(item: Item) -> set[str]:
+    """The analysed words of an item's title and summary: what expansion and feedback learn from."""
+    return set(_analyse("title", item.title)) | set(_analyse("summary", item.summary))
+
+
+def expansion_terms(
+    top: Sequence[Item],
+    profile: Profile,
+    doc_freq: Mapping[str, int],
+    doc_count: int,
+) -> dict[str, float]:
+    """Words the profile's strongest matches share, weighted by how rare they are in the index.
+
+    Pseudo-relevance feedback: a person who asks for "unit tests" also wants
+    the items that talk about "pytest" and "mocking" without saying "unit
+    tests". Only words found in at least two of the ``top`` items count, so
+    one odd item cannot steer the ranking.
+    """
+    own = {t for phrase in profile.interests for t in _analyse("title", phrase)}
+    counts: Counter[str] = Counter()
+    for item in top:
+        counts.update(item_terms(item) - own)
+    weights = {}
+    for term, count in counts.items():
+        df = doc_freq.get(term, 0)
+        if count < EXPANSION_MIN_ITEMS or df == 0:
+            continue
+        weights[term] = count / len(top) * math.log(1 + doc_count / df)
+    best = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:EXPANSION_TERMS]
+    return dict(best)
+
+
+def terms_query(weights: Mapping[str, float]) -> query.Query:
+    """Weighted single words over title and summary, for expansion and feedback."""
+    parts: list[query.Query] = [
+        query.Term(field, term, boost=weight * FIELD_BOOSTS[field])
+        for term, weight in weights.items()
+        for field in ("title", "summary")
+    ]
+    return query.Or(parts) if parts else query.NullQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +146,11 @@ def blend(
     matched: dict[int, list[str]] = {}
     for phrase, weight in profile.interests.items():
         for item_id, score in scores.get(phrase, {}).items():
-            relevance[item_id] = relevance.get(item_id, 0.0) + weight * score
+            relevance[item_id] = relevance.get(item_id, 0.0) + weight**WEIGHT_POWER * score
             matched.setdefault(item_id, []).append(phrase)
+    for item_id, score in scores.get(EXPAND_KEY, {}).items():
+        if item_id in relevance:
+            relevance[item_id] += EXPANSION_WEIGHT * score
     ranked = []
     for item_id, value in relevance.items():
         item = items.get(item_id)
