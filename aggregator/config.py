@@ -28,8 +28,18 @@ SETTINGS_KEYS = (
     "allow_private_networks",
 )
 SOURCE_KEYS = ("name", "url", "kind", "tags")
-PROFILE_KEYS = ("name", "email", "digest_size", "freshness_days", "interests", "exclude", "types")
+PROFILE_KEYS = (
+    "name",
+    "email",
+    "digest_size",
+    "freshness_days",
+    "interests",
+    "exclude",
+    "prefer",
+    "types",
+)
 EXCLUDE_KEYS = ("words", "sources")
+PREFER_KEYS = ("sources",)
 MAX_WEIGHT = 100.0
 
 
@@ -237,6 +247,8 @@ def load_profile(path: Path) -> Profile:
     interests = _weights(check, data.get("interests"), "interests", required=True)
     exclude = check.typed(data, "exclude", dict, {})
     check.known_keys(exclude, EXCLUDE_KEYS, "exclude")
+    prefer = check.typed(data, "prefer", dict, {})
+    check.known_keys(prefer, PREFER_KEYS, "prefer")
     types = _weights(check, data.get("types", {}), "types", required=False)
     for kind in types:
         if kind not in ITEM_TYPES:
@@ -250,6 +262,7 @@ def load_profile(path: Path) -> Profile:
         interests=interests,
         exclude=_strings(check, exclude, "words"),
         exclude_sources=_strings(check, exclude, "sources"),
+        prefer_sources=_strings(check, prefer, "sources", table="prefer"),
         types=types,
         digest_size=digest_size,
         freshness_days=freshness,
@@ -280,10 +293,12 @@ def _weights(check: _Checker, raw: Any, table: str, *, required: bool) -> dict[s
     return weights
 
 
-def _strings(check: _Checker, table: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    values = check.typed(table, key, list, [], "exclude")
+def _strings(
+    check: _Checker, data: Mapping[str, Any], key: str, table: str = "exclude"
+) -> tuple[str, ...]:
+    values = check.typed(data, key, list, [], table)
     if not all(isinstance(v, str) and v.strip() for v in values):
-        raise check.fail("expected a list of non-empty strings", f"exclude.{key}", "exclude")
+        raise check.fail("expected a list of non-empty strings", f"{table}.{key}", table)
     return tuple(v.strip() for v in values)
 
 

@@ -33,6 +33,8 @@ from aggregator.parse import FeedParseError, parse_feed
 from aggregator.rank import (
     EXPAND_KEY,
     EXPANSION_TOP,
+    FEEDBACK_TERMS,
+    Feedback,
     blend,
     expansion_terms,
     item_terms,
@@ -227,7 +229,12 @@ def preview(store: Store, index: SearchIndex, profile: Profile, now: datetime) -
     """The digest ``profile`` gets today, without recording it."""
     today = local_day(now)
     picks = choose_picks(
-        index, store.items, profile, now, already_sent=store.delivered_before(profile.name, today)
+        index,
+        store.items,
+        profile,
+        now,
+        already_sent=store.delivered_before(profile.name, today),
+        judgements=store.feedback(profile.name),
     )
     return Digest(profile=profile, day=today, picks=picks)
 
@@ -239,26 +246,58 @@ def choose_picks(
     now: datetime,
     *,
     already_sent: Collection[int] = (),
+    judgements: Mapping[int, int] | None = None,
 ) -> tuple[Pick, ...]:
     """Rank and choose one profile's picks: the digest path, shared with the relevance benchmark.
 
-    ``items_of`` turns ids into items (the store's ``items``, or a dict lookup
-    in a benchmark), so nothing here depends on where items live.
+    Two passes over the index: the profile's interests, then the words learnt
+    from its strongest matches (expansion) and from the person's judgements
+    (feedback), which re-weight the items the first pass found. ``items_of``
+    turns ids into items (the store's ``items``, or a dict lookup in a
+    benchmark), so nothing here depends on where items live.
     """
     since = now - timedelta(days=profile.freshness_days)
     scores = index.score_queries(profile_queries(profile), since=since)
     ids = {item_id for hits in scores.values() for item_id in hits}
     items = items_of(ids)
-    ranked = blend(profile, scores, items, now)
+    feedback = _feedback(index, items_of, profile, judgements or {})
+    ranked = blend(profile, scores, items, now, feedback)
     top = [r.item for r in ranked[:EXPANSION_TOP]]
+    second = feedback.queries()
     if top:
-        candidates = set().union(*(item_terms(item) for item in top))
-        doc_freq, doc_count = index.doc_frequencies("title", candidates)
-        expansion = expansion_terms(top, profile, doc_freq, doc_count)
+        expansion = expansion_terms(top, profile, *_frequencies(index, top))
         if expansion:
-            scores |= index.score_queries({EXPAND_KEY: terms_query(expansion)}, since=since)
-            ranked = blend(profile, scores, items, now)
+            second[EXPAND_KEY] = terms_query(expansion)
+    if second:
+        scores |= index.score_queries(second, since=since)
+        ranked = blend(profile, scores, items, now, feedback)
     return build_digest(profile, local_day(now), ranked, already_sent, now).picks
+
+
+def _frequencies(index: SearchIndex, items: Sequence[Item]) -> tuple[dict[str, int], int]:
+    return index.doc_frequencies("title", set().union(*(item_terms(item) for item in items)))
+
+
+def _feedback(
+    index: SearchIndex,
+    items_of: Callable[[Iterable[int]], Mapping[int, Item]],
+    profile: Profile,
+    judgements: Mapping[int, int],
+) -> Feedback:
+    """Words to favour and avoid, learnt from the items a person judged."""
+    judged = items_of(judgements)
+    learnt = {}
+    for sign in (1, -1):
+        chosen = [item for item_id, item in judged.items() if judgements[item_id] == sign]
+        learnt[sign] = (
+            expansion_terms(
+                chosen, profile, *_frequencies(index, chosen), min_items=1, limit=FEEDBACK_TERMS
+            )
+            if chosen
+            else {}
+        )
+    rejected = frozenset(item_id for item_id, sign in judgements.items() if sign < 0)
+    return Feedback(more=learnt[1], less=learnt[-1], rejected=rejected)
 
 
 def _render(

@@ -25,16 +25,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from whoosh import query as wq  # noqa: E402
-from whoosh.qparser import MultifieldParser, OrGroup  # noqa: E402
+from whoosh import query as wq
+from whoosh.qparser import MultifieldParser, OrGroup
 
-from aggregator import pipeline  # noqa: E402
-from aggregator.index import SCHEMA, SearchIndex, _naive_utc  # noqa: E402
-from aggregator.models import Profile, Source  # noqa: E402
-from aggregator.parse import parse_feed  # noqa: E402
-from aggregator.store import Store  # noqa: E402
-from feedfarm import corpus as ff_corpus  # noqa: E402
-from feedfarm.vocab import TOPICS  # noqa: E402
+from aggregator import pipeline
+from aggregator.index import SCHEMA, SearchIndex, _naive_utc
+from aggregator.models import Profile, Source
+from aggregator.parse import parse_feed
+from aggregator.store import Store
+from feedfarm import corpus as ff_corpus
+from feedfarm.vocab import TOPICS
 
 NOW = datetime(2026, 9, 1, 12, tzinfo=UTC)
 """feedfarm's day 0 is 2026-09-01: its newest items are from that day."""
@@ -46,15 +46,20 @@ def build_state(state: Path, feeds: int, items: int) -> None:
     started = time.perf_counter()
     ff_corpus.build(str(corpus), feeds, items, "1", 0)
     files = sorted(p for p in (corpus / "feeds").rglob("*") if p.is_file())
-    sources = [Source(url=f"http://feedfarm.test/{p.relative_to(corpus)}", name=p.parent.name)
-               for p in files]
+    sources = [
+        Source(url=f"http://feedfarm.test/{p.relative_to(corpus)}", name=p.parent.name)
+        for p in files
+    ]
     with Store(state / "learnplace.sqlite3") as store:
         store.sync_sources(sources)
         for path, source in zip(files, sources, strict=True):
             feed = parse_feed(path.read_bytes(), {}, source.url, "blog")
             store.add_entries(source.url, feed.entries, NOW)
-        print(f"parsed and stored {store.item_count()} items in "
-              f"{time.perf_counter() - started:.0f} s", flush=True)
+        print(
+            f"parsed and stored {store.item_count()} items in "
+            f"{time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
         started = time.perf_counter()
         with SearchIndex.open(state / "index") as index:
             index.add(store.iter_items())
@@ -78,9 +83,7 @@ def make_profiles(count: int) -> list[Profile]:
 
 def baseline(index: SearchIndex, profile: Profile) -> float:
     parser = MultifieldParser(["title", "summary", "content"], SCHEMA, group=OrGroup)
-    text = " ".join(
-        f'"{phrase}"' if " " in phrase else phrase for phrase in profile.interests
-    )
+    text = " ".join(f'"{phrase}"' if " " in phrase else phrase for phrase in profile.interests)
     q = parser.parse(text)
     since = NOW - timedelta(days=profile.freshness_days)
     searcher = index._current()
@@ -95,14 +98,20 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=100)
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--items", type=int, default=50)
-    parser.add_argument("--baseline-profiles", type=int, default=10,
-                        help="how many profiles the (slow) baseline runs; the total is extrapolated")
+    parser.add_argument(
+        "--baseline-profiles",
+        type=int,
+        default=10,
+        help="how many profiles the (slow) baseline runs; the total is extrapolated",
+    )
     args = parser.parse_args()
     if not (args.state / "index").exists():
         build_state(args.state, args.feeds, args.items)
     profiles = make_profiles(args.profiles)
-    with Store(args.state / "learnplace.sqlite3") as store, \
-            SearchIndex.open(args.state / "index") as index:
+    with (
+        Store(args.state / "learnplace.sqlite3") as store,
+        SearchIndex.open(args.state / "index") as index,
+    ):
         print(f"store: {store.item_count()} items; {len(profiles)} profiles; now={NOW.isoformat()}")
         times = []
         started = time.perf_counter()
@@ -115,12 +124,16 @@ def main() -> None:
         total = time.perf_counter() - started
         base = [baseline(index, p) for p in profiles[: args.baseline_profiles]]
     times.sort()
-    print(f"digests:  all {len(profiles)} in {total:.2f} s; per profile mean "
-          f"{total / len(profiles) * 1000:.0f} ms, p50 {times[len(times) // 2] * 1000:.0f} ms, "
-          f"max {times[-1] * 1000:.0f} ms; mean picks {sum(sizes) / len(sizes):.1f}")
+    print(
+        f"digests:  all {len(profiles)} in {total:.2f} s; per profile mean "
+        f"{total / len(profiles) * 1000:.0f} ms, p50 {times[len(times) // 2] * 1000:.0f} ms, "
+        f"max {times[-1] * 1000:.0f} ms; mean picks {sum(sizes) / len(sizes):.1f}"
+    )
     mean = sum(base) / len(base)
-    print(f"baseline: plain OR-query per profile (first {len(base)} profiles) mean "
-          f"{mean * 1000:.0f} ms, extrapolated {mean * len(profiles):.1f} s for {len(profiles)}")
+    print(
+        f"baseline: plain OR-query per profile (first {len(base)} profiles) mean "
+        f"{mean * 1000:.0f} ms, extrapolated {mean * len(profiles):.1f} s for {len(profiles)}"
+    )
 
 
 if __name__ == "__main__":

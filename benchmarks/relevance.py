@@ -29,11 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from whoosh.qparser import MultifieldParser, OrGroup  # noqa: E402
+from whoosh.qparser import MultifieldParser, OrGroup
 
-from aggregator import pipeline  # noqa: E402
-from aggregator.index import SCHEMA, SearchIndex  # noqa: E402
-from aggregator.models import Item, Profile  # noqa: E402
+from aggregator import pipeline
+from aggregator.index import SCHEMA, SearchIndex
+from aggregator.models import Item, Profile
 
 K = 10
 
