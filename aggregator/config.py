@@ -232,6 +232,20 @@ def load_profile(path: Path) -> Profile:
             str(path), "profile file names use lower-case letters, digits, '-' and '_' only"
         )
     text, data = _read(path)
+    return _profile(path, text, data)
+
+
+def parse_profile(text: str, path: Path) -> Profile:
+    """Validate profile text before it is saved at ``path`` (CLI edits); errors name ``path``."""
+    if not PROFILE_NAME.match(path.stem):
+        raise ConfigError(
+            str(path), "profile file names use lower-case letters, digits, '-' and '_' only"
+        )
+    return _profile(path, text, _toml(path, text))
+
+
+def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
+    name = path.stem
     check = _Checker(path, text)
     check.known_keys(data, PROFILE_KEYS)
     defaults = Profile(name=name, display_name=name, interests={})

@@ -21,11 +21,13 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+import tomlkit
 from filelock import FileLock, Timeout
 
-from aggregator.config import load_config, load_profiles
+from aggregator import profile_edit
+from aggregator.config import load_config, load_profile, load_profiles
 from aggregator.digest import build_digest
-from aggregator.errors import RunLockedError
+from aggregator.errors import ConfigError, RunLockedError, UnknownItemError
 from aggregator.fetch import fetch_many
 from aggregator.index import SearchIndex
 from aggregator.models import Config, Digest, FetchResult, Item, Pick, Profile, Source
@@ -349,3 +351,63 @@ def search(project: Project, text: str, *, limit: int = 20) -> list[tuple[Item, 
         hits = index.search(text, limit=limit)
         items = store.items(hit.item_id for hit in hits)
     return [(items[hit.item_id], hit.score) for hit in hits if hit.item_id in items]
+
+
+def profile_path(project: Project, name: str) -> Path:
+    return profile_edit.profile_path(project.profiles_dir, name)
+
+
+def load_named_profile(project: Project, name: str) -> Profile:
+    path = profile_path(project, name)
+    if not path.exists():
+        raise ConfigError(str(path), "no such profile (see `learnplace profile list`)")
+    return load_profile(path)
+
+
+def new_profile(project: Project, name: str, interests: dict[str, float]) -> Profile:
+    """Create ``profiles/NAME.toml`` from the commented template."""
+    return profile_edit.create(project.profiles_dir, name, interests)
+
+
+def _edit_profile(
+    project: Project, name: str, change: Callable[[tomlkit.TOMLDocument], None]
+) -> Profile:
+    return profile_edit.edit(profile_path(project, name), change)
+
+
+def add_interest(project: Project, name: str, phrase: str, weight: float) -> Profile:
+    """Add an interest or change its weight, keeping the file's comments."""
+    return _edit_profile(project, name, lambda doc: profile_edit.set_interest(doc, phrase, weight))
+
+
+def remove_interest(project: Project, name: str, phrase: str) -> Profile:
+    return _edit_profile(project, name, lambda doc: profile_edit.remove_interest(doc, phrase))
+
+
+def exclude(project: Project, name: str, value: str, *, source: bool = False) -> Profile:
+    """Add a word (or a source name) the profile never wants."""
+    key = "sources" if source else "words"
+    return _edit_profile(project, name, lambda doc: profile_edit.add_exclusion(doc, key, value))
+
+
+def replace_profile_text(project: Project, name: str, text: str) -> Profile:
+    """Save a whole new text for a profile (``profile edit``) only if it is valid."""
+    return profile_edit.replace_text(profile_path(project, name), text)
+
+
+def preview_profile(project: Project, name: str, now: datetime) -> Digest:
+    """What ``name`` would get at ``now``, read from the store and index; nothing is written."""
+    profile = load_named_profile(project, name)
+    with Store(project.store_path) as store, SearchIndex.open(project.index_dir) as index:
+        return preview(store, index, profile, now)
+
+
+def record_feedback(project: Project, name: str, ref: str, judgement: int, now: datetime) -> Item:
+    """Store a person's judgement of an item (by id or URL); 0 takes it back."""
+    load_named_profile(project, name)
+    with Store(project.store_path) as store:
+        item_id = store.find_item(ref)
+        if item_id is None:
+            raise UnknownItemError(f"no item {ref!r}: give an item id or URL from a digest")
+        store.set_feedback(name, item_id, judgement, now)
+        return store.items([item_id])[item_id]
