@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,7 +77,9 @@ def test_cli_edits_keep_comments(project: Path) -> None:
     assert "# a phrase" in path.read_text(encoding="utf-8")
 
 
-def test_invalid_edit_keeps_the_old_file(project: Path, tmp_path: Path) -> None:
+def test_invalid_edit_keeps_the_old_file(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = project / "profiles" / "ada.toml"
     before = path.read_text(encoding="utf-8")
     editor = tmp_path / "editor.py"
@@ -94,20 +94,6 @@ def test_invalid_edit_keeps_the_old_file(project: Path, tmp_path: Path) -> None:
     assert "digset_size" in result.stderr and "'digest_size'" in result.stderr
     assert "ada.toml:3" in result.stderr
     assert path.read_text(encoding="utf-8") == before
-
-
-def learnplace_env(
-    project: Path, env: dict[str, str], *args: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aggregator", "--project", str(project), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, **env},
-        cwd=Path(__file__).resolve().parent.parent,
-    )
 
 
 def test_preview_explains_and_changes_no_state(project: Path) -> None:
