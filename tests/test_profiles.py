@@ -87,9 +87,8 @@ def test_invalid_edit_keeps_the_old_file(
         "import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
         "p.write_text(p.read_text().replace('digest_size', 'digset_size'))\n"
     )
-    result = learnplace_env(
-        project, {"EDITOR": f"{sys.executable} {editor}"}, "profile", "edit", "ada"
-    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    result = learnplace(project, "profile", "edit", "ada")
     assert result.returncode == 1
     assert "digset_size" in result.stderr and "'digest_size'" in result.stderr
     assert "ada.toml:3" in result.stderr
