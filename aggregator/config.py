@@ -45,11 +45,13 @@ PROFILE_KEYS = (
     "freshness_days",
     "interests",
     "exclude",
+    "prefer",
     "types",
     "sections",
     "wanted_types",
 )
 EXCLUDE_KEYS = ("words", "sources")
+PREFER_KEYS = ("sources",)
 MAX_WEIGHT = 100.0
 
 
@@ -311,6 +313,20 @@ def load_profile(path: Path) -> Profile:
             str(path), "profile file names use lower-case letters, digits, '-' and '_' only"
         )
     text, data = _read(path)
+    return _profile(path, text, data)
+
+
+def parse_profile(text: str, path: Path) -> Profile:
+    """Validate profile text before it is saved at ``path`` (CLI edits); errors name ``path``."""
+    if not PROFILE_NAME.match(path.stem):
+        raise ConfigError(
+            str(path), "profile file names use lower-case letters, digits, '-' and '_' only"
+        )
+    return _profile(path, text, _toml(path, text))
+
+
+def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
+    name = path.stem
     check = _Checker(path, text)
     check.known_keys(data, PROFILE_KEYS)
     defaults = Profile(name=name, display_name=name, interests={})
@@ -326,6 +342,8 @@ def load_profile(path: Path) -> Profile:
     interests = _weights(check, data.get("interests"), "interests", required=True)
     exclude = check.typed(data, "exclude", dict, {})
     check.known_keys(exclude, EXCLUDE_KEYS, "exclude")
+    prefer = check.typed(data, "prefer", dict, {})
+    check.known_keys(prefer, PREFER_KEYS, "prefer")
     types = _weights(check, data.get("types", {}), "types", required=False)
     for kind in types:
         if kind not in ITEM_TYPES:
@@ -340,6 +358,7 @@ def load_profile(path: Path) -> Profile:
         interests=interests,
         exclude=_strings(check, exclude, "words"),
         exclude_sources=_strings(check, exclude, "sources"),
+        prefer_sources=_strings(check, prefer, "sources", table="prefer"),
         types=types,
         digest_size=digest_size,
         freshness_days=freshness,
@@ -372,10 +391,12 @@ def _weights(check: _Checker, raw: Any, table: str, *, required: bool) -> dict[s
     return weights
 
 
-def _strings(check: _Checker, table: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    values = check.typed(table, key, list, [], "exclude")
+def _strings(
+    check: _Checker, data: Mapping[str, Any], key: str, table: str = "exclude"
+) -> tuple[str, ...]:
+    values = check.typed(data, key, list, [], table)
     if not all(isinstance(v, str) and v.strip() for v in values):
-        raise check.fail("expected a list of non-empty strings", f"exclude.{key}", "exclude")
+        raise check.fail("expected a list of non-empty strings", f"{table}.{key}", table)
     return tuple(v.strip() for v in values)
 
 

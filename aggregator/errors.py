@@ -2,7 +2,8 @@
 
 LearnplaceError
 ├── ConfigError (ValueError)     a bad feeds.toml or profile: names file, line and key
-└── RunLockedError               another ``learnplace run`` holds the project
+├── RunLockedError               another ``learnplace run`` holds the project
+└── UnknownItemError (LookupError) an item id or URL that matches nothing stored
 """
 
 from __future__ import annotations
@@ -23,3 +24,7 @@ class ConfigError(LearnplaceError, ValueError):
 
 class RunLockedError(LearnplaceError):
     """Two runs must not write the same store at once."""
+
+
+class UnknownItemError(LearnplaceError, LookupError):
+    """An item reference (id or URL) that matches nothing in the store."""

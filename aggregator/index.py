@@ -19,7 +19,7 @@ from types import TracebackType
 
 import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
-from whoosh import query
+from whoosh import query, scoring
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.idsets import BitSet
@@ -55,6 +55,9 @@ FIELD_BOOSTS: Mapping[str, float] = {
     "source": 0.5,
 }
 """Where a word is found says how much the item is about it: title most, source name least."""
+
+BM25_B = 0.75
+BM25_K1 = 1.2
 
 WRITER_LIMIT_MB = 256
 """Memory for the writer's pool: more means fewer temporary runs when indexing many items."""
@@ -209,7 +212,7 @@ class SearchIndex:
             self._searcher.close()
             self._searcher = None
         if self._searcher is None:
-            self._searcher = self._ix.searcher()
+            self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
         return self._searcher
 
     def parse(self, text: str) -> query.Query:
@@ -266,6 +269,12 @@ class SearchIndex:
             results = searcher.search(q, limit=None, filter=window)
             scores[key] = {int(ids[docnum]): score for score, docnum in results.top_n}
         return scores
+
+    def doc_frequencies(self, field: str, terms: Iterable[str]) -> tuple[dict[str, int], int]:
+        """How many documents hold each (analysed) term, and how many documents there are."""
+        searcher = self._current()
+        counts = {term: int(searcher.doc_frequency(field, term)) for term in terms}
+        return counts, int(searcher.doc_count())
 
     def close(self) -> None:
         if self._searcher is not None:

@@ -103,6 +103,7 @@ class Profile:
     email: str | None = None
     exclude: tuple[str, ...] = ()
     exclude_sources: tuple[str, ...] = ()
+    prefer_sources: tuple[str, ...] = ()
     types: Mapping[str, float] = field(default_factory=dict)
     digest_size: int = 15
     freshness_days: int = 14

@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Protocol
 
+import tomlkit
 from filelock import FileLock, Timeout
 
-from aggregator.config import load_config, load_profiles
+from aggregator import profile_edit
+from aggregator.config import load_config, load_profile, load_profiles
 from aggregator.digest import build_digest
-from aggregator.errors import LearnplaceError, RunLockedError
+from aggregator.errors import ConfigError, LearnplaceError, RunLockedError, UnknownItemError
 from aggregator.fetch import fetch_many
 from aggregator.index import SearchIndex
 from aggregator.mail import MailError, build_message, send_message
@@ -44,7 +46,17 @@ from aggregator.models import (
     Source,
 )
 from aggregator.parse import FeedParseError, parse_feed
-from aggregator.rank import blend, profile_queries
+from aggregator.rank import (
+    EXPAND_KEY,
+    EXPANSION_TOP,
+    FEEDBACK_TERMS,
+    Feedback,
+    blend,
+    expansion_terms,
+    item_terms,
+    profile_queries,
+    terms_query,
+)
 from aggregator.render import SiteWriter, make_environment
 from aggregator.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
 from aggregator.store import Store
@@ -234,13 +246,75 @@ def _build_digests(
 
 def preview(store: Store, index: SearchIndex, profile: Profile, now: datetime) -> Digest:
     """The digest ``profile`` gets today, without recording it."""
-    today = local_day(now)
-    scores = index.score_queries(
-        profile_queries(profile), since=now - timedelta(days=profile.freshness_days)
+    return choose_digest(
+        index,
+        store.items,
+        profile,
+        now,
+        already_sent=store.delivered_before(profile.name, local_day(now)),
+        judgements=store.feedback(profile.name),
     )
+
+
+def choose_digest(
+    index: SearchIndex,
+    items_of: Callable[[Iterable[int]], Mapping[int, Item]],
+    profile: Profile,
+    now: datetime,
+    *,
+    already_sent: Collection[int] = (),
+    judgements: Mapping[int, int] | None = None,
+) -> Digest:
+    """Rank and choose one profile's digest: the digest path, shared with the relevance benchmark.
+
+    Two passes over the index: the profile's interests, then the words learnt
+    from its strongest matches (expansion) and from the person's judgements
+    (feedback), which re-weight the items the first pass found. ``items_of``
+    turns ids into items (the store's ``items``, or a dict lookup in a
+    benchmark), so nothing here depends on where items live.
+    """
+    since = now - timedelta(days=profile.freshness_days)
+    scores = index.score_queries(profile_queries(profile), since=since)
     ids = {item_id for hits in scores.values() for item_id in hits}
-    ranked = blend(profile, scores, store.items(ids), now)
-    return build_digest(profile, today, ranked, store.delivered_before(profile.name, today), now)
+    items = items_of(ids)
+    feedback = _feedback(index, items_of, profile, judgements or {})
+    ranked = blend(profile, scores, items, now, feedback)
+    top = [r.item for r in ranked[:EXPANSION_TOP]]
+    second = feedback.queries()
+    if top:
+        expansion = expansion_terms(top, profile, *_frequencies(index, top))
+        if expansion:
+            second[EXPAND_KEY] = terms_query(expansion)
+    if second:
+        scores |= index.score_queries(second, since=since)
+        ranked = blend(profile, scores, items, now, feedback)
+    return build_digest(profile, local_day(now), ranked, already_sent, now)
+
+
+def _frequencies(index: SearchIndex, items: Sequence[Item]) -> tuple[dict[str, int], int]:
+    return index.doc_frequencies("title", set().union(*(item_terms(item) for item in items)))
+
+
+def _feedback(
+    index: SearchIndex,
+    items_of: Callable[[Iterable[int]], Mapping[int, Item]],
+    profile: Profile,
+    judgements: Mapping[int, int],
+) -> Feedback:
+    """Words to favour and avoid, learnt from the items a person judged."""
+    judged = items_of(judgements)
+    learnt = {}
+    for sign in (1, -1):
+        chosen = [item for item_id, item in judged.items() if judgements[item_id] == sign]
+        learnt[sign] = (
+            expansion_terms(
+                chosen, profile, *_frequencies(index, chosen), min_items=1, limit=FEEDBACK_TERMS
+            )
+            if chosen
+            else {}
+        )
+    rejected = frozenset(item_id for item_id, sign in judgements.items() if sign < 0)
+    return Feedback(more=learnt[1], less=learnt[-1], rejected=rejected)
 
 
 def _render(
@@ -365,10 +439,6 @@ class UnknownPersonError(LearnplaceError):
     """A name that no profile in ``profiles/`` has."""
 
 
-class UnknownItemError(LearnplaceError):
-    """An item reference (id or URL) that the store does not know."""
-
-
 def share(project: Project, person: str, ref: str, note: str, *, now: datetime) -> Share:
     """Record that ``person`` passes the item ``ref`` (id or URL) on to their teams,
     and rewrite the team pages so the share shows at once."""
@@ -379,7 +449,7 @@ def share(project: Project, person: str, ref: str, note: str, *, now: datetime) 
     if not project.store_path.exists():
         raise UnknownItemError(f"nothing collected yet in {project.root}: run `learnplace run`")
     with _run_lock(project), Store(project.store_path) as store:
-        item_id = store.item_id_for(ref)
+        item_id = store.find_item(ref)
         if item_id is None:
             raise UnknownItemError(f"no item {ref!r}: use the number or link on a digest page")
         recorded = store.add_share(person, item_id, note.strip(), now)
@@ -450,3 +520,63 @@ def _send_one(
         return Mailing(profile.name, address, "failed", str(exc))
     store.record_mailing(profile.name, today, now)
     return Mailing(profile.name, address, "sent", f"{len(digest.picks)} items")
+
+
+def profile_path(project: Project, name: str) -> Path:
+    return profile_edit.profile_path(project.profiles_dir, name)
+
+
+def load_named_profile(project: Project, name: str) -> Profile:
+    path = profile_path(project, name)
+    if not path.exists():
+        raise ConfigError(str(path), "no such profile (see `learnplace profile list`)")
+    return load_profile(path)
+
+
+def new_profile(project: Project, name: str, interests: dict[str, float]) -> Profile:
+    """Create ``profiles/NAME.toml`` from the commented template."""
+    return profile_edit.create(project.profiles_dir, name, interests)
+
+
+def _edit_profile(
+    project: Project, name: str, change: Callable[[tomlkit.TOMLDocument], None]
+) -> Profile:
+    return profile_edit.edit(profile_path(project, name), change)
+
+
+def add_interest(project: Project, name: str, phrase: str, weight: float) -> Profile:
+    """Add an interest or change its weight, keeping the file's comments."""
+    return _edit_profile(project, name, lambda doc: profile_edit.set_interest(doc, phrase, weight))
+
+
+def remove_interest(project: Project, name: str, phrase: str) -> Profile:
+    return _edit_profile(project, name, lambda doc: profile_edit.remove_interest(doc, phrase))
+
+
+def exclude(project: Project, name: str, value: str, *, source: bool = False) -> Profile:
+    """Add a word (or a source name) the profile never wants."""
+    key = "sources" if source else "words"
+    return _edit_profile(project, name, lambda doc: profile_edit.add_exclusion(doc, key, value))
+
+
+def replace_profile_text(project: Project, name: str, text: str) -> Profile:
+    """Save a whole new text for a profile (``profile edit``) only if it is valid."""
+    return profile_edit.replace_text(profile_path(project, name), text)
+
+
+def preview_profile(project: Project, name: str, now: datetime) -> Digest:
+    """What ``name`` would get at ``now``, read from the store and index; nothing is written."""
+    profile = load_named_profile(project, name)
+    with Store(project.store_path) as store, SearchIndex.open(project.index_dir) as index:
+        return preview(store, index, profile, now)
+
+
+def record_feedback(project: Project, name: str, ref: str, judgement: int, now: datetime) -> Item:
+    """Store a person's judgement of an item (by id or URL); 0 takes it back."""
+    load_named_profile(project, name)
+    with Store(project.store_path) as store:
+        item_id = store.find_item(ref)
+        if item_id is None:
+            raise UnknownItemError(f"no item {ref!r}: give an item id or URL from a digest")
+        store.set_feedback(name, item_id, judgement, now)
+        return store.items([item_id])[item_id]

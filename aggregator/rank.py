@@ -14,37 +14,62 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from whoosh import query
-from whoosh.qparser import MultifieldParser, OrGroup
 
 from aggregator.index import SCHEMA
 from aggregator.models import Item, Pick, Profile
 
 FIELD_BOOSTS: Mapping[str, float] = {"title": 3.0, "summary": 1.5, "content": 1.0, "source": 0.5}
 TAG_BOOST = 2.0
+PHRASE_BOOST = 1.0
+WORD_SHARE = 0.0
+WEIGHT_POWER = 1.0
+EXPAND_KEY = "\x00expand"
+EXPANSION_TOP = 10
+EXPANSION_TERMS = 10
+EXPANSION_MIN_ITEMS = 2
+EXPANSION_WEIGHT = 0.3
+MORE_KEY = "\x00more"
+LESS_KEY = "\x00less"
+FEEDBACK_TERMS = 8
+"""Words learnt from each judged item: its rarest title and summary words."""
+FEEDBACK_WEIGHT = 1.0
+"""How much a judged item's words move an item, relative to one interest of weight 1."""
+PREFERRED_SOURCE = 1.3
+"""Score factor for an item from a source the profile prefers."""
 EXCLUDE_KEY = "\x00exclude"
-RECENCY_FLOOR = 0.35
+RECENCY_FLOOR = 0.85
 """Even an item at the end of the freshness window keeps a third of its relevance."""
 
 _FIELD_LABELS = {"title": "title", "summary": "summary", "content": "text", "tags": "tags"}
 
 
-def _parser() -> MultifieldParser:
-    return MultifieldParser(
-        list(FIELD_BOOSTS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS), group=OrGroup
-    )
-
-
 def interest_query(phrase: str) -> query.Query:
-    """One interest as a query: a phrase for several words, terms otherwise, plus an exact tag."""
+    """One interest as a query over every ranked field, plus an exact tag.
+
+    A phrase's words also count on their own, a little: "unit tests" should
+    still find a talk on "testing units", just below one that says it exactly.
+    """
     words = _plain_words(phrase)
-    text = f'"{" ".join(words)}"' if len(words) > 1 else " ".join(words)
-    parsed = _parser().parse(text) if words else query.NullQuery
-    return query.Or([parsed, query.Term("tags", phrase.lower(), boost=TAG_BOOST)])
+    if not words:
+        return query.Term("tags", phrase.lower(), boost=TAG_BOOST)
+    parts: list[query.Query] = [query.Term("tags", phrase.lower(), boost=TAG_BOOST)]
+    for name, boost in FIELD_BOOSTS.items():
+        tokens = _analyse(name, " ".join(words))
+        if not tokens:
+            continue
+        if len(tokens) == 1:
+            parts.append(query.Term(name, tokens[0], boost=boost))
+            continue
+        parts.append(query.Phrase(name, tokens, boost=boost * PHRASE_BOOST))
+        if WORD_SHARE:
+            parts += [query.Term(name, t, boost=boost * WORD_SHARE) for t in dict.fromkeys(tokens)]
+    return query.Or(parts)
 
 
 def _plain_words(phrase: str) -> list[str]:
@@ -60,6 +85,52 @@ def profile_queries(profile: Profile) -> dict[str, query.Query]:
     return queries
 
 
+def item_terms(item: Item) -> set[str]:
+    """The analysed words of an item's title and summary: what expansion and feedback learn from."""
+    return set(_analyse("title", item.title)) | set(_analyse("summary", item.summary))
+
+
+def expansion_terms(
+    top: Sequence[Item],
+    profile: Profile,
+    doc_freq: Mapping[str, int],
+    doc_count: int,
+    *,
+    min_items: int = EXPANSION_MIN_ITEMS,
+    limit: int = EXPANSION_TERMS,
+) -> dict[str, float]:
+    """Words the given items share, weighted by how rare they are in the index.
+
+    Pseudo-relevance feedback: a person who asks for "unit tests" also wants
+    the items that talk about "pytest" and "mocking" without saying "unit
+    tests". With the profile's strongest matches as ``top``, only words found
+    in at least ``min_items`` of them count, so one odd item cannot steer the
+    ranking; with items a person judged (feedback), one item is enough.
+    """
+    own = {t for phrase in profile.interests for t in _analyse("title", phrase)}
+    counts: Counter[str] = Counter()
+    for item in top:
+        counts.update(item_terms(item) - own)
+    weights = {}
+    for term, count in counts.items():
+        df = doc_freq.get(term, 0)
+        if count < min_items or df == 0:
+            continue
+        weights[term] = count / len(top) * math.log(1 + doc_count / df)
+    best = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return dict(best)
+
+
+def terms_query(weights: Mapping[str, float]) -> query.Query:
+    """Weighted single words over title and summary, for expansion and feedback."""
+    parts: list[query.Query] = [
+        query.Term(name, term, boost=weight * FIELD_BOOSTS[name])
+        for term, weight in weights.items()
+        for name in ("title", "summary")
+    ]
+    return query.Or(parts) if parts else query.NullQuery
+
+
 @dataclass(frozen=True, slots=True)
 class Ranked:
     """An item with its blended score and the numbers behind it, before digest selection."""
@@ -69,6 +140,26 @@ class Ranked:
     matched: tuple[str, ...]
     recency: float
     type_weight: float
+    source_weight: float = 1.0
+    liked: tuple[str, ...] = ()
+    disliked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What a person's judgements teach the ranking: words to favour and to avoid.
+
+    Built from the items judged "more" and "less"; an item judged "less" is
+    also never picked again. Clearing the judgements clears all of it.
+    """
+
+    more: Mapping[str, float] = field(default_factory=dict)
+    less: Mapping[str, float] = field(default_factory=dict)
+    rejected: frozenset[int] = frozenset()
+
+    def queries(self) -> dict[str, query.Query]:
+        found = {MORE_KEY: self.more, LESS_KEY: self.less}
+        return {key: terms_query(terms) for key, terms in found.items() if terms}
 
 
 def blend(
@@ -76,20 +167,31 @@ def blend(
     scores: Mapping[str, Mapping[int, float]],
     items: Mapping[int, Item],
     now: datetime,
+    feedback: Feedback | None = None,
 ) -> list[Ranked]:
     """Rank every item that matched at least one interest, best first.
 
     ``scores`` is what :meth:`SearchIndex.score_queries` returned for
-    :func:`profile_queries`; ``items`` the stored items for those ids.
+    :func:`profile_queries` (and the expansion and feedback queries);
+    ``items`` the stored items for those ids.
     """
-    excluded = set(scores.get(EXCLUDE_KEY, {}))
+    feedback = feedback or Feedback()
+    excluded = set(scores.get(EXCLUDE_KEY, {})) | feedback.rejected
+    preferred = {name.casefold() for name in profile.prefer_sources}
     blocked_sources = {name.casefold() for name in profile.exclude_sources}
     relevance: dict[int, float] = {}
     matched: dict[int, list[str]] = {}
     for phrase, weight in profile.interests.items():
         for item_id, score in scores.get(phrase, {}).items():
-            relevance[item_id] = relevance.get(item_id, 0.0) + weight * score
+            relevance[item_id] = relevance.get(item_id, 0.0) + weight**WEIGHT_POWER * score
             matched.setdefault(item_id, []).append(phrase)
+    for key, factor in ((EXPAND_KEY, EXPANSION_WEIGHT), (MORE_KEY, FEEDBACK_WEIGHT)):
+        for item_id, score in scores.get(key, {}).items():
+            if item_id in relevance:
+                relevance[item_id] += factor * score
+    for item_id, score in scores.get(LESS_KEY, {}).items():
+        if item_id in relevance:
+            relevance[item_id] -= FEEDBACK_WEIGHT * score
     ranked = []
     for item_id, value in relevance.items():
         item = items.get(item_id)
@@ -101,13 +203,29 @@ def blend(
         type_weight = profile.types.get(item.item_type, 1.0)
         if type_weight <= 0:
             continue
+        source_weight = PREFERRED_SOURCE if item.source_name.casefold() in preferred else 1.0
         ranked.append(
             Ranked(
-                item, value * recency * type_weight, tuple(matched[item_id]), recency, type_weight
+                item,
+                value * recency * type_weight * source_weight,
+                tuple(matched[item_id]),
+                recency,
+                type_weight,
+                source_weight,
+                liked=_shared(item, feedback.more, item_id in scores.get(MORE_KEY, {})),
+                disliked=_shared(item, feedback.less, item_id in scores.get(LESS_KEY, {})),
             )
         )
     ranked.sort(key=lambda r: (-r.score, -r.item.published.timestamp(), r.item.id))
     return ranked
+
+
+def _shared(item: Item, terms: Mapping[str, float], matched: bool) -> tuple[str, ...]:
+    """The learnt words an item contains, strongest first, for its explanation."""
+    if not matched:
+        return ()
+    have = item_terms(item)
+    return tuple(term for term in sorted(terms, key=lambda t: -terms[t]) if term in have)[:3]
 
 
 def recency_factor(published: datetime, now: datetime, window_days: int) -> float:
@@ -128,6 +246,12 @@ def explain(ranked: Ranked, now: datetime) -> Pick:
     if ranked.type_weight != 1.0:
         verb = "preferred" if ranked.type_weight > 1 else "less wanted"
         reasons.append(f"{verb} type: {ranked.item.item_type} (weight {ranked.type_weight:g})")
+    if ranked.source_weight > 1:
+        reasons.append(f"preferred source: {ranked.item.source_name}")
+    if ranked.liked:
+        reasons.append(f"like items you wanted more of ({', '.join(ranked.liked)})")
+    if ranked.disliked:
+        reasons.append(f"lowered: like items you wanted less of ({', '.join(ranked.disliked)})")
     return Pick(item=ranked.item, score=round(ranked.score, 4), reasons=tuple(reasons))
 
 

@@ -135,6 +135,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    # Version 4: a person's judgements of items (``learnplace feedback``); one per item, so a
+    # new judgement replaces the old one and clearing it deletes the row.
+    (
+        """
+        CREATE TABLE feedback (
+            person   TEXT NOT NULL,
+            item_id  INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            judgement INTEGER NOT NULL CHECK (judgement IN (-1, 1)),
+            at       TEXT NOT NULL,
+            PRIMARY KEY (person, item_id)
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
 
@@ -623,6 +636,46 @@ class Store:
         )
         return [(row[0], row[1], tuple(json.loads(row[2]))) for row in rows]
 
+    # Feedback
+
+    def set_feedback(self, person: str, item_id: int, judgement: int, now: datetime) -> None:
+        """Record "more like this" (1) or "less like this" (-1); 0 clears the judgement."""
+        if judgement not in (-1, 0, 1):
+            raise ValueError(f"judgement must be -1, 0 or 1, got {judgement!r}")
+        with self._transaction() as db:
+            if judgement == 0:
+                db.execute(
+                    "DELETE FROM feedback WHERE person = ? AND item_id = ?", (person, item_id)
+                )
+                return
+            db.execute(
+                """
+                INSERT INTO feedback (person, item_id, judgement, at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (person, item_id) DO UPDATE SET
+                    judgement = excluded.judgement, at = excluded.at
+                """,
+                (person, item_id, judgement, _to_text(now)),
+            )
+
+    def feedback(self, person: str) -> dict[int, int]:
+        """The person's judgements: item id -> 1 (more) or -1 (less)."""
+        rows = self._db.execute(
+            "SELECT item_id, judgement FROM feedback WHERE person = ?", (person,)
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def find_item(self, ref: str) -> int | None:
+        """An item id from what a person typed: the id itself, or the item's (canonical) URL."""
+        ref = ref.strip()
+        if ref.isdigit():
+            row = self._db.execute("SELECT id FROM items WHERE id = ?", (int(ref),)).fetchone()
+            return None if row is None else int(row[0])
+        row = self._db.execute(
+            "SELECT id FROM items WHERE url = ? OR canonical_url = ? ORDER BY id LIMIT 1",
+            (ref, _canonical(ref)),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def digest_days(self, person: str) -> list[date]:
         rows = self._db.execute(
             "SELECT DISTINCT day FROM deliveries WHERE person = ? ORDER BY day", (person,)
@@ -630,18 +683,6 @@ class Store:
         return [date.fromisoformat(row[0]) for row in rows]
 
     # Shares
-
-    def item_id_for(self, ref: str) -> int | None:
-        """An item named by its id or by its (canonical) URL, as a person types it."""
-        ref = ref.strip()
-        if ref.isdigit():
-            row = self._db.execute("SELECT id FROM items WHERE id = ?", (int(ref),)).fetchone()
-        else:
-            row = self._db.execute(
-                "SELECT id FROM items WHERE canonical_url = ? OR url = ? ORDER BY id LIMIT 1",
-                (_canonical(ref), ref),
-            ).fetchone()
-        return None if row is None else int(row[0])
 
     def add_share(self, person: str, item_id: int, note: str, now: datetime) -> Share:
         """Record a share; sharing the same item again replaces the note (one voice each)."""

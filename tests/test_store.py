@@ -11,6 +11,7 @@ import pytest
 
 from aggregator.models import Entry, FetchResult, Item, Pick, Source
 from aggregator.store import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     AddResult,
     Store,
@@ -56,11 +57,43 @@ def item_sources(path: Path) -> list[tuple[int, str]]:
 def test_new_store_has_current_schema_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION
+        assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"sources", "items", "item_sources", "deliveries"} <= tables
+    assert {"sources", "items", "item_sources", "deliveries", "feedback"} <= tables
+
+
+def test_version_1_store_is_upgraded_in_place_and_gains_feedback(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        for statement in MIGRATIONS[0]:
+            db.execute(statement)
+        db.execute(
+            "INSERT INTO sources (url, name, kind) VALUES ('https://a.example/', 'A', 'blog')"
+        )
+        db.execute("PRAGMA user_version = 1")
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert [s.url for s in store.source_statuses()] == ["https://a.example/"]
+        assert store.feedback("ada") == {}
+
+
+def test_feedback_is_stored_replaced_and_cleared(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    with Store(tmp_path / "s.db") as store:
+        store.sync_sources([Source(url="https://a.example/feed", name="A")])
+        entry = Entry(guid="g1", url="https://a.example/1?utm_source=x", title="One")
+        [item_id] = store.add_entries("https://a.example/feed", [entry], now).new_ids
+        assert store.find_item(str(item_id)) == item_id
+        assert store.find_item("https://a.example/1") == item_id
+        assert store.find_item("https://a.example/404") is None
+        store.set_feedback("ada", item_id, 1, now)
+        store.set_feedback("ada", item_id, -1, now)
+        assert store.feedback("ada") == {item_id: -1}
+        assert store.feedback("bob") == {}
+        store.set_feedback("ada", item_id, 0, now)
+        assert store.feedback("ada") == {}
 
 
 def test_reopening_keeps_data_and_version(tmp_path: Path) -> None:

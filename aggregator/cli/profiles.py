@@ -1,0 +1,175 @@
+"""Profile commands: ``profile new|show|list|add-interest|remove-interest|exclude|edit``,
+``preview`` and ``feedback``. Each calls one pipeline function."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+import click
+
+from aggregator import pipeline
+from aggregator.cli.app import cli, friendly_errors
+from aggregator.errors import ConfigError
+from aggregator.models import Digest
+
+
+@cli.group()
+def profile() -> None:
+    """Create, show and edit interest profiles (comments in the files are kept)."""
+
+
+@profile.command("new")
+@click.argument("name")
+@click.option("--interest", "-i", "interests", multiple=True, help="An interest (repeatable).")
+@click.pass_obj
+@friendly_errors
+def new(project_dir: Path, name: str, interests: tuple[str, ...]) -> None:
+    """Create profiles/NAME.toml from a commented template."""
+    wanted = dict.fromkeys(interests, 1.0) or {"learning": 1.0}
+    created = pipeline.new_profile(pipeline.Project.at(project_dir), name, wanted)
+    click.echo(f"Created {created.path}; edit it with `learnplace profile edit {name}`.")
+
+
+@profile.command("list")
+@click.pass_obj
+@friendly_errors
+def list_(project_dir: Path) -> None:
+    """Every profile with its digest size and interest count."""
+    for found in pipeline.load_profiles(pipeline.Project.at(project_dir).profiles_dir):
+        click.echo(
+            f"{found.name}\t{found.display_name}\t{len(found.interests)} interests\t"
+            f"{found.digest_size} items / {found.freshness_days} days"
+        )
+
+
+@profile.command("show")
+@click.argument("name")
+@click.pass_obj
+@friendly_errors
+def show(project_dir: Path, name: str) -> None:
+    """A profile as Learnplace understands it."""
+    found = pipeline.load_named_profile(pipeline.Project.at(project_dir), name)
+    click.echo(f"{found.display_name} ({found.name}) {found.email or ''}".rstrip())
+    click.echo(f"digest: {found.digest_size} items, last {found.freshness_days} days")
+    click.echo("interests:")
+    for phrase, weight in sorted(found.interests.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {weight:g}  {phrase}")
+    for label, values in (
+        ("excluded words", found.exclude),
+        ("excluded sources", found.exclude_sources),
+        ("preferred sources", found.prefer_sources),
+    ):
+        if values:
+            click.echo(f"{label}: {', '.join(values)}")
+    if found.types:
+        click.echo("types: " + ", ".join(f"{k} {v:g}" for k, v in found.types.items()))
+
+
+@profile.command("add-interest")
+@click.argument("name")
+@click.argument("phrase")
+@click.option("--weight", "-w", type=float, default=1.0, show_default=True)
+@click.pass_obj
+@friendly_errors
+def add_interest(project_dir: Path, name: str, phrase: str, weight: float) -> None:
+    """Add an interest (or change its weight)."""
+    pipeline.add_interest(pipeline.Project.at(project_dir), name, phrase, weight)
+    click.echo(f"{name}: “{phrase}” = {weight:g}")
+
+
+@profile.command("remove-interest")
+@click.argument("name")
+@click.argument("phrase")
+@click.pass_obj
+@friendly_errors
+def remove_interest(project_dir: Path, name: str, phrase: str) -> None:
+    """Remove an interest."""
+    pipeline.remove_interest(pipeline.Project.at(project_dir), name, phrase)
+    click.echo(f"{name}: removed “{phrase}”")
+
+
+@profile.command("exclude")
+@click.argument("name")
+@click.argument("value")
+@click.option("--source", is_flag=True, help="VALUE is a source name, not a word.")
+@click.pass_obj
+@friendly_errors
+def exclude(project_dir: Path, name: str, value: str, source: bool) -> None:
+    """Never pick items with this word (or from this source)."""
+    pipeline.exclude(pipeline.Project.at(project_dir), name, value, source=source)
+    click.echo(f"{name}: excluded {'source' if source else 'word'} “{value}”")
+
+
+@profile.command("edit")
+@click.argument("name")
+@click.pass_obj
+@friendly_errors
+def edit(project_dir: Path, name: str) -> None:
+    """Open the profile in $EDITOR; it is saved only if it is still valid."""
+    project = pipeline.Project.at(project_dir)
+    path = pipeline.profile_path(project, name)
+    original = path.read_text(encoding="utf-8")
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_text(original, encoding="utf-8")
+        subprocess.run([*shlex.split(editor), str(copy)], check=False)
+        text = copy.read_text(encoding="utf-8")
+    if text == original:
+        click.echo("No changes.")
+        return
+    try:
+        pipeline.replace_profile_text(project, name, text)
+    except ConfigError as exc:
+        raise click.ClickException(f"{exc}\nThe profile was not changed.") from None
+    click.echo(f"Saved {path}.")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Preview as of this day.")
+@click.pass_obj
+@friendly_errors
+def preview(project_dir: Path, name: str, day: datetime | None) -> None:
+    """What NAME's digest would hold now, with the reason for each item; nothing is saved."""
+    now = datetime.now(UTC)
+    if day is not None:
+        now = datetime.combine(day.date(), time(12), tzinfo=UTC)
+    digest = pipeline.preview_profile(pipeline.Project.at(project_dir), name, now)
+    _print_digest(digest)
+
+
+def _print_digest(digest: Digest) -> None:
+    if not digest.picks:
+        click.echo(f"Nothing for {digest.profile.name} on {digest.day}.")
+        return
+    click.echo(f"{digest.profile.display_name}, {digest.day}: {len(digest.picks)} items")
+    for number, pick in enumerate(digest.picks, start=1):
+        item = pick.item
+        click.echo(f"{number:>2}. [{item.id}] {item.title} ({item.source_name}, {item.item_type})")
+        click.echo(f"      {item.url}")
+        click.echo(f"      why: {'; '.join(pick.reasons)}")
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("item")
+@click.option("--more", "judgement", flag_value=1, help="More like this.")
+@click.option("--less", "judgement", flag_value=-1, help="Less like this (and never this one).")
+@click.option("--clear", "judgement", flag_value=0, help="Take back a judgement.")
+@click.pass_obj
+@friendly_errors
+def feedback(project_dir: Path, name: str, item: str, judgement: int | None) -> None:
+    """Tell NAME's ranking you want more or less like ITEM (an id or URL)."""
+    if judgement is None:
+        raise click.UsageError("say --more, --less or --clear")
+    judged = pipeline.record_feedback(
+        pipeline.Project.at(project_dir), name, item, judgement, datetime.now(UTC)
+    )
+    said = {1: "more like", -1: "less like", 0: "no judgement on"}[judgement]
+    click.echo(f"{name}: {said} “{judged.title}”")
