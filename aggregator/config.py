@@ -25,6 +25,7 @@ SETTINGS_KEYS = (
     "deadline",
     "max_body_mb",
     "concurrency",
+    "per_host_concurrency",
     "allow_private_networks",
 )
 SOURCE_KEYS = ("name", "url", "kind", "tags")
@@ -168,11 +169,13 @@ def _settings(check: _Checker, raw: Any) -> Settings:
     deadline = check.typed(raw, "deadline", number, defaults.deadline_s, t)
     max_body_mb = check.typed(raw, "max_body_mb", number, defaults.max_body_bytes / 2**20, t)
     concurrency = check.typed(raw, "concurrency", int, defaults.concurrency, t)
+    per_host = check.typed(raw, "per_host_concurrency", int, defaults.per_host_concurrency, t)
     for key, value, low, high in (
         ("timeout", timeout, 0.1, 300),
         ("deadline", deadline, 0.1, 3600),
         ("max_body_mb", max_body_mb, 0.01, 1024),
         ("concurrency", concurrency, 1, 256),
+        ("per_host_concurrency", per_host, 1, 256),
     ):
         if not low <= value <= high:
             raise check.fail(f"must be between {low} and {high}, got {value}", f"{t}.{key}", t)
@@ -183,6 +186,7 @@ def _settings(check: _Checker, raw: Any) -> Settings:
         deadline_s=float(deadline),
         max_body_bytes=int(max_body_mb * 2**20),
         concurrency=concurrency,
+        per_host_concurrency=per_host,
         allow_private_networks=check.typed(
             raw, "allow_private_networks", bool, defaults.allow_private_networks, t
         ),

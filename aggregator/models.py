@@ -45,7 +45,8 @@ class Settings:
     deadline_s: float = 30.0
     max_body_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    concurrency: int = 8
+    concurrency: int = 16
+    per_host_concurrency: int = 4
     allow_private_networks: bool = False
 
 
@@ -93,6 +94,8 @@ class FetchResult:
     ``content`` is the (decompressed) body on a 200, else ``None``.
     ``headers`` has lower-case names. ``error`` is a short human-readable
     reason when the fetch failed (no response, a cap was hit, 4xx/5xx...).
+    ``redirects`` lists each hop followed as (status, location), in order, so
+    the caller can tell a permanent move (all 301/308) from a temporary one.
     """
 
     url: str
@@ -102,6 +105,7 @@ class FetchResult:
     headers: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
     elapsed_s: float = 0.0
+    redirects: tuple[tuple[int, str], ...] = ()
 
     @property
     def not_modified(self) -> bool:
@@ -110,6 +114,11 @@ class FetchResult:
     @property
     def ok(self) -> bool:
         return self.error is None and self.status in (200, 304)
+
+    @property
+    def moved_permanently(self) -> bool:
+        """Every hop was 301/308: the source has a new address for good."""
+        return bool(self.redirects) and all(code in (301, 308) for code, _ in self.redirects)
 
     @property
     def cache_info(self) -> CacheInfo:
