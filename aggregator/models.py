@@ -215,3 +215,8 @@ class SourceStatus:
     last_success: datetime | None
     failures: int
     items: int
+    next_attempt: datetime | None = None
+    retired: bool = False
+    fetch_url: str = ""
+    moved_from: str | None = None
+    problems: tuple[str, ...] = ()

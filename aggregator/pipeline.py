@@ -1,8 +1,11 @@
 """The one place that runs the stages in order; ``cli`` and ``web`` only call this.
 
     load config + profiles          (validate everything before writing anything)
-    fetch_many | parse | store      (fetches run concurrently; parse and store one result at a
-                                     time as it completes, through a single SQLite writer)
+    schedule                        (sources backing off, rate-limited or retired wait; --force)
+    fetch_many | parse | store      (fetches run concurrently; each changed body is parsed in a
+                                     worker process; results are stored as they come back,
+                                     through a single SQLite writer; schedule.decide sets
+                                     each source's next attempt)
     index                           (new and changed items, one commit; repaired if behind)
     rank | digest                   (per profile, over the freshness window)
     render                          (pages, feeds, site index; atomic writes)
@@ -29,9 +32,11 @@ from aggregator.errors import RunLockedError
 from aggregator.fetch import fetch_many
 from aggregator.index import SearchIndex
 from aggregator.models import Config, Digest, FetchResult, Item, Pick, Profile, Source
-from aggregator.parse import FeedParseError, parse_feed
+from aggregator.parse import FeedParseError
+from aggregator.parse_pool import ParsePool
 from aggregator.rank import blend, profile_queries
 from aggregator.render import SiteWriter, make_environment
+from aggregator.schedule import SourceState, decide, is_due
 from aggregator.store import Store
 
 FEED_DAYS = 14
@@ -96,7 +101,10 @@ class RunSummary:
 
     sources_ok: int = 0
     not_modified: int = 0
+    skipped: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
     new_items: int = 0
     updated_items: int = 0
     digests: list[tuple[str, int, Path]] = field(default_factory=list)
@@ -110,15 +118,19 @@ def run(
     reporter: Reporter | None = None,
     config: Config | None = None,
     profiles: Sequence[Profile] | None = None,
+    force: bool = False,
 ) -> RunSummary:
-    """Fetch every source, update store and index, and write every person's digest for today."""
+    """Fetch every due source, update store and index, and write every person's digest for today.
+
+    ``force`` fetches every source now, ignoring backoff, ``Retry-After`` and retirement.
+    """
     reporter = reporter or SilentReporter()
     config = config or load_config(project.feeds_path)
     profiles = list(profiles) if profiles is not None else load_profiles(project.profiles_dir)
     summary = RunSummary()
     with _run_lock(project), Store(project.store_path) as store:
         store.sync_sources(config.sources)
-        changed = asyncio.run(_collect(config, store, now, reporter, summary))
+        changed = asyncio.run(_collect(config, store, now, reporter, summary, force))
         with SearchIndex.open(project.index_dir) as index:
             _update_index(store, index, changed, reporter)
             digests = _build_digests(store, index, profiles, now, reporter)
@@ -144,47 +156,100 @@ def _run_lock(project: Project) -> Iterator[None]:
         lock.release()
 
 
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """A source picked for this run and its schedule before the fetch."""
+
+    source: Source
+    state: SourceState
+
+
 async def _collect(
-    config: Config, store: Store, now: datetime, reporter: Reporter, summary: RunSummary
+    config: Config,
+    store: Store,
+    now: datetime,
+    reporter: Reporter,
+    summary: RunSummary,
+    force: bool,
 ) -> list[int]:
-    """Fetch concurrently; parse and store each result as it arrives."""
-    sources = {source.url: source for source in config.sources}
-    targets = [(url, store.cache_info(url)) for url in sources]
+    """Fetch the due sources concurrently; parse in workers; store each result as it arrives."""
+    due = _due_sources(config, store, now, summary, force)
+    targets = [(url, store.cache_info(item.source.url)) for url, item in due.items()]
     reporter.start("fetch", len(targets))
     changed: list[int] = []
-    async for result in fetch_many(targets, config.settings):
-        source = sources[result.url]
-        result = _parse_and_store(store, source, result, now, changed, summary)
-        store.record_fetch(result, now)
-        if result.ok:
-            summary.sources_ok += 1
-            summary.not_modified += result.not_modified
-        else:
-            summary.failures.append((source.name, result.error or f"HTTP {result.status}"))
-        reporter.advance("fetch", source.name)
+    with ParsePool() as pool:
+        parsing: list[asyncio.Task[None]] = []
+        async for result in fetch_many(targets, config.settings):
+            item = due[result.url]
+            if result.ok and result.content is not None:
+                task = _parse_and_store(pool, store, item, result, now, changed, summary)
+                parsing.append(asyncio.create_task(task))
+            else:
+                _record(store, item, result, (), now, summary)
+            reporter.advance("fetch", item.source.name)
+        await asyncio.gather(*parsing)
     return changed
 
 
-def _parse_and_store(
+def _due_sources(
+    config: Config, store: Store, now: datetime, summary: RunSummary, force: bool
+) -> dict[str, _Due]:
+    """Sources to fetch now, by the URL to fetch (a permanently moved source's new one)."""
+    due: dict[str, _Due] = {}
+    for source in config.sources:
+        state = store.source_state(source.url)
+        if not is_due(state, now, force=force):
+            summary.skipped += 1
+            continue
+        if state.fetch_url in due:  # moved onto another source's URL: fetch its own again
+            state = dataclasses.replace(state, fetch_url=source.url, moved_from=None)
+        due[state.fetch_url] = _Due(source, state)
+    return due
+
+
+async def _parse_and_store(
+    pool: ParsePool,
     store: Store,
-    source: Source,
+    item: _Due,
     result: FetchResult,
     now: datetime,
     changed: list[int],
     summary: RunSummary,
-) -> FetchResult:
+) -> None:
     """Store a 200's entries; a body that is not a feed turns the result into a failure."""
-    if result.content is None or not result.ok:
-        return result
+    assert result.content is not None
     try:
-        feed = parse_feed(result.content, result.headers, result.final_url, source.kind)
+        feed = await pool.parse(result.content, result.headers, result.final_url, item.source.kind)
     except FeedParseError as exc:
-        return dataclasses.replace(result, error=str(exc))
-    added = store.add_entries(source.url, feed.entries, now)
+        _record(store, item, dataclasses.replace(result, error=str(exc)), (), now, summary)
+        return
+    added = store.add_entries(item.source.url, feed.entries, now)
     summary.new_items += len(added.new_ids)
     summary.updated_items += len(added.updated_ids)
     changed += added.new_ids + added.updated_ids
-    return result
+    _record(store, item, result, feed.problems, now, summary)
+
+
+def _record(
+    store: Store,
+    item: _Due,
+    result: FetchResult,
+    problems: Sequence[str],
+    now: datetime,
+    summary: RunSummary,
+) -> None:
+    state = decide(result, item.state, now)
+    store.record_fetch(item.source.url, result, state, problems)
+    name = item.source.name
+    if result.ok:
+        summary.sources_ok += 1
+        summary.not_modified += result.not_modified
+    else:
+        summary.failures.append((name, result.error or f"HTTP {result.status}"))
+    if state.fetch_url != item.state.fetch_url:
+        summary.moved.append((name, state.fetch_url))
+    if state.retired and not item.state.retired:
+        summary.retired.append(name)
 
 
 def _update_index(store: Store, index: SearchIndex, changed: list[int], reporter: Reporter) -> None:

@@ -22,6 +22,7 @@ from types import TracebackType
 
 from aggregator.errors import LearnplaceError
 from aggregator.models import CacheInfo, Entry, FetchResult, Item, Pick, Source, SourceStatus
+from aggregator.schedule import SourceState
 from aggregator.urls import canonical_url
 
 BUSY_TIMEOUT_MS = 10_000
@@ -93,6 +94,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (person, day, item_id)
         ) WITHOUT ROWID
         """,
+    ),
+    # Version 2: per-source fetch schedule, permanent moves and parse problems (issue 3).
+    (
+        "ALTER TABLE sources ADD COLUMN fetch_url TEXT",
+        "ALTER TABLE sources ADD COLUMN moved_from TEXT",
+        "ALTER TABLE sources ADD COLUMN next_attempt TEXT",
+        "ALTER TABLE sources ADD COLUMN retired INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE sources ADD COLUMN problems TEXT NOT NULL DEFAULT '[]'",
     ),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
@@ -283,27 +292,60 @@ class Store:
         ).fetchone()
         return CacheInfo() if row is None else CacheInfo(row[0], row[1])
 
-    def record_fetch(self, result: FetchResult, now: datetime) -> None:
-        """Keep the health of a source; validators change only with a fresh 200 body."""
+    def source_state(self, url: str) -> SourceState:
+        """The fetch schedule of a source, as :func:`aggregator.schedule.decide` left it."""
+        row = self._db.execute(
+            """
+            SELECT COALESCE(fetch_url, url), last_status, last_error, last_success, failures,
+                   next_attempt, retired, moved_from
+            FROM sources WHERE url = ?
+            """,
+            (url,),
+        ).fetchone()
+        if row is None:
+            raise UnknownSourceError(f"unknown source {url!r}: sync_sources() has not recorded it")
+        return SourceState(
+            fetch_url=row[0],
+            last_status=row[1],
+            last_error=row[2],
+            last_success=_optional_from_text(row[3]),
+            failures=row[4],
+            next_attempt=_optional_from_text(row[5]),
+            retired=bool(row[6]),
+            moved_from=row[7],
+        )
+
+    def record_fetch(
+        self,
+        source_url: str,
+        result: FetchResult,
+        state: SourceState,
+        problems: Sequence[str] = (),
+    ) -> None:
+        """Persist the decided state; validators change only with a fresh 200 body."""
         with self._transaction() as db:
-            source_id = self._source_id(result.url)
-            if not result.ok:
-                db.execute(
-                    """
-                    UPDATE sources SET last_status = ?, last_error = ?, failures = failures + 1
-                    WHERE id = ?
-                    """,
-                    (result.status, result.error or f"HTTP {result.status}", source_id),
-                )
-                return
+            source_id = self._source_id(source_url)
             db.execute(
                 """
-                UPDATE sources SET last_status = ?, last_error = NULL, failures = 0,
-                    last_success = ? WHERE id = ?
+                UPDATE sources SET fetch_url = ?, last_status = ?, last_error = ?,
+                    last_success = ?, failures = ?, next_attempt = ?, retired = ?,
+                    moved_from = ?, problems = ?
+                WHERE id = ?
                 """,
-                (result.status, _to_text(now), source_id),
+                (
+                    state.fetch_url,
+                    state.last_status,
+                    state.last_error,
+                    None if state.last_success is None else _to_text(state.last_success),
+                    state.failures,
+                    None if state.next_attempt is None else _to_text(state.next_attempt),
+                    int(state.retired),
+                    state.moved_from,
+                    json.dumps(list(problems)),
+                    source_id,
+                ),
             )
-            if not result.not_modified:
+            if result.ok and not result.not_modified:
                 cache = result.cache_info
                 db.execute(
                     "UPDATE sources SET etag = ?, last_modified = ? WHERE id = ?",
@@ -315,7 +357,9 @@ class Store:
         rows = self._db.execute(
             """
             SELECT s.url, s.name, s.last_status, s.last_error, s.last_success, s.failures,
-                   (SELECT COUNT(*) FROM item_sources x WHERE x.source_id = s.id)
+                   (SELECT COUNT(*) FROM item_sources x WHERE x.source_id = s.id),
+                   s.next_attempt, s.retired, COALESCE(s.fetch_url, s.url), s.moved_from,
+                   s.problems
             FROM sources s WHERE s.active = 1 ORDER BY s.name, s.url
             """
         )
@@ -328,6 +372,11 @@ class Store:
                 last_success=_optional_from_text(row[4]),
                 failures=row[5],
                 items=row[6],
+                next_attempt=_optional_from_text(row[7]),
+                retired=bool(row[8]),
+                fetch_url=row[9],
+                moved_from=row[10],
+                problems=tuple(json.loads(row[11])),
             )
             for row in rows
         ]
