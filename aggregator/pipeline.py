@@ -129,13 +129,40 @@ def run(
     profiles = list(profiles) if profiles is not None else load_profiles(project.profiles_dir)
     summary = RunSummary()
     with _run_lock(project), Store(project.store_path) as store:
-        store.sync_sources(config.sources)
-        changed = asyncio.run(_collect(config, store, now, reporter, summary, force))
+        changed = _refresh(store, config, now, reporter, summary, force)
         with SearchIndex.open(project.index_dir) as index:
             _update_index(store, index, changed, reporter)
             digests = _build_digests(store, index, profiles, now, reporter)
         _render(project, config, store, digests, now, reporter, summary)
     return summary
+
+
+def refresh(
+    project: Project,
+    *,
+    now: datetime,
+    config: Config | None = None,
+    force: bool = False,
+) -> RunSummary:
+    """Only the fetch, parse and store stages of :func:`run` (benchmarks measure this part)."""
+    config = config or load_config(project.feeds_path)
+    summary = RunSummary()
+    with _run_lock(project), Store(project.store_path) as store:
+        _refresh(store, config, now, SilentReporter(), summary, force)
+    return summary
+
+
+def _refresh(
+    store: Store,
+    config: Config,
+    now: datetime,
+    reporter: Reporter,
+    summary: RunSummary,
+    force: bool,
+) -> list[int]:
+    """Fetch, parse and store; the ids of new and changed items, for the index."""
+    store.sync_sources(config.sources)
+    return asyncio.run(_collect(config, store, now, reporter, summary, force))
 
 
 @contextmanager
