@@ -26,13 +26,27 @@ from typing import Protocol
 
 from filelock import FileLock, Timeout
 
+from aggregator import sources as edit_sources
 from aggregator.config import load_config, load_profiles
 from aggregator.digest import build_digest
-from aggregator.errors import RunLockedError
-from aggregator.fetch import fetch_many
+from aggregator.discover import discover_feeds, looks_like_html
+from aggregator.errors import LearnplaceError, RunLockedError
+from aggregator.fetch import fetch_many, fetch_one
 from aggregator.index import SearchIndex
-from aggregator.models import Config, Digest, FetchResult, Item, Pick, Profile, Source
-from aggregator.parse import FeedParseError
+from aggregator.models import (
+    CacheInfo,
+    Config,
+    Digest,
+    FetchResult,
+    Item,
+    ParsedFeed,
+    Pick,
+    Profile,
+    Settings,
+    Source,
+    SourceStatus,
+)
+from aggregator.parse import FeedParseError, parse_feed
 from aggregator.parse_pool import ParsePool
 from aggregator.rank import blend, profile_queries
 from aggregator.render import SiteWriter, make_environment
@@ -359,6 +373,86 @@ def _stored_digest(store: Store, profile: Profile, day: date) -> Digest:
 def local_day(now: datetime) -> date:
     """The calendar day a person reading the digest is in (the machine's time zone)."""
     return now.astimezone().date()
+
+
+class SourceCheckError(LearnplaceError):
+    """A URL given to ``sources add`` is neither a working feed nor a page that names one."""
+
+
+def source_statuses(project: Project) -> list[SourceStatus]:
+    """Every listed source with its health; sources never fetched show no status yet."""
+    config = load_config(project.feeds_path)
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    with Store(project.store_path) as store:
+        known = {status.url: status for status in store.source_statuses()}
+    return [
+        known.get(s.url) or SourceStatus(s.url, s.name, None, None, None, 0, 0, fetch_url=s.url)
+        for s in config.sources
+    ]
+
+
+def add_source(
+    project: Project, url: str, *, name: str | None = None, kind: str = "blog"
+) -> Source:
+    """Check that ``url`` is a feed, or a page announcing one, and append it to feeds.toml."""
+    settings = _settings(project)
+    found, feed = asyncio.run(_find_feed(url, settings, kind))
+    source = Source(url=found, name=name or feed.title.strip() or found, kind=kind)
+    if not edit_sources.add_sources(project.feeds_path, [source]):
+        raise SourceCheckError(f"{found} is already in {project.feeds_path}")
+    return source
+
+
+async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, ParsedFeed]:
+    page = await fetch_one(url, CacheInfo(), settings)
+    if page.error or page.content is None:
+        raise SourceCheckError(f"{url}: {page.error or f'HTTP {page.status}'}")
+    home = page.final_url if page.moved_permanently else url
+    content_type = page.headers.get("content-type", "")
+    if not looks_like_html(page.content, content_type):
+        try:
+            return home, parse_feed(page.content, page.headers, page.final_url, kind)
+        except FeedParseError as exc:
+            raise SourceCheckError(f"{url}: {exc}") from None
+    candidates = discover_feeds(page.content, page.final_url)
+    problems = []
+    for candidate in candidates:
+        result = await fetch_one(candidate, CacheInfo(), settings)
+        if result.content is None or result.error:
+            problems.append(f"{candidate}: {result.error}")
+            continue
+        try:
+            feed = parse_feed(result.content, result.headers, result.final_url, kind)
+        except FeedParseError as exc:
+            problems.append(f"{candidate}: {exc}")
+            continue
+        return (result.final_url if result.moved_permanently else candidate), feed
+    detail = "; ".join(problems) if problems else 'no <link rel="alternate"> feed link'
+    raise SourceCheckError(f"{url} is a web page without a working feed: {detail}")
+
+
+def remove_source(project: Project, url_or_name: str) -> Source:
+    """Drop a source from feeds.toml; its items and history stay in the store."""
+    return edit_sources.remove_source(project.feeds_path, url_or_name)
+
+
+def import_opml(project: Project, content: bytes) -> tuple[list[Source], int]:
+    """Append an OPML list's sources; returns those added and how many were already listed."""
+    sources = edit_sources.read_opml(content)
+    added = edit_sources.add_sources(project.feeds_path, sources)
+    return added, len(sources) - len(added)
+
+
+def export_opml(project: Project, now: datetime) -> bytes:
+    """The source list as OPML 2.0, for another reader."""
+    return edit_sources.write_opml(load_config(project.feeds_path), now)
+
+
+def _settings(project: Project) -> Settings:
+    """A new project has no feeds.toml yet: fetch with the defaults then."""
+    if not project.feeds_path.exists():
+        return Settings()
+    return load_config(project.feeds_path).settings
 
 
 def search(project: Project, text: str, *, limit: int = 20) -> list[tuple[Item, float]]:
