@@ -117,6 +117,9 @@ def _source_array(document: tomlkit.TOMLDocument) -> AoT:
     if "source" not in document:
         document.append("source", tomlkit.aot())
     array = document["source"]
+    if isinstance(array, list) and not isinstance(array, AoT) and not array:
+        # tomlkit turns an array of tables emptied by `remove` into a plain `source = []`.
+        document["source"] = array = tomlkit.aot()
     if not isinstance(array, AoT):
         raise SourceListError("feeds.toml: 'source' must be [[source]] tables")
     return array
