@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.errors import ConfigError
-from aggregator.models import ITEM_TYPES, SOURCE_KINDS, Config, Profile, Settings, Source
+from aggregator.models import (
+    ITEM_TYPES,
+    SOURCE_KINDS,
+    Config,
+    Profile,
+    ScrapeRules,
+    Settings,
+    Source,
+)
+from aggregator.scrape import check_selector
 
 PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SETTINGS_KEYS = (
@@ -28,7 +37,8 @@ SETTINGS_KEYS = (
     "per_host_concurrency",
     "allow_private_networks",
 )
-SOURCE_KEYS = ("name", "url", "kind", "tags")
+SOURCE_KEYS = ("name", "url", "kind", "tags", "scrape")
+SCRAPE_KEYS = ("item", "title", "link", "date", "summary")
 PROFILE_KEYS = ("name", "email", "digest_size", "freshness_days", "interests", "exclude", "types")
 EXCLUDE_KEYS = ("words", "sources")
 MAX_WEIGHT = 100.0
@@ -215,7 +225,30 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
     name = check.typed(raw, "name", str, "", t, n).strip()
     if not name:
         raise check.fail("must not be empty", f"{t}.name", t, n)
-    return Source(url=url, name=name, kind=kind, tags=tuple(tags))
+    scrape = _scrape(check, raw.get("scrape"), n)
+    return Source(url=url, name=name, kind=kind, tags=tuple(tags), scrape=scrape)
+
+
+def _scrape(check: _Checker, raw: Any, n: int) -> ScrapeRules | None:
+    """``[source.scrape]``: CSS selectors, item and title required, each one must compile."""
+    if raw is None:
+        return None
+    t = "source.scrape"
+    if not isinstance(raw, dict):
+        raise check.fail("expected a [source.scrape] table of CSS selectors", "source.scrape")
+    check.known_keys(raw, SCRAPE_KEYS, t, n)
+    selectors: dict[str, str] = {}
+    for key in SCRAPE_KEYS:
+        value = check.typed(raw, key, str, "", t, n).strip()
+        if key in ("item", "title") and not value:
+            raise check.fail(f"scrape needs a non-empty {key!r} selector", f"{t}.{key}", t, n)
+        if value:
+            try:
+                check_selector(value)
+            except ValueError as exc:
+                raise check.fail(str(exc), f"{t}.{key}", t, n) from None
+        selectors[key] = value
+    return ScrapeRules(**selectors)
 
 
 def load_profile(path: Path) -> Profile:

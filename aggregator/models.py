@@ -26,6 +26,21 @@ SOURCE_KINDS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class ScrapeRules:
+    """CSS selectors that turn a web page without a feed into items (``[source.scrape]``).
+
+    ``item`` selects each item; the others are relative to it. ``link``
+    defaults to the item's first ``a[href]``; ``date`` and ``summary`` are optional.
+    """
+
+    item: str
+    title: str
+    link: str = ""
+    date: str = ""
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     """One entry of ``feeds.toml``."""
 
@@ -33,6 +48,7 @@ class Source:
     name: str
     kind: str = "blog"
     tags: tuple[str, ...] = ()
+    scrape: ScrapeRules | None = None
 
 
 @dataclass(frozen=True, slots=True)

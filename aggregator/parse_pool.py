@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
-from aggregator.models import ParsedFeed
+from aggregator.models import ParsedFeed, ScrapeRules
 from aggregator.parse import parse_feed
+from aggregator.scrape import scrape_page
 
 MAX_PARSE_WORKERS = 4
 """More workers than this only compete with fetching and storing for the cores."""
@@ -28,6 +29,15 @@ def parse_workers() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_PARSE_WORKERS))
 
 
+def parse_document(
+    content: bytes, headers: Mapping[str, str], url: str, kind: str, scrape: ScrapeRules | None
+) -> ParsedFeed:
+    """A feed, or a page read with its source's scrape selectors (runs in a worker)."""
+    if scrape is not None:
+        return scrape_page(content, url, scrape, kind)
+    return parse_feed(content, headers, url, kind)
+
+
 class ParsePool:
     """``await pool.parse(...)`` runs :func:`aggregator.parse.parse_feed` in a worker."""
 
@@ -36,16 +46,21 @@ class ParsePool:
         self._executor: ProcessPoolExecutor | None = None
 
     async def parse(
-        self, content: bytes, headers: Mapping[str, str], url: str, kind: str
+        self,
+        content: bytes,
+        headers: Mapping[str, str],
+        url: str,
+        kind: str,
+        scrape: ScrapeRules | None = None,
     ) -> ParsedFeed:
         """Parse in a worker; :class:`aggregator.parse.FeedParseError` comes back as raised."""
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["aggregator.parse"])
+            context.set_forkserver_preload(["aggregator.parse", "aggregator.scrape"])
             self._executor = ProcessPoolExecutor(self._workers, mp_context=context)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, parse_feed, content, dict(headers), url, kind
+            self._executor, parse_document, content, dict(headers), url, kind, scrape
         )
 
     def __enter__(self) -> ParsePool:

@@ -260,7 +260,10 @@ async def _parse_and_store(
     """Store a 200's entries; a body that is not a feed turns the result into a failure."""
     assert result.content is not None
     try:
-        feed = await pool.parse(result.content, result.headers, result.final_url, item.source.kind)
+        source = item.source
+        feed = await pool.parse(
+            result.content, result.headers, result.final_url, source.kind, source.scrape
+        )
     except FeedParseError as exc:
         _record(store, item, dataclasses.replace(result, error=str(exc)), (), now, summary)
         return
