@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 
+from aggregator.dedupe import title_key
 from aggregator.errors import LearnplaceError
 from aggregator.models import CacheInfo, Entry, FetchResult, Item, Pick, Source, SourceStatus
 from aggregator.schedule import SourceState
@@ -102,6 +103,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE sources ADD COLUMN next_attempt TEXT",
         "ALTER TABLE sources ADD COLUMN retired INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE sources ADD COLUMN problems TEXT NOT NULL DEFAULT '[]'",
+        # Near-duplicate titles (aggregator.dedupe); items stored before stay unkeyed.
+        "ALTER TABLE items ADD COLUMN title_key TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX items_title_key ON items(title_key) WHERE title_key != ''",
     ),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
@@ -112,6 +116,16 @@ _ITEM_SELECT = """
     SELECT i.id, s.url, s.name, i.guid, i.url, i.canonical_url, i.title, i.summary,
            i.content, i.text, i.published, i.first_seen, i.item_type, i.tags, i.author
     FROM items i JOIN sources s ON s.id = i.source_id
+"""
+
+
+_SAME_CANONICAL = """
+    SELECT id FROM items WHERE canonical_url = ? AND canonical_url != '' AND source_id != ?
+    ORDER BY id LIMIT 1
+"""
+_SAME_TITLE_KEY = """
+    SELECT id FROM items WHERE title_key = ? AND title_key != '' AND source_id != ?
+    ORDER BY id LIMIT 1
 """
 
 
@@ -396,6 +410,7 @@ class Store:
         self, db: sqlite3.Connection, source_id: int, entry: Entry, now: datetime, result: AddResult
     ) -> None:
         canonical = _canonical(entry.url)
+        key = title_key(entry.title, entry.published or now)
         own = db.execute(
             "SELECT id, title, summary, content, url FROM items WHERE source_id = ? AND guid = ?",
             (source_id, entry.guid),
@@ -403,25 +418,35 @@ class Store:
         if own is not None:
             if tuple(own[1:]) != (entry.title, entry.summary, entry.content, entry.url):
                 self._update_item(db, own[0], entry, canonical)
+                db.execute("UPDATE items SET title_key = ? WHERE id = ?", (key, own[0]))
                 result.updated_ids.append(own[0])
             return
-        if canonical:
-            syndicated = db.execute(
-                """
-                SELECT id FROM items
-                WHERE canonical_url = ? AND canonical_url != '' AND source_id != ?
-                ORDER BY id LIMIT 1
-                """,
-                (canonical, source_id),
-            ).fetchone()
-            if syndicated is not None:
-                db.execute(
-                    "INSERT OR IGNORE INTO item_sources (item_id, source_id) VALUES (?, ?)",
-                    (syndicated[0], source_id),
-                )
-                return
+        syndicated = self._syndicated(db, source_id, canonical, key)
+        if syndicated is not None:
+            db.execute(
+                "INSERT OR IGNORE INTO item_sources (item_id, source_id) VALUES (?, ?)",
+                (syndicated, source_id),
+            )
+            return
         item_id = self._insert_item(db, source_id, entry, canonical, now)
+        db.execute("UPDATE items SET title_key = ? WHERE id = ?", (key, item_id))
         result.new_ids.append(item_id)
+
+    def _syndicated(
+        self, db: sqlite3.Connection, source_id: int, canonical: str, key: str
+    ) -> int | None:
+        """Another source's item for the same story: same canonical URL, else same title key.
+
+        Each query repeats its partial index's ``!= ''``: without it SQLite
+        cannot use the index and scans every item for every new entry.
+        """
+        for query, value in ((_SAME_CANONICAL, canonical), (_SAME_TITLE_KEY, key)):
+            if not value:
+                continue
+            row = db.execute(query, (value, source_id)).fetchone()
+            if row is not None:
+                return int(row[0])
+        return None
 
     def _insert_item(
         self, db: sqlite3.Connection, source_id: int, entry: Entry, canonical: str, now: datetime

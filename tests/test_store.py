@@ -313,3 +313,34 @@ def test_delivered_before_counts_only_earlier_days_of_that_person(store: Store) 
     assert store.delivered_before("ada", date(2026, 11, 28)) == set()
     assert store.delivered_before("bob", date(2026, 12, 1)) == {ids["c"]}
     assert store.digest_days("ada") == [date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)]
+
+
+def test_same_title_on_the_same_day_is_one_story_from_two_sources(
+    store: Store, tmp_path: Path
+) -> None:
+    title = "How We Teach SQL to New Analysts"
+    (item_id,) = store.add_entries(BLOG.url, [entry("a", title=title)], NOW).new_ids
+    copy = entry(
+        "n1",
+        url="https://news.example/their-copy",
+        title="How we teach SQL to new analysts!",
+        published=NOW - timedelta(hours=20),
+    )
+    assert store.add_entries(NEWS.url, [copy], NOW) == AddResult([], [])
+    assert item_sources(tmp_path / "learnplace.db") == [(item_id, BLOG.url), (item_id, NEWS.url)]
+
+
+@pytest.mark.parametrize(
+    ("title", "published"),
+    [
+        ("How We Teach SQL to New Analysts", NOW - timedelta(days=3)),  # another day
+        ("Episode 12", NOW - timedelta(days=1)),  # too short to identify a story
+    ],
+)
+def test_titles_that_only_look_alike_stay_apart(
+    store: Store, title: str, published: datetime
+) -> None:
+    first = "How We Teach SQL to New Analysts" if title.startswith("How") else title
+    store.add_entries(BLOG.url, [entry("a", title=first)], NOW)
+    other = entry("n1", url="https://news.example/x", title=title, published=published)
+    assert len(store.add_entries(NEWS.url, [other], NOW).new_ids) == 1
