@@ -42,6 +42,7 @@ def add_sources(path: Path, sources: Sequence[Source]) -> list[Source]:
         listed.add(source.url)
         added.append(source)
         table = tomlkit.table()
+        table.trivia.indent = "\n"  # a blank line before each [[source]], as people write them
         table.add("name", source.name)
         table.add("url", source.url)
         if source.kind != "blog":
