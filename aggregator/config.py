@@ -20,10 +20,12 @@ from aggregator.models import (
     SOURCE_KINDS,
     Config,
     Profile,
+    ScrapeRules,
     Settings,
     SmtpSettings,
     Source,
 )
+from aggregator.scrape import check_selector
 
 PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SETTINGS_KEYS = (
@@ -33,9 +35,11 @@ SETTINGS_KEYS = (
     "deadline",
     "max_body_mb",
     "concurrency",
+    "per_host_concurrency",
     "allow_private_networks",
 )
-SOURCE_KEYS = ("name", "url", "kind", "tags", "type")
+SOURCE_KEYS = ("name", "url", "kind", "tags", "type", "scrape")
+SCRAPE_KEYS = ("item", "title", "link", "date", "summary")
 SMTP_KEYS = ("host", "port", "starttls", "user", "password_env", "from", "timeout")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PROFILE_KEYS = (
@@ -239,11 +243,13 @@ def _settings(check: _Checker, raw: Any) -> Settings:
     deadline = check.typed(raw, "deadline", number, defaults.deadline_s, t)
     max_body_mb = check.typed(raw, "max_body_mb", number, defaults.max_body_bytes / 2**20, t)
     concurrency = check.typed(raw, "concurrency", int, defaults.concurrency, t)
+    per_host = check.typed(raw, "per_host_concurrency", int, defaults.per_host_concurrency, t)
     for key, value, low, high in (
         ("timeout", timeout, 0.1, 300),
         ("deadline", deadline, 0.1, 3600),
         ("max_body_mb", max_body_mb, 0.01, 1024),
         ("concurrency", concurrency, 1, 256),
+        ("per_host_concurrency", per_host, 1, 256),
     ):
         if not low <= value <= high:
             raise check.fail(f"must be between {low} and {high}, got {value}", f"{t}.{key}", t)
@@ -254,6 +260,7 @@ def _settings(check: _Checker, raw: Any) -> Settings:
         deadline_s=float(deadline),
         max_body_bytes=int(max_body_mb * 2**20),
         concurrency=concurrency,
+        per_host_concurrency=per_host,
         allow_private_networks=check.typed(
             raw, "allow_private_networks", bool, defaults.allow_private_networks, t
         ),
@@ -285,7 +292,10 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
     item_type = check.typed(raw, "type", str, None, t, n)
     if item_type is not None and item_type not in ITEM_TYPES:
         raise check.fail(_type_hint(item_type), f"{t}.type", t, n)
-    return Source(url=url, name=name, kind=kind, tags=tuple(tags), item_type=item_type)
+    scrape = _scrape(check, raw.get("scrape"), n)
+    return Source(
+        url=url, name=name, kind=kind, tags=tuple(tags), item_type=item_type, scrape=scrape
+    )
 
 
 def _type_hint(value: str) -> str:
@@ -303,6 +313,28 @@ def _type_list(check: _Checker, data: Mapping[str, Any], key: str) -> tuple[str,
     if len(set(values)) != len(values):
         raise check.fail("lists an item type twice", key)
     return tuple(values)
+
+
+def _scrape(check: _Checker, raw: Any, n: int) -> ScrapeRules | None:
+    """``[source.scrape]``: CSS selectors, item and title required, each one must compile."""
+    if raw is None:
+        return None
+    t = "source.scrape"
+    if not isinstance(raw, dict):
+        raise check.fail("expected a [source.scrape] table of CSS selectors", "source.scrape")
+    check.known_keys(raw, SCRAPE_KEYS, t, n)
+    selectors: dict[str, str] = {}
+    for key in SCRAPE_KEYS:
+        value = check.typed(raw, key, str, "", t, n).strip()
+        if key in ("item", "title") and not value:
+            raise check.fail(f"scrape needs a non-empty {key!r} selector", f"{t}.{key}", t, n)
+        if value:
+            try:
+                check_selector(value)
+            except ValueError as exc:
+                raise check.fail(str(exc), f"{t}.{key}", t, n) from None
+        selectors[key] = value
+    return ScrapeRules(**selectors)
 
 
 def load_profile(path: Path) -> Profile:

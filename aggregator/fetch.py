@@ -2,11 +2,13 @@
 
 ::
 
-    fetch_many(targets) ──► one AsyncClient (keep-alive pool, guarded connects)
-        │  per target: total semaphore ─► per-host semaphore ─► deadline starts
+    fetch_many(targets) ──► `concurrency` lanes: one AsyncClient each, one keep-alive
+        │                    connection each, guarded connects
+        │  per target: per-host (host:port) slot ─► a free lane ─► deadline starts
         ▼
     _fetch ── hop loop (≤ max_redirects) ── GET with If-None-Match / If-Modified-Since
         │          └─ 3xx: http/https Location only ─► next hop
+        │          (each hop kept in FetchResult.redirects; unwanted bodies drained)
         ▼
     status?  304 ─► FetchResult(304)      4xx/5xx ─► FetchResult(error="HTTP 404 Not Found")
              2xx ─► _read_body: raw bytes ─► own zlib decoder with max_length ─► cap
@@ -23,11 +25,15 @@ checked, so a redirect or a DNS answer that changes between check and connect
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import ipaddress
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpcore
@@ -36,8 +42,12 @@ import httpx
 from aggregator import __version__
 from aggregator.models import CacheInfo, FetchResult, Settings
 
-PER_HOST_LIMIT = 4
-"""Requests in flight to one host:port at a time: politeness to small sites."""
+DRAIN_BYTES = 64 * 1024
+"""Bytes of a body we do not want (304, redirect, error) read anyway to keep the connection.
+
+httpcore closes a connection whose response was not read to the end, so an
+unread empty 304 body cost a new TCP connection per request.
+"""
 
 KEEPALIVE_EXPIRY_S = 30.0
 ALLOWED_SCHEMES = ("http", "https")
@@ -52,19 +62,17 @@ class _FetchFailedError(Exception):
 
 async def fetch_one(url: str, cache: CacheInfo, settings: Settings) -> FetchResult:
     """Fetch one URL with its own client; convenient for the CLI and tests."""
-    async with _client(settings) as client:
-        limiter = _Limiter(asyncio.Semaphore(1))
-        return await _fetch_limited(client, limiter, url, cache, settings)
+    async with _Lanes.open(settings, 1) as lanes:
+        return await _fetch_limited(lanes, url, cache, settings)
 
 
 async def fetch_many(
     targets: Sequence[tuple[str, CacheInfo]], settings: Settings
 ) -> AsyncIterator[FetchResult]:
-    """Yield one result per target, in completion order, sharing one connection pool."""
-    limiter = _Limiter(asyncio.Semaphore(settings.concurrency))
-    async with _client(settings) as client:
+    """Yield one result per target, in completion order."""
+    async with _Lanes.open(settings, settings.concurrency) as lanes:
         tasks = [
-            asyncio.create_task(_fetch_limited(client, limiter, url, cache, settings))
+            asyncio.create_task(_fetch_limited(lanes, url, cache, settings))
             for url, cache in targets
         ]
         try:
@@ -91,26 +99,55 @@ def is_public_address(address: str) -> bool:
 
 
 @dataclass
-class _Limiter:
-    """The run-wide semaphore plus one semaphore per host:port, created on demand."""
+class _Lanes:
+    """The run's concurrency: one client with one connection per lane, plus per-host slots.
 
-    total: asyncio.Semaphore
+    A lane is a whole ``AsyncClient`` whose pool holds a single keep-alive
+    connection. httpcore's pool scans every queued request against every
+    connection on each request and release, so one shared pool of 32 spent
+    more CPU on that bookkeeping than on HTTP (see benchmarks/fetch.py); a
+    pool of one has nothing to scan. The free lanes wait in a queue.
+    """
+
+    free: asyncio.Queue[httpx.AsyncClient]
+    per_host: int
     hosts: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: Settings, count: int) -> AsyncIterator[_Lanes]:
+        ssl_context = httpx.create_ssl_context(trust_env=False)  # loading CAs is costly: once
+        lanes = cls(asyncio.Queue(), settings.per_host_concurrency)
+        clients = [_client(settings, ssl_context) for _ in range(count)]
+        async with contextlib.AsyncExitStack() as stack:
+            for client in clients:
+                lanes.free.put_nowait(await stack.enter_async_context(client))
+            yield lanes
+
     def host(self, url: str) -> asyncio.Semaphore:
+        """Politeness is per host and port: two sites on one IP are two hosts."""
         try:
             parsed = httpx.URL(url)
             key = f"{parsed.host}:{parsed.port}"
         except httpx.InvalidURL:
             key = url  # it will fail fast; give it its own slot
-        return self.hosts.setdefault(key, asyncio.Semaphore(PER_HOST_LIMIT))
+        return self.hosts.setdefault(key, asyncio.Semaphore(self.per_host))
+
+    @asynccontextmanager
+    async def lane(self) -> AsyncIterator[httpx.AsyncClient]:
+        client = await self.free.get()
+        try:
+            yield client
+        finally:
+            self.free.put_nowait(client)
 
 
 async def _fetch_limited(
-    client: httpx.AsyncClient, limiter: _Limiter, url: str, cache: CacheInfo, settings: Settings
+    lanes: _Lanes, url: str, cache: CacheInfo, settings: Settings
 ) -> FetchResult:
-    # The deadline starts once we hold our slots: waiting in line is not the source's fault.
-    async with limiter.total, limiter.host(url):
+    # Host slot first, then a lane: a lane never idles waiting for a busy host.
+    # The deadline starts once we hold both: waiting in line is not the source's fault.
+    async with lanes.host(url), lanes.lane() as client:
         started = time.monotonic()
         try:
             async with asyncio.timeout(settings.deadline_s):
@@ -125,15 +162,19 @@ async def _fetch(
 ) -> FetchResult:
     headers = _conditional_headers(cache)
     current = url
+    redirects: list[tuple[int, str]] = []
     try:
         for _ in range(settings.max_redirects + 1):
             _check_scheme(current)
             async with client.stream("GET", current, headers=headers) as response:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
+                    await _drain(response)
                     current = str(response.url.join(location))
+                    redirects.append((response.status_code, current))
                     continue
-                return await _result(url, response, settings.max_body_bytes)
+                result = await _result(url, response, settings.max_body_bytes)
+                return dataclasses.replace(result, redirects=tuple(redirects))
         raise _FetchFailedError(f"more than {settings.max_redirects} redirects")
     except _FetchFailedError as exc:
         return _failure(url, current, str(exc))
@@ -148,8 +189,10 @@ async def _result(url: str, response: httpx.Response, max_bytes: int) -> FetchRe
     headers = {name.lower(): value for name, value in response.headers.items()}
     final_url = str(response.url)
     if status == 304:
+        await _drain(response)
         return FetchResult(url, final_url, status, None, headers)
     if not 200 <= status < 300:
+        await _drain(response)
         error = f"HTTP {status} {response.reason_phrase}".rstrip()
         return FetchResult(url, final_url, status, None, headers, error=error)
     try:
@@ -185,6 +228,15 @@ async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
     return bytes(body)
 
 
+async def _drain(response: httpx.Response) -> None:
+    """Read a small unwanted body to its end so the connection goes back to the pool."""
+    received = 0
+    async for raw in response.aiter_raw():
+        received += len(raw)
+        if received > DRAIN_BYTES:
+            return  # not worth it: httpcore closes this connection instead
+
+
 def _decoder(content_encoding: str) -> zlib._Decompress | None:
     encoding = content_encoding.strip().lower()
     if encoding in ("", "identity"):
@@ -216,29 +268,19 @@ def _failure(url: str, final_url: str, error: str) -> FetchResult:
 
 
 def _with_elapsed(result: FetchResult, elapsed_s: float) -> FetchResult:
-    return FetchResult(
-        result.url,
-        result.final_url,
-        result.status,
-        result.content,
-        result.headers,
-        result.error,
-        elapsed_s,
-    )
+    return dataclasses.replace(result, elapsed_s=elapsed_s)
 
 
-def _client(settings: Settings) -> httpx.AsyncClient:
+def _client(settings: Settings, ssl_context: ssl.SSLContext) -> httpx.AsyncClient:
     limits = httpx.Limits(
-        max_connections=settings.concurrency,
-        max_keepalive_connections=settings.concurrency,
-        keepalive_expiry=KEEPALIVE_EXPIRY_S,
+        max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_EXPIRY_S
     )
     # trust_env=False: a proxy from the environment would make the address check moot.
-    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    transport = httpx.AsyncHTTPTransport(limits=limits, verify=ssl_context, trust_env=False)
     # httpx has no public hook for the network backend, so we rebuild its httpcore pool
     # with the same settings plus our guarded backend (checked by test_fetch).
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
+        ssl_context=ssl_context,
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,

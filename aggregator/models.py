@@ -26,6 +26,21 @@ SOURCE_KINDS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class ScrapeRules:
+    """CSS selectors that turn a web page without a feed into items (``[source.scrape]``).
+
+    ``item`` selects each item; the others are relative to it. ``link``
+    defaults to the item's first ``a[href]``; ``date`` and ``summary`` are optional.
+    """
+
+    item: str
+    title: str
+    link: str = ""
+    date: str = ""
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     """One entry of ``feeds.toml``."""
 
@@ -35,6 +50,7 @@ class Source:
     tags: tuple[str, ...] = ()
     item_type: str | None = None
     """``type = "..."`` in ``feeds.toml``: every item of the source gets this type, no guessing."""
+    scrape: ScrapeRules | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +63,8 @@ class Settings:
     deadline_s: float = 30.0
     max_body_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    concurrency: int = 8
+    concurrency: int = 16
+    per_host_concurrency: int = 4
     allow_private_networks: bool = False
 
 
@@ -129,6 +146,8 @@ class FetchResult:
     ``content`` is the (decompressed) body on a 200, else ``None``.
     ``headers`` has lower-case names. ``error`` is a short human-readable
     reason when the fetch failed (no response, a cap was hit, 4xx/5xx...).
+    ``redirects`` lists each hop followed as (status, location), in order, so
+    the caller can tell a permanent move (all 301/308) from a temporary one.
     """
 
     url: str
@@ -138,6 +157,7 @@ class FetchResult:
     headers: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
     elapsed_s: float = 0.0
+    redirects: tuple[tuple[int, str], ...] = ()
 
     @property
     def not_modified(self) -> bool:
@@ -146,6 +166,11 @@ class FetchResult:
     @property
     def ok(self) -> bool:
         return self.error is None and self.status in (200, 304)
+
+    @property
+    def moved_permanently(self) -> bool:
+        """Every hop was 301/308: the source has a new address for good."""
+        return bool(self.redirects) and all(code in (301, 308) for code, _ in self.redirects)
 
     @property
     def cache_info(self) -> CacheInfo:
@@ -303,3 +328,8 @@ class SourceStatus:
     last_success: datetime | None
     failures: int
     items: int
+    next_attempt: datetime | None = None
+    retired: bool = False
+    fetch_url: str = ""
+    moved_from: str | None = None
+    problems: tuple[str, ...] = ()

@@ -1,8 +1,11 @@
 """The one place that runs the stages in order; ``cli`` and ``web`` only call this.
 
     load config + profiles          (validate everything before writing anything)
-    fetch_many | parse | store      (fetches run concurrently; parse and store one result at a
-                                     time as it completes, through a single SQLite writer)
+    schedule                        (sources backing off, rate-limited or retired wait; --force)
+    fetch_many | parse | store      (fetches run concurrently; each changed body is parsed in a
+                                     worker process; results are stored as they come back,
+                                     through a single SQLite writer; schedule.decide sets
+                                     each source's next attempt)
     index                           (new and changed items, one commit; repaired if behind)
     rank | digest                   (per profile, over the freshness window)
     render                          (pages, archives, feeds, team pages, site index; atomic writes)
@@ -28,24 +31,31 @@ import tomlkit
 from filelock import FileLock, Timeout
 
 from aggregator import profile_edit
+from aggregator import sources as edit_sources
 from aggregator.config import load_config, load_profile, load_profiles
 from aggregator.digest import build_digest
+from aggregator.discover import discover_feeds, looks_like_html
 from aggregator.errors import ConfigError, LearnplaceError, RunLockedError, UnknownItemError
-from aggregator.fetch import fetch_many
+from aggregator.fetch import fetch_many, fetch_one
 from aggregator.index import SearchIndex
 from aggregator.mail import MailError, build_message, send_message
 from aggregator.models import (
+    CacheInfo,
     Config,
     Digest,
     FetchResult,
     Item,
+    ParsedFeed,
     Pick,
     Profile,
+    Settings,
     Share,
     SharedItem,
     Source,
+    SourceStatus,
 )
 from aggregator.parse import FeedParseError, parse_feed
+from aggregator.parse_pool import ParsePool
 from aggregator.rank import (
     EXPAND_KEY,
     EXPANSION_TOP,
@@ -58,6 +68,7 @@ from aggregator.rank import (
     terms_query,
 )
 from aggregator.render import SiteWriter, make_environment
+from aggregator.schedule import SourceState, decide, is_due
 from aggregator.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
 from aggregator.store import Store
 
@@ -123,7 +134,10 @@ class RunSummary:
 
     sources_ok: int = 0
     not_modified: int = 0
+    skipped: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
     new_items: int = 0
     updated_items: int = 0
     digests: list[tuple[str, int, Path]] = field(default_factory=list)
@@ -137,20 +151,51 @@ def run(
     reporter: Reporter | None = None,
     config: Config | None = None,
     profiles: Sequence[Profile] | None = None,
+    force: bool = False,
 ) -> RunSummary:
-    """Fetch every source, update store and index, and write every person's digest for today."""
+    """Fetch every due source, update store and index, and write every person's digest for today.
+
+    ``force`` fetches every source now, ignoring backoff, ``Retry-After`` and retirement.
+    """
     reporter = reporter or SilentReporter()
     config = config or load_config(project.feeds_path)
     profiles = list(profiles) if profiles is not None else load_profiles(project.profiles_dir)
     summary = RunSummary()
     with _run_lock(project), Store(project.store_path) as store:
-        store.sync_sources(config.sources)
-        changed = asyncio.run(_collect(config, store, now, reporter, summary))
+        changed = _refresh(store, config, now, reporter, summary, force)
         with SearchIndex.open(project.index_dir) as index:
             _update_index(store, index, changed, reporter)
             digests = _build_digests(store, index, profiles, now, reporter)
         _render(project, config, profiles, store, digests, now, reporter, summary)
     return summary
+
+
+def refresh(
+    project: Project,
+    *,
+    now: datetime,
+    config: Config | None = None,
+    force: bool = False,
+) -> RunSummary:
+    """Only the fetch, parse and store stages of :func:`run` (benchmarks measure this part)."""
+    config = config or load_config(project.feeds_path)
+    summary = RunSummary()
+    with _run_lock(project), Store(project.store_path) as store:
+        _refresh(store, config, now, SilentReporter(), summary, force)
+    return summary
+
+
+def _refresh(
+    store: Store,
+    config: Config,
+    now: datetime,
+    reporter: Reporter,
+    summary: RunSummary,
+    force: bool,
+) -> list[int]:
+    """Fetch, parse and store; the ids of new and changed items, for the index."""
+    store.sync_sources(config.sources)
+    return asyncio.run(_collect(config, store, now, reporter, summary, force))
 
 
 @contextmanager
@@ -171,49 +216,108 @@ def _run_lock(project: Project) -> Iterator[None]:
         lock.release()
 
 
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """A source picked for this run and its schedule before the fetch."""
+
+    source: Source
+    state: SourceState
+
+
 async def _collect(
-    config: Config, store: Store, now: datetime, reporter: Reporter, summary: RunSummary
+    config: Config,
+    store: Store,
+    now: datetime,
+    reporter: Reporter,
+    summary: RunSummary,
+    force: bool,
 ) -> list[int]:
-    """Fetch concurrently; parse and store each result as it arrives."""
-    sources = {source.url: source for source in config.sources}
-    targets = [(url, store.cache_info(url)) for url in sources]
+    """Fetch the due sources concurrently; parse in workers; store each result as it arrives."""
+    due = _due_sources(config, store, now, summary, force)
+    targets = [(url, store.cache_info(item.source.url)) for url, item in due.items()]
     reporter.start("fetch", len(targets))
     changed: list[int] = []
-    async for result in fetch_many(targets, config.settings):
-        source = sources[result.url]
-        result = _parse_and_store(store, source, result, now, changed, summary)
-        store.record_fetch(result, now)
-        if result.ok:
-            summary.sources_ok += 1
-            summary.not_modified += result.not_modified
-        else:
-            summary.failures.append((source.name, result.error or f"HTTP {result.status}"))
-        reporter.advance("fetch", source.name)
+    with ParsePool() as pool:
+        parsing: list[asyncio.Task[None]] = []
+        async for result in fetch_many(targets, config.settings):
+            item = due[result.url]
+            if result.ok and result.content is not None:
+                task = _parse_and_store(pool, store, item, result, now, changed, summary)
+                parsing.append(asyncio.create_task(task))
+            else:
+                _record(store, item, result, (), now, summary)
+            reporter.advance("fetch", item.source.name)
+        await asyncio.gather(*parsing)
     return changed
 
 
-def _parse_and_store(
+def _due_sources(
+    config: Config, store: Store, now: datetime, summary: RunSummary, force: bool
+) -> dict[str, _Due]:
+    """Sources to fetch now, by the URL to fetch (a permanently moved source's new one)."""
+    due: dict[str, _Due] = {}
+    for source in config.sources:
+        state = store.source_state(source.url)
+        if not is_due(state, now, force=force):
+            summary.skipped += 1
+            continue
+        if state.fetch_url in due:  # moved onto another source's URL: fetch its own again
+            state = dataclasses.replace(state, fetch_url=source.url, moved_from=None)
+        due[state.fetch_url] = _Due(source, state)
+    return due
+
+
+async def _parse_and_store(
+    pool: ParsePool,
     store: Store,
-    source: Source,
+    item: _Due,
     result: FetchResult,
     now: datetime,
     changed: list[int],
     summary: RunSummary,
-) -> FetchResult:
+) -> None:
     """Store a 200's entries; a body that is not a feed turns the result into a failure."""
-    if result.content is None or not result.ok:
-        return result
+    assert result.content is not None
     try:
-        feed = parse_feed(
-            result.content, result.headers, result.final_url, source.kind, source.item_type
+        source = item.source
+        feed = await pool.parse(
+            result.content,
+            result.headers,
+            result.final_url,
+            source.kind,
+            source.scrape,
+            source.item_type,
         )
     except FeedParseError as exc:
-        return dataclasses.replace(result, error=str(exc))
-    added = store.add_entries(source.url, feed.entries, now)
+        _record(store, item, dataclasses.replace(result, error=str(exc)), (), now, summary)
+        return
+    added = store.add_entries(item.source.url, feed.entries, now)
     summary.new_items += len(added.new_ids)
     summary.updated_items += len(added.updated_ids)
     changed += added.new_ids + added.updated_ids
-    return result
+    _record(store, item, result, feed.problems, now, summary)
+
+
+def _record(
+    store: Store,
+    item: _Due,
+    result: FetchResult,
+    problems: Sequence[str],
+    now: datetime,
+    summary: RunSummary,
+) -> None:
+    state = decide(result, item.state, now)
+    store.record_fetch(item.source.url, result, state, problems)
+    name = item.source.name
+    if result.ok:
+        summary.sources_ok += 1
+        summary.not_modified += result.not_modified
+    else:
+        summary.failures.append((name, result.error or f"HTTP {result.status}"))
+    if state.fetch_url != item.state.fetch_url:
+        summary.moved.append((name, state.fetch_url))
+    if state.retired and not item.state.retired:
+        summary.retired.append(name)
 
 
 def _update_index(store: Store, index: SearchIndex, changed: list[int], reporter: Reporter) -> None:
@@ -413,6 +517,86 @@ def _stored_picks(store: Store, profile: Profile, day: date, *, upcoming: bool) 
 def local_day(now: datetime) -> date:
     """The calendar day a person reading the digest is in (the machine's time zone)."""
     return now.astimezone().date()
+
+
+class SourceCheckError(LearnplaceError):
+    """A URL given to ``sources add`` is neither a working feed nor a page that names one."""
+
+
+def source_statuses(project: Project) -> list[SourceStatus]:
+    """Every listed source with its health; sources never fetched show no status yet."""
+    config = load_config(project.feeds_path)
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    with Store(project.store_path) as store:
+        known = {status.url: status for status in store.source_statuses()}
+    return [
+        known.get(s.url) or SourceStatus(s.url, s.name, None, None, None, 0, 0, fetch_url=s.url)
+        for s in config.sources
+    ]
+
+
+def add_source(
+    project: Project, url: str, *, name: str | None = None, kind: str = "blog"
+) -> Source:
+    """Check that ``url`` is a feed, or a page announcing one, and append it to feeds.toml."""
+    settings = _settings(project)
+    found, feed = asyncio.run(_find_feed(url, settings, kind))
+    source = Source(url=found, name=name or feed.title.strip() or found, kind=kind)
+    if not edit_sources.add_sources(project.feeds_path, [source]):
+        raise SourceCheckError(f"{found} is already in {project.feeds_path}")
+    return source
+
+
+async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, ParsedFeed]:
+    page = await fetch_one(url, CacheInfo(), settings)
+    if page.error or page.content is None:
+        raise SourceCheckError(f"{url}: {page.error or f'HTTP {page.status}'}")
+    home = page.final_url if page.moved_permanently else url
+    content_type = page.headers.get("content-type", "")
+    if not looks_like_html(page.content, content_type):
+        try:
+            return home, parse_feed(page.content, page.headers, page.final_url, kind)
+        except FeedParseError as exc:
+            raise SourceCheckError(f"{url}: {exc}") from None
+    candidates = discover_feeds(page.content, page.final_url)
+    problems = []
+    for candidate in candidates:
+        result = await fetch_one(candidate, CacheInfo(), settings)
+        if result.content is None or result.error:
+            problems.append(f"{candidate}: {result.error}")
+            continue
+        try:
+            feed = parse_feed(result.content, result.headers, result.final_url, kind)
+        except FeedParseError as exc:
+            problems.append(f"{candidate}: {exc}")
+            continue
+        return (result.final_url if result.moved_permanently else candidate), feed
+    detail = "; ".join(problems) if problems else 'no <link rel="alternate"> feed link'
+    raise SourceCheckError(f"{url} is a web page without a working feed: {detail}")
+
+
+def remove_source(project: Project, url_or_name: str) -> Source:
+    """Drop a source from feeds.toml; its items and history stay in the store."""
+    return edit_sources.remove_source(project.feeds_path, url_or_name)
+
+
+def import_opml(project: Project, content: bytes) -> tuple[list[Source], int]:
+    """Append an OPML list's sources; returns those added and how many were already listed."""
+    sources = edit_sources.read_opml(content)
+    added = edit_sources.add_sources(project.feeds_path, sources)
+    return added, len(sources) - len(added)
+
+
+def export_opml(project: Project, now: datetime) -> bytes:
+    """The source list as OPML 2.0, for another reader."""
+    return edit_sources.write_opml(load_config(project.feeds_path), now)
+
+
+def _settings(project: Project) -> Settings:
+    """A new project has no feeds.toml yet: fetch with the defaults then."""
+    if not project.feeds_path.exists():
+        return Settings()
+    return load_config(project.feeds_path).settings
 
 
 def search(

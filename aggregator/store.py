@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 
+from aggregator.dedupe import title_key
 from aggregator.errors import LearnplaceError
 from aggregator.models import (
     ITEM_TYPES,
@@ -33,6 +34,7 @@ from aggregator.models import (
     Source,
     SourceStatus,
 )
+from aggregator.schedule import SourceState
 from aggregator.urls import canonical_url
 
 BUSY_TIMEOUT_MS = 10_000
@@ -148,6 +150,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    # Version 5: per-source fetch schedule, permanent moves and parse problems (issue 3).
+    (
+        "ALTER TABLE sources ADD COLUMN fetch_url TEXT",
+        "ALTER TABLE sources ADD COLUMN moved_from TEXT",
+        "ALTER TABLE sources ADD COLUMN next_attempt TEXT",
+        "ALTER TABLE sources ADD COLUMN retired INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE sources ADD COLUMN problems TEXT NOT NULL DEFAULT '[]'",
+        # Near-duplicate titles (aggregator.dedupe); items stored before stay unkeyed.
+        "ALTER TABLE items ADD COLUMN title_key TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX items_title_key ON items(title_key) WHERE title_key != ''",
+    ),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
 
@@ -159,6 +172,16 @@ _ITEM_SELECT = """
            COALESCE(i.type_override, i.item_type), i.tags, i.author,
            i.enclosure_url, i.enclosure_type, i.details
     FROM items i JOIN sources s ON s.id = i.source_id
+"""
+
+
+_SAME_CANONICAL = """
+    SELECT id FROM items WHERE canonical_url = ? AND canonical_url != '' AND source_id != ?
+    ORDER BY id LIMIT 1
+"""
+_SAME_TITLE_KEY = """
+    SELECT id FROM items WHERE title_key = ? AND title_key != '' AND source_id != ?
+    ORDER BY id LIMIT 1
 """
 
 
@@ -368,27 +391,60 @@ class Store:
         ).fetchone()
         return CacheInfo() if row is None else CacheInfo(row[0], row[1])
 
-    def record_fetch(self, result: FetchResult, now: datetime) -> None:
-        """Keep the health of a source; validators change only with a fresh 200 body."""
+    def source_state(self, url: str) -> SourceState:
+        """The fetch schedule of a source, as :func:`aggregator.schedule.decide` left it."""
+        row = self._db.execute(
+            """
+            SELECT COALESCE(fetch_url, url), last_status, last_error, last_success, failures,
+                   next_attempt, retired, moved_from
+            FROM sources WHERE url = ?
+            """,
+            (url,),
+        ).fetchone()
+        if row is None:
+            raise UnknownSourceError(f"unknown source {url!r}: sync_sources() has not recorded it")
+        return SourceState(
+            fetch_url=row[0],
+            last_status=row[1],
+            last_error=row[2],
+            last_success=_optional_from_text(row[3]),
+            failures=row[4],
+            next_attempt=_optional_from_text(row[5]),
+            retired=bool(row[6]),
+            moved_from=row[7],
+        )
+
+    def record_fetch(
+        self,
+        source_url: str,
+        result: FetchResult,
+        state: SourceState,
+        problems: Sequence[str] = (),
+    ) -> None:
+        """Persist the decided state; validators change only with a fresh 200 body."""
         with self._transaction() as db:
-            source_id = self._source_id(result.url)
-            if not result.ok:
-                db.execute(
-                    """
-                    UPDATE sources SET last_status = ?, last_error = ?, failures = failures + 1
-                    WHERE id = ?
-                    """,
-                    (result.status, result.error or f"HTTP {result.status}", source_id),
-                )
-                return
+            source_id = self._source_id(source_url)
             db.execute(
                 """
-                UPDATE sources SET last_status = ?, last_error = NULL, failures = 0,
-                    last_success = ? WHERE id = ?
+                UPDATE sources SET fetch_url = ?, last_status = ?, last_error = ?,
+                    last_success = ?, failures = ?, next_attempt = ?, retired = ?,
+                    moved_from = ?, problems = ?
+                WHERE id = ?
                 """,
-                (result.status, _to_text(now), source_id),
+                (
+                    state.fetch_url,
+                    state.last_status,
+                    state.last_error,
+                    None if state.last_success is None else _to_text(state.last_success),
+                    state.failures,
+                    None if state.next_attempt is None else _to_text(state.next_attempt),
+                    int(state.retired),
+                    state.moved_from,
+                    json.dumps(list(problems)),
+                    source_id,
+                ),
             )
-            if not result.not_modified:
+            if result.ok and not result.not_modified:
                 cache = result.cache_info
                 db.execute(
                     "UPDATE sources SET etag = ?, last_modified = ? WHERE id = ?",
@@ -400,7 +456,9 @@ class Store:
         rows = self._db.execute(
             """
             SELECT s.url, s.name, s.last_status, s.last_error, s.last_success, s.failures,
-                   (SELECT COUNT(*) FROM item_sources x WHERE x.source_id = s.id)
+                   (SELECT COUNT(*) FROM item_sources x WHERE x.source_id = s.id),
+                   s.next_attempt, s.retired, COALESCE(s.fetch_url, s.url), s.moved_from,
+                   s.problems
             FROM sources s WHERE s.active = 1 ORDER BY s.name, s.url
             """
         )
@@ -413,6 +471,11 @@ class Store:
                 last_success=_optional_from_text(row[4]),
                 failures=row[5],
                 items=row[6],
+                next_attempt=_optional_from_text(row[7]),
+                retired=bool(row[8]),
+                fetch_url=row[9],
+                moved_from=row[10],
+                problems=tuple(json.loads(row[11])),
             )
             for row in rows
         ]
@@ -432,6 +495,7 @@ class Store:
         self, db: sqlite3.Connection, source_id: int, entry: Entry, now: datetime, result: AddResult
     ) -> None:
         canonical = _canonical(entry.url)
+        key = title_key(entry.title, entry.published or now)
         own = db.execute(
             """
             SELECT id, title, summary, content, url, item_type, details FROM items
@@ -450,24 +514,35 @@ class Store:
             )
             if tuple(own[1:]) != fresh:
                 self._update_item(db, own[0], entry, canonical)
+                db.execute("UPDATE items SET title_key = ? WHERE id = ?", (key, own[0]))
                 result.updated_ids.append(own[0])
             return
-        if canonical:
-            syndicated = db.execute(
-                """
-                SELECT id FROM items WHERE canonical_url = ? AND source_id != ?
-                ORDER BY id LIMIT 1
-                """,
-                (canonical, source_id),
-            ).fetchone()
-            if syndicated is not None:
-                db.execute(
-                    "INSERT OR IGNORE INTO item_sources (item_id, source_id) VALUES (?, ?)",
-                    (syndicated[0], source_id),
-                )
-                return
+        syndicated = self._syndicated(db, source_id, canonical, key)
+        if syndicated is not None:
+            db.execute(
+                "INSERT OR IGNORE INTO item_sources (item_id, source_id) VALUES (?, ?)",
+                (syndicated, source_id),
+            )
+            return
         item_id = self._insert_item(db, source_id, entry, canonical, now)
+        db.execute("UPDATE items SET title_key = ? WHERE id = ?", (key, item_id))
         result.new_ids.append(item_id)
+
+    def _syndicated(
+        self, db: sqlite3.Connection, source_id: int, canonical: str, key: str
+    ) -> int | None:
+        """Another source's item for the same story: same canonical URL, else same title key.
+
+        Each query repeats its partial index's ``!= ''``: without it SQLite
+        cannot use the index and scans every item for every new entry.
+        """
+        for query, value in ((_SAME_CANONICAL, canonical), (_SAME_TITLE_KEY, key)):
+            if not value:
+                continue
+            row = db.execute(query, (value, source_id)).fetchone()
+            if row is not None:
+                return int(row[0])
+        return None
 
     def _insert_item(
         self, db: sqlite3.Connection, source_id: int, entry: Entry, canonical: str, now: datetime

@@ -109,13 +109,15 @@ class StaticServer:
     matching ``If-None-Match`` with 304; one with ``Last-Modified`` answers an
     ``If-Modified-Since`` that is not older with 304. Unknown paths are 404.
     ``hits`` counts requests per path (query strings ignored) and
-    ``requests[path]`` keeps the headers of each request, in order.
+    ``requests[path]`` keeps the headers of each request, in order;
+    ``client_ports`` the client side of each TCP connection seen.
     """
 
     base: str = ""
     routes: dict[str, Route] = field(default_factory=dict)
     hits: Counter[str] = field(default_factory=Counter)
     requests: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    client_ports: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
@@ -160,6 +162,7 @@ class _StaticHandler(BaseHTTPRequestHandler):
         state = self.server.state
         path = self.path.split("?", 1)[0]
         state.record(path, dict(self.headers.items()))
+        state.client_ports.add(self.client_address[1])
         status, headers, body = state.routes.get(path, (404, {}, b"not found\n"))
         if status == 200 and _not_modified(self.headers, headers):
             status, body = 304, b""

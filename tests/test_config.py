@@ -56,6 +56,7 @@ def test_good_config_loads(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "feeds.toml", GOOD_FEEDS))
     assert config.settings.title == "Team learning"
     assert config.settings.timeout_s == 5.0
+    assert (config.settings.concurrency, config.settings.per_host_concurrency) == (16, 4)
     assert [s.name for s in config.sources] == ["One", "Two"]
     assert config.sources[0].kind == "podcast"
     assert config.sources[0].tags == ("audio",)
@@ -84,6 +85,12 @@ def test_shipped_feeds_and_profiles_are_valid() -> None:
         (GOOD_FEEDS.replace("timeout = 5", "timeout = true"), 3, "settings.timeout", "expected"),
         (GOOD_FEEDS.replace('tags = ["audio"]', 'tagz = ["audio"]'), 10, "source.tagz", "'tags'"),
         (GOOD_FEEDS.replace("timeout = 5", "timeout = 5 5"), 3, "", "invalid TOML"),
+        (
+            GOOD_FEEDS.replace("timeout = 5", "per_host_concurrency = 0"),
+            3,
+            "settings.per_host_concurrency",
+            "between 1 and 256",
+        ),
     ],
 )
 def test_bad_config_names_file_line_and_key(
@@ -162,3 +169,9 @@ def test_profile_without_interests_is_refused(tmp_path: Path) -> None:
 def test_profile_file_name_must_be_safe(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file names"):
         load_profile(write(tmp_path, "Bad Name.toml", GOOD_PROFILE))
+
+
+def test_concurrency_limits_are_settings(tmp_path: Path) -> None:
+    text = GOOD_FEEDS.replace("timeout = 5", "concurrency = 32\nper_host_concurrency = 32")
+    settings = load_config(write(tmp_path, "feeds.toml", text)).settings
+    assert (settings.concurrency, settings.per_host_concurrency) == (32, 32)

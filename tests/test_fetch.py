@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from aggregator import __version__
-from aggregator.fetch import PER_HOST_LIMIT, fetch_many, fetch_one, is_public_address
+from aggregator.fetch import fetch_many, fetch_one, is_public_address
 from aggregator.models import CacheInfo, FetchResult, Settings
 from feedfarm.corpus import BASE as FEEDFARM_BASE_MARKER
 
@@ -194,6 +194,31 @@ def test_redirect_is_followed_and_final_url_recorded(feedfarm_server, feedfarm_c
     assert result.ok and result.status == 200 and result.content
     assert result.url == feedfarm_server.url(fault)
     assert result.final_url == feedfarm_server.url(path)
+    assert result.redirects == ((int(fault[-3:]), feedfarm_server.url(path)),)
+    assert result.moved_permanently is (fault == "/faults/301")
+
+
+def test_a_temporary_hop_makes_a_redirect_chain_temporary(static_server):
+    target = static_server.add("/new", b"<rss/>")
+    static_server.add("/hop", b"", status=302, headers={"Location": "/new"})
+    start = static_server.add("/old", b"", status=301, headers={"Location": "/hop"})
+
+    result = fetch(start)
+
+    assert result.redirects == ((301, static_server.url("/hop")), (302, target))
+    assert not result.moved_permanently
+
+
+def test_304s_and_redirects_keep_one_connection_alive(static_server):
+    url = static_server.add("/feed", b"<rss/>", headers={"ETag": '"v1"'})
+    static_server.add("/moved", b"", status=301, headers={"Location": "/feed"})
+    targets = [(f"{url}?n={i}", CacheInfo('"v1"')) for i in range(6)]
+
+    results = collect([*targets, (static_server.url("/moved"), NO_CACHE)], concurrency=1)
+
+    assert [r.status for r in results] == [304] * 6 + [200]
+    # An unread 304 or 301 body used to close the connection; now all share one.
+    assert len(static_server.client_ports) == 1
 
 
 def test_redirect_loop_is_an_error(feedfarm_server):
@@ -300,7 +325,7 @@ def test_fetch_many_yields_every_result_in_completion_order(static_server, feedf
 def test_fetch_many_limits_requests_per_host(feedfarm_server):
     # Twice the per-host limit of hanging requests to one host take two deadline rounds.
     hang = feedfarm_server.url("/faults/hang")
-    targets = [(f"{hang}?n={i}", NO_CACHE) for i in range(2 * PER_HOST_LIMIT)]
+    targets = [(f"{hang}?n={i}", NO_CACHE) for i in range(2 * SETTINGS.per_host_concurrency)]
     started = time.monotonic()
 
     results = collect(targets, deadline_s=0.5, concurrency=16)

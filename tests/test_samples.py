@@ -98,8 +98,8 @@ def test_source_list_has_settings_and_complete_sources(path: Path) -> None:
     assert set(data["settings"]) == set(config.SETTINGS_KEYS)
     sources = data["source"]
     for source in sources:
-        # `type` is an override a person adds only where guessing goes wrong.
-        assert set(source) | {"type"} == set(config.SOURCE_KEYS), source.get("name")
+        # `type` and `scrape` are what a person adds only where needed.
+        assert set(source) | {"type", "scrape"} == set(config.SOURCE_KEYS), source.get("name")
         assert source["kind"] in SOURCE_KINDS, source["name"]
         assert source["tags"], source["name"]
         assert all(isinstance(tag, str) and tag for tag in source["tags"])

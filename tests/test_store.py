@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.models import Entry, FetchResult, Item, Pick, Source
+from aggregator.schedule import SourceState, decide
 from aggregator.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -133,6 +134,45 @@ def test_sync_sources_upserts_and_deactivates(store: Store) -> None:
     assert {s.url for s in store.source_statuses()} == {BLOG.url, NEWS.url}
 
 
+def record(store: Store, result: FetchResult, now: datetime) -> None:
+    store.record_fetch(BLOG.url, result, decide(result, store.source_state(BLOG.url), now))
+
+
+def test_schedule_state_round_trips_and_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with Store(path) as store:
+        store.sync_sources([BLOG])
+        assert store.source_state(BLOG.url) == SourceState(fetch_url=BLOG.url)
+        moved = FetchResult(BLOG.url, NEWS.url, 200, b"<rss/>", redirects=((301, NEWS.url),))
+        record(store, moved, NOW)
+        gone = FetchResult(NEWS.url, NEWS.url, 503, headers={"retry-after": "60"}, error="busy")
+        record(store, gone, NOW)
+        store.record_fetch(BLOG.url, gone, store.source_state(BLOG.url), ["bozo: bad &"])
+    with Store(path) as store:
+        state = store.source_state(BLOG.url)
+        status = store.source_statuses()[0]
+    assert state.fetch_url == NEWS.url and state.moved_from == BLOG.url
+    assert state.next_attempt == NOW + timedelta(seconds=60)
+    assert (status.fetch_url, status.problems) == (NEWS.url, ("bozo: bad &",))
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        for statement in MIGRATIONS[0]:
+            db.execute(statement)
+        db.execute(
+            "INSERT INTO sources (url, name, kind, etag, failures) VALUES (?, ?, 'blog', 'e', 2)",
+            (BLOG.url, BLOG.name),
+        )
+        db.execute("PRAGMA user_version = 1")
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.source_state(BLOG.url) == SourceState(fetch_url=BLOG.url, failures=2)
+        assert store.cache_info(BLOG.url).etag == "e"
+
+
 def test_record_fetch_success_then_failures_then_304(store: Store) -> None:
     ok = FetchResult(
         url=BLOG.url,
@@ -141,12 +181,12 @@ def test_record_fetch_success_then_failures_then_304(store: Store) -> None:
         content=b"<rss/>",
         headers={"etag": '"v1"', "last-modified": "Sun, 29 Nov 2026 10:00:00 GMT"},
     )
-    store.record_fetch(ok, NOW)
+    record(store, ok, NOW)
     assert store.cache_info(BLOG.url).etag == '"v1"'
 
     broken = FetchResult(url=BLOG.url, final_url=BLOG.url, status=503, error="HTTP 503")
-    store.record_fetch(broken, NOW + timedelta(hours=1))
-    store.record_fetch(broken, NOW + timedelta(hours=2))
+    record(store, broken, NOW + timedelta(hours=1))
+    record(store, broken, NOW + timedelta(hours=2))
     status = next(s for s in store.source_statuses() if s.url == BLOG.url)
     assert (status.failures, status.last_status, status.last_error) == (2, 503, "HTTP 503")
     assert status.last_success == NOW
@@ -154,7 +194,7 @@ def test_record_fetch_success_then_failures_then_304(store: Store) -> None:
 
     unchanged = FetchResult(url=BLOG.url, final_url=BLOG.url, status=304)
     later = NOW + timedelta(hours=3)
-    store.record_fetch(unchanged, later)
+    record(store, unchanged, later)
     status = next(s for s in store.source_statuses() if s.url == BLOG.url)
     assert (status.failures, status.last_status, status.last_error) == (0, 304, None)
     assert status.last_success == later
@@ -164,8 +204,8 @@ def test_record_fetch_success_then_failures_then_304(store: Store) -> None:
 
 def test_a_200_without_validators_forgets_the_old_ones(store: Store) -> None:
     headers = {"etag": '"v1"'}
-    store.record_fetch(FetchResult(BLOG.url, BLOG.url, 200, b"x", headers), NOW)
-    store.record_fetch(FetchResult(BLOG.url, BLOG.url, 200, b"y", {}), NOW)
+    record(store, FetchResult(BLOG.url, BLOG.url, 200, b"x", headers), NOW)
+    record(store, FetchResult(BLOG.url, BLOG.url, 200, b"y", {}), NOW)
     assert store.cache_info(BLOG.url).etag is None
 
 
@@ -305,3 +345,34 @@ def test_delivered_before_counts_only_earlier_days_of_that_person(store: Store) 
     assert store.delivered_before("ada", date(2026, 11, 28)) == set()
     assert store.delivered_before("bob", date(2026, 12, 1)) == {ids["c"]}
     assert store.digest_days("ada") == [date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)]
+
+
+def test_same_title_on_the_same_day_is_one_story_from_two_sources(
+    store: Store, tmp_path: Path
+) -> None:
+    title = "How We Teach SQL to New Analysts"
+    (item_id,) = store.add_entries(BLOG.url, [entry("a", title=title)], NOW).new_ids
+    copy = entry(
+        "n1",
+        url="https://news.example/their-copy",
+        title="How we teach SQL to new analysts!",
+        published=NOW - timedelta(hours=20),
+    )
+    assert store.add_entries(NEWS.url, [copy], NOW) == AddResult([], [])
+    assert item_sources(tmp_path / "learnplace.db") == [(item_id, BLOG.url), (item_id, NEWS.url)]
+
+
+@pytest.mark.parametrize(
+    ("title", "published"),
+    [
+        ("How We Teach SQL to New Analysts", NOW - timedelta(days=3)),  # another day
+        ("Episode 12", NOW - timedelta(days=1)),  # too short to identify a story
+    ],
+)
+def test_titles_that_only_look_alike_stay_apart(
+    store: Store, title: str, published: datetime
+) -> None:
+    first = "How We Teach SQL to New Analysts" if title.startswith("How") else title
+    store.add_entries(BLOG.url, [entry("a", title=first)], NOW)
+    other = entry("n1", url="https://news.example/x", title=title, published=published)
+    assert len(store.add_entries(NEWS.url, [other], NOW).new_ids) == 1

@@ -22,13 +22,14 @@ from aggregator.models import ITEM_TYPES
 @cli.command()
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary (for cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--force", is_flag=True, help="Fetch every source now, ignoring backoff.")
 @click.pass_obj
 @friendly_errors
-def run(project_dir: Path, quiet: bool, as_json: bool) -> None:
-    """Fetch every source, update the index and write today's digests to output/."""
+def run(project_dir: Path, quiet: bool, as_json: bool, force: bool) -> None:
+    """Fetch every due source, update the index and write today's digests to output/."""
     project = pipeline.Project.at(project_dir)
     with progress_reporter(quiet or as_json) as reporter:
-        summary = pipeline.run(project, now=datetime.now(UTC), reporter=reporter)
+        summary = pipeline.run(project, now=datetime.now(UTC), reporter=reporter, force=force)
     _report(summary, quiet=quiet, as_json=as_json)
     if summary.sources_ok == 0 and summary.failures:
         sys.exit(2)
@@ -124,8 +125,13 @@ def _report(summary: pipeline.RunSummary, *, quiet: bool, as_json: bool) -> None
     total = summary.sources_ok + len(summary.failures)
     console.print(
         f"[bold]Sources:[/] {summary.sources_ok}/{total} ok "
-        f"({summary.not_modified} unchanged), {len(summary.failures)} failed"
+        f"({summary.not_modified} unchanged), {len(summary.failures)} failed, "
+        f"{summary.skipped} not due"
     )
+    for name, url in summary.moved:
+        console.print(f"  [yellow]→[/] {name} moved permanently to {url}")
+    for name in summary.retired:
+        console.print(f"  [yellow]✗[/] {name} is gone (HTTP 410): retired")
     for name, error in summary.failures[:8]:
         console.print(f"  [red]✗[/] {name}: {error}")
     if len(summary.failures) > 8:
@@ -143,6 +149,9 @@ def _summary_json(summary: pipeline.RunSummary) -> dict[str, Any]:
     return {
         "sources_ok": summary.sources_ok,
         "not_modified": summary.not_modified,
+        "skipped": summary.skipped,
+        "moved": [{"source": name, "url": url} for name, url in summary.moved],
+        "retired": summary.retired,
         "failed": [{"source": name, "error": error} for name, error in summary.failures],
         "new_items": summary.new_items,
         "updated_items": summary.updated_items,

@@ -1,0 +1,114 @@
+"""``learnplace sources``: list the sources with their health, add, remove, import and export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from aggregator import pipeline
+from aggregator.cli.app import cli, friendly_errors
+from aggregator.models import SOURCE_KINDS, SourceStatus
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the sources as JSON.")
+@click.pass_context
+@friendly_errors
+def sources(ctx: click.Context, as_json: bool) -> None:
+    """Show every source: status, items, last success, next attempt and last error."""
+    if ctx.invoked_subcommand is not None:
+        return
+    statuses = pipeline.source_statuses(pipeline.Project.at(ctx.obj))
+    if as_json:
+        click.echo(json.dumps([_status_json(s) for s in statuses], indent=2, ensure_ascii=False))
+        return
+    table = Table("Name", "Status", "Items", "Last success", "Next attempt", "Error")
+    for status in statuses:
+        table.add_row(
+            status.name,
+            _status_word(status),
+            str(status.items),
+            _when(status.last_success),
+            "retired" if status.retired else _when(status.next_attempt) or "next run",
+            status.last_error or "",
+        )
+    Console().print(table)
+
+
+@sources.command()
+@click.argument("url")
+@click.option("--name", help="Name shown on digests (default: the feed's title).")
+@click.option("--kind", type=click.Choice(SOURCE_KINDS), default="blog", show_default=True)
+@click.pass_obj
+@friendly_errors
+def add(project_dir: Path, url: str, name: str | None, kind: str) -> None:
+    """Add a feed, or a web page whose feed is found by autodiscovery, to feeds.toml."""
+    source = pipeline.add_source(pipeline.Project.at(project_dir), url, name=name, kind=kind)
+    click.echo(f"Added {source.name}: {source.url}")
+
+
+@sources.command()
+@click.argument("url_or_name")
+@click.pass_obj
+@friendly_errors
+def remove(project_dir: Path, url_or_name: str) -> None:
+    """Remove a source from feeds.toml (its items stay in the store)."""
+    source = pipeline.remove_source(pipeline.Project.at(project_dir), url_or_name)
+    click.echo(f"Removed {source.name}: {source.url}")
+
+
+@sources.command("import")
+@click.argument("opml", type=click.File("rb"))
+@click.pass_obj
+@friendly_errors
+def import_(project_dir: Path, opml: click.utils.LazyFile) -> None:
+    """Append the feeds of an OPML file (``-`` for stdin) to feeds.toml."""
+    added, known = pipeline.import_opml(pipeline.Project.at(project_dir), opml.read())
+    click.echo(f"Imported {len(added)} sources ({known} already listed).")
+
+
+@sources.command()
+@click.pass_obj
+@friendly_errors
+def export(project_dir: Path) -> None:
+    """Print the sources as OPML 2.0."""
+    opml = pipeline.export_opml(pipeline.Project.at(project_dir), datetime.now(UTC))
+    sys.stdout.buffer.write(opml)
+
+
+def _status_word(status: SourceStatus) -> str:
+    if status.retired:
+        return "gone"
+    if status.last_status is None and status.last_error is None:
+        return "new"
+    if status.last_error:
+        return f"failing x{status.failures}"
+    return "moved" if status.moved_from else "ok"
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _status_json(status: SourceStatus) -> dict[str, object]:
+    return {
+        "name": status.name,
+        "url": status.url,
+        "fetch_url": status.fetch_url or status.url,
+        "moved_from": status.moved_from,
+        "status": _status_word(status),
+        "last_status": status.last_status,
+        "items": status.items,
+        "last_success": status.last_success.isoformat() if status.last_success else None,
+        "next_attempt": status.next_attempt.isoformat() if status.next_attempt else None,
+        "failures": status.failures,
+        "retired": status.retired,
+        "error": status.last_error,
+        "problems": list(status.problems),
+    }
