@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -27,10 +27,10 @@ from aggregator.config import load_config, load_profiles
 from aggregator.digest import build_digest
 from aggregator.errors import RunLockedError
 from aggregator.fetch import fetch_many
-from aggregator.index import SearchIndex
+from aggregator.index import SearchFilters, SearchIndex
 from aggregator.models import Config, Digest, FetchResult, Item, Pick, Profile, Source
 from aggregator.parse import FeedParseError, parse_feed
-from aggregator.rank import blend, profile_queries
+from aggregator.rank import EXCLUDE_KEY, blend, personalize, profile_queries
 from aggregator.render import SiteWriter, make_environment
 from aggregator.store import Store
 
@@ -119,7 +119,7 @@ def run(
     with _run_lock(project), Store(project.store_path) as store:
         store.sync_sources(config.sources)
         changed = asyncio.run(_collect(config, store, now, reporter, summary))
-        with SearchIndex.open(project.index_dir) as index:
+        with SearchIndex.open(project.index_dir, recreate_if_stale=True) as index:
             _update_index(store, index, changed, reporter)
             digests = _build_digests(store, index, profiles, now, reporter)
         _render(project, config, store, digests, now, reporter, summary)
@@ -269,9 +269,70 @@ def local_day(now: datetime) -> date:
     return now.astimezone().date()
 
 
-def search(project: Project, text: str, *, limit: int = 20) -> list[tuple[Item, float]]:
-    """Items matching ``text`` (Whoosh query language), best first."""
-    with Store(project.store_path) as store, SearchIndex.open(project.index_dir) as index:
-        hits = index.search(text, limit=limit)
-        items = store.items(hit.item_id for hit in hits)
-    return [(items[hit.item_id], hit.score) for hit in hits if hit.item_id in items]
+PROFILE_CANDIDATES = 200
+"""How many of a query's best results a profile re-ranks: enough to reorder, cheap to score."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """What a person asked for, from the CLI's options or the web page's query string."""
+
+    text: str
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    sort: str = "relevance"
+    limit: int = 20
+    offset: int = 0
+    profile: Profile | None = None
+    """Rank by this person's interests too (and drop what they exclude)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """One page of items with their scores, and the facts around them."""
+
+    results: list[tuple[Item, float]]
+    total: int
+    facets: Mapping[str, Mapping[str, int]]
+    terms: frozenset[str]
+    suggestion: str | None
+
+
+def search(project: Project, request: SearchRequest, *, now: datetime) -> SearchResults:
+    """Items matching a request (Whoosh query language), best first; reads store and index only."""
+    with (
+        Store(project.store_path, read_only=True) as store,
+        SearchIndex.open(project.index_dir) as index,
+    ):
+        return search_in(store, index, request, now=now)
+
+
+def search_in(
+    store: Store, index: SearchIndex, request: SearchRequest, *, now: datetime
+) -> SearchResults:
+    """:func:`search` on an open store and index (the web app and the benchmark keep them open)."""
+    profile = request.profile
+    ranked_here = profile is not None and request.sort == "relevance"
+    window = max(PROFILE_CANDIDATES, request.offset + request.limit) if ranked_here else 0
+    page = index.search(
+        request.text,
+        limit=window or request.limit,
+        offset=0 if ranked_here else request.offset,
+        filters=request.filters,
+        sort=request.sort,
+        facets=True,
+    )
+    items = store.items(hit.item_id for hit in page.hits)
+    results = [(items[hit.item_id], hit.score) for hit in page.hits if hit.item_id in items]
+    if profile is not None:
+        if ranked_here:
+            scores = index.score_docs(profile_queries(profile), page.hits)
+        else:
+            exclusions = {k: q for k, q in profile_queries(profile).items() if k == EXCLUDE_KEY}
+            scores = index.score_docs(exclusions, page.hits)
+        personal = personalize(profile, results, scores, now)
+        if ranked_here:
+            results = personal[request.offset : request.offset + request.limit]
+        else:
+            kept = {item.id for item, _ in personal}
+            results = [(item, score) for item, score in results if item.id in kept]
+    return SearchResults(results, page.total, page.facets, page.terms, page.suggestion)
