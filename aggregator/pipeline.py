@@ -28,7 +28,16 @@ from aggregator.digest import build_digest
 from aggregator.errors import RunLockedError
 from aggregator.fetch import fetch_many
 from aggregator.index import SearchFilters, SearchIndex
-from aggregator.models import Config, Digest, FetchResult, Item, Pick, Profile, Source
+from aggregator.models import (
+    Config,
+    Digest,
+    FetchResult,
+    Item,
+    Pick,
+    Profile,
+    Source,
+    SourceStatus,
+)
 from aggregator.parse import FeedParseError, parse_feed
 from aggregator.rank import EXCLUDE_KEY, blend, personalize, profile_queries
 from aggregator.render import SiteWriter, make_environment
@@ -336,3 +345,24 @@ def search_in(
             kept = {item.id for item, _ in personal}
             results = [(item, score) for item, score in results if item.id in kept]
     return SearchResults(results, page.total, page.facets, page.terms, page.suggestion)
+
+
+def preview_profile(project: Project, profile: Profile, now: datetime) -> Digest:
+    """:func:`preview` for a profile that may not be saved yet; reads store and index only."""
+    with (
+        Store(project.store_path, read_only=True) as store,
+        SearchIndex.open(project.index_dir) as index,
+    ):
+        return preview(store, index, profile, now)
+
+
+def source_statuses(project: Project) -> list[SourceStatus]:
+    """Every active source's health, as the last runs left it."""
+    with Store(project.store_path, read_only=True) as store:
+        return store.source_statuses()
+
+
+def item(project: Project, item_id: int) -> Item | None:
+    """One stored item, or None."""
+    with Store(project.store_path, read_only=True) as store:
+        return store.items([item_id]).get(item_id)

@@ -14,8 +14,8 @@ from aggregator.index import (
     SCHEMA,
     TEXT_FIELDS,
     QuerySyntaxError,
-    SearchPage,
     SearchIndex,
+    SearchPage,
 )
 from aggregator.models import Item
 
