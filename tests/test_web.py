@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import uvicorn
+from playwright.sync_api import Page, expect, sync_playwright
 from starlette.testclient import TestClient
 
 from aggregator import pipeline
@@ -34,6 +38,15 @@ python = 3  # her main language
 words = ["sponsored"]
 """
 ORIGIN = "http://testserver"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 BROAD = "data OR python OR learning OR course OR podcast OR design"
 
 
@@ -261,3 +274,78 @@ def test_cli_search_filters_facets_profile_and_suggestion(project: Path) -> None
     assert traversal.returncode == 1 and "no such profile" in traversal.stderr
     table = learnplace(project, "search", "python")
     assert "By type:" in table.stdout
+
+
+@pytest.fixture
+def live_url(project: Path) -> Iterator[str]:
+    """The app served by a real uvicorn on 127.0.0.1, on a free port, in a thread."""
+    config = uvicorn.Config(
+        create_app(pipeline.Project.at(project)), host="127.0.0.1", port=0, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(live_url: str) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(base_url=live_url)
+        finally:
+            browser.close()
+
+
+def test_browser_search_with_filters_and_open_a_result(page: Page, project: Path) -> None:
+    kind = rarest_type(project, BROAD)
+    page.goto("/search")
+    page.fill("#q", BROAD)
+    page.select_option("#type", kind)
+    page.press("#q", "Enter")
+    page.wait_for_selector(".result")
+    assert f"type={kind}" in page.url  # the URL is the search: shareable
+    shown = page.locator(".result .type").all_inner_texts()
+    assert shown and set(shown) == {kind}
+    assert page.locator(".result mark").count() > 0
+    first = page.locator(".result-title").first
+    title = first.inner_text()
+    first.click()
+    page.wait_for_selector("article.item h1")
+    assert page.locator("article.item h1").inner_text() == title
+
+
+def test_browser_edit_profile_invalid_then_valid_with_live_preview(
+    page: Page, project: Path
+) -> None:
+    path = project / "profiles" / "ana.toml"
+    page.goto("/profiles/ana")
+    preview = page.locator("#preview")
+    before = preview.inner_text()
+    assert "Nothing collected yet" not in before
+    page.fill("#digest_size", "0")
+    expect(preview).to_contain_text("Fix the form")  # live: nothing submitted yet
+    page.click("button[type=submit]")
+    page.wait_for_selector("#digest_size-error")
+    assert "must be between 1 and 200" in page.locator("#digest_size-error").inner_text()
+    assert path.read_text(encoding="utf-8") == PROFILE
+    page.fill("#digest_size", "3")
+    page.fill("#interests", "kubernetes = 3\nsecurity = 2")
+    expect(preview).not_to_contain_text("Fix the form")
+    expect(preview).not_to_have_text(before)
+    assert preview.locator("li").count() <= 3
+    assert preview.inner_text() != before
+    page.click("button[type=submit]")
+    page.wait_for_selector(".saved")
+    saved = load_profile(path)
+    assert saved.digest_size == 3
+    assert saved.interests == {"kubernetes": 3.0, "security": 2.0}
+    assert "# small on purpose" in path.read_text(encoding="utf-8")
