@@ -393,7 +393,7 @@ class SearchIndex:
         ids = searcher.reader().column_reader("id")  # raw bytes such as b"42": int() reads them
         hits = tuple(
             SearchHit(int(ids[docnum]), score or 0.0, docnum)
-            for score, docnum in results.top_n[offset:]
+            for score, docnum in results.top_n[offset : offset + limit]
         )
         counts = {name: _counts(results.groups(name)) for name in grouped} if facets else {}
         total = sum(counts["type"].values()) if facets else len(results)
