@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
+import whoosh.index
 from playwright.sync_api import Page, expect, sync_playwright
 from starlette.testclient import TestClient
 
@@ -349,3 +351,27 @@ def test_browser_edit_profile_invalid_then_valid_with_live_preview(
     assert saved.digest_size == 3
     assert saved.interests == {"kubernetes": 3.0, "security": 2.0}
     assert "# small on purpose" in path.read_text(encoding="utf-8")
+
+
+def test_app_reads_while_a_run_holds_the_write_locks(client: TestClient, project: Path) -> None:
+    """A run mid-write (SQLite write transaction open, Whoosh writer open) blocks no page."""
+    state = project / "state"
+    db = sqlite3.connect(state / "learnplace.sqlite3", isolation_level=None)
+    ix = whoosh.index.open_dir(str(state / "index"))
+    writer = ix.writer()
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("UPDATE sources SET failures = failures + 100")
+        assert client.get("/search", params={"q": "python"}).status_code == 200
+        sources = client.get("/sources")
+        assert sources.status_code == 200
+        assert "<td>100</td>" not in sources.text  # the uncommitted write is not seen
+        response = client.post(
+            "/profiles/ana/preview", data=form(csrf_of(client)), headers={"Origin": ORIGIN}
+        )
+        assert response.status_code == 200
+    finally:
+        writer.cancel()
+        ix.close()
+        db.execute("ROLLBACK")
+        db.close()
