@@ -23,6 +23,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -40,7 +41,7 @@ from aggregator import pipeline, profile_edit
 from aggregator.config import load_profile, profile_path
 from aggregator.errors import ConfigError
 from aggregator.index import QuerySyntaxError, SearchFilters, highlight, plain_text
-from aggregator.models import ITEM_TYPES
+from aggregator.models import ITEM_TYPES, Digest, Profile
 from aggregator.render import make_environment, packaged_templates_dir
 
 TOKEN_COOKIE = "learnplace_token"  # noqa: S105 (a cookie name, not a secret)
@@ -67,7 +68,9 @@ class InsecureBindError(ValueError):
     """Serving beyond loopback without a token would hand profiles to the network."""
 
 
-def create_app(project: pipeline.Project, *, host: str = "127.0.0.1", token: str | None = None):
+def create_app(
+    project: pipeline.Project, *, host: str = "127.0.0.1", token: str | None = None
+) -> Starlette:
     """The ASGI app for ``project``; refuses a non-loopback ``host`` without a ``token``."""
     if not is_loopback(host) and not token:
         raise InsecureBindError(
@@ -92,7 +95,9 @@ def create_app(project: pipeline.Project, *, host: str = "127.0.0.1", token: str
 
 
 def _guard(token: str | None) -> Callable[..., Awaitable[Response]]:
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]):
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         if token is not None:
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             given = given or request.cookies.get(TOKEN_COOKIE, "")
@@ -237,18 +242,19 @@ class _Web:
             return PlainTextResponse("no such item", status_code=404)
         return self.page(request, "web/item.html", item=found)
 
-    def _profile_file(self, request: Request):
+    def _profile_file(self, request: Request) -> Path | None:
         try:
             return profile_path(self.project.profiles_dir, request.path_params["name"])
         except ConfigError:
             return None
 
     async def profile(self, request: Request) -> Response:
+        """The form; a POST saves it, or shows each error by its field and saves nothing."""
         path = self._profile_file(request)
         if path is None:
             return PlainTextResponse("no such profile", status_code=404)
         errors: dict[str, str] = {}
-        saved = False
+        form: FormData | None = None
         if request.method == "POST":
             form = await request.form()
             if not _csrf_ok(request, form):
@@ -257,35 +263,26 @@ class _Web:
             if not errors:
                 try:
                     profile_edit.update_profile(path, changes)
-                    saved = True
                 except ConfigError as exc:
                     errors[_field_of(exc.key)] = exc.message
-            if errors:
-                return self.page(
-                    request,
-                    "web/profile.html",
-                    400,
-                    name=path.stem,
-                    values=_form_values(form),
-                    errors=errors,
-                    saved=False,
-                    item_types=ITEM_TYPES,
-                    digest=None,
-                )
-        profile = load_profile(path)
-        digest = self._preview(profile)
+        if errors and form is not None:
+            values, digest = _form_values(form), None
+        else:
+            profile = load_profile(path)
+            values, digest = _profile_values(profile), self._preview(profile)
         return self.page(
             request,
             "web/profile.html",
+            400 if errors else 200,
             name=path.stem,
-            values=_profile_values(profile),
+            values=values,
             errors=errors,
-            saved=saved,
+            saved=form is not None and not errors,
             item_types=ITEM_TYPES,
             digest=digest,
         )
 
-    def _preview(self, profile):
+    def _preview(self, profile: Profile) -> Digest | None:
         if not self.project.store_path.exists():
             return None
         return pipeline.preview_profile(self.project, profile, datetime.now(UTC))
@@ -371,7 +368,7 @@ def _weight(value: float) -> str:
     return f"{value:g}"
 
 
-def _profile_values(profile) -> dict[str, str]:
+def _profile_values(profile: Profile) -> dict[str, str]:
     values = {
         "digest_size": str(profile.digest_size),
         "freshness_days": str(profile.freshness_days),
