@@ -12,6 +12,7 @@ freshness window by a document set computed once per run.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -271,6 +272,7 @@ class SearchIndex:
         self._ix = ix
         self.path = path
         self._searcher: Searcher | None = None
+        self._columns: dict[str, list[object]] = {}
         self._parser = MultifieldParser(list(TEXT_FIELDS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS))
 
     @classmethod
@@ -338,7 +340,19 @@ class SearchIndex:
             self._searcher = None
         if self._searcher is None:
             self._searcher = self._ix.searcher()
+            self._columns = {}
         return self._searcher
+
+    def _column(self, name: str) -> list[object]:
+        """A column's values by document number, read once per searcher.
+
+        Whoosh reads a column's whole offset table each time a column reader
+        is opened, which at 100,000 documents costs more than a search.
+        """
+        values = self._columns.get(name)
+        if values is None:
+            values = self._columns[name] = list(self._current().reader().column_reader(name))
+        return values
 
     def parse(self, text: str) -> query.Query:
         """A person's query text as a Whoosh query, or QuerySyntaxError saying what is wrong."""
@@ -364,9 +378,8 @@ class SearchIndex:
     ) -> SearchPage:
         """Best items for a typed query; all words must match unless the query says OR.
 
-        Empty text with filters lists what the filters allow. Filters are
-        required clauses (``Require``), so they narrow the results without
-        adding to the scores.
+        Empty text with filters lists what the filters allow. Filters narrow
+        the results without changing the scores.
         """
         if sort not in SORTS:
             raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
@@ -374,29 +387,37 @@ class SearchIndex:
         if not text.strip() and not filters:
             return SearchPage(hits=(), total=0)
         parsed = self.parse(text) if text.strip() else query.Every()
+        # Whoosh's own filter (a document set), not a Require clause: Require trips an
+        # assertion in Whoosh's optimised top-k collector when the filter is a date range.
         restriction = filters.query()
-        if restriction is not None:
-            parsed = query.Require(parsed, restriction)
         searcher = self._current()
         if searcher.doc_count_all() == 0:
             return SearchPage(hits=(), total=0)  # an empty index has no id column to read
         limit = max(1, min(limit, SEARCH_LIMIT_MAX))
         offset = max(0, min(offset, SEARCH_LIMIT_MAX))
-        grouped = {name: sorting.FieldFacet(column) for name, column in FACET_FIELDS.items()}
         results = searcher.search(
             parsed,
             limit=offset + limit,
+            filter=restriction,
             sortedby=sorting.FieldFacet("published", reverse=True) if sort == "date" else None,
-            groupedby=grouped if facets else None,
-            maptype=sorting.Count,
         )
-        ids = searcher.reader().column_reader("id")  # raw bytes such as b"42": int() reads them
+        ids = self._column("id")  # raw bytes such as b"42": int() reads them
         hits = tuple(
-            SearchHit(int(ids[docnum]), score or 0.0, docnum)
+            SearchHit(int(ids[docnum]), score if sort == "relevance" else 0.0, docnum)  # type: ignore[arg-type]
             for score, docnum in results.top_n[offset : offset + limit]
         )
-        counts = {name: _counts(results.groups(name)) for name in grouped} if facets else {}
-        total = sum(counts["type"].values()) if facets else len(results)
+        counts: dict[str, dict[str, int]] = {}
+        if facets:
+            matched = list(searcher.docs_for_query(parsed))
+            if restriction is not None:
+                allowed = set(searcher.docs_for_query(restriction))
+                matched = [docnum for docnum in matched if docnum in allowed]
+            for name, column in FACET_FIELDS.items():
+                values = self._column(column)
+                counts[name] = _counts(Counter(values[docnum] for docnum in matched))
+            total = sum(counts["type"].values())
+        else:
+            total = len(results)
         suggestion = self._suggestion(searcher, text) if total == 0 and text.strip() else None
         return SearchPage(hits, total, counts, _analysed_terms(parsed), suggestion)
 
@@ -435,7 +456,9 @@ class SearchIndex:
         scores: dict[str, dict[int, float]] = {key: {} for key in queries}
         by_docnum = {hit.docnum: hit.item_id for hit in hits}
         wanted = sorted(by_docnum)
-        context = searcher.context()
+        # needs_current: Or-queries then build union trees that skip, instead of preloading
+        # every posting (Whoosh's choice for small indexes), which is what makes this cheap.
+        context = searcher.context(needs_current=True)
         for subsearcher, start in searcher.leaf_searchers():
             end = start + subsearcher.doc_count_all()
             local = [docnum - start for docnum in wanted if start <= docnum < end]
@@ -463,7 +486,7 @@ class SearchIndex:
         searcher = self._current()
         if searcher.doc_count_all() == 0:
             return {key: {} for key in queries}
-        ids = searcher.reader().column_reader("id")
+        ids = self._column("id")
         window = None
         if since is not None:
             in_window = query.DateRange("published", _naive_utc(since), None)

@@ -12,6 +12,7 @@ which field) is recomputed for the few picked items only, from their text.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -39,8 +40,13 @@ def _parser() -> MultifieldParser:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def interest_query(phrase: str) -> query.Query:
-    """One interest as a query: a phrase for several words, terms otherwise, plus an exact tag."""
+    """One interest as a query: a phrase for several words, terms otherwise, plus an exact tag.
+
+    Cached: parsing costs more than scoring a search's hits, and people share
+    interests; Whoosh never changes a query in place.
+    """
     words = _plain_words(phrase)
     text = f'"{" ".join(words)}"' if len(words) > 1 else " ".join(words)
     parsed = _parser().parse(text) if words else query.NullQuery
