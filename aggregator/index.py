@@ -393,12 +393,18 @@ class SearchIndex:
         searcher = self._current()
         if searcher.doc_count_all() == 0:
             return SearchPage(hits=(), total=0)  # an empty index has no id column to read
+        allowed = None
+        if restriction is not None:
+            # One document set serves both the search and the facet counts.
+            allowed = BitSet(searcher.docs_for_query(restriction), size=searcher.doc_count_all())
+            if not allowed:
+                return SearchPage(hits=(), total=0, terms=_analysed_terms(parsed))
         limit = max(1, min(limit, SEARCH_LIMIT_MAX))
         offset = max(0, min(offset, SEARCH_LIMIT_MAX))
         results = searcher.search(
             parsed,
             limit=offset + limit,
-            filter=restriction,
+            filter=allowed,
             sortedby=sorting.FieldFacet("published", reverse=True) if sort == "date" else None,
         )
         ids = self._column("id")  # raw bytes such as b"42": int() reads them
@@ -409,8 +415,7 @@ class SearchIndex:
         counts: dict[str, dict[str, int]] = {}
         if facets:
             matched = list(searcher.docs_for_query(parsed))
-            if restriction is not None:
-                allowed = set(searcher.docs_for_query(restriction))
+            if allowed is not None:
                 matched = [docnum for docnum in matched if docnum in allowed]
             for name, column in FACET_FIELDS.items():
                 values = self._column(column)

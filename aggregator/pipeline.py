@@ -293,6 +293,8 @@ class SearchRequest:
     offset: int = 0
     profile: Profile | None = None
     """Rank by this person's interests too (and drop what they exclude)."""
+    facets: bool = True
+    """Count every match by type and source (costs a pass over all matches)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +330,7 @@ def search_in(
         offset=0 if ranked_here else request.offset,
         filters=request.filters,
         sort=request.sort,
-        facets=True,
+        facets=request.facets,
     )
     items = store.items(hit.item_id for hit in page.hits)
     results = [(items[hit.item_id], hit.score) for hit in page.hits if hit.item_id in items]

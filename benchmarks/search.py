@@ -221,9 +221,16 @@ def bench_baseline(path: Path, rounds: int) -> list[float]:
 
 
 def bench_product(store_path: Path, index_path: Path, rounds: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"plain": [], "filtered": [], "profile": [], "date": []}
+    out: dict[str, list[float]] = {
+        "bare": [],
+        "plain": [],
+        "filtered": [],
+        "profile": [],
+        "date": [],
+    }
     with Store(store_path, read_only=True) as store, SearchIndex.open(index_path) as index:
-        cases = [("plain", pipeline.SearchRequest(text)) for text in QUERIES]
+        cases = [("bare", pipeline.SearchRequest(text, facets=False)) for text in QUERIES]
+        cases += [("plain", pipeline.SearchRequest(text)) for text in QUERIES]
         cases += [("filtered", pipeline.SearchRequest(t, f)) for t, f in FILTERED]
         cases += [("date", pipeline.SearchRequest(t, sort="date")) for t in QUERIES[:4]]
         cases += [("profile", pipeline.SearchRequest(t, profile=PROFILE)) for t in QUERIES]
@@ -288,6 +295,7 @@ def main() -> None:
     baseline = bench_baseline(baseline_path, args.rounds)
     product = bench_product(store_path, index_path, args.rounds)
     print(f"baseline plain queries           {percentiles(baseline)}")
+    print(f"product plain queries, no facets {percentiles(product['bare'])}")
     print(f"product plain queries (+facets)  {percentiles(product['plain'])}")
     print(f"product filtered queries         {percentiles(product['filtered'])}")
     print(f"product date-sorted queries      {percentiles(product['date'])}")
