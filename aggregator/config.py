@@ -432,6 +432,25 @@ def _strings(
     return tuple(v.strip() for v in values)
 
 
+def profile_path(directory: Path, name: str) -> Path:
+    """The file of the person called ``name``, which cannot be outside ``directory``.
+
+    The name comes from a person (a CLI argument, a URL): only a valid profile
+    id is accepted, and the resolved path must still sit in ``directory``.
+    """
+    if not PROFILE_NAME.match(name):
+        raise ConfigError(
+            str(directory), f"no such profile {name!r}: ids use lower-case letters, digits, - and _"
+        )
+    folder = directory.resolve()
+    path = (folder / f"{name}.toml").resolve()
+    if path.parent != folder:
+        raise ConfigError(str(directory), f"no such profile {name!r}")
+    if not path.is_file():
+        raise ConfigError(str(path), f"no such profile {name!r}")
+    return path
+
+
 def load_profiles(directory: Path) -> list[Profile]:
     """Every ``*.toml`` profile in ``directory``, sorted by name; the first bad one raises."""
     if not directory.is_dir():

@@ -2,7 +2,7 @@
 
 Only the ``id`` is stored; titles and bodies live in SQLite, which keeps the
 index small and every commit cheap. The index can always be rebuilt from the
-store (``learnplace reindex``), so it holds nothing that exists only here.
+store (``learnplace run`` does when the schema changed), so it holds nothing that exists only here.
 
 Whoosh is pure Python, so how it is called decides the speed: one commit per
 batch, one searcher reused across queries, and ranking restricted to the
@@ -11,15 +11,17 @@ freshness window by a document set computed once per run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
-from whoosh import query, scoring
+from whoosh import query, scoring, sorting
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.idsets import BitSet
@@ -34,12 +36,15 @@ from aggregator.models import Item
 SCHEMA = Schema(
     # sortable: a column gives docnum -> id without loading stored fields per hit.
     id=ID(stored=True, unique=True, sortable=True),
-    title=TEXT(analyzer=StemmingAnalyzer(), phrase=True),
+    # spelling: unstemmed title words feed "did you mean" (a stem is no word to suggest).
+    title=TEXT(analyzer=StemmingAnalyzer(), phrase=True, spelling=True),
     summary=TEXT(analyzer=StemmingAnalyzer(), phrase=True),
     content=TEXT(analyzer=StemmingAnalyzer(), phrase=True),
     tags=KEYWORD(lowercase=True, commas=True, scorable=True),
     source=TEXT(phrase=True),
-    type=ID(),
+    # The exact source name, for the --source filter and the facet counts (a column is fast).
+    source_name=ID(sortable=True),
+    type=ID(sortable=True),
     published=DATETIME(sortable=True),
 )
 """The one schema; :mod:`aggregator.rank` parses its queries against it so the analyzers match."""
@@ -83,10 +88,68 @@ class QuerySyntaxError(SearchIndexError, ValueError):
     """A query that cannot be understood; the message says why, for the person who typed it."""
 
 
+SORTS = ("relevance", "date")
+"""How a search can order its results: by Whoosh's BM25F score, or newest first."""
+
+FACET_FIELDS: Mapping[str, str] = {"type": "type", "source": "source_name"}
+"""Facet name -> the column that counts it."""
+
+_OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})
+_WORD = re.compile(r"(?<![\w:])([^\W\d_]{3,})(?![\w:])")
+"""A plain word of the query: not a field name (``title:``), not a field's value, not a number."""
+
+
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     item_id: int
     score: float
+    docnum: int = -1
+    """Whoosh's number for the document in the searcher that found it (for ``score_docs``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Restrictions that narrow a search without changing its scores."""
+
+    types: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.types or self.sources or self.tags or self.since or self.until)
+
+    def query(self) -> query.Query | None:
+        """Every filter must hold; several values of one filter are alternatives."""
+        parts: list[query.Query] = []
+        for field_name, values in (
+            ("type", self.types),
+            ("source_name", self.sources),
+            ("tags", tuple(tag.lower() for tag in self.tags)),
+        ):
+            if values:
+                parts.append(query.Or([query.Term(field_name, value) for value in values]))
+        if self.since or self.until:
+            start = _naive_utc(self.since) if self.since else None
+            end = _naive_utc(self.until) if self.until else None
+            parts.append(query.DateRange("published", start, end))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else query.And(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of results, with what a search page shows around them."""
+
+    hits: tuple[SearchHit, ...]
+    total: int
+    facets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    terms: frozenset[str] = frozenset()
+    """The query's analysed words, for highlighting them in titles and summaries."""
+    suggestion: str | None = None
+    """A corrected query ("did you mean") when nothing was found."""
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -112,6 +175,7 @@ def document(item: Item) -> dict[str, object]:
         "content": item.text,
         "tags": ",".join(item.tags),
         "source": item.source_name,
+        "source_name": item.source_name,
         "type": item.item_type,
         "published": _naive_utc(item.published),
     }
@@ -146,6 +210,64 @@ def _query_errors(q: query.Query) -> Iterator[str]:
         yield from _query_errors(child)
 
 
+def _counts(groups: Mapping[object, object]) -> dict[str, int]:
+    """Facet counts, largest first (names may come back as bytes from an ID column)."""
+    counts: dict[str, int] = {}
+    for key, value in groups.items():
+        name = key.decode("utf-8") if isinstance(key, bytes) else str(key)
+        counts[name] = counts.get(name, 0) + int(value)  # type: ignore[call-overload]
+    return dict(sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])))
+
+
+def _analysed_terms(q: query.Query) -> frozenset[str]:
+    """The words a query looks for in text fields, as the analyser left them (stems)."""
+    return frozenset(
+        text.decode("utf-8") if isinstance(text, bytes) else str(text)
+        for name, text in q.iter_all_terms()
+        if name in TEXT_FIELDS and name != "tags"
+    )
+
+
+def highlight(
+    text: str, terms: Collection[str], *, width: int | None = None
+) -> list[tuple[str, bool]]:
+    """``text`` as (piece, matched) pairs, for a page or a terminal to mark the query's words.
+
+    Words are matched as the index analysed them, so *learning* is marked for
+    the query *learn*. With ``width``, a long text is cut to about that many
+    characters around its first match, with "…" where it was cut.
+    """
+    spans = [
+        (token.startchar, token.endchar)
+        for token in SCHEMA["title"].analyzer(text, chars=True)
+        if token.text in terms
+    ]
+    start, end = 0, len(text)
+    if width is not None and len(text) > width:
+        first = spans[0][0] if spans else 0
+        start = max(0, min(first - width // 3, len(text) - width))
+        end = start + width
+    pieces: list[tuple[str, bool]] = [("…", False)] if start > 0 else []
+    cursor = start
+    for span_start, span_end in spans:
+        if span_start < cursor or span_end > end:
+            continue
+        if span_start > cursor:
+            pieces.append((text[cursor:span_start], False))
+        pieces.append((text[span_start:span_end], True))
+        cursor = span_end
+    if cursor < end:
+        pieces.append((text[cursor:end], False))
+    if end < len(text):
+        pieces.append(("…", False))
+    return pieces
+
+
+def plain_text(html: str) -> str:
+    """A sanitized summary as the words a person reads (what search shows and highlights)."""
+    return " ".join(_plain_text(html).split())
+
+
 class SearchIndex:
     """A Whoosh index directory and one cached searcher over it."""
 
@@ -153,11 +275,17 @@ class SearchIndex:
         self._ix = ix
         self.path = path
         self._searcher: Searcher | None = None
+        self._columns: dict[str, list[object]] = {}
         self._parser = MultifieldParser(list(TEXT_FIELDS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS))
 
     @classmethod
-    def open(cls, path: Path) -> SearchIndex:
-        """Open the index at ``path``, creating the directory and an empty index if missing."""
+    def open(cls, path: Path, *, recreate_if_stale: bool = False) -> SearchIndex:
+        """Open the index at ``path``, creating the directory and an empty index if missing.
+
+        ``recreate_if_stale`` (for ``learnplace run``) replaces an index built
+        with another schema by an empty one, which the run then refills from
+        the store; readers get :class:`IndexSchemaError` instead.
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         if not whoosh.index.exists_in(str(path)):
@@ -165,9 +293,11 @@ class SearchIndex:
         ix = whoosh.index.open_dir(str(path))
         if sorted(ix.schema.names()) != sorted(SCHEMA.names()):
             ix.close()
+            if recreate_if_stale:
+                return cls(whoosh.index.create_in(str(path), SCHEMA), path)
             raise IndexSchemaError(
                 f"{path}: the index has fields {sorted(ix.schema.names())}, this version expects "
-                f"{sorted(SCHEMA.names())}; rebuild it with `learnplace reindex`"
+                f"{sorted(SCHEMA.names())}; `learnplace run` rebuilds it from the store"
             )
         return cls(ix, path)
 
@@ -213,7 +343,19 @@ class SearchIndex:
             self._searcher = None
         if self._searcher is None:
             self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
+            self._columns = {}
         return self._searcher
+
+    def _column(self, name: str) -> list[object]:
+        """A column's values by document number, read once per searcher.
+
+        Whoosh reads a column's whole offset table each time a column reader
+        is opened, which at 100,000 documents costs more than a search.
+        """
+        values = self._columns.get(name)
+        if values is None:
+            values = self._columns[name] = list(self._current().reader().column_reader(name))
+        return values
 
     def parse(self, text: str) -> query.Query:
         """A person's query text as a Whoosh query, or QuerySyntaxError saying what is wrong."""
@@ -227,23 +369,119 @@ class SearchIndex:
             raise QuerySyntaxError(_not_understood(text, "; ".join(errors)))
         return parsed
 
-    def search(self, text: str, *, limit: int = 20, types: Iterable[str] = ()) -> list[SearchHit]:
+    def search(
+        self,
+        text: str,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        filters: SearchFilters | None = None,
+        sort: str = "relevance",
+        facets: bool = False,
+    ) -> SearchPage:
         """Best items for a typed query; all words must match unless the query says OR.
 
-        ``types`` keeps only items of those types (``learnplace search --type``).
+        Empty text with filters lists what the filters allow. Filters narrow
+        the results without changing the scores.
         """
-        if not text.strip():
-            return []
-        parsed = self.parse(text)
+        if sort not in SORTS:
+            raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
+        filters = filters or SearchFilters()
+        if not text.strip() and not filters:
+            return SearchPage(hits=(), total=0)
+        parsed = self.parse(text) if text.strip() else query.Every()
+        # Whoosh's own filter (a document set), not a Require clause: Require trips an
+        # assertion in Whoosh's optimised top-k collector when the filter is a date range.
+        restriction = filters.query()
         searcher = self._current()
         if searcher.doc_count_all() == 0:
-            return []  # an empty index has no id column to read
-        wanted = [query.Term("type", item_type) for item_type in types]
-        if wanted:
-            parsed = query.And([parsed, query.Or(wanted)])
-        results = searcher.search(parsed, limit=max(1, min(limit, SEARCH_LIMIT_MAX)))
-        ids = searcher.reader().column_reader("id")  # raw bytes such as b"42": int() reads them
-        return [SearchHit(int(ids[docnum]), score) for score, docnum in results.top_n]
+            return SearchPage(hits=(), total=0)  # an empty index has no id column to read
+        allowed = None
+        if restriction is not None:
+            # One document set serves both the search and the facet counts.
+            allowed = BitSet(searcher.docs_for_query(restriction), size=searcher.doc_count_all())
+            if not allowed:
+                return SearchPage(hits=(), total=0, terms=_analysed_terms(parsed))
+        limit = max(1, min(limit, SEARCH_LIMIT_MAX))
+        offset = max(0, min(offset, SEARCH_LIMIT_MAX))
+        results = searcher.search(
+            parsed,
+            limit=offset + limit,
+            filter=allowed,
+            sortedby=sorting.FieldFacet("published", reverse=True) if sort == "date" else None,
+        )
+        ids = self._column("id")  # raw bytes such as b"42": int() reads them
+        hits = tuple(
+            SearchHit(int(ids[docnum]), score if sort == "relevance" else 0.0, docnum)  # type: ignore[arg-type]
+            for score, docnum in results.top_n[offset : offset + limit]
+        )
+        counts: dict[str, dict[str, int]] = {}
+        if facets:
+            matched = list(searcher.docs_for_query(parsed))
+            if allowed is not None:
+                matched = [docnum for docnum in matched if docnum in allowed]
+            for name, column in FACET_FIELDS.items():
+                values = self._column(column)
+                counts[name] = _counts(Counter(values[docnum] for docnum in matched))
+            total = sum(counts["type"].values())
+        else:
+            total = len(results)
+        suggestion = self._suggestion(searcher, text) if total == 0 and text.strip() else None
+        return SearchPage(hits, total, counts, _analysed_terms(parsed), suggestion)
+
+    def _suggestion(self, searcher: Searcher, text: str) -> str | None:
+        """The query with unknown words replaced by the closest title words Whoosh knows."""
+        corrector = searcher.corrector("title")
+        reader = searcher.reader()
+        analyzer = SCHEMA["title"].analyzer
+
+        def known(word: str) -> bool:
+            stems = [token.text for token in analyzer(word)]
+            return not stems or any(
+                reader.doc_frequency(name, stem) for stem in stems for name in TEXT_FIELDS
+            )
+
+        def correct(match: re.Match[str]) -> str:
+            word = match.group(1)
+            if word in _OPERATORS or known(word):
+                return word
+            found = corrector.suggest(word.lower(), limit=1, maxdist=2)
+            return found[0] if found else word
+
+        corrected = _WORD.sub(correct, text)
+        return corrected if corrected != text else None
+
+    def score_docs(
+        self, queries: Mapping[str, query.Query], hits: Collection[SearchHit]
+    ) -> dict[str, dict[int, float]]:
+        """Each query's score for each of ``hits`` only (by item id), for personalising a search.
+
+        Scoring a few hundred known documents by skipping to them in each
+        query's postings is far cheaper than running the queries over the
+        whole index and intersecting afterwards.
+        """
+        searcher = self._current()
+        scores: dict[str, dict[int, float]] = {key: {} for key in queries}
+        by_docnum = {hit.docnum: hit.item_id for hit in hits}
+        wanted = sorted(by_docnum)
+        # needs_current: Or-queries then build union trees that skip, instead of preloading
+        # every posting (Whoosh's choice for small indexes), which is what makes this cheap.
+        context = searcher.context(needs_current=True)
+        for subsearcher, start in searcher.leaf_searchers():
+            end = start + subsearcher.doc_count_all()
+            local = [docnum - start for docnum in wanted if start <= docnum < end]
+            if not local:
+                continue
+            for key, q in queries.items():
+                matcher = q.matcher(subsearcher, context)
+                for docnum in local:
+                    if not matcher.is_active():
+                        break
+                    if matcher.id() < docnum:
+                        matcher.skip_to(docnum)
+                    if matcher.is_active() and matcher.id() == docnum:
+                        scores[key][by_docnum[docnum + start]] = matcher.score()
+        return scores
 
     def score_queries(
         self, queries: Mapping[str, query.Query], *, since: datetime | None = None
@@ -256,7 +494,7 @@ class SearchIndex:
         searcher = self._current()
         if searcher.doc_count_all() == 0:
             return {key: {} for key in queries}
-        ids = searcher.reader().column_reader("id")
+        ids = self._column("id")
         window = None
         if since is not None:
             in_window = query.DateRange("published", _naive_utc(since), None)

@@ -37,7 +37,7 @@ from aggregator.digest import build_digest
 from aggregator.discover import discover_feeds, looks_like_html
 from aggregator.errors import ConfigError, LearnplaceError, RunLockedError, UnknownItemError
 from aggregator.fetch import fetch_many, fetch_one
-from aggregator.index import SearchIndex
+from aggregator.index import SearchFilters, SearchIndex
 from aggregator.mail import MailError, build_message, send_message
 from aggregator.models import (
     CacheInfo,
@@ -57,6 +57,7 @@ from aggregator.models import (
 from aggregator.parse import FeedParseError, parse_feed
 from aggregator.parse_pool import ParsePool
 from aggregator.rank import (
+    EXCLUDE_KEY,
     EXPAND_KEY,
     EXPANSION_TOP,
     FEEDBACK_TERMS,
@@ -64,6 +65,7 @@ from aggregator.rank import (
     blend,
     expansion_terms,
     item_terms,
+    personalize,
     profile_queries,
     terms_query,
 )
@@ -163,7 +165,7 @@ def run(
     summary = RunSummary()
     with _run_lock(project), Store(project.store_path) as store:
         changed = _refresh(store, config, now, reporter, summary, force)
-        with SearchIndex.open(project.index_dir) as index:
+        with SearchIndex.open(project.index_dir, recreate_if_stale=True) as index:
             _update_index(store, index, changed, reporter)
             digests = _build_digests(store, index, profiles, now, reporter)
         _render(project, config, profiles, store, digests, now, reporter, summary)
@@ -599,16 +601,6 @@ def _settings(project: Project) -> Settings:
     return load_config(project.feeds_path).settings
 
 
-def search(
-    project: Project, text: str, *, limit: int = 20, types: Sequence[str] = ()
-) -> list[tuple[Item, float]]:
-    """Items matching ``text`` (Whoosh query language), best first; only ``types`` if given."""
-    with Store(project.store_path) as store, SearchIndex.open(project.index_dir) as index:
-        hits = index.search(text, limit=limit, types=types)
-        items = store.items(hit.item_id for hit in hits)
-    return [(items[hit.item_id], hit.score) for hit in hits if hit.item_id in items]
-
-
 def set_item_type(project: Project, item_id: int, item_type: str | None) -> Item:
     """Override an item's type (``None`` goes back to the parser's guess) in store and index."""
     with _run_lock(project), Store(project.store_path) as store:
@@ -764,3 +756,99 @@ def record_feedback(project: Project, name: str, ref: str, judgement: int, now: 
             raise UnknownItemError(f"no item {ref!r}: give an item id or URL from a digest")
         store.set_feedback(name, item_id, judgement, now)
         return store.items([item_id])[item_id]
+
+
+PROFILE_CANDIDATES = 200
+"""How many of a query's best results a profile re-ranks: enough to reorder, cheap to score."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """What a person asked for, from the CLI's options or the web page's query string."""
+
+    text: str
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    sort: str = "relevance"
+    limit: int = 20
+    offset: int = 0
+    profile: Profile | None = None
+    """Rank by this person's interests too (and drop what they exclude)."""
+    facets: bool = True
+    """Count every match by type and source (costs a pass over all matches)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """One page of items with their scores, and the facts around them."""
+
+    results: list[tuple[Item, float]]
+    total: int
+    facets: Mapping[str, Mapping[str, int]]
+    terms: frozenset[str]
+    suggestion: str | None
+
+
+def search(project: Project, request: SearchRequest, *, now: datetime) -> SearchResults:
+    """Items matching a request (Whoosh query language), best first; reads store and index only."""
+    with (
+        Store(project.store_path, read_only=True) as store,
+        SearchIndex.open(project.index_dir) as index,
+    ):
+        return search_in(store, index, request, now=now)
+
+
+def search_in(
+    store: Store, index: SearchIndex, request: SearchRequest, *, now: datetime
+) -> SearchResults:
+    """:func:`search` on an open store and index (the web app and the benchmark keep them open)."""
+    profile = request.profile
+    ranked_here = profile is not None and request.sort == "relevance"
+    window = max(PROFILE_CANDIDATES, request.offset + request.limit) if ranked_here else 0
+    page = index.search(
+        request.text,
+        limit=window or request.limit,
+        offset=0 if ranked_here else request.offset,
+        filters=request.filters,
+        sort=request.sort,
+        facets=request.facets,
+    )
+    items = store.items(hit.item_id for hit in page.hits)
+    results = [(items[hit.item_id], hit.score) for hit in page.hits if hit.item_id in items]
+    if profile is not None:
+        if ranked_here:
+            scores = index.score_docs(profile_queries(profile), page.hits)
+        else:
+            exclusions = {k: q for k, q in profile_queries(profile).items() if k == EXCLUDE_KEY}
+            scores = index.score_docs(exclusions, page.hits)
+        personal = personalize(profile, results, scores, now)
+        if ranked_here:
+            results = personal[request.offset : request.offset + request.limit]
+        else:
+            kept = {item.id for item, _ in personal}
+            results = [(item, score) for item, score in results if item.id in kept]
+    return SearchResults(results, page.total, page.facets, page.terms, page.suggestion)
+
+
+def save_profile_changes(path: Path, changes: Mapping[str, object]) -> None:
+    """Save a form's changes to a profile file if the result is valid (comments kept)."""
+    profile_edit.update_profile(path, changes)
+
+
+def draft_profile(path: Path, changes: Mapping[str, object]) -> Profile:
+    """The profile a form's changes would make, validated; nothing is written."""
+    return profile_edit.apply(path, changes)[1]
+
+
+def preview_unsaved(project: Project, profile: Profile, now: datetime) -> Digest:
+    """:func:`preview` for a profile that may not be saved yet; reads store and index only."""
+    with (
+        Store(project.store_path, read_only=True) as store,
+        SearchIndex.open(project.index_dir) as index,
+    ):
+        return preview(store, index, profile, now)
+
+
+def item(project: Project, item_id: int) -> Item | None:
+    """One stored item, or None."""
+    with Store(project.store_path, read_only=True) as store:
+        return store.items([item_id]).get(item_id)

@@ -5,14 +5,16 @@ wholesale: tomlkit changes only the keys an edit names. Every edit is
 validated with :func:`aggregator.config.load_profile` before it replaces the
 file (through a temporary file and ``os.replace``), so an edit that would make
 the profile invalid leaves the old file untouched.
+The web form's edits (:func:`apply`, :func:`update_profile`) follow the same rules.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 from tomlkit.items import Table
@@ -115,3 +117,52 @@ def _replace(path: Path, text: str) -> Profile:
         Path(tmp).unlink(missing_ok=True)
         raise
     return profile
+
+
+FORM_KEYS = (
+    "digest_size",
+    "freshness_days",
+    "interests",
+    "exclude_words",
+    "exclude_sources",
+    "types",
+)
+"""The keys a form's ``changes`` may hold; tables (interests, types) are replaced as a whole."""
+
+
+def _set_table(doc: tomlkit.TOMLDocument, key: str, values: Mapping[str, float]) -> None:
+    """Make table ``key`` hold exactly ``values``, keeping the comments of entries that stay."""
+    table = _table(doc, key)
+    for old in [k for k in table if k not in values]:
+        del table[old]
+    for name, weight in values.items():
+        table[name] = int(weight) if float(weight).is_integer() else float(weight)
+
+
+def apply(path: Path, changes: Mapping[str, Any]) -> tuple[str, Profile]:
+    """The profile's new text and what it means, validated; nothing is written.
+
+    Raises :class:`ConfigError` naming ``path``, the line and the key of the
+    first problem, as if the person had typed the change into the file.
+    """
+    unknown = set(changes) - set(FORM_KEYS)
+    if unknown:
+        raise ValueError(f"not editable here: {', '.join(sorted(unknown))}")
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    for key in ("digest_size", "freshness_days"):
+        if key in changes:
+            doc[key] = changes[key]
+    for key in ("interests", "types"):
+        if key in changes:
+            _set_table(doc, key, changes[key])
+    for key, name in (("exclude_words", "words"), ("exclude_sources", "sources")):
+        if key in changes:
+            _table(doc, "exclude")[name] = list(changes[key])
+    text = tomlkit.dumps(doc)
+    return text, parse_profile(text, path)
+
+
+def update_profile(path: Path, changes: Mapping[str, Any]) -> None:
+    """Apply a form's ``changes`` to the profile at ``path`` if the result is valid."""
+    text, _ = apply(path, changes)
+    _replace(path, text)

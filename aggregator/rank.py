@@ -286,3 +286,39 @@ def _analyse(field: str, text: str) -> list[str]:
 def _contains(tokens: list[str], wanted: list[str]) -> bool:
     size = len(wanted)
     return any(tokens[i : i + size] == wanted for i in range(len(tokens) - size + 1))
+
+
+def personalize(
+    profile: Profile,
+    hits: Sequence[tuple[Item, float]],
+    interest_scores: Mapping[str, Mapping[int, float]],
+    now: datetime,
+) -> list[tuple[Item, float]]:
+    """Re-rank a search's results for one person: the query and their interests count equally.
+
+    ``interest_scores`` is :func:`profile_queries` scored on the hits only. An
+    item the person excludes (word, source or a type weighted 0) is dropped;
+    both scores are scaled to 0..1 by their best value so neither swamps the other.
+    """
+    relevance = {r.item.id: r.score for r in blend(profile, interest_scores, _by_id(hits), now)}
+    excluded = set(interest_scores.get(EXCLUDE_KEY, {}))
+    blocked_sources = {name.casefold() for name in profile.exclude_sources}
+    kept = [
+        (item, score)
+        for item, score in hits
+        if item.id not in excluded
+        and item.source_name.casefold() not in blocked_sources
+        and profile.types.get(item.item_type, 1.0) > 0
+    ]
+    best_query = max((score for _, score in kept), default=0.0) or 1.0
+    best_interest = max(relevance.values(), default=0.0) or 1.0
+    blended = [
+        (item, score / best_query + relevance.get(item.id, 0.0) / best_interest)
+        for item, score in kept
+    ]
+    blended.sort(key=lambda pair: (-pair[1], -pair[0].published.timestamp(), pair[0].id))
+    return blended
+
+
+def _by_id(hits: Sequence[tuple[Item, float]]) -> dict[int, Item]:
+    return {item.id: item for item, _ in hits}

@@ -284,13 +284,27 @@ class Store:
     One connection per ``Store``; use it from the thread that opened it.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """``read_only``: for readers (search, the web app) beside a running ``learnplace run``.
+
+        A read-only connection never migrates nor takes the write lock, so in
+        WAL mode it neither blocks the run nor waits for it.
+        """
         self.path = Path(path)
-        # isolation_level=None: the module's own BEGIN/COMMIT decide the transactions.
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        if read_only:
+            self._db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+            )
+        else:
+            # isolation_level=None: the module's own BEGIN/COMMIT decide the transactions.
+            self._db = sqlite3.connect(self.path, isolation_level=None)
         try:
-            self._configure()
-            self._migrate()
+            if read_only:
+                self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                self._require_current()
+            else:
+                self._configure()
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise StoreError(f"{self.path}: cannot open as a Learnplace store: {exc}") from exc
@@ -313,6 +327,15 @@ class Store:
             raise StoreVersionError(
                 f"{self.path}: schema version {version} was written by a newer Learnplace "
                 f"(this one knows up to {SCHEMA_VERSION}); upgrade Learnplace to open it"
+            )
+
+    def _require_current(self) -> None:
+        version = self._version()
+        self._check_version(version)
+        if version < SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"{self.path}: schema version {version} is older than this Learnplace's "
+                f"{SCHEMA_VERSION}; `learnplace run` upgrades it"
             )
 
     def _migrate(self) -> None:

@@ -217,10 +217,10 @@ def test_search_finds_title_and_summary_words(project: tuple[Path, list[str], di
     title_word = max(re.findall(r"[A-Za-z]{5,}", title), key=len)
     result = learnplace(root, "search", "--json", title_word)
     assert result.returncode == 0, result.stderr
-    assert item_id in [row["id"] for row in json.loads(result.stdout)]
+    assert item_id in [row["id"] for row in json.loads(result.stdout)["results"]]
     summary_only = [w for w in re.findall(r"[A-Za-z]{6,}", text) if w.lower() not in title.lower()]
     result = learnplace(root, "search", "--json", "--limit", "100", summary_only[0])
-    assert item_id in [row["id"] for row in json.loads(result.stdout)]
+    assert item_id in [row["id"] for row in json.loads(result.stdout)["results"]]
     table = learnplace(root, "search", title_word)
     assert title_word.lower() in table.stdout.lower()
 

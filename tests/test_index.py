@@ -14,8 +14,8 @@ from aggregator.index import (
     SCHEMA,
     TEXT_FIELDS,
     QuerySyntaxError,
-    SearchHit,
     SearchIndex,
+    SearchPage,
 )
 from aggregator.models import Item
 
@@ -64,8 +64,8 @@ def index(tmp_path: Path) -> Iterator[SearchIndex]:
         yield opened
 
 
-def ids(hits: list[SearchHit]) -> list[int]:
-    return [hit.item_id for hit in hits]
+def ids(page: SearchPage) -> list[int]:
+    return [hit.item_id for hit in page.hits]
 
 
 def test_open_creates_the_directory_and_an_empty_index(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_open_creates_the_directory_and_an_empty_index(tmp_path: Path) -> None:
     with SearchIndex.open(path) as index:
         assert index.doc_count() == 0
         assert index.ids() == set()
-        assert index.search("anything") == []
+        assert index.search("anything").hits == ()
     assert path.is_dir()
 
 
@@ -90,8 +90,8 @@ def test_search_by_title_word_and_by_summary_text(index: SearchIndex) -> None:
     assert set(ids(index.search("rust"))) == {1, 5}
     assert ids(index.search("kubernetes")) == [2]
     # Summary markup is not indexed as words.
-    assert index.search("strong") == []
-    assert index.search("hot") == []
+    assert index.search("strong").hits == ()
+    assert index.search("hot").hits == ()
     assert ids(index.search("tags:devops")) == [2]
     assert ids(index.search("type:course")) == [2]
 
@@ -114,8 +114,8 @@ def test_a_title_match_outranks_a_body_match(tmp_path: Path) -> None:
                 item(2, "GraphQL basics", text="an introduction for busy people"),
             ]
         )
-        hits = index.search("graphql")
-    assert ids(hits) == [2, 1]
+        hits = index.search("graphql").hits
+    assert [hit.item_id for hit in hits] == [2, 1]
     assert hits[0].score > hits[1].score > 0
 
 
@@ -143,7 +143,7 @@ def test_delete_removes_documents(index: SearchIndex) -> None:
     index.delete([1, 5])
     assert index.ids() == {2, 3, 4}
     assert index.doc_count() == 3
-    assert index.search("rust") == []
+    assert index.search("rust").hits == ()
 
 
 def test_reopen_from_disk(tmp_path: Path) -> None:
@@ -177,7 +177,7 @@ def test_score_queries_with_an_empty_window_matches_nothing(index: SearchIndex) 
 
 
 def test_searcher_sees_items_added_after_a_search(index: SearchIndex) -> None:
-    assert index.search("haskell") == []
+    assert index.search("haskell").hits == ()
     index.add([item(6, "Haskell for beginners")])
     assert ids(index.search("haskell")) == [6]
     assert set(index.score_queries({"h": profile_query("haskell")})["h"]) == {6}

@@ -1,4 +1,4 @@
-"""The daily commands: ``run``, ``demo`` and ``search``."""
+"""The daily commands: ``run`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors, progress_reporter
 from aggregator.config import load_profiles, parse_config
 from aggregator.demo import SampleServer, example_profiles_dir
-from aggregator.models import ITEM_TYPES
 
 
 @cli.command()
@@ -59,60 +58,6 @@ def demo(project_dir: Path, quiet: bool, as_json: bool) -> None:
                 project, now=now, reporter=reporter, config=config, profiles=profiles
             )
     _report(summary, quiet=quiet, as_json=as_json)
-
-
-@cli.command()
-@click.argument("query", nargs=-1, required=True)
-@click.option("--limit", "-n", default=20, show_default=True, help="How many results.")
-@click.option(
-    "--type",
-    "-t",
-    "types",
-    multiple=True,
-    type=click.Choice(ITEM_TYPES),
-    help="Only items of this type (repeat for several).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-@click.pass_obj
-@friendly_errors
-def search(
-    project_dir: Path, query: tuple[str, ...], limit: int, types: tuple[str, ...], as_json: bool
-) -> None:
-    """Search collected items (words, "phrases", AND/OR/NOT, field:value)."""
-    project = pipeline.Project.at(project_dir)
-    if not project.store_path.exists():
-        raise click.ClickException(f"nothing collected yet in {project.root}: run `learnplace run`")
-    results = pipeline.search(project, " ".join(query), limit=limit, types=types)
-    if as_json:
-        rows = [
-            {
-                "id": item.id,
-                "title": item.title,
-                "source": item.source_name,
-                "published": item.published.isoformat(),
-                "type": item.item_type,
-                "url": item.url,
-                "score": round(score, 3),
-            }
-            for item, score in results
-        ]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    if not results:
-        click.echo("No items match.")
-        return
-    table = Table("Id", "Title", "Type", "Source", "Date")
-    table.add_column("Link", overflow="fold")
-    for item, _ in results:
-        table.add_row(
-            str(item.id),
-            item.title,
-            item.item_type,
-            item.source_name,
-            item.published.date().isoformat(),
-            item.url,
-        )
-    Console().print(table)
 
 
 def _report(summary: pipeline.RunSummary, *, quiet: bool, as_json: bool) -> None:

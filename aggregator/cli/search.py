@@ -1,0 +1,130 @@
+"""``learnplace search``: the collected items through Whoosh's query language, with filters."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from aggregator import pipeline
+from aggregator.cli.app import cli, friendly_errors
+from aggregator.config import load_profile, profile_path
+from aggregator.index import SORTS, SearchFilters, highlight, plain_text
+from aggregator.models import Item
+
+SNIPPET_CHARS = 160
+"""Enough of a summary around the first match to judge an item, without flooding the terminal."""
+
+
+def _day(value: datetime | None, *, end: bool) -> datetime | None:
+    """A --since/--until date as a UTC moment; --until includes the whole day."""
+    if value is None:
+        return None
+    return datetime.combine(value.date(), time.max if end else time.min, tzinfo=UTC)
+
+
+@cli.command()
+@click.argument("query", nargs=-1)
+@click.option("--type", "types", multiple=True, help="Only this item type (repeatable).")
+@click.option("--source", "sources", multiple=True, help="Only this source name (repeatable).")
+@click.option("--tag", "tags", multiple=True, help="Only items with this tag (repeatable).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Published on or after.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Published on or before.")
+@click.option("--profile", "person", metavar="NAME", help="Rank by this person's interests too.")
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
+@click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.pass_obj
+@friendly_errors
+def search(
+    project_dir: Path,
+    query: tuple[str, ...],
+    types: tuple[str, ...],
+    sources: tuple[str, ...],
+    tags: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    person: str | None,
+    sort: str,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Search collected items (words, "phrases", AND/OR/NOT, field:value) with filters."""
+    project = pipeline.Project.at(project_dir)
+    if not project.store_path.exists():
+        raise click.ClickException(f"nothing collected yet in {project.root}: run `learnplace run`")
+    filters = SearchFilters(
+        types=types,
+        sources=sources,
+        tags=tags,
+        since=_day(since, end=False),
+        until=_day(until, end=True),
+    )
+    text = " ".join(query)
+    if not text.strip() and not filters:
+        raise click.UsageError("give a query, a filter, or both")
+    profile = load_profile(profile_path(project.profiles_dir, person)) if person else None
+    request = pipeline.SearchRequest(text, filters, sort, limit, profile=profile)
+    found = pipeline.search(project, request, now=datetime.now(UTC))
+    if as_json:
+        click.echo(json.dumps(_as_json(found), indent=2, ensure_ascii=False))
+        return
+    _print(found)
+
+
+def _as_json(found: pipeline.SearchResults) -> dict[str, object]:
+    return {
+        "total": found.total,
+        "results": [_item_json(item, score) for item, score in found.results],
+        "facets": found.facets,
+        "suggestion": found.suggestion,
+    }
+
+
+def _item_json(item: Item, score: float) -> dict[str, object]:
+    return {
+        "id": item.id,
+        "title": item.title,
+        "source": item.source_name,
+        "published": item.published.isoformat(),
+        "type": item.item_type,
+        "tags": list(item.tags),
+        "url": item.url,
+        "score": round(score, 3),
+    }
+
+
+def _marked(text: str, terms: frozenset[str], width: int | None = None) -> Text:
+    marked = Text()
+    for piece, matched in highlight(text, terms, width=width):
+        marked.append(piece, style="bold yellow" if matched else "")
+    return marked
+
+
+def _print(found: pipeline.SearchResults) -> None:
+    console = Console()
+    if not found.results:
+        console.print("No items match.")
+        if found.suggestion:
+            console.print(Text.assemble("Did you mean: ", (found.suggestion, "bold"), "?"))
+        return
+    table = Table("Title", "Source", "Date", show_lines=True)
+    table.add_column("Link", overflow="fold")
+    for item, _ in found.results:
+        title = _marked(item.title, found.terms)
+        snippet = plain_text(item.summary) or item.text
+        if snippet:
+            title.append("\n")
+            title.append_text(_marked(snippet, found.terms, width=SNIPPET_CHARS))
+        table.add_row(title, item.source_name, item.published.date().isoformat(), item.url)
+    console.print(table)
+    shown = len(found.results)
+    console.print(f"{shown} of {found.total} matching items")
+    for facet, counts in found.facets.items():
+        listed = ", ".join(f"{name} {count}" for name, count in list(counts.items())[:10])
+        console.print(f"[bold]By {facet}:[/] {listed}")

@@ -1,0 +1,32 @@
+"""``learnplace serve``: the local web app (search, profile editing, source health)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import uvicorn
+
+from aggregator import pipeline
+from aggregator.cli.app import cli
+from aggregator.web import InsecureBindError, create_app
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--token",
+    envvar="LEARNPLACE_TOKEN",
+    help="Access token every request must carry (required beyond loopback; or LEARNPLACE_TOKEN).",
+)
+@click.pass_obj
+def serve(project_dir: Path, host: str, port: int, token: str | None) -> None:
+    """Serve output/ with search, profile editing and source health at http://HOST:PORT/."""
+    try:
+        app = create_app(pipeline.Project.at(project_dir), host=host, token=token)
+    except InsecureBindError as exc:
+        raise click.ClickException(str(exc)) from None
+    if token:
+        click.echo(f"Open http://{host}:{port}/login?token=… (the token you gave) to sign in.")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,102 @@
+"""Search on a real index: filters, facets, date sort, suggestions, highlights, profiles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from aggregator.index import SearchFilters, SearchIndex, highlight
+from aggregator.models import Profile
+from aggregator.rank import personalize, profile_queries
+from tests.test_index import NOW, item
+
+ITEMS = [
+    item(1, "Python for data pipelines", summary="Batch jobs in Python", item_type="course"),
+    item(2, "Python testing habits", source_name="Test Weekly", tags=("testing",)),
+    item(3, "Kubernetes operators", text="python glue code", published=NOW - timedelta(days=40)),
+    item(4, "Onboarding new hires", summary="A python-free zone", item_type="podcast"),
+    item(5, "Sponsored python webinar", item_type="event", source_name="Ads Inc"),
+]
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[SearchIndex]:
+    with SearchIndex.open(tmp_path / "index") as opened:
+        opened.add(ITEMS)
+        yield opened
+
+
+def ids(page) -> list[int]:
+    return [hit.item_id for hit in page.hits]
+
+
+def test_filters_narrow_without_changing_scores(index: SearchIndex) -> None:
+    plain = {hit.item_id: hit.score for hit in index.search("python").hits}
+    assert set(plain) == {1, 2, 3, 4, 5}
+    courses = index.search("python", filters=SearchFilters(types=("course",)))
+    assert ids(courses) == [1]
+    assert courses.hits[0].score == pytest.approx(plain[1])
+    assert ids(index.search("python", filters=SearchFilters(sources=("Test Weekly",)))) == [2]
+    assert ids(index.search("python", filters=SearchFilters(tags=("Testing",)))) == [2]
+    recent = index.search("python", filters=SearchFilters(since=NOW - timedelta(days=7)))
+    assert 3 not in ids(recent) and len(ids(recent)) == 4
+    old = index.search("python", filters=SearchFilters(until=NOW - timedelta(days=7)))
+    assert ids(old) == [3]
+    assert ids(index.search("", filters=SearchFilters(types=("podcast",)))) == [4]
+    assert index.search("").hits == ()
+
+
+def test_facets_count_every_match_by_type_and_source(index: SearchIndex) -> None:
+    page = index.search("python", limit=1, facets=True)
+    assert len(page.hits) == 1 and page.total == 5
+    assert page.facets["type"] == {"article": 2, "course": 1, "event": 1, "podcast": 1}
+    assert page.facets["source"] == {"Example Blog": 3, "Ads Inc": 1, "Test Weekly": 1}
+
+
+def test_date_sort_and_pagination(index: SearchIndex) -> None:
+    newest = ids(index.search("python", sort="date", limit=10))
+    assert newest[-1] == 3  # the 40-day-old item comes last
+    assert ids(index.search("python", sort="date", limit=2, offset=2)) == newest[2:4]
+    with pytest.raises(ValueError, match="unknown sort"):
+        index.search("python", sort="random")
+
+
+def test_did_you_mean_when_nothing_matches(index: SearchIndex) -> None:
+    page = index.search("pyhton AND onbording")
+    assert page.hits == () and page.suggestion == "python AND onboarding"
+    assert index.search("python").suggestion is None
+    assert index.search("zzzzqqq").suggestion is None  # nothing close enough
+
+
+def test_highlight_marks_stemmed_matches_and_cuts_around_the_first() -> None:
+    assert highlight("Learning Rust; learn it", {"learn"}) == [
+        ("Learning", True),
+        (" Rust; ", False),
+        ("learn", True),
+        (" it", False),
+    ]
+    pieces = highlight("intro " * 50 + "kubernetes" + " outro" * 50, {"kubernet"}, width=60)
+    assert pieces[0] == ("…", False) and pieces[-1] == ("…", False)
+    assert ("kubernetes", True) in pieces
+    assert sum(len(text) for text, _ in pieces) <= 62
+
+
+def test_profile_ranking_reorders_and_drops_exclusions(index: SearchIndex) -> None:
+    profile = Profile(
+        name="ana",
+        display_name="Ana",
+        interests={"kubernetes": 5},
+        exclude=("sponsored",),
+        types={"podcast": 0},
+    )
+    page = index.search("python")
+    scores = index.score_docs(profile_queries(profile), page.hits)
+    assert set(scores["kubernetes"]) == {3}
+    hits = [(ITEMS[hit.item_id - 1], hit.score) for hit in page.hits]
+    ranked = [it.id for it, _ in personalize(profile, hits, scores, NOW)]
+    assert ranked[0] == 3  # her interest lifts it above better text matches
+    assert 5 not in ranked and 4 not in ranked  # excluded word; type weighted 0
+    assert set(ranked) == {1, 2, 3}
