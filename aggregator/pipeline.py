@@ -641,6 +641,29 @@ def set_item_type(project: Project, item_id: int, item_type: str | None) -> Item
         return store.items([item_id])[item_id]
 
 
+def prune(project: Project, *, older_than: timedelta, now: datetime) -> int:
+    """Delete items published more than ``older_than`` ago from store and index; how many.
+
+    Kept: items someone shared or liked, and items in any digest of the same
+    window (so recent pages, feeds and team pages stay whole). The store
+    deletes and queues in one transaction, then the index follows, as in a run.
+    """
+    cutoff = now - older_than
+    with _run_lock(project), Store(project.store_path) as store:
+        removed = store.prune(cutoff, keep_digests_since=local_day(cutoff))
+        with _open_index(project) as index:
+            _update_index(store, index, SilentReporter())
+    return removed
+
+
+def reindex(project: Project) -> int:
+    """Rebuild the search index from the store; searches use the old one until the swap."""
+    with _run_lock(project), Store(project.store_path) as store:
+        count = SearchIndex.rebuild(project.index_dir, store.iter_items())
+        store.clear_index_queue()
+    return count
+
+
 class UnknownPersonError(LearnplaceError):
     """A name that no profile in ``profiles/`` has."""
 

@@ -694,13 +694,16 @@ class Store:
     def index_queue_size(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM index_queue").fetchone()[0])
 
-    def clear_index_queue(self, up_to: int) -> None:
-        """Forget queued ids up to ``up_to``, once the index commit that covered them is done.
+    def clear_index_queue(self, up_to: int | None = None) -> None:
+        """Forget queued ids (up to ``up_to``), once the index commit that covered them is done.
 
         Only a run (holding the run lock) queues or clears, so nothing is queued in between.
         """
         with self._transaction() as db:
-            db.execute("DELETE FROM index_queue WHERE item_id <= ?", (up_to,))
+            if up_to is None:
+                db.execute("DELETE FROM index_queue")
+            else:
+                db.execute("DELETE FROM index_queue WHERE item_id <= ?", (up_to,))
 
     def prune(self, before: datetime, keep_digests_since: date) -> int:
         """Delete items published before ``before``; the index follows through the queue.
