@@ -209,3 +209,35 @@ def test_second_run_refuses_and_search_keeps_working(
     assert second is not None
     assert second.returncode == 1
     assert "another learnplace run is working on" in second.stderr
+
+
+def test_prune_and_reindex_keep_store_and_index_together(
+    tmp_path: Path, feedfarm_server: FeedfarmServer, feedfarm_corpus: Path
+) -> None:
+    """The corpus is dated September 2026: all of it is older than 30 days now, except what
+    was liked or shared (kept whatever its age)."""
+    project = make_project(tmp_path / "project", feedfarm_corpus, feedfarm_server)
+    assert learnplace(project, "run", "--quiet").returncode == 0
+    store = project / "state" / "learnplace.sqlite3"
+    before = stored_items(store)
+    liked, disliked = sorted(before)[:2]
+    assert learnplace(project, "feedback", *_judge(project, liked, "more")).returncode == 0
+    assert learnplace(project, "feedback", *_judge(project, disliked, "less")).returncode == 0
+    with sqlite3.connect(store) as db:
+        db.execute("DELETE FROM deliveries")  # digests of today would keep their items
+    db.close()
+    pruned = learnplace(project, "prune", "--older-than", "30d")
+    assert pruned.returncode == 0, pruned.stderr
+    assert set(stored_items(store)) == {liked}
+    with SearchIndex.open(project / "state" / "index") as index:
+        assert index.ids() == {liked}
+    rebuilt = learnplace(project, "reindex")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "Indexed 1 items" in rebuilt.stdout
+    assert not (project / "state" / "index.new").exists()
+    assert learnplace(project, "prune", "--older-than", "soon").returncode == 2
+
+
+def _judge(project: Path, item_id: int, how: str) -> list[str]:
+    person = sorted(project.glob("profiles/*.toml"))[0].stem
+    return [person, str(item_id), f"--{how}"]
