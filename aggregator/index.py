@@ -12,6 +12,7 @@ freshness window by a document set computed once per run.
 from __future__ import annotations
 
 import re
+import shutil
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -268,6 +269,25 @@ def plain_text(html: str) -> str:
     return " ".join(_plain_text(html).split())
 
 
+def _swap_paths(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + ".new"), path.with_name(path.name + ".old")
+
+
+def finish_swap(path: Path) -> None:
+    """Complete a :meth:`SearchIndex.rebuild` that was killed between its two renames.
+
+    ``.old`` exists only once the new index was complete, so with ``path``
+    gone the new one goes into place; with both present, the old one is leftover.
+    Call it only while holding the run lock.
+    """
+    fresh, old = _swap_paths(Path(path))
+    if not old.exists():
+        return
+    if not path.exists():
+        (fresh if fresh.exists() else old).rename(path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 class SearchIndex:
     """A Whoosh index directory and one cached searcher over it."""
 
@@ -285,6 +305,9 @@ class SearchIndex:
         ``recreate_if_stale`` (for ``learnplace run``) replaces an index built
         with another schema by an empty one, which the run then refills from
         the store; readers get :class:`IndexSchemaError` instead.
+
+        Whoosh's write lock is an ``flock`` on a file that outlives a killed
+        writer; the kernel releases the lock itself, so a stale file is harmless.
         """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -318,15 +341,49 @@ class SearchIndex:
         writer.commit()
         return count
 
-    def delete(self, ids: Iterable[int]) -> None:
+    def apply(self, batches: Iterable[tuple[Iterable[Item], Iterable[int]]]) -> int:
+        """Add or replace the items and delete the ids of every batch, in one commit.
+
+        Batches come from the store's index queue, so a cold run's hundreds of
+        thousands of items never sit in memory at once. Returns the documents written.
+        """
         writer = self._writer()
+        count = 0
         try:
-            for item_id in ids:
-                writer.delete_by_term("id", str(item_id))
+            for items, deleted in batches:
+                for item in items:
+                    writer.update_document(**document(item))
+                    count += 1
+                for item_id in deleted:
+                    writer.delete_by_term("id", str(item_id))
         except BaseException:
             writer.cancel()
             raise
         writer.commit()
+        return count
+
+    def delete(self, ids: Iterable[int]) -> None:
+        self.apply([((), ids)])
+
+    @classmethod
+    def rebuild(cls, path: Path, items: Iterable[Item]) -> int:
+        """Build a new index from ``items`` beside ``path`` and swap it in; returns its size.
+
+        Searches keep using the old index until the swap. Two renames are not
+        one atomic step: :func:`finish_swap` completes an interrupted swap.
+        The caller holds the run lock, so no other writer uses ``path`` meanwhile.
+        """
+        path = Path(path)
+        finish_swap(path)
+        fresh, old = _swap_paths(path)
+        shutil.rmtree(fresh, ignore_errors=True)
+        with cls.open(fresh) as index:
+            count = index.add(items)
+        if path.exists():
+            path.rename(old)
+        fresh.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+        return count
 
     def doc_count(self) -> int:
         return int(self._ix.doc_count())

@@ -37,7 +37,7 @@ from aggregator.digest import build_digest
 from aggregator.discover import discover_feeds, looks_like_html
 from aggregator.errors import ConfigError, LearnplaceError, RunLockedError, UnknownItemError
 from aggregator.fetch import fetch_many, fetch_one
-from aggregator.index import SearchFilters, SearchIndex
+from aggregator.index import SearchFilters, SearchIndex, finish_swap
 from aggregator.mail import MailError, build_message, send_message
 from aggregator.models import (
     CacheInfo,
@@ -164,9 +164,9 @@ def run(
     profiles = list(profiles) if profiles is not None else load_profiles(project.profiles_dir)
     summary = RunSummary()
     with _run_lock(project), Store(project.store_path) as store:
-        changed = _refresh(store, config, now, reporter, summary, force)
-        with SearchIndex.open(project.index_dir, recreate_if_stale=True) as index:
-            _update_index(store, index, changed, reporter)
+        _refresh(store, config, now, reporter, summary, force)
+        with _open_index(project) as index:
+            _update_index(store, index, reporter)
             digests = _build_digests(store, index, profiles, now, reporter)
         _render(project, config, profiles, store, digests, now, reporter, summary)
     return summary
@@ -194,10 +194,10 @@ def _refresh(
     reporter: Reporter,
     summary: RunSummary,
     force: bool,
-) -> list[int]:
-    """Fetch, parse and store; the ids of new and changed items, for the index."""
+) -> None:
+    """Fetch, parse and store; new and changed items wait in the store's index queue."""
     store.sync_sources(config.sources)
-    return asyncio.run(_collect(config, store, now, reporter, summary, force))
+    asyncio.run(_collect(config, store, now, reporter, summary, force))
 
 
 @contextmanager
@@ -233,24 +233,22 @@ async def _collect(
     reporter: Reporter,
     summary: RunSummary,
     force: bool,
-) -> list[int]:
+) -> None:
     """Fetch the due sources concurrently; parse in workers; store each result as it arrives."""
     due = _due_sources(config, store, now, summary, force)
     targets = [(url, store.cache_info(item.source.url)) for url, item in due.items()]
     reporter.start("fetch", len(targets))
-    changed: list[int] = []
     with ParsePool() as pool:
         parsing: list[asyncio.Task[None]] = []
         async for result in fetch_many(targets, config.settings):
             item = due[result.url]
             if result.ok and result.content is not None:
-                task = _parse_and_store(pool, store, item, result, now, changed, summary)
+                task = _parse_and_store(pool, store, item, result, now, summary)
                 parsing.append(asyncio.create_task(task))
             else:
                 _record(store, item, result, (), now, summary)
             reporter.advance("fetch", item.source.name)
         await asyncio.gather(*parsing)
-    return changed
 
 
 def _due_sources(
@@ -275,7 +273,6 @@ async def _parse_and_store(
     item: _Due,
     result: FetchResult,
     now: datetime,
-    changed: list[int],
     summary: RunSummary,
 ) -> None:
     """Store a 200's entries; a body that is not a feed turns the result into a failure."""
@@ -296,7 +293,6 @@ async def _parse_and_store(
     added = store.add_entries(item.source.url, feed.entries, now)
     summary.new_items += len(added.new_ids)
     summary.updated_items += len(added.updated_ids)
-    changed += added.new_ids + added.updated_ids
     _record(store, item, result, feed.problems, now, summary)
 
 
@@ -322,13 +318,39 @@ def _record(
         summary.retired.append(name)
 
 
-def _update_index(store: Store, index: SearchIndex, changed: list[int], reporter: Reporter) -> None:
-    """Index what changed; if the index lags the store (a crash between them), catch up fully."""
+@contextmanager
+def _open_index(project: Project) -> Iterator[SearchIndex]:
+    """The index for a writer (the run lock is held): first finish a reindex that was killed."""
+    finish_swap(project.index_dir)
+    with SearchIndex.open(project.index_dir, recreate_if_stale=True) as index:
+        yield index
+
+
+def _update_index(store: Store, index: SearchIndex, reporter: Reporter) -> None:
+    """Apply the store's index queue, then clear it: the order that makes a crash harmless.
+
+    The store queues every item change in the transaction that makes it, so
+    a kill before the index commit leaves the work queued for the next run,
+    and a kill after it only repeats idempotent updates. An index that still
+    disagrees with the store (deleted by hand, or from before the queue
+    existed) is caught up in full.
+    """
     reporter.start("index", 1)
-    if index.doc_count() + len(set(changed)) < store.item_count():
+    queued = store.index_queue_size()
+    if queued:
+        last = 0
+
+        def batches() -> Iterator[tuple[list[Item], list[int]]]:
+            nonlocal last
+            for items, deleted in store.index_queue():
+                last = max(last, *(item.id for item in items), *deleted)
+                yield items, deleted
+
+        index.apply(batches())
+        store.clear_index_queue(up_to=last)
+    if index.doc_count() != store.item_count():
         index.add(store.iter_items())
-    elif changed:
-        index.add(store.items(changed).values())
+        index.delete(index.ids() - store.item_ids())
     reporter.advance("index")
 
 
@@ -435,6 +457,7 @@ def _render(
 ) -> None:
     reporter.start("render", len(digests) + len(config.teams) + 1)
     writer = _site_writer(project, config)
+    writer.remove_leftovers()
     writer.write_assets()
     for digest in digests:
         profile = digest.profile
@@ -605,10 +628,32 @@ def set_item_type(project: Project, item_id: int, item_type: str | None) -> Item
     """Override an item's type (``None`` goes back to the parser's guess) in store and index."""
     with _run_lock(project), Store(project.store_path) as store:
         store.set_item_type(item_id, item_type)
-        item = store.items([item_id])[item_id]
-        with SearchIndex.open(project.index_dir) as index:
-            index.add([item])
-    return item
+        with _open_index(project) as index:
+            _update_index(store, index, SilentReporter())
+        return store.items([item_id])[item_id]
+
+
+def prune(project: Project, *, older_than: timedelta, now: datetime) -> int:
+    """Delete items published more than ``older_than`` ago from store and index; how many.
+
+    Kept: items someone shared or liked, and items in any digest of the same
+    window (so recent pages, feeds and team pages stay whole). The store
+    deletes and queues in one transaction, then the index follows, as in a run.
+    """
+    cutoff = now - older_than
+    with _run_lock(project), Store(project.store_path) as store:
+        removed = store.prune(cutoff, keep_digests_since=local_day(cutoff))
+        with _open_index(project) as index:
+            _update_index(store, index, SilentReporter())
+    return removed
+
+
+def reindex(project: Project) -> int:
+    """Rebuild the search index from the store; searches use the old one until the swap."""
+    with _run_lock(project), Store(project.store_path) as store:
+        count = SearchIndex.rebuild(project.index_dir, store.iter_items())
+        store.clear_index_queue()
+    return count
 
 
 class UnknownPersonError(LearnplaceError):

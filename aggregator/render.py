@@ -310,9 +310,13 @@ def entry_summary_html(pick: Pick) -> str:
     return f"{pick.item.summary}<p>Why: {why}</p>"
 
 
+TEMP_SUFFIX = ".tmp"
+"""Ends every temporary file :func:`write_atomic` makes (they also start with a dot)."""
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step; on any failure the old file stays."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
@@ -463,6 +467,19 @@ class SiteWriter:
             root="",
         )
         return path
+
+    def remove_leftovers(self) -> int:
+        """Delete temporary files a killed writer left behind; returns how many.
+
+        ``kill -9`` skips :func:`write_atomic`'s cleanup. Call only while
+        holding the run lock, so no live writer's temporary file is taken.
+        """
+        if not self.output_dir.is_dir():
+            return 0
+        leftovers = list(self.output_dir.rglob(f".*{TEMP_SUFFIX}"))
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        return len(leftovers)
 
     def write_assets(self) -> None:
         """Copy the stylesheet and icon (a user's override if there is one) verbatim."""

@@ -161,6 +161,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE items ADD COLUMN title_key TEXT NOT NULL DEFAULT ''",
         "CREATE INDEX items_title_key ON items(title_key) WHERE title_key != ''",
     ),
+    # Version 6: items whose search-index entry is out of date (issue 8). Written in the same
+    # transaction as the item change and cleared only after the index commit, so a crash
+    # between store and index is repaired by the next run. No foreign key: a pruned item's id
+    # stays queued until its index entry is deleted too.
+    ("CREATE TABLE index_queue (item_id INTEGER PRIMARY KEY)",),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
 
@@ -271,6 +276,12 @@ def details_from_json(text: str) -> Details:
         if name in Details.__slots__
     }
     return Details(**known)
+
+
+def _queue_for_index(db: sqlite3.Connection, ids: Iterable[int]) -> None:
+    db.executemany(
+        "INSERT OR IGNORE INTO index_queue (item_id) VALUES (?)", [(item_id,) for item_id in ids]
+    )
 
 
 def _chunks(ids: Sequence[int], size: int = ID_CHUNK) -> Iterator[Sequence[int]]:
@@ -512,6 +523,7 @@ class Store:
             source_id = self._source_id(source_url)
             for entry in entries:
                 self._add_entry(db, source_id, entry, now, result)
+            _queue_for_index(db, [*result.new_ids, *result.updated_ids])
         return result
 
     def _add_entry(
@@ -672,9 +684,76 @@ class Store:
             )
             if cursor.rowcount == 0:
                 raise UnknownItemError(f"no item with id {item_id}")
+            _queue_for_index(db, [item_id])
 
     def item_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    def item_ids(self) -> set[int]:
+        return {row[0] for row in self._db.execute("SELECT id FROM items")}
+
+    # The index queue: what the search index has not caught up with yet
+
+    def index_queue(self) -> Iterator[tuple[list[Item], list[int]]]:
+        """Queued work in id order, a batch at a time: items to (re)index and ids to delete.
+
+        Batches keep memory flat after a cold run that queued every item.
+        """
+        last_id = 0
+        while True:
+            ids = [
+                row[0]
+                for row in self._db.execute(
+                    "SELECT item_id FROM index_queue WHERE item_id > ? ORDER BY item_id LIMIT ?",
+                    (last_id, ITER_BATCH),
+                )
+            ]
+            if not ids:
+                return
+            found = self.items(ids)
+            yield list(found.values()), [item_id for item_id in ids if item_id not in found]
+            last_id = ids[-1]
+
+    def index_queue_size(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM index_queue").fetchone()[0])
+
+    def clear_index_queue(self, up_to: int | None = None) -> None:
+        """Forget queued ids (up to ``up_to``), once the index commit that covered them is done.
+
+        Only a run (holding the run lock) queues or clears, so nothing is queued in between.
+        """
+        with self._transaction() as db:
+            if up_to is None:
+                db.execute("DELETE FROM index_queue")
+            else:
+                db.execute("DELETE FROM index_queue WHERE item_id <= ?", (up_to,))
+
+    def prune(self, before: datetime, keep_digests_since: date) -> int:
+        """Delete items published before ``before``; the index follows through the queue.
+
+        Kept whatever their age: items someone shared or liked, and items in a
+        digest (or its Upcoming list) from ``keep_digests_since`` on, so recent
+        pages and the team pages never point at a missing item. Returns how many
+        items were deleted.
+        """
+        with self._transaction() as db:
+            ids = [
+                row[0]
+                for row in db.execute(
+                    """
+                    SELECT id FROM items i WHERE published < ?
+                    AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.item_id = i.id)
+                    AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.item_id = i.id
+                                    AND f.judgement > 0)
+                    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.id
+                                    AND d.day >= ?)
+                    """,
+                    (_to_text(before), keep_digests_since.isoformat()),
+                )
+            ]
+            db.executemany("DELETE FROM items WHERE id = ?", [(item_id,) for item_id in ids])
+            _queue_for_index(db, ids)
+        return len(ids)
 
     # Deliveries
 

@@ -18,6 +18,7 @@ import urllib.request
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -72,18 +73,19 @@ class FeedfarmServer:
         urllib.request.urlopen(self.base + "/stats/reset").close()
 
 
-@pytest.fixture(scope="session")
-def feedfarm_server(feedfarm_corpus: Path) -> Iterator[FeedfarmServer]:
-    """feedfarm's server on 127.0.0.1:0 in a background thread, stopped at session end."""
+@contextmanager
+def serve_feedfarm(corpus: Path, **options: object) -> Iterator[FeedfarmServer]:
+    """feedfarm's server for ``corpus`` on 127.0.0.1:0 in a thread; ``options`` override
+    ``FEEDFARM_OPTIONS`` (``latency_ms``, say)."""
     srv = ff_server.Server(("127.0.0.1", 0), ff_server.Handler)
     srv.base = f"http://127.0.0.1:{srv.server_address[1]}"
     # The same wiring as feedfarm.server.serve(), which blocks and cannot pick port 0 for us.
-    srv.opts, srv.stats, srv.rand = dict(FEEDFARM_OPTIONS), ff_server.Stats(), random.Random(0)
+    srv.opts, srv.stats, srv.rand = FEEDFARM_OPTIONS | options, ff_server.Stats(), random.Random(0)
     srv.stop, srv.bomb, srv.bomb_lock = threading.Event(), None, threading.Lock()
     with warnings.catch_warnings():
         # feedfarm (carried unchanged) leaves closing its open(...).read() files to GC.
         warnings.simplefilter("ignore", ResourceWarning)
-        srv.corpus = ff_server.Corpus(str(feedfarm_corpus), srv.base)
+        srv.corpus = ff_server.Corpus(str(corpus), srv.base)
     thread = threading.Thread(
         target=srv.serve_forever, kwargs={"poll_interval": POLL_S}, name="feedfarm", daemon=True
     )
@@ -95,6 +97,13 @@ def feedfarm_server(feedfarm_corpus: Path) -> Iterator[FeedfarmServer]:
         srv.shutdown()
         srv.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def feedfarm_server(feedfarm_corpus: Path) -> Iterator[FeedfarmServer]:
+    """feedfarm's server on 127.0.0.1:0 in a background thread, stopped at session end."""
+    with serve_feedfarm(feedfarm_corpus) as server:
+        yield server
 
 
 Route = tuple[int, Mapping[str, str], bytes]

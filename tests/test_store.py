@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.models import Entry, FetchResult, Item, Pick, Source
+from aggregator import store as store_module
+from aggregator.models import Details, Entry, FetchResult, Item, Pick, Source
 from aggregator.schedule import SourceState, decide
 from aggregator.store import (
     MIGRATIONS,
@@ -376,3 +377,60 @@ def test_titles_that_only_look_alike_stay_apart(
     store.add_entries(BLOG.url, [entry("a", title=first)], NOW)
     other = entry("n1", url="https://news.example/x", title=title, published=published)
     assert len(store.add_entries(NEWS.url, [other], NOW).new_ids) == 1
+
+
+def test_a_first_release_store_is_upgraded_in_place_keeping_its_data(tmp_path: Path) -> None:
+    """A store made with the frozen version-1 schema opens with every migration applied."""
+    path = tmp_path / "v1.sqlite3"
+    schema = (Path(__file__).parent / "data" / "schema_v1.sql").read_text(encoding="utf-8")
+    with sqlite3.connect(path) as db:
+        db.executescript(schema)
+        db.execute(
+            "INSERT INTO sources (url, name, kind) VALUES ('http://a.test/feed', 'A', 'blog')"
+        )
+        db.execute(
+            """
+            INSERT INTO items (source_id, guid, url, canonical_url, title, summary, content, text,
+                published, first_seen, item_type)
+            VALUES (1, 'g1', 'http://a.test/1', 'http://a.test/1', 'Old item', 's', 'c', 't',
+                '2026-01-01T00:00:00.000000+00:00', '2026-01-01T00:00:00.000000+00:00', 'article')
+            """
+        )
+        db.execute("INSERT INTO item_sources VALUES (1, 1)")
+        db.execute(
+            "INSERT INTO deliveries (person, day, item_id, position, score) "
+            "VALUES ('ann', '2026-01-02', 1, 0, 1.5)"
+        )
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        item = store.items([1])[1]
+        assert (item.title, item.item_type, item.details) == ("Old item", "article", Details())
+        assert store.digest("ann", date(2026, 1, 2)) == [(1, 1.5, ())]
+        assert store.digest("ann", date(2026, 1, 2), upcoming=True) == []
+        assert store.source_state("http://a.test/feed").retired is False
+        assert store.index_queue_size() == 0
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT title_key FROM items").fetchone() == ("",)
+    db.close()
+
+
+def test_a_failing_migration_leaves_the_old_store_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migrations run in one transaction: a failure part-way keeps version 1 and its data."""
+    path = tmp_path / "v1.sqlite3"
+    schema = (Path(__file__).parent / "data" / "schema_v1.sql").read_text(encoding="utf-8")
+    with sqlite3.connect(path) as db:
+        db.executescript(schema)
+    db.close()
+    broken = (*store_module.MIGRATIONS[:-1], ("CREATE TABLE sources (x)",))
+    monkeypatch.setattr(store_module, "MIGRATIONS", broken)
+    with pytest.raises(StoreError):
+        Store(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    db.close()
+    assert "feedback" not in tables

@@ -1,6 +1,17 @@
 """The ``learnplace`` command line; each module registers one group of commands on :data:`cli`."""
 
-from aggregator.cli import core, digest, items, profiles, search, serve, sources
+from aggregator.cli import core, digest, items, maintenance, profiles, search, serve, sources
 from aggregator.cli.app import cli, main
 
-__all__ = ["cli", "core", "digest", "items", "main", "profiles", "search", "serve", "sources"]
+__all__ = [
+    "cli",
+    "core",
+    "digest",
+    "items",
+    "main",
+    "maintenance",
+    "profiles",
+    "search",
+    "serve",
+    "sources",
+]

@@ -1,0 +1,61 @@
+"""Upkeep commands: ``prune`` old items and ``reindex`` the search index from the store."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from aggregator import pipeline
+from aggregator.cli.app import cli, friendly_errors
+
+_AGE = re.compile(r"(\d+)([dw])")
+_UNIT_DAYS = {"d": 1, "w": 7}
+
+
+def parse_age(text: str) -> timedelta:
+    """``180d`` or ``26w`` as a timedelta; anything else is a usage error."""
+    match = _AGE.fullmatch(text.strip())
+    if match is None:
+        raise click.BadParameter(f"{text!r}: give days or weeks, such as 180d or 26w")
+    return timedelta(days=int(match[1]) * _UNIT_DAYS[match[2]])
+
+
+def _existing_project(project_dir: Path) -> pipeline.Project:
+    project = pipeline.Project.at(project_dir)
+    if not project.store_path.exists():
+        raise click.ClickException(f"nothing collected yet in {project.root}: run `learnplace run`")
+    return project
+
+
+@cli.command()
+@click.option(
+    "--older-than",
+    "age",
+    required=True,
+    metavar="AGE",
+    help="Delete items published longer ago than this: 180d, 26w.",
+)
+@click.pass_obj
+@friendly_errors
+def prune(project_dir: Path, age: str) -> None:
+    """Delete old items from the store and the index together.
+
+    Items someone shared or liked, and items in any digest within the same
+    age, are kept.
+    """
+    project = _existing_project(project_dir)
+    removed = pipeline.prune(project, older_than=parse_age(age), now=datetime.now(UTC))
+    click.echo(f"Pruned {removed} items published more than {age} ago.")
+
+
+@cli.command()
+@click.pass_obj
+@friendly_errors
+def reindex(project_dir: Path) -> None:
+    """Rebuild the search index from the store (searches keep working meanwhile)."""
+    project = _existing_project(project_dir)
+    count = pipeline.reindex(project)
+    click.echo(f"Indexed {count} items into {project.index_dir}.")
