@@ -114,8 +114,8 @@ def expansion_terms(
     weights = {}
     for term, count in counts.items():
         df = doc_freq.get(term, 0)
-        if count < min_items or df == 0:
-            continue
+        if count < min_items or df == 0 or term.isdigit():
+            continue  # a number ("Ep. 82") says nothing about what an item is about
         weights[term] = count / len(top) * math.log(1 + doc_count / df)
     best = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
     return dict(best)
@@ -221,11 +221,27 @@ def blend(
 
 
 def _shared(item: Item, terms: Mapping[str, float], matched: bool) -> tuple[str, ...]:
-    """The learnt words an item contains, strongest first, for its explanation."""
+    """The learnt words an item contains, strongest first, as the item spells them.
+
+    Learnt terms are stems ("fatigu"); a person reads the item's own word ("fatigue").
+    """
     if not matched:
         return ()
-    have = item_terms(item)
-    return tuple(term for term in sorted(terms, key=lambda t: -terms[t]) if term in have)[:3]
+    spelled = original_words(f"{item.title} {_plain(item.summary)}")
+    return tuple(spelled[t] for t in sorted(terms, key=lambda t: -terms[t]) if t in spelled)[:3]
+
+
+def original_words(text: str) -> dict[str, str]:
+    """Each analysed term of ``text`` with the first word in it that analyses to that term."""
+    spelled: dict[str, str] = {}
+    for word in re.findall(r"\w+", text.lower()):
+        for term in _analyse("title", word):
+            spelled.setdefault(term, word)
+    return spelled
+
+
+def _plain(summary: str) -> str:
+    return re.sub(r"<[^>]*>", " ", summary)
 
 
 def recency_factor(published: datetime, now: datetime, window_days: int) -> float:
