@@ -465,7 +465,8 @@ class Store:
         if canonical:
             syndicated = db.execute(
                 """
-                SELECT id FROM items WHERE canonical_url = ? AND source_id != ?
+                SELECT id FROM items
+                WHERE canonical_url = ? AND canonical_url != '' AND source_id != ?
                 ORDER BY id LIMIT 1
                 """,
                 (canonical, source_id),

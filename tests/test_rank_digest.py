@@ -163,3 +163,13 @@ def test_feedback_reasons_use_the_items_own_words() -> None:
     ranked = blend(profile(), scores, {2: other}, NOW, feedback)
     reasons = explain(ranked[0], NOW).reasons
     assert "like items you wanted more of (fatigue)" in reasons
+
+
+def test_interests_sharing_a_word_do_not_count_it_twice() -> None:
+    both = item(1, "Unit testing with mock")
+    one = item(2, "Pytest fixtures")
+    chosen = profile(interests={"testing": 3.0, "unit tests": 2.0, "pytest": 2.0})
+    scores = {"testing": {1: 1.0}, "unit tests": {1: 1.0}, "pytest": {2: 1.6}}
+    ranked = blend(chosen, scores, {1: both, 2: one}, NOW)
+    assert [r.item.id for r in ranked] == [2, 1]  # 3.2 beats 3.0, not 3.0 + 2.0
+    assert ranked[1].matched == ("testing", "unit tests")  # both still named in the reasons
