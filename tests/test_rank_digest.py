@@ -173,3 +173,10 @@ def test_interests_sharing_a_word_do_not_count_it_twice() -> None:
     ranked = blend(chosen, scores, {1: both, 2: one}, NOW)
     assert [r.item.id for r in ranked] == [2, 1]  # 3.2 beats 3.0, not 3.0 + 2.0
     assert ranked[1].matched == ("testing", "unit tests")  # both still named in the reasons
+
+
+def test_interests_naming_different_things_both_count() -> None:
+    talk = item(1, "Deep learning for machine learning engineers")
+    chosen = profile(interests={"machine learning": 1.0, "deep learning": 1.0})
+    scores = {"machine learning": {1: 1.0}, "deep learning": {1: 1.0}}
+    assert blend(chosen, scores, {1: talk}, NOW)[0].score == 2.0
