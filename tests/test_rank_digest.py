@@ -179,4 +179,5 @@ def test_interests_naming_different_things_both_count() -> None:
     talk = item(1, "Deep learning for machine learning engineers")
     chosen = profile(interests={"machine learning": 1.0, "deep learning": 1.0})
     scores = {"machine learning": {1: 1.0}, "deep learning": {1: 1.0}}
-    assert blend(chosen, scores, {1: talk}, NOW)[0].score == 2.0
+    ranked = blend(chosen, scores, {1: talk}, NOW)[0]
+    assert ranked.score == 2.0 * ranked.recency
