@@ -3,13 +3,16 @@
     python benchmarks/digest.py [--state DIR] [--profiles 100] [--feeds 1000] [--items 50]
 
 The first run generates a feedfarm corpus (``--feeds`` x ``--items``), parses
-every feed with the product's parser, stores and indexes it in ``--state``
-(kept, so later runs only rank). Profiles are drawn deterministically from
-feedfarm's topic keywords. Then, in the same run:
+every feed with the product's parser (in ``--workers`` processes), stores it
+100 feeds per transaction and indexes it in one commit, under ``--state`` in a
+directory named for the corpus parameters: later runs with the same ones
+skip the build. Profiles are drawn deterministically from feedfarm's topic
+keywords. Then, in the same run:
 
 * ``digests``: every profile's digest as ``learnplace run`` builds it
-  (``pipeline.preview``: per-interest queries over the freshness window, one
-  searcher, expansion, blending);
+  (``pipeline.preview`` with the run's shared item reads: per-interest
+  queries over the freshness window, each query leaf scored once per run,
+  expansion, blending, digest selection);
 * ``baseline``: a straightforward Whoosh OR-query of each profile's words
   over title, summary and content with the same date filter, top 20.
 """
@@ -161,9 +164,10 @@ def main() -> None:
         times = []
         started = time.perf_counter()
         sizes = []
+        items_of = pipeline.shared_items(store)
         for profile in profiles:
             one = time.perf_counter()
-            digest = pipeline.preview(store, index, profile, NOW)
+            digest = pipeline.preview(store, index, profile, NOW, items_of=items_of)
             times.append(time.perf_counter() - one)
             sizes.append(len(digest.picks))
         total = time.perf_counter() - started
