@@ -319,13 +319,33 @@ class SearchIndex:
     def _leaf_scores(
         self, searcher: Searcher, leaf: query.Query, since: datetime | None, window: BitSet | None
     ) -> dict[int, float]:
+        """One leaf's BM25F scores by docnum, stepping its matcher directly.
+
+        Whoosh's collector would score every match and then drop those outside
+        the window; here the matcher first skips to the window's first document
+        (new items are indexed last, so the window is mostly the index's tail)
+        and scores only documents in the window.
+        """
         key = (leaf, since)
         found = self._leaves.get(key)
-        if found is None:
-            results = searcher.search(leaf, limit=None, filter=window)
-            found = {docnum: score for score, docnum in results.top_n}
-            self._leaves[key] = found
-            self._cached += len(found)
+        if found is not None:
+            return found
+        found = {}
+        first = window.first() if window is not None else 0
+        context = searcher.context(needs_current=True)
+        for subsearcher, offset in searcher.leaf_searchers():
+            if first >= offset + subsearcher.doc_count_all():
+                continue
+            matcher = leaf.matcher(subsearcher, context)
+            if first > offset and matcher.is_active():
+                matcher.skip_to(first - offset)
+            while matcher.is_active():
+                docnum = offset + matcher.id()
+                if window is None or docnum in window:
+                    found[docnum] = matcher.score()
+                matcher.next()
+        self._leaves[key] = found
+        self._cached += len(found)
         return found
 
     def doc_frequencies(self, field: str, terms: Iterable[str]) -> tuple[dict[str, int], int]:

@@ -12,6 +12,7 @@ which field) is recomputed for the few picked items only, from their text.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -336,7 +337,13 @@ def matched_fields(item: Item, phrase: str) -> list[str]:
 
 
 def _analyse(field: str, text: str) -> list[str]:
-    return [token.text for token in SCHEMA[field].analyzer(text)]
+    return list(_analysed(field, text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _analysed(field: str, text: str) -> tuple[str, ...]:
+    """Explanations and expansion analyse the same few items' texts again and again in a run."""
+    return tuple(token.text for token in SCHEMA[field].analyzer(text))
 
 
 def _contains(tokens: list[str], wanted: list[str]) -> bool:
