@@ -235,6 +235,7 @@ class SearchIndex:
     def _forget_searcher(self) -> None:
         """Drop what was computed over the previous searcher's documents."""
         self._windows: dict[datetime, BitSet] = {}
+        self._firsts: dict[datetime, int] = {}
         self._ids: list[int] | None = None
         self._leaves: dict[tuple[query.Query, datetime | None], dict[int, float]] = {}
         self._cached = 0
@@ -307,6 +308,8 @@ class SearchIndex:
             in_window = query.DateRange("published", _naive_utc(since), None)
             docs = searcher.docs_for_query(in_window)
             self._windows[since] = BitSet(docs, size=searcher.doc_count_all())
+            # BitSet.first() scans the bytes each time: read it once per window.
+            self._firsts[since] = self._windows[since].first() if self._windows[since] else 0
         return self._windows[since]
 
     def _docids(self, searcher: Searcher) -> list[int]:
@@ -331,7 +334,7 @@ class SearchIndex:
         if found is not None:
             return found
         found = {}
-        first = window.first() if window is not None else 0
+        first = self._firsts.get(since, 0)
         context = searcher.context(needs_current=True)
         for subsearcher, offset in searcher.leaf_searchers():
             if first >= offset + subsearcher.doc_count_all():
