@@ -305,3 +305,15 @@ def test_delivered_before_counts_only_earlier_days_of_that_person(store: Store) 
     assert store.delivered_before("ada", date(2026, 11, 28)) == set()
     assert store.delivered_before("bob", date(2026, 12, 1)) == {ids["c"]}
     assert store.digest_days("ada") == [date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)]
+
+
+def test_add_feeds_stores_many_feeds_in_one_call(store: Store, tmp_path: Path) -> None:
+    copy = entry("n1", url="https://blog.example/posts/a")  # the same story, syndicated by NEWS
+    result = store.add_feeds([(BLOG.url, [entry("a"), entry("b")]), (NEWS.url, [copy])], NOW)
+    assert len(result.new_ids) == 2 and store.item_count() == 2
+    first = result.new_ids[0]
+    assert item_sources(tmp_path / "learnplace.db") == [
+        (first, BLOG.url),
+        (first, NEWS.url),
+        (result.new_ids[1], BLOG.url),
+    ]
