@@ -74,6 +74,12 @@ WRITE_LOCK_TIMEOUT_S = 10.0
 SEARCH_LIMIT_MAX = 1_000
 """An interactive search never needs more; it bounds the cost of one request."""
 
+RANKING_CACHE_MAX = 2_000_000
+"""Cached (document, score) pairs kept for ranking before the cache starts over (~200 MB)."""
+
+RANKING_WINDOWS_MAX = 32
+"""Distinct freshness windows cached before the cache starts over (a new ``now`` is a new one)."""
+
 _PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
 
 
@@ -202,6 +208,15 @@ def _not_understood(text: str, detail: str) -> str:
     return f"cannot understand the query {text!r}{hint}: {detail}"
 
 
+def _leaves(q: query.Query) -> Iterator[query.Query]:
+    """The parts of a plain ``Or`` (it scores as their sum), recursively; anything else whole."""
+    if isinstance(q, query.Or) and q.boost == 1 and q.scale is None and q.subqueries:
+        for sub in q.subqueries:
+            yield from _leaves(sub)
+    elif q is not query.NullQuery:
+        yield q
+
+
 def _query_errors(q: query.Query) -> Iterator[str]:
     """Whoosh marks the parts it could not parse (a bad date, say) with an ``error`` attribute."""
     error = getattr(q, "error", None)
@@ -296,6 +311,7 @@ class SearchIndex:
         self.path = path
         self._searcher: Searcher | None = None
         self._columns: dict[str, list[object]] = {}
+        self._forget_searcher()
         self._parser = MultifieldParser(list(TEXT_FIELDS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS))
 
     @classmethod
@@ -399,6 +415,7 @@ class SearchIndex:
             self._searcher.close()
             self._searcher = None
         if self._searcher is None:
+            self._forget_searcher()
             self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
             self._columns = {}
         return self._searcher
@@ -413,6 +430,14 @@ class SearchIndex:
         if values is None:
             values = self._columns[name] = list(self._current().reader().column_reader(name))
         return values
+
+    def _forget_searcher(self) -> None:
+        """Drop what was computed over the previous searcher's documents."""
+        self._windows: dict[datetime, BitSet] = {}
+        self._firsts: dict[datetime, int] = {}
+        self._ids: list[int] | None = None
+        self._leaves: dict[tuple[query.Query, datetime | None], dict[int, float]] = {}
+        self._cached = 0
 
     def parse(self, text: str) -> query.Query:
         """A person's query text as a Whoosh query, or QuerySyntaxError saying what is wrong."""
@@ -545,25 +570,81 @@ class SearchIndex:
     ) -> dict[str, dict[int, float]]:
         """Every match of every query with its score, for ranking to blend in Python.
 
-        One searcher serves all queries, and the date window is turned into a
-        document set once, instead of once per query.
+        A plain ``Or`` scores as the sum of its parts, so queries are split into
+        their leaves (a word or a phrase in one field), and each leaf's scores
+        over the freshness window are kept for as long as the searcher is
+        current: profiles that share an interest, and the expansion words that
+        recur between profiles, are scored once per run rather than once per
+        profile. The window becomes a document set once per ``since``.
         """
         searcher = self._current()
         if searcher.doc_count_all() == 0:
             return {key: {} for key in queries}
-        ids = self._column("id")
-        window = None
-        if since is not None:
-            in_window = query.DateRange("published", _naive_utc(since), None)
-            window = BitSet(searcher.docs_for_query(in_window), size=searcher.doc_count_all())
-            if not window:
-                # Whoosh reads an empty filter as "no filter", which would let everything through.
-                return {key: {} for key in queries}
+        if self._cached > RANKING_CACHE_MAX or len(self._windows) > RANKING_WINDOWS_MAX:
+            self._forget_searcher()  # a long-lived process: start the cache over
+        window = self._window(searcher, since)
+        if window is not None and not window:
+            # Whoosh reads an empty filter as "no filter", which would let everything through.
+            return {key: {} for key in queries}
+        ids = self._docids(searcher)
         scores: dict[str, dict[int, float]] = {}
         for key, q in queries.items():
-            results = searcher.search(q, limit=None, filter=window)
-            scores[key] = {int(ids[docnum]): score for score, docnum in results.top_n}
+            summed: dict[int, float] = {}
+            for leaf in _leaves(q):
+                for docnum, score in self._leaf_scores(searcher, leaf, since, window).items():
+                    summed[docnum] = summed.get(docnum, 0.0) + score
+            scores[key] = {ids[docnum]: score for docnum, score in summed.items()}
         return scores
+
+    def _window(self, searcher: Searcher, since: datetime | None) -> BitSet | None:
+        if since is None:
+            return None
+        if since not in self._windows:
+            in_window = query.DateRange("published", _naive_utc(since), None)
+            docs = searcher.docs_for_query(in_window)
+            self._windows[since] = BitSet(docs, size=searcher.doc_count_all())
+            # BitSet.first() scans the bytes each time: read it once per window.
+            self._firsts[since] = self._windows[since].first() if self._windows[since] else 0
+        return self._windows[since]
+
+    def _docids(self, searcher: Searcher) -> list[int]:
+        """Docnum -> item id for the whole index, read once per searcher."""
+        if self._ids is None:
+            # raw bytes such as b"42" (or b"" for a deleted slot): int() reads them
+            self._ids = [int(raw or 0) for raw in searcher.reader().column_reader("id")]
+        return self._ids
+
+    def _leaf_scores(
+        self, searcher: Searcher, leaf: query.Query, since: datetime | None, window: BitSet | None
+    ) -> dict[int, float]:
+        """One leaf's BM25F scores by docnum, stepping its matcher directly.
+
+        Whoosh's collector would score every match and then drop those outside
+        the window; here the matcher first skips to the window's first document
+        (new items are indexed last, so the window is mostly the index's tail)
+        and scores only documents in the window.
+        """
+        key = (leaf, since)
+        found = self._leaves.get(key)
+        if found is not None:
+            return found
+        found = {}
+        first = self._firsts.get(since, 0)
+        context = searcher.context(needs_current=True)
+        for subsearcher, offset in searcher.leaf_searchers():
+            if first >= offset + subsearcher.doc_count_all():
+                continue
+            matcher = leaf.matcher(subsearcher, context)
+            if first > offset and matcher.is_active():
+                matcher.skip_to(first - offset)
+            while matcher.is_active():
+                docnum = offset + matcher.id()
+                if window is None or docnum in window:
+                    found[docnum] = matcher.score()
+                matcher.next()
+        self._leaves[key] = found
+        self._cached += len(found)
+        return found
 
     def doc_frequencies(self, field: str, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """How many documents hold each (analysed) term, and how many documents there are."""

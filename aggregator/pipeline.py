@@ -364,19 +364,42 @@ def _build_digests(
     reporter.start("digests", len(profiles))
     today = local_day(now)
     digests = []
+    items_of = shared_items(store)
     for profile in profiles:
-        digest = preview(store, index, profile, now)
+        digest = preview(store, index, profile, now, items_of=items_of)
         store.save_digest(profile.name, today, digest.picks, digest.upcoming)
         digests.append(digest)
         reporter.advance("digests", profile.name)
     return digests
 
 
-def preview(store: Store, index: SearchIndex, profile: Profile, now: datetime) -> Digest:
-    """The digest ``profile`` gets today, without recording it."""
+def shared_items(store: Store) -> Callable[[Iterable[int]], Mapping[int, Item]]:
+    """``store.items`` remembering what it read: profiles of one run mostly match the same items."""
+    known: dict[int, Item] = {}
+
+    def items_of(ids: Iterable[int]) -> Mapping[int, Item]:
+        wanted = set(ids)
+        known.update(store.items(wanted - known.keys()))
+        return {item_id: known[item_id] for item_id in wanted if item_id in known}
+
+    return items_of
+
+
+def preview(
+    store: Store,
+    index: SearchIndex,
+    profile: Profile,
+    now: datetime,
+    *,
+    items_of: Callable[[Iterable[int]], Mapping[int, Item]] | None = None,
+) -> Digest:
+    """The digest ``profile`` gets today, without recording it.
+
+    ``items_of`` (from :func:`shared_items`) lets the profiles of one run share item reads.
+    """
     return choose_digest(
         index,
-        store.items,
+        items_of or store.items,
         profile,
         now,
         already_sent=store.delivered_before(profile.name, local_day(now)),

@@ -12,6 +12,7 @@ which field) is recomputed for the few picked items only, from their text.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -114,8 +115,8 @@ def expansion_terms(
     weights = {}
     for term, count in counts.items():
         df = doc_freq.get(term, 0)
-        if count < min_items or df == 0:
-            continue
+        if count < min_items or df == 0 or term.isdigit():
+            continue  # a number ("Ep. 82") says nothing about what an item is about
         weights[term] = count / len(top) * math.log(1 + doc_count / df)
     best = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
     return dict(best)
@@ -181,10 +182,14 @@ def blend(
     blocked_sources = {name.casefold() for name in profile.exclude_sources}
     relevance: dict[int, float] = {}
     matched: dict[int, list[str]] = {}
+    parts: dict[int, dict[str, float]] = {}
     for phrase, weight in profile.interests.items():
         for item_id, score in scores.get(phrase, {}).items():
-            relevance[item_id] = relevance.get(item_id, 0.0) + weight**WEIGHT_POWER * score
+            parts.setdefault(item_id, {})[phrase] = weight**WEIGHT_POWER * score
             matched.setdefault(item_id, []).append(phrase)
+    overlaps = _overlapping(profile)
+    for item_id, found in parts.items():
+        relevance[item_id] = _combined(found, overlaps)
     for key, factor in ((EXPAND_KEY, EXPANSION_WEIGHT), (MORE_KEY, FEEDBACK_WEIGHT)):
         for item_id, score in scores.get(key, {}).items():
             if item_id in relevance:
@@ -220,12 +225,64 @@ def blend(
     return ranked
 
 
+def _overlapping(profile: Profile) -> dict[str, set[str]]:
+    """For each interest, the others whose words contain its words or the reverse.
+
+    "testing" and "unit tests" overlap (both say "test"); "machine learning"
+    and "deep learning" do not: each names something the other does not.
+    """
+    stems = {phrase: set(_analyse("title", phrase)) for phrase in profile.interests}
+    return {
+        phrase: {
+            other
+            for other, theirs in stems.items()
+            if other != phrase and mine and theirs and (mine <= theirs or theirs <= mine)
+        }
+        for phrase, mine in stems.items()
+    }
+
+
+def _combined(found: Mapping[str, float], overlaps: Mapping[str, set[str]]) -> float:
+    """Sum of interest scores; of two interests sharing a word, only the stronger counts.
+
+    "testing" and "unit tests" both match "Unit testing with mock" on "test";
+    summing both would credit that one word twice. Measured on the relevance
+    sets (nDCG@10): talks 0.659 -> 0.688, course-titles 0.695 -> 0.691.
+    """
+    total = 0.0
+    for phrase, value in found.items():
+        weaker = any(
+            found[other] > value or (found[other] == value and other < phrase)
+            for other in overlaps.get(phrase, ())
+            if other in found
+        )
+        if not weaker:
+            total += value
+    return total
+
+
 def _shared(item: Item, terms: Mapping[str, float], matched: bool) -> tuple[str, ...]:
-    """The learnt words an item contains, strongest first, for its explanation."""
+    """The learnt words an item contains, strongest first, as the item spells them.
+
+    Learnt terms are stems ("fatigu"); a person reads the item's own word ("fatigue").
+    """
     if not matched:
         return ()
-    have = item_terms(item)
-    return tuple(term for term in sorted(terms, key=lambda t: -terms[t]) if term in have)[:3]
+    spelled = original_words(f"{item.title} {_plain(item.summary)}")
+    return tuple(spelled[t] for t in sorted(terms, key=lambda t: -terms[t]) if t in spelled)[:3]
+
+
+def original_words(text: str) -> dict[str, str]:
+    """Each analysed term of ``text`` with the first word in it that analyses to that term."""
+    spelled: dict[str, str] = {}
+    for word in re.findall(r"\w+", text.lower()):
+        for term in _analyse("title", word):
+            spelled.setdefault(term, word)
+    return spelled
+
+
+def _plain(summary: str) -> str:
+    return re.sub(r"<[^>]*>", " ", summary)
 
 
 def recency_factor(published: datetime, now: datetime, window_days: int) -> float:
@@ -280,7 +337,13 @@ def matched_fields(item: Item, phrase: str) -> list[str]:
 
 
 def _analyse(field: str, text: str) -> list[str]:
-    return [token.text for token in SCHEMA[field].analyzer(text)]
+    return list(_analysed(field, text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _analysed(field: str, text: str) -> tuple[str, ...]:
+    """Explanations and expansion analyse the same few items' texts again and again in a run."""
+    return tuple(token.text for token in SCHEMA[field].analyzer(text))
 
 
 def _contains(tokens: list[str], wanted: list[str]) -> bool:

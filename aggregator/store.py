@@ -526,6 +526,17 @@ class Store:
             _queue_for_index(db, [*result.new_ids, *result.updated_ids])
         return result
 
+    def add_feeds(self, feeds: Iterable[tuple[str, Sequence[Entry]]], now: datetime) -> AddResult:
+        """Many feeds' entries in one transaction: a bulk import pays one commit, not one each."""
+        result = AddResult()
+        with self._transaction() as db:
+            for source_url, entries in feeds:
+                source_id = self._source_id(source_url)
+                for entry in entries:
+                    self._add_entry(db, source_id, entry, now, result)
+            _queue_for_index(db, [*result.new_ids, *result.updated_ids])
+        return result
+
     def _add_entry(
         self, db: sqlite3.Connection, source_id: int, entry: Entry, now: datetime, result: AddResult
     ) -> None:

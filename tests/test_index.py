@@ -186,3 +186,41 @@ def test_searcher_sees_items_added_after_a_search(index: SearchIndex) -> None:
 def test_empty_index_scores_nothing(tmp_path: Path) -> None:
     with SearchIndex.open(tmp_path / "empty") as index:
         assert index.score_queries({"x": profile_query("rust")}, since=NOW) == {"x": {}}
+
+
+def test_score_queries_equal_whooshs_own_search_across_segments_and_deletions(
+    tmp_path: Path,
+) -> None:
+    """Leaf-by-leaf scoring with the window skip must give exactly what Whoosh's search gives."""
+    with SearchIndex.open(tmp_path / "index") as index:
+        for day in range(6):  # one commit per day: several segments, newest last
+            index.add(
+                [
+                    item(
+                        day * 10 + n,
+                        f"Machine learning notes {n}" if n % 2 else f"Rust and learning {n}",
+                        text="machine learning in production " * n,
+                        published=NOW - timedelta(days=30 - day * 5),
+                    )
+                    for n in range(1, 5)
+                ]
+            )
+        index.delete([52, 13])
+        since = NOW - timedelta(days=12)
+        q = query.Or(
+            [
+                query.Phrase("title", ["machin", "learn"], boost=3.0),
+                query.Term("content", "learn"),
+                query.Or([query.Term("title", "rust", boost=2.0), query.Term("summary", "rust")]),
+            ]
+        )
+        ours = index.score_queries({"q": q}, since=since)["q"]
+        searcher = index._current()
+        window = query.DateRange("published", since.replace(tzinfo=None), None)
+        expected = {
+            int(searcher.stored_fields(docnum)["id"]): score
+            for score, docnum in searcher.search(q, limit=None, filter=window).top_n
+        }
+        assert set(ours) == set(expected) and 52 not in ours and 11 not in ours
+        assert ours == pytest.approx(expected)
+        assert index.score_queries({"q": q}, since=since)["q"] == ours  # from the cache

@@ -8,8 +8,11 @@ from aggregator.digest import build_digest
 from aggregator.models import Item, Profile
 from aggregator.rank import (
     EXCLUDE_KEY,
+    MORE_KEY,
+    Feedback,
     Ranked,
     blend,
+    expansion_terms,
     explain,
     matched_fields,
     profile_queries,
@@ -147,3 +150,34 @@ def test_explanations_are_readable() -> None:
     assert pick.reasons[0] == "“onboarding” in title"
     assert "new today" in pick.reasons
     assert "preferred type: course (weight 1.5)" in pick.reasons
+
+
+def test_feedback_reasons_use_the_items_own_words() -> None:
+    liked = item(1, "Ep. 82 — Streaming pipelines without the pager fatigue")
+    other = item(2, "Pager fatigue in streaming teams", summary="<p>Idempotent consumers</p>")
+    feedback = Feedback(
+        more=expansion_terms([liked], profile(), {"fatigu": 3, "82": 1}, 100, min_items=1)
+    )
+    assert "82" not in feedback.more  # an episode number teaches nothing
+    scores = {"onboarding": {2: 1.0}, MORE_KEY: {2: 1.0}}
+    ranked = blend(profile(), scores, {2: other}, NOW, feedback)
+    reasons = explain(ranked[0], NOW).reasons
+    assert "like items you wanted more of (fatigue)" in reasons
+
+
+def test_interests_sharing_a_word_do_not_count_it_twice() -> None:
+    both = item(1, "Unit testing with mock")
+    one = item(2, "Pytest fixtures")
+    chosen = profile(interests={"testing": 3.0, "unit tests": 2.0, "pytest": 2.0})
+    scores = {"testing": {1: 1.0}, "unit tests": {1: 1.0}, "pytest": {2: 1.6}}
+    ranked = blend(chosen, scores, {1: both, 2: one}, NOW)
+    assert [r.item.id for r in ranked] == [2, 1]  # 3.2 beats 3.0, not 3.0 + 2.0
+    assert ranked[1].matched == ("testing", "unit tests")  # both still named in the reasons
+
+
+def test_interests_naming_different_things_both_count() -> None:
+    talk = item(1, "Deep learning for machine learning engineers")
+    chosen = profile(interests={"machine learning": 1.0, "deep learning": 1.0})
+    scores = {"machine learning": {1: 1.0}, "deep learning": {1: 1.0}}
+    ranked = blend(chosen, scores, {1: talk}, NOW)[0]
+    assert ranked.score == 2.0 * ranked.recency

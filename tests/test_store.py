@@ -434,3 +434,15 @@ def test_a_failing_migration_leaves_the_old_store_untouched(
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     db.close()
     assert "feedback" not in tables
+
+
+def test_add_feeds_stores_many_feeds_in_one_call(store: Store, tmp_path: Path) -> None:
+    copy = entry("n1", url="https://blog.example/posts/a")  # the same story, syndicated by NEWS
+    result = store.add_feeds([(BLOG.url, [entry("a"), entry("b")]), (NEWS.url, [copy])], NOW)
+    assert len(result.new_ids) == 2 and store.item_count() == 2
+    first = result.new_ids[0]
+    assert item_sources(tmp_path / "learnplace.db") == [
+        (first, BLOG.url),
+        (first, NEWS.url),
+        (result.new_ids[1], BLOG.url),
+    ]
