@@ -22,8 +22,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import dateparser
-from dateparser.search import search_dates
 from selectolax.lexbor import LexborHTMLParser
 
 MAX_TEXT_SCAN = 2_000
@@ -306,6 +304,10 @@ def _parse(fragment: str, published: datetime, language: str) -> datetime | None
     quick = _absolute(fragment, language)
     if quick is not None:
         return quick
+    # Imported on first need: dateparser takes ~0.25 s to import, and a run of
+    # 304s, or of dates _absolute reads, never needs it.
+    import dateparser
+
     settings = _settings(published, language)
     try:
         found = dateparser.parse(fragment, languages=_languages(language), settings=settings)
@@ -333,6 +335,8 @@ def from_cue(text: str, published: datetime, language: str = "") -> EventTime | 
 
 def from_text(text: str, published: datetime, language: str = "") -> EventTime | None:
     """Any dated phrase in the text on or after the publication day; the last resort."""
+    from dateparser.search import search_dates  # on first need, as in _parse
+
     try:
         found = search_dates(
             text[:MAX_TEXT_SCAN],

@@ -196,7 +196,7 @@ def test_common_date_shapes_are_read_without_dateparser_and_agree_with_it(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"dateparser was asked to read {fragment!r}")
 
-    monkeypatch.setattr(events.dateparser, "parse", refuse)
+    monkeypatch.setattr(dateparser, "parse", refuse)
     found = events.from_cue(f"When: {fragment}", PUBLISHED, language)
     assert found is not None and found.start == expected
 
