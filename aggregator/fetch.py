@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import http.cookiejar
 import ipaddress
 import socket
 import ssl
@@ -288,11 +289,23 @@ def _client(settings: Settings, ssl_context: ssl.SSLContext) -> httpx.AsyncClien
     )
     return httpx.AsyncClient(
         transport=transport,
+        cookies=_NoCookies(),
         timeout=httpx.Timeout(settings.timeout_s),
         headers={"User-Agent": user_agent(settings), "Accept-Encoding": "gzip"},
         follow_redirects=False,
         trust_env=False,
     )
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A feed fetcher keeps no cookies: they only track us, and reading them costs CPU per request.
+
+    httpx reads every response's ``Set-Cookie`` into the client's jar; this
+    jar ignores them (about a tenth of a warm run's CPU).
+    """
+
+    def extract_cookies(self, response: object, request: object) -> None:
+        return None
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
