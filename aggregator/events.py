@@ -333,13 +333,28 @@ def from_cue(text: str, published: datetime, language: str = "") -> EventTime | 
     return None
 
 
+ENGLISH_DATE_HINT = re.compile(
+    r"\d(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+    r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d"
+    r"|\d[/.-]\d{1,2}[/.-]\d|\d\s*[ap]\.?m\b|\d[:.]\d\d\b"
+    r"|\b(?:today|tonight|tomorrow|next\s+\w+)\b",
+    re.IGNORECASE,
+)
+"""What an English date in prose looks like: a day next to a month, a numeric date, a clock
+time or a relative word. Text without one is not searched: dateparser costs ~5 ms per item and
+without such a hint only finds things like "#95" (the year 2095) or "10, and"."""
+
+
 def from_text(text: str, published: datetime, language: str = "") -> EventTime | None:
     """Any dated phrase in the text on or after the publication day; the last resort."""
+    scanned = text[:MAX_TEXT_SCAN]
+    if _languages(language) == ["en"] and not ENGLISH_DATE_HINT.search(scanned):
+        return None
     from dateparser.search import search_dates  # on first need, as in _parse
 
     try:
         found = search_dates(
-            text[:MAX_TEXT_SCAN],
+            scanned,
             languages=_languages(language),
             settings=_settings(published, language),
         )

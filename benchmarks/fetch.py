@@ -189,7 +189,16 @@ async def _baseline(state: Path, urls: list[str]) -> None:
             nonlocal items
             headers = {"If-None-Match": etags[url]} if url in etags else {}
             async with limit:
-                response = await client.get(url, headers=headers)
+                # Retried on a refused connection: on a loaded shared machine the server
+                # sometimes refuses one, and a failed baseline would void the whole run.
+                for attempt in range(3):
+                    try:
+                        response = await client.get(url, headers=headers)
+                        break
+                    except httpx.TransportError:
+                        if attempt == 2:
+                            raise
+                        await asyncio.sleep(0.5)
             if response.status_code == 200:
                 items += len(feedparser.parse(response.content).entries)
                 if "etag" in response.headers:

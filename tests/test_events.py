@@ -216,3 +216,11 @@ def test_free_text_of_an_item_without_a_language_finds_no_date_in_plain_words() 
     # Detecting among every locale dateparser has read the bare "25" as the 25th.
     text = "The piece closes with 25 questions to ask your team about container security."
     assert events.from_text(text, PUBLISHED) is None
+
+
+def test_english_text_without_a_date_shape_is_not_searched() -> None:
+    # dateparser alone reads "#95" as the year 2095 and "10, and" as the 10th.
+    text = "Episode #95 covers chapters 9, 10, and 11 of the handbook."
+    assert events.from_text(text, PUBLISHED, "en") is None
+    found = events.from_text("Join us on 3 October 2026 at 18:00.", PUBLISHED, "en")
+    assert found is not None and found.start == datetime(2026, 10, 3, 18, tzinfo=UTC)
