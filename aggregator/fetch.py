@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import http.cookiejar
 import ipaddress
 import socket
 import ssl
@@ -35,6 +36,7 @@ import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -51,6 +53,7 @@ unread empty 304 body cost a new TCP connection per request.
 
 KEEPALIVE_EXPIRY_S = 30.0
 ALLOWED_SCHEMES = ("http", "https")
+DEFAULT_PORTS: dict[str, int] = {"http": 80, "https": 443}
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _ZLIB_WBITS = zlib.MAX_WBITS
@@ -125,11 +128,15 @@ class _Lanes:
             yield lanes
 
     def host(self, url: str) -> asyncio.Semaphore:
-        """Politeness is per host and port: two sites on one IP are two hosts."""
+        """Politeness is per host and port: two sites on one IP are two hosts.
+
+        ``urlsplit`` rather than ``httpx.URL``: it is cached and several times
+        cheaper, and httpx parses each URL again anyway.
+        """
         try:
-            parsed = httpx.URL(url)
-            key = f"{parsed.host}:{parsed.port}"
-        except httpx.InvalidURL:
+            parts = urlsplit(url)
+            key = f"{parts.hostname}:{parts.port or DEFAULT_PORTS.get(parts.scheme.lower())}"
+        except ValueError:
             key = url  # it will fail fast; give it its own slot
         return self.hosts.setdefault(key, asyncio.Semaphore(self.per_host))
 
@@ -249,7 +256,10 @@ def _decoder(content_encoding: str) -> zlib._Decompress | None:
 
 
 def _check_scheme(url: str) -> None:
-    scheme = httpx.URL(url).scheme
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:
+        raise _FetchFailedError(f"invalid URL {url!r}: {exc}") from exc
     if scheme not in ALLOWED_SCHEMES:
         raise _FetchFailedError(f"refusing {scheme or 'relative'} URL {url!r}: http(s) only")
 
@@ -288,11 +298,23 @@ def _client(settings: Settings, ssl_context: ssl.SSLContext) -> httpx.AsyncClien
     )
     return httpx.AsyncClient(
         transport=transport,
+        cookies=_NoCookies(),
         timeout=httpx.Timeout(settings.timeout_s),
         headers={"User-Agent": user_agent(settings), "Accept-Encoding": "gzip"},
         follow_redirects=False,
         trust_env=False,
     )
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A feed fetcher keeps no cookies: they only track us, and reading them costs CPU per request.
+
+    httpx reads every response's ``Set-Cookie`` into the client's jar; this
+    jar ignores them (about a tenth of a warm run's CPU).
+    """
+
+    def extract_cookies(self, response: object, request: object) -> None:
+        return None
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
-
-import icalendar
+from typing import TYPE_CHECKING, Any
 
 from aggregator.events import EventTime
+
+if TYPE_CHECKING:
+    import icalendar
 
 PRODID = "-//Learnplace//Learnplace digest//EN"
 
@@ -29,6 +30,10 @@ def read_events(content: bytes) -> Iterator[tuple[icalendar.Event, EventTime | N
 
     Raises ``ValueError`` when the document is not iCalendar at all.
     """
+    # Imported on first need (~0.15 s): every parse process imports this module,
+    # few ever see a calendar.
+    import icalendar
+
     for calendar in icalendar.Calendar.from_ical(content, multiple=True):
         for event in calendar.walk("VEVENT"):
             yield event, event_time(event)
@@ -102,6 +107,8 @@ def event_ics(
     reader's own zone; an all-day event keeps its date. An event without an
     end gets one hour (all-day: one day), since many programs need a DTEND.
     """
+    import icalendar  # on first need, as in read_events
+
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

@@ -70,7 +70,11 @@ class ParsePool:
         """Parse in a worker; :class:`aggregator.parse.FeedParseError` comes back as raised."""
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["aggregator.parse", "aggregator.scrape"])
+            # dateparser is imported lazily by events; loading it here once saves
+            # every worker the import.
+            context.set_forkserver_preload(
+                ["aggregator.parse", "aggregator.scrape", "dateparser", "dateparser.search"]
+            )
             self._executor = ProcessPoolExecutor(self._workers, mp_context=context)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(

@@ -540,8 +540,6 @@ class Store:
     def _add_entry(
         self, db: sqlite3.Connection, source_id: int, entry: Entry, now: datetime, result: AddResult
     ) -> None:
-        canonical = _canonical(entry.url)
-        key = title_key(entry.title, entry.published or now)
         own = db.execute(
             """
             SELECT id, title, summary, content, url, item_type, details FROM items
@@ -559,10 +557,13 @@ class Store:
                 details_to_json(entry.details),
             )
             if tuple(own[1:]) != fresh:
-                self._update_item(db, own[0], entry, canonical)
-                db.execute("UPDATE items SET title_key = ? WHERE id = ?", (key, own[0]))
+                key = title_key(entry.title, entry.published or now)
+                self._update_item(db, own[0], entry, _canonical(entry.url), key)
                 result.updated_ids.append(own[0])
             return
+        # Computed only here: an unchanged entry of a changed feed (most of them) needs neither.
+        canonical = _canonical(entry.url)
+        key = title_key(entry.title, entry.published or now)
         syndicated = self._syndicated(db, source_id, canonical, key)
         if syndicated is not None:
             db.execute(
@@ -570,9 +571,7 @@ class Store:
                 (syndicated, source_id),
             )
             return
-        item_id = self._insert_item(db, source_id, entry, canonical, now)
-        db.execute("UPDATE items SET title_key = ? WHERE id = ?", (key, item_id))
-        result.new_ids.append(item_id)
+        result.new_ids.append(self._insert_item(db, source_id, entry, canonical, key, now))
 
     def _syndicated(
         self, db: sqlite3.Connection, source_id: int, canonical: str, key: str
@@ -591,20 +590,27 @@ class Store:
         return None
 
     def _insert_item(
-        self, db: sqlite3.Connection, source_id: int, entry: Entry, canonical: str, now: datetime
+        self,
+        db: sqlite3.Connection,
+        source_id: int,
+        entry: Entry,
+        canonical: str,
+        key: str,
+        now: datetime,
     ) -> int:
         cursor = db.execute(
             """
-            INSERT INTO items (source_id, guid, url, canonical_url, title, summary, content, text,
-                published, first_seen, item_type, tags, author, enclosure_url, enclosure_type,
-                details)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO items (source_id, guid, url, canonical_url, title_key, title, summary,
+                content, text, published, first_seen, item_type, tags, author, enclosure_url,
+                enclosure_type, details)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
                 source_id,
                 entry.guid,
                 entry.url,
                 canonical,
+                key,
                 entry.title,
                 entry.summary,
                 entry.content,
@@ -626,12 +632,13 @@ class Store:
         return item_id
 
     def _update_item(
-        self, db: sqlite3.Connection, item_id: int, entry: Entry, canonical: str
+        self, db: sqlite3.Connection, item_id: int, entry: Entry, canonical: str, key: str
     ) -> None:
         """A changed entry keeps its id and first_seen; its date moves only if the feed has one."""
         db.execute(
             """
-            UPDATE items SET url = ?, canonical_url = ?, title = ?, summary = ?, content = ?,
+            UPDATE items SET url = ?, canonical_url = ?, title_key = ?, title = ?, summary = ?,
+                content = ?,
                 text = ?, published = COALESCE(?, published), item_type = ?, tags = ?,
                 author = ?, enclosure_url = ?, enclosure_type = ?, details = ?
             WHERE id = ?
@@ -639,6 +646,7 @@ class Store:
             (
                 entry.url,
                 canonical,
+                key,
                 entry.title,
                 entry.summary,
                 entry.content,

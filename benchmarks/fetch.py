@@ -66,7 +66,9 @@ def main() -> None:
                     _tick(corpus)
                     server = _serve(corpus, port, args.latency_ms)
                 _get(base + "/stats/reset")
+                load = os.getloadavg()[0]  # the machine is shared: say how busy it was
                 figures = _measure([runner, str(state), str(args.concurrency), *urls])
+                figures["load"] = max(load, os.getloadavg()[0])
                 stats = json.loads(_get(base + "/stats"))
                 rows.append((runner, phase, figures, stats))
                 print(_row(runner, phase, figures, stats), flush=True)
@@ -187,7 +189,16 @@ async def _baseline(state: Path, urls: list[str]) -> None:
             nonlocal items
             headers = {"If-None-Match": etags[url]} if url in etags else {}
             async with limit:
-                response = await client.get(url, headers=headers)
+                # Retried on a refused connection: on a loaded shared machine the server
+                # sometimes refuses one, and a failed baseline would void the whole run.
+                for attempt in range(3):
+                    try:
+                        response = await client.get(url, headers=headers)
+                        break
+                    except httpx.TransportError:
+                        if attempt == 2:
+                            raise
+                        await asyncio.sleep(0.5)
             if response.status_code == 200:
                 items += len(feedparser.parse(response.content).entries)
                 if "etag" in response.headers:
@@ -201,15 +212,16 @@ def _row(runner: str, phase: str, figures: dict[str, float], stats: dict) -> str
     return (
         f"{runner:<10} {phase:<5} wall {figures['wall_s']:7.2f} s  cpu {figures['cpu_s']:7.2f} s "
         f"(main process {figures['main_cpu_s']:6.2f} s)  "
-        f"rss {figures['rss_mib']:6.1f} MiB  200s {stats['200']:5}  304s {stats['304']:5}"
+        f"rss {figures['rss_mib']:6.1f} MiB  200s {stats['200']:5}  304s {stats['304']:5}  "
+        f"load {figures['load']:.1f}"
     )
 
 
 def _table(rows: list[tuple[str, str, dict[str, float], dict]]) -> str:
     lines = [
         "| run | phase | wall s | CPU s | of which main process | peak RSS MiB | 200s | 304s "
-        "| 304 share |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| 304 share | load (1 min, max of start and end) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for runner, phase, figures, stats in rows:
         total = stats["200"] + stats["304"]
@@ -217,8 +229,17 @@ def _table(rows: list[tuple[str, str, dict[str, float], dict]]) -> str:
         lines.append(
             f"| {runner} | {phase} | {figures['wall_s']:.2f} | {figures['cpu_s']:.2f} | "
             f"{figures['main_cpu_s']:.2f} | "
-            f"{figures['rss_mib']:.1f} | {stats['200']} | {stats['304']} | {share:.1%} |"
+            f"{figures['rss_mib']:.1f} | {stats['200']} | {stats['304']} | {share:.1%} | "
+            f"{figures['load']:.1f} |"
         )
+    by_phase = {(runner, phase): figures for runner, phase, figures, _ in rows}
+    for phase in PHASES:
+        ours, base = by_phase.get(("learnplace", phase)), by_phase.get(("baseline", phase))
+        if ours and base:
+            lines.append(
+                f"\n{phase}: learnplace/baseline wall {ours['wall_s'] / base['wall_s']:.2f}x, "
+                f"CPU {ours['cpu_s'] / base['cpu_s']:.2f}x"
+            )
     return "\n".join(lines)
 
 

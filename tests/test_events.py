@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import dateparser
 import icalendar
 import pytest
 
@@ -169,3 +170,57 @@ def test_written_ics_parses_back_with_icalendar() -> None:
         date(2026, 10, 3),
         date(2026, 10, 5),
     )
+
+
+@pytest.mark.parametrize(
+    ("fragment", "language"),
+    [
+        ("2026-07-28 18:00 UTC", ""),
+        ("2026-07-28T18:00:30Z", "fr"),
+        ("2026-07-28", "de"),
+        ("10/09/2026 14:00 GMT", "en-GB"),
+        ("10/09/2026 14:00 GMT", "en-US"),
+        ("Sep 30, 2026 at 14:00 (UTC)", "en"),
+        ("Sept 3, 2026", ""),
+        ("Tuesday, 15 September 2026, 09:05 UTC", ""),
+        ("3 October 2026", "en-GB"),
+    ],
+)
+def test_common_date_shapes_are_read_without_dateparser_and_agree_with_it(
+    fragment: str, language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = events._settings(PUBLISHED, language)
+    expected = dateparser.parse(fragment, languages=events._languages(language), settings=settings)
+    assert expected is not None
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"dateparser was asked to read {fragment!r}")
+
+    monkeypatch.setattr(dateparser, "parse", refuse)
+    found = events.from_cue(f"When: {fragment}", PUBLISHED, language)
+    assert found is not None and found.start == expected
+
+
+@pytest.mark.parametrize(
+    ("fragment", "language"),
+    [("31/02/2026 10:00", ""), ("13/10/2026 09:30", "en-US"), ("30 septembre 2026", "fr")],
+)
+def test_dates_the_quick_reading_refuses_go_to_dateparser(fragment: str, language: str) -> None:
+    settings = events._settings(PUBLISHED, language)
+    expected = dateparser.parse(fragment, languages=events._languages(language), settings=settings)
+    found = events.from_cue(f"When: {fragment}", PUBLISHED, language)
+    assert (found.start if found else None) == (expected.astimezone(UTC) if expected else None)
+
+
+def test_free_text_of_an_item_without_a_language_finds_no_date_in_plain_words() -> None:
+    # Detecting among every locale dateparser has read the bare "25" as the 25th.
+    text = "The piece closes with 25 questions to ask your team about container security."
+    assert events.from_text(text, PUBLISHED) is None
+
+
+def test_english_text_without_a_date_shape_is_not_searched() -> None:
+    # dateparser alone reads "#95" as the year 2095 and "10, and" as the 10th.
+    text = "Episode #95 covers chapters 9, 10, and 11 of the handbook."
+    assert events.from_text(text, PUBLISHED, "en") is None
+    found = events.from_text("Join us on 3 October 2026 at 18:00.", PUBLISHED, "en")
+    assert found is not None and found.start == datetime(2026, 10, 3, 18, tzinfo=UTC)

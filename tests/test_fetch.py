@@ -82,6 +82,18 @@ def test_user_agent_names_version_and_contact(static_server):
     assert sent["Accept-Encoding"] == "gzip"
 
 
+def test_cookies_are_neither_kept_nor_sent(static_server):
+    after = static_server.add("/after", b"ok")
+    url = static_server.add(
+        "/sets-cookie", b"", status=302, headers={"Location": after, "Set-Cookie": "track=1"}
+    )
+
+    result = fetch(url)
+
+    assert result.status == 200
+    assert "Cookie" not in static_server.requests["/after"][0]
+
+
 @pytest.mark.parametrize("url", ["ftp://example.org/feed", "file:///etc/passwd", "not a url"])
 def test_non_http_urls_are_errors_not_exceptions(url):
     result = fetch(url)

@@ -191,6 +191,24 @@ def test_relative_links_in_html_and_enclosures() -> None:
     assert "<script" not in entry.content
 
 
+@pytest.mark.parametrize(
+    ("relative", "expected"),
+    [
+        ("entry_content_xml_base.xml", 'Example <a href="http://example.com/test/test.html"'),
+        ("entry_content_xml_base_inherit_2.xml", '<a href="http://example.com/test/test.html"'),
+        ("entry_summary_xml_base_inherit_2.xml", '<a href="http://example.com/test/test.html"'),
+        ("http_entry_content_base_docuri.xml", '<a href="https://feeds.example/relative/uri"'),
+        ("rel_uri_with_unicode_character.xml", '<a href="http://any.test/%C3%80"'),
+    ],
+)
+def test_relative_links_follow_xml_base_then_the_document(relative: str, expected: str) -> None:
+    """feedparser's own test files: the nearest xml:base wins over the document's URL."""
+    (entry,) = parse_file(f"synthetic/feedparser/base/{relative}").entries
+    fragments = [html for html in (entry.content, entry.summary) if html]
+    assert fragments
+    assert all(expected in html for html in fragments)
+
+
 # --------------------------------------------------------------------------- damaged documents
 
 
