@@ -138,6 +138,7 @@ def build_store(cache: Path, feeds: int, items: int, seed: str) -> Path:
     """Generate the corpus and store every item (cached)."""
     store_path = cache / "store.sqlite3"
     if store_path.exists():
+        Store(store_path).close()  # a store cached by an older version: migrate it in place
         return store_path
     partial = store_path.with_suffix(".partial")
     partial.unlink(missing_ok=True)
