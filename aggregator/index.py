@@ -26,7 +26,7 @@ from whoosh.analysis import StemmingAnalyzer
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.idsets import BitSet
-from whoosh.matching import Matcher
+from whoosh.matching import ListMatcher, Matcher
 from whoosh.qparser import MultifieldParser
 from whoosh.qparser.common import QueryParserError
 from whoosh.searching import Searcher
@@ -320,6 +320,61 @@ def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
     return set(searcher.docs_for_query(q))
 
 
+class _OnlyDocs:
+    """A leaf searcher whose postings hold only some documents, for scoring just those.
+
+    Profile queries are phrases and Or-trees over five fields; Whoosh's
+    phrase matcher walks every document holding all the words until it finds
+    the phrase, so scoring 200 hits cost a pass over the index per interest.
+    Restricting each term's postings to the wanted documents (a skip per
+    document) makes every matcher built on them that small. Scores are the
+    same: the scorer still comes from the real searcher (index-wide
+    statistics), only the postings are cut.
+    """
+
+    def __init__(self, searcher: Searcher, docnums: list[int]) -> None:
+        self._searcher = searcher
+        self._docnums = docnums
+        self._cut: dict[tuple[str, bytes], tuple[list[int], list[float], list[bytes]]] = {}
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._searcher, name)
+
+    def postings(
+        self,
+        fieldname: str,
+        text: bytes,
+        weighting: scoring.WeightingModel | None = None,
+        qf: int = 1,
+    ) -> Matcher:
+        weighting = weighting or self._searcher.weighting
+        scorer = weighting.scorer(self._searcher, fieldname, text, qf=qf)
+        cut = self._cut.get((fieldname, text))
+        if cut is None:
+            cut = self._cut[fieldname, text] = self._postings_of_docs(fieldname, text)
+        fmt = self._searcher.schema[fieldname].format
+        return ListMatcher(*cut, format=fmt, scorer=scorer, term=(fieldname, text))
+
+    def _postings_of_docs(
+        self, fieldname: str, text: bytes
+    ) -> tuple[list[int], list[float], list[bytes]]:
+        """The term's (docnum, weight, encoded value) postings for the wanted documents."""
+        full = self._searcher.reader().postings(fieldname, text)
+        ids: list[int] = []
+        weights: list[float] = []
+        values: list[bytes] = []
+        for docnum in self._docnums:
+            if not full.is_active():
+                break
+            if full.id() < docnum:
+                full.skip_to(docnum)
+            if full.is_active() and full.id() == docnum:
+                ids.append(docnum)
+                weights.append(full.weight())
+                values.append(full.value())
+        return ids, weights, values
+
+
 class SearchIndex:
     """A Whoosh index directory and one cached searcher over it."""
 
@@ -527,16 +582,15 @@ class SearchIndex:
         scores: dict[str, dict[int, float]] = {key: {} for key in queries}
         by_docnum = {hit.docnum: hit.item_id for hit in hits}
         wanted = sorted(by_docnum)
-        # needs_current: Or-queries then build union trees that skip, instead of preloading
-        # every posting (Whoosh's choice for small indexes), which is what makes this cheap.
         context = searcher.context(needs_current=True)
         for subsearcher, start in searcher.leaf_searchers():
             end = start + subsearcher.doc_count_all()
             local = [docnum - start for docnum in wanted if start <= docnum < end]
             if not local:
                 continue
+            only = _OnlyDocs(subsearcher, local)
             for key, q in queries.items():
-                matcher = q.matcher(subsearcher, context)
+                matcher = q.matcher(only, context)
                 for docnum in local:
                     if not matcher.is_active():
                         break
