@@ -12,6 +12,7 @@ freshness window by a document set computed once per run.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -363,6 +364,28 @@ class _OnlyDocs:
         ids: list[int] = []
         weights: list[float] = []
         values: list[bytes] = []
+        if type(full) is W3LeafMatcher:
+            # Whoosh's skip_to steps through a block one posting at a time; a decoded
+            # block is a sorted tuple, so bisect finds each wanted document in it.
+            wanted = self._docnums
+            k = 0
+            while full.is_active() and k < len(wanted):
+                block_max = full.block_max_id()
+                if wanted[k] <= block_max:
+                    if full._ids is None:
+                        full._read_ids()
+                    block = full._ids
+                    while k < len(wanted) and wanted[k] <= block_max:
+                        i = bisect_left(block, wanted[k])
+                        if i < len(block) and block[i] == wanted[k]:
+                            full._i = i
+                            ids.append(wanted[k])
+                            weights.append(full.weight())
+                            values.append(full.value())
+                        k += 1
+                full._i = 0
+                full._next_block()
+            return ids, weights, values
         for docnum in self._docnums:
             if not full.is_active():
                 break

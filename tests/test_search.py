@@ -133,6 +133,15 @@ def test_matching_docs_agrees_with_whoosh_over_segments_blocks_and_deletions(
             for text in queries:
                 q = index.parse(text)
                 assert matching_docs(searcher, q) == set(searcher.docs_for_query(q)), text
+            # score_docs cuts postings to the hits; the scores must be Whoosh's own.
+            hits = index.search("notes", limit=400).hits[::3]
+            interests = {"phrase": index.parse('"python data"'), "words": index.parse("testing")}
+            scored = index.score_docs(interests, hits)
+            wanted = {hit.docnum: hit.item_id for hit in hits}
+            for key, q in interests.items():
+                full = searcher.search(q, limit=None)
+                expected = {wanted[d]: score for score, d in full.top_n if d in wanted}
+                assert scored[key] == pytest.approx(expected) and expected, key
             index.add(batch[300:] + batch[:20])
         page = index.search("python", facets=True, filters=SearchFilters(types=("course",)))
         assert page.total == sum(page.facets["type"].values()) == page.facets["type"]["course"]
