@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,8 +25,10 @@ import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
 from whoosh import query, scoring, sorting
 from whoosh.analysis import StemmingAnalyzer
+from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.idsets import BitSet
+from whoosh.matching import ListMatcher, Matcher
 from whoosh.qparser import MultifieldParser
 from whoosh.qparser.common import QueryParserError
 from whoosh.searching import Searcher
@@ -128,7 +131,11 @@ class SearchFilters:
         return bool(self.types or self.sources or self.tags or self.since or self.until)
 
     def query(self) -> query.Query | None:
-        """Every filter must hold; several values of one filter are alternatives."""
+        """The type, source and tag filters: each must hold; its values are alternatives.
+
+        The date range is left out: the search checks it on the ``published``
+        column, because as a query it expands into a term per distinct timestamp.
+        """
         parts: list[query.Query] = []
         for field_name, values in (
             ("type", self.types),
@@ -137,10 +144,6 @@ class SearchFilters:
         ):
             if values:
                 parts.append(query.Or([query.Term(field_name, value) for value in values]))
-        if self.since or self.until:
-            start = _naive_utc(self.since) if self.since else None
-            end = _naive_utc(self.until) if self.until else None
-            parts.append(query.DateRange("published", start, end))
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else query.And(parts)
@@ -301,6 +304,133 @@ def finish_swap(path: Path) -> None:
     if not path.exists():
         (fresh if fresh.exists() else old).rename(path)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _posting_ids(matcher: Matcher) -> Iterable[int]:
+    """Every document number a term's postings hold, a block at a time.
+
+    Whoosh's generic ``all_ids`` makes several Python calls per posting; its
+    own leaf matcher keeps each decoded block as a tuple, which can be taken
+    whole. (A matcher over a segment with deletions is wrapped by Whoosh and
+    takes the generic path, which leaves the deleted documents out.)
+    """
+    if type(matcher) is not W3LeafMatcher:
+        return matcher.all_ids()
+    ids: list[int] = []
+    while matcher.is_active():
+        if matcher._ids is None:
+            matcher._read_ids()
+        ids.extend(matcher._ids[matcher._i :])
+        matcher._next_block()
+    return ids
+
+
+def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
+    """The document numbers ``q`` matches, as Whoosh's ``docs_for_query`` would give them.
+
+    Search pages show the exact number of matches and facet counts over all
+    of them. Whoosh finds them by running the query's matcher tree one
+    document at a time, which at 100,000 items costs more than the search
+    itself; here the term postings are read whole and And/Or/Not become set
+    operations. Anything else (phrases, ranges, wildcards) goes to Whoosh.
+    """
+    kind = type(q)
+    if kind is query.Term:
+        found: set[int] = set()
+        for reader, start in searcher.reader().leaf_readers():
+            if (q.fieldname, q.text) in reader:
+                ids = _posting_ids(reader.postings(q.fieldname, q.text))
+                found.update(ids if start == 0 else (start + docnum for docnum in ids))
+        return found
+    if kind is query.And or kind is query.Require:
+        parts = sorted((matching_docs(searcher, child) for child in q.children()), key=len)
+        return set.intersection(*parts) if parts else set()
+    if kind is query.Or and not q.minmatch:
+        return set().union(*(matching_docs(searcher, child) for child in q.children()))
+    if kind is query.AndNot:
+        return matching_docs(searcher, q.a) - matching_docs(searcher, q.b)
+    if kind is query.AndMaybe:
+        return matching_docs(searcher, q.a)
+    if kind is query.Not:
+        return set(searcher.reader().all_doc_ids()) - matching_docs(searcher, q.query)
+    return set(searcher.docs_for_query(q))
+
+
+class _OnlyDocs:
+    """A leaf searcher whose postings hold only some documents, for scoring just those.
+
+    Profile queries are phrases and Or-trees over five fields; Whoosh's
+    phrase matcher walks every document holding all the words until it finds
+    the phrase, so scoring 200 hits cost a pass over the index per interest.
+    Restricting each term's postings to the wanted documents (a skip per
+    document) makes every matcher built on them that small. Scores are the
+    same: the scorer still comes from the real searcher (index-wide
+    statistics), only the postings are cut.
+    """
+
+    def __init__(self, searcher: Searcher, docnums: list[int]) -> None:
+        self._searcher = searcher
+        self._docnums = docnums
+        self._cut: dict[tuple[str, bytes], tuple[list[int], list[float], list[bytes]]] = {}
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._searcher, name)
+
+    def postings(
+        self,
+        fieldname: str,
+        text: bytes,
+        weighting: scoring.WeightingModel | None = None,
+        qf: int = 1,
+    ) -> Matcher:
+        weighting = weighting or self._searcher.weighting
+        scorer = weighting.scorer(self._searcher, fieldname, text, qf=qf)
+        cut = self._cut.get((fieldname, text))
+        if cut is None:
+            cut = self._cut[fieldname, text] = self._postings_of_docs(fieldname, text)
+        fmt = self._searcher.schema[fieldname].format
+        return ListMatcher(*cut, format=fmt, scorer=scorer, term=(fieldname, text))
+
+    def _postings_of_docs(
+        self, fieldname: str, text: bytes
+    ) -> tuple[list[int], list[float], list[bytes]]:
+        """The term's (docnum, weight, encoded value) postings for the wanted documents."""
+        full = self._searcher.reader().postings(fieldname, text)
+        ids: list[int] = []
+        weights: list[float] = []
+        values: list[bytes] = []
+        if type(full) is W3LeafMatcher:
+            # Whoosh's skip_to steps through a block one posting at a time; a decoded
+            # block is a sorted tuple, so bisect finds each wanted document in it.
+            wanted = self._docnums
+            k = 0
+            while full.is_active() and k < len(wanted):
+                block_max = full.block_max_id()
+                if wanted[k] <= block_max:
+                    if full._ids is None:
+                        full._read_ids()
+                    block = full._ids
+                    while k < len(wanted) and wanted[k] <= block_max:
+                        i = bisect_left(block, wanted[k])
+                        if i < len(block) and block[i] == wanted[k]:
+                            full._i = i
+                            ids.append(wanted[k])
+                            weights.append(full.weight())
+                            values.append(full.value())
+                        k += 1
+                full._i = 0
+                full._next_block()
+            return ids, weights, values
+        for docnum in self._docnums:
+            if not full.is_active():
+                break
+            if full.id() < docnum:
+                full.skip_to(docnum)
+            if full.is_active() and full.id() == docnum:
+                ids.append(docnum)
+                weights.append(full.weight())
+                values.append(full.value())
+        return ids, weights, values
 
 
 class SearchIndex:
@@ -472,24 +602,24 @@ class SearchIndex:
         if not text.strip() and not filters:
             return SearchPage(hits=(), total=0)
         parsed = self.parse(text) if text.strip() else query.Every()
-        # Whoosh's own filter (a document set), not a Require clause: Require trips an
-        # assertion in Whoosh's optimised top-k collector when the filter is a date range.
-        restriction = filters.query()
         searcher = self._current()
         if searcher.doc_count_all() == 0:
             return SearchPage(hits=(), total=0)  # an empty index has no id column to read
-        allowed = None
-        if restriction is not None:
-            # One document set serves both the search and the facet counts.
-            allowed = BitSet(searcher.docs_for_query(restriction), size=searcher.doc_count_all())
-            if not allowed:
-                return SearchPage(hits=(), total=0, terms=_analysed_terms(parsed))
+        # Every match, for the exact total and the facets; it also serves as the
+        # search's filter (Whoosh's document-set filter, not a Require clause, which
+        # trips an assertion in Whoosh's optimised top-k collector with date ranges).
+        matched = matching_docs(searcher, parsed)
+        if filters:
+            matched &= self._allowed(searcher, filters)
+        if not matched:
+            suggestion = self._suggestion(searcher, text) if text.strip() else None
+            return SearchPage((), 0, {}, _analysed_terms(parsed), suggestion)
         limit = max(1, min(limit, SEARCH_LIMIT_MAX))
         offset = max(0, min(offset, SEARCH_LIMIT_MAX))
         results = searcher.search(
             parsed,
             limit=offset + limit,
-            filter=allowed,
+            filter=matched if filters else None,
             sortedby=sorting.FieldFacet("published", reverse=True) if sort == "date" else None,
         )
         ids = self._column("id")  # raw bytes such as b"42": int() reads them
@@ -499,17 +629,28 @@ class SearchIndex:
         )
         counts: dict[str, dict[str, int]] = {}
         if facets:
-            matched = list(searcher.docs_for_query(parsed))
-            if allowed is not None:
-                matched = [docnum for docnum in matched if docnum in allowed]
             for name, column in FACET_FIELDS.items():
                 values = self._column(column)
                 counts[name] = _counts(Counter(values[docnum] for docnum in matched))
-            total = sum(counts["type"].values())
+        return SearchPage(hits, len(matched), counts, _analysed_terms(parsed))
+
+    def _allowed(self, searcher: Searcher, filters: SearchFilters) -> set[int]:
+        """The documents ``filters`` let through.
+
+        The date range is checked on the ``published`` column: as a query it
+        expands into a term per distinct timestamp, which takes seconds.
+        """
+        restriction = filters.query()
+        if restriction is not None:
+            allowed = matching_docs(searcher, restriction)
         else:
-            total = len(results)
-        suggestion = self._suggestion(searcher, text) if total == 0 and text.strip() else None
-        return SearchPage(hits, total, counts, _analysed_terms(parsed), suggestion)
+            allowed = set(searcher.reader().all_doc_ids())
+        if filters.since or filters.until:
+            start = _naive_utc(filters.since) if filters.since else datetime.min
+            end = _naive_utc(filters.until) if filters.until else datetime.max
+            published = self._column("published")
+            allowed = {docnum for docnum in allowed if start <= published[docnum] <= end}  # type: ignore[operator]
+        return allowed
 
     def _suggestion(self, searcher: Searcher, text: str) -> str | None:
         """The query with unknown words replaced by the closest title words Whoosh knows."""
@@ -546,16 +687,15 @@ class SearchIndex:
         scores: dict[str, dict[int, float]] = {key: {} for key in queries}
         by_docnum = {hit.docnum: hit.item_id for hit in hits}
         wanted = sorted(by_docnum)
-        # needs_current: Or-queries then build union trees that skip, instead of preloading
-        # every posting (Whoosh's choice for small indexes), which is what makes this cheap.
         context = searcher.context(needs_current=True)
         for subsearcher, start in searcher.leaf_searchers():
             end = start + subsearcher.doc_count_all()
             local = [docnum - start for docnum in wanted if start <= docnum < end]
             if not local:
                 continue
+            only = _OnlyDocs(subsearcher, local)
             for key, q in queries.items():
-                matcher = q.matcher(subsearcher, context)
+                matcher = q.matcher(only, context)
                 for docnum in local:
                     if not matcher.is_active():
                         break

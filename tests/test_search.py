@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.index import SearchFilters, SearchIndex, highlight
+from aggregator.index import SearchFilters, SearchIndex, highlight, matching_docs
 from aggregator.models import Profile
 from aggregator.rank import personalize, profile_queries
 from tests.test_index import NOW, item
@@ -100,3 +100,48 @@ def test_profile_ranking_reorders_and_drops_exclusions(index: SearchIndex) -> No
     assert ranked[0] == 3  # her interest lifts it above better text matches
     assert 5 not in ranked and 4 not in ranked  # excluded word; type weighted 0
     assert set(ranked) == {1, 2, 3}
+
+
+def test_matching_docs_agrees_with_whoosh_over_segments_blocks_and_deletions(
+    tmp_path: Path,
+) -> None:
+    # Over 128 postings per term spans several posting blocks; a second batch makes a
+    # second segment, and re-adding ids 1-20 leaves deleted documents in the first.
+    words = ("python", "data", "testing", "onboarding")
+    batch = [
+        item(n, f"{words[n % 4]} {words[n % 3]} notes {n}", item_type=("course", "article")[n % 2])
+        for n in range(1, 401)
+    ]
+    queries = (
+        "python",
+        "python data",
+        "python OR testing",
+        "python NOT data",
+        "NOT python",
+        "python ANDMAYBE data",
+        '"python data"',
+        "title:notes",
+        "pyth*",
+        "nothingatall",
+    )
+    with SearchIndex.open(tmp_path / "index") as index:
+        index.add(batch[:300])
+        for segments in (1, 2):
+            searcher = index._current()
+            assert len(list(searcher.leaf_searchers())) == segments
+            assert searcher.reader().has_deletions() == (segments == 2)
+            for text in queries:
+                q = index.parse(text)
+                assert matching_docs(searcher, q) == set(searcher.docs_for_query(q)), text
+            # score_docs cuts postings to the hits; the scores must be Whoosh's own.
+            hits = index.search("notes", limit=400).hits[::3]
+            interests = {"phrase": index.parse('"python data"'), "words": index.parse("testing")}
+            scored = index.score_docs(interests, hits)
+            wanted = {hit.docnum: hit.item_id for hit in hits}
+            for key, q in interests.items():
+                full = searcher.search(q, limit=None)
+                expected = {wanted[d]: score for score, d in full.top_n if d in wanted}
+                assert scored[key] == pytest.approx(expected) and expected, key
+            index.add(batch[300:] + batch[:20])
+        page = index.search("python", facets=True, filters=SearchFilters(types=("course",)))
+        assert page.total == sum(page.facets["type"].values()) == page.facets["type"]["course"]
