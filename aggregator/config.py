@@ -67,25 +67,51 @@ class _Locator:
     """
 
     def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
+        # TOML lines end at "\n" only; str.splitlines would also split inside a quoted
+        # key or string at "\x85", "\u2028" or form feeds and shift every line after.
+        self.lines = text.split("\n")
 
     def find(self, key: str, table: str = "", occurrence: int = 0) -> int | None:
-        header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-        key_re = re.compile(rf"^\s*(\"{re.escape(key)}\"|'{re.escape(key)}'|{re.escape(key)})\s*=")
         current, seen = "", -1
         for number, line in enumerate(self.lines, start=1):
-            match = header.match(line)
+            match = _HEADER.match(line)
             if match:
-                current = match.group(1)
+                parts = [_key_name(part) for part in re.findall(_HEADER_PART, match.group(1))]
+                current = ".".join(parts)
+                if key and _within(current, f"{table}.{key}" if table else key):
+                    return number  # a key written as a table: `[email]`, `[interests.x]`
                 if current == table:
                     seen += 1
-                if not key and current == table and seen == occurrence:
+                if not key and _within(current, table) and max(seen, 0) == occurrence:
                     return number
                 continue
             in_place = current == table and (not table or seen == occurrence)
-            if key and in_place and key_re.match(line):
+            assignment = _ASSIGNMENT.match(line) if key and in_place else None
+            if assignment and _key_name(assignment.group(1)) == key:
                 return number
         return None
+
+
+_QUOTED = r"""(?:"(?:[^"\\]|\\.)*"|'[^']*')"""
+_HEADER = re.compile(rf"^\s*\[\[?\s*((?:{_QUOTED}|[^\]\"'])+?)\s*\]\]?\s*(#.*)?$")
+_HEADER_PART = rf"{_QUOTED}|[^.\s\"']+"
+_ASSIGNMENT = re.compile(rf"^\s*({_QUOTED}|[^\s=]+)\s*=")
+
+
+def _within(name: str, table: str) -> bool:
+    """Whether table header ``name`` is ``table`` or one of its sub-tables."""
+    return name == table or name.startswith(f"{table}.")
+
+
+def _key_name(token: str) -> str:
+    """A key as TOML reads it: quoted keys may hold escapes (tomlkit writes ``"\\u001f"``)."""
+    if not re.fullmatch(_QUOTED, token):
+        return token
+    try:
+        (name,) = tomllib.loads(f"{token} = 0")
+    except (tomllib.TOMLDecodeError, ValueError):
+        return token
+    return name
 
 
 class _Checker:

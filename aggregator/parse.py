@@ -43,6 +43,12 @@ JSON_FEED_VERSIONS: dict[str, str] = {
 }
 DATE_FIELDS: tuple[str, ...] = ("published", "updated", "created")
 DATE_FIELDS_PARSED: tuple[str, ...] = tuple(f"{name}_parsed" for name in DATE_FIELDS)
+FEEDPARSER_CRASHES: tuple[type[Exception], ...] = (ValueError, TypeError, OverflowError)
+"""What feedparser 6 raises on damaged documents instead of flagging them, found by
+tests/test_parse_fuzz.py: ``&#xFFFFFFFF;`` (OverflowError in its entity decoder), a
+mangled ``encoding=`` declaration (UnicodeDecodeError) and a broken element (TypeError
+from ``int(None)`` when a ``<width>`` element is cut open). A damaged feed is the source's
+problem, never a crash of the run."""
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
 
 
@@ -115,12 +121,15 @@ def _parse_xml_feed(content: bytes, headers: dict[str, str], feed: _Feed) -> Par
     # Its relative-URI pass (another HTML parse per fragment, ~20% of the time)
     # is off too: nh3 resolves links against the base feedparser records for
     # each fragment (its xml:base, else the document's URL).
-    result = feedparser.parse(
-        content,
-        response_headers={**headers, "content-location": url},
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        result = feedparser.parse(
+            content,
+            response_headers={**headers, "content-location": url},
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except FEEDPARSER_CRASHES as error:
+        raise FeedParseError(f"not a feed: the parser gave up ({_describe(error)})") from error
     version = result.get("version", "")
     problems = _problems(result, headers)
     if not result.entries:

@@ -34,7 +34,9 @@ RETRY_AFTER_MAX = timedelta(days=7)
 RETRY_AFTER_STATUSES = (429, 503)
 GONE = 410
 
-_MAX_AGE = re.compile(r"(?:^|,)\s*(s-maxage|max-age)\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
+_DELTA_SECONDS = re.compile(r"[0-9]+")
+"""RFC 9110 delta-seconds are ASCII digits; ``str.isdigit`` and ``\\d`` also take "²" or "٣"."""
+_MAX_AGE = re.compile(r"(?:^|,)\s*(s-maxage|max-age)\s*=\s*\"?([0-9]+)\"?", re.IGNORECASE)
 _NO_STORE = re.compile(r"(?:^|,)\s*(no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)
 
 
@@ -111,8 +113,8 @@ def parse_retry_after(value: str, now: datetime) -> timedelta | None:
     value = value.strip()
     if not value:
         return None
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if _DELTA_SECONDS.fullmatch(value):
+        return _seconds(value, RETRY_AFTER_MAX)
     when = _http_date(value)
     if when is None:
         return None
@@ -126,11 +128,24 @@ def freshness(headers: Mapping[str, str], now: datetime) -> timedelta:
         return timedelta(0)
     match = _MAX_AGE.search(cache_control)
     if match:
-        lifetime = timedelta(seconds=int(match.group(2)))
+        lifetime = _seconds(match.group(2), CACHE_MAX)
     else:
         expires = _http_date(headers.get("expires", ""))
         lifetime = max(expires - now, timedelta(0)) if expires else timedelta(0)
     return min(lifetime, CACHE_MAX)
+
+
+def _seconds(digits: str, cap: timedelta) -> timedelta:
+    """A header's delta-seconds, clamped before it becomes a ``timedelta``.
+
+    Servers send absurd values (``max-age=86400000000000``) that overflow
+    ``timedelta`` (or, past 4,300 digits, ``int`` itself); anything beyond the
+    cap means "as long as allowed".
+    """
+    cap_seconds = int(cap.total_seconds())
+    if len(digits.lstrip("0")) > len(str(cap_seconds)):
+        return cap
+    return timedelta(seconds=min(int(digits), cap_seconds))
 
 
 def _http_date(value: str) -> datetime | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import random
 import threading
 import urllib.request
@@ -24,9 +25,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from feedfarm import corpus as ff_corpus
 from feedfarm import server as ff_server
+
+# Property and fuzz tests (tests/test_properties.py, tests/test_parse_fuzz.py) share one budget:
+# enough examples to find the classic bugs, few enough that the suite stays fast on two busy
+# cores. No deadline: a loaded machine would make timing flaky. HYPOTHESIS_PROFILE=thorough
+# runs many more examples on demand.
+settings.register_profile(
+    "learnplace",
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("thorough", parent=settings.get_profile("learnplace"), max_examples=2000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "learnplace"))
 
 POLL_S = 0.05
 """How often a server thread checks for shutdown; the stdlib's 0.5 s slows every teardown."""
