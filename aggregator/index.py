@@ -65,8 +65,8 @@ FIELD_BOOSTS: Mapping[str, float] = {
 }
 """Where a word is found says how much the item is about it: title most, source name least."""
 
-BM25_B = 0.75
-BM25_K1 = 1.2
+BM25_B = 0.7
+BM25_K1 = 1.0
 
 WRITER_LIMIT_MB = 256
 """Memory for the writer's pool: more means fewer temporary runs when indexing many items."""

@@ -10,9 +10,9 @@ product's own :class:`SearchIndex` and each profile's top 10 is chosen by the
 same code that builds a digest (``pipeline.choose_digest``). ``qrels.json`` is
 read only after ranking, to score.
 
-The baseline, measured in the same run over the same index: a Whoosh
-OR-query of the profile's words over title and summary, no boosts, no
-recency.
+The baseline, measured in the same run over the same index files: a Whoosh
+OR-query of the profile's words over title and summary with Whoosh's default
+BM25F scoring, no boosts, no recency, no product code in between.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import whoosh.index
 from whoosh.qparser import MultifieldParser, OrGroup
+from whoosh.query import DateRange
+from whoosh.searching import Searcher
 
 from aggregator import pipeline
 from aggregator.index import SCHEMA, SearchIndex
@@ -94,12 +97,15 @@ def to_profile(raw: dict[str, object], now: datetime, window_days: int) -> Profi
     )
 
 
-def baseline(index: SearchIndex, profile: Profile, since: datetime) -> list[int]:
+def baseline(searcher: Searcher, profile: Profile, since: datetime) -> list[int]:
     words = " ".join(re.findall(r"\w+", " ".join(profile.interests).lower()))
     words = " ".join(w for w in words.split() if w not in {"and", "or", "not"})
     q = MultifieldParser(["title", "summary"], SCHEMA, group=OrGroup).parse(words)
-    scores = index.score_queries({"q": q}, since=since)["q"]
-    return [i for i, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:K]]
+    window = DateRange("published", since.astimezone(UTC).replace(tzinfo=None), None)
+    ids = searcher.reader().column_reader("id")
+    hits = searcher.search(q, limit=None, filter=window)
+    ranked = sorted(((-score, int(ids[docnum])) for score, docnum in hits.top_n))
+    return [item_id for _, item_id in ranked[:K]]
 
 
 def ndcg(ranking: list[str], relevant: set[str]) -> float:
@@ -136,10 +142,11 @@ def main() -> None:
             picks = pipeline.choose_digest(index, _lookup(by_id), profile, now).picks
             ours[str(raw["name"])] = [external[p.item.id] for p in picks]
         ranked_s = time.perf_counter() - started
-        for raw in raw_profiles:
-            profile = to_profile(raw, now, window)
-            since = now - timedelta(days=window)
-            plain[str(raw["name"])] = [external[i] for i in baseline(index, profile, since)]
+        with whoosh.index.open_dir(str(Path(tmp) / "index")).searcher() as searcher:
+            for raw in raw_profiles:
+                profile = to_profile(raw, now, window)
+                since = now - timedelta(days=window)
+                plain[str(raw["name"])] = [external[i] for i in baseline(searcher, profile, since)]
     if args.rankings:
         args.rankings.write_text(json.dumps(ours, indent=1) + "\n", encoding="utf-8")
     qrels = {k: set(v) for k, v in json.loads((args.set_dir / "qrels.json").read_text()).items()}
