@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import html
-import os
 import re
 import shlex
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -43,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from aggregator.atomic import TEMP_SUFFIX, write_atomic
 from aggregator.ical import event_ics
 from aggregator.models import ITEM_TYPES, Details, Digest, Item, Pick, Profile, SharedItem
 from aggregator.sanitize import html_to_text
@@ -308,27 +307,6 @@ def entry_summary_html(pick: Pick) -> str:
         return pick.item.summary
     why = html.escape(" · ".join(pick.reasons))
     return f"{pick.item.summary}<p>Why: {why}</p>"
-
-
-TEMP_SUFFIX = ".tmp"
-"""Ends every temporary file :func:`write_atomic` makes (they also start with a dot)."""
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step; on any failure the old file stays."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp makes the file private; a static site must be readable by the web server.
-        tmp.chmod(0o644)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class SiteWriter:

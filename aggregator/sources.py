@@ -10,8 +10,6 @@ found in the wild) and written as OPML 2.0 with ``xml.etree``.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,6 +20,7 @@ import listparser
 import tomlkit
 from tomlkit.items import AoT, Table
 
+from aggregator.atomic import write_atomic
 from aggregator.config import parse_config
 from aggregator.errors import LearnplaceError
 from aggregator.models import SOURCE_KINDS, Config, Source
@@ -135,11 +134,4 @@ def _write(path: Path, document: tomlkit.TOMLDocument) -> None:
     text = tomlkit.dumps(document)
     parse_config(text, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".feeds-", suffix=".toml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(temp).replace(path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)

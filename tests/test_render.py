@@ -11,6 +11,7 @@ import feedparser
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
+from aggregator.atomic import write_atomic
 from aggregator.models import Digest, Item, Pick, Profile
 from aggregator.render import (
     SiteWriter,
@@ -18,7 +19,6 @@ from aggregator.render import (
     item_entry_id,
     make_environment,
     packaged_templates_dir,
-    write_atomic,
 )
 
 DAY1, DAY2, DAY3 = date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)
