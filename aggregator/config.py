@@ -458,11 +458,12 @@ def _strings(
     return tuple(v.strip() for v in values)
 
 
-def profile_path(directory: Path, name: str) -> Path:
+def profile_path(directory: Path, name: str, *, existing: bool = True) -> Path:
     """The file of the person called ``name``, which cannot be outside ``directory``.
 
     The name comes from a person (a CLI argument, a URL): only a valid profile
     id is accepted, and the resolved path must still sit in ``directory``.
+    ``existing=False`` is for a profile about to be created.
     """
     if not PROFILE_NAME.match(name):
         raise ConfigError(
@@ -472,8 +473,8 @@ def profile_path(directory: Path, name: str) -> Path:
     path = (folder / f"{name}.toml").resolve()
     if path.parent != folder:
         raise ConfigError(str(directory), f"no such profile {name!r}")
-    if not path.is_file():
-        raise ConfigError(str(path), f"no such profile {name!r}")
+    if existing and not path.is_file():
+        raise ConfigError(str(path), f"no such profile {name!r} (see `learnplace profile list`)")
     return path
 
 

@@ -33,9 +33,10 @@ from filelock import FileLock, Timeout
 from aggregator import profile_edit
 from aggregator import sources as edit_sources
 from aggregator.config import load_config, load_profile, load_profiles
+from aggregator.config import profile_path as config_profile_path
 from aggregator.digest import build_digest
 from aggregator.discover import discover_feeds, looks_like_html
-from aggregator.errors import ConfigError, LearnplaceError, RunLockedError, UnknownItemError
+from aggregator.errors import LearnplaceError, RunLockedError, UnknownItemError
 from aggregator.fetch import fetch_many, fetch_one
 from aggregator.index import SearchFilters, SearchIndex, finish_swap
 from aggregator.mail import MailError, build_message, send_message
@@ -767,14 +768,12 @@ def _send_one(
 
 
 def profile_path(project: Project, name: str) -> Path:
-    return profile_edit.profile_path(project.profiles_dir, name)
+    """An existing profile's file; names that could leave ``profiles/`` are refused."""
+    return config_profile_path(project.profiles_dir, name)
 
 
 def load_named_profile(project: Project, name: str) -> Profile:
-    path = profile_path(project, name)
-    if not path.exists():
-        raise ConfigError(str(path), "no such profile (see `learnplace profile list`)")
-    return load_profile(path)
+    return load_profile(profile_path(project, name))
 
 
 def new_profile(project: Project, name: str, interests: dict[str, float]) -> Profile:

@@ -10,8 +10,6 @@ The web form's edits (:func:`apply`, :func:`update_profile`) follow the same rul
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,8 @@ from typing import Any
 import tomlkit
 from tomlkit.items import Table
 
-from aggregator.config import PROFILE_NAME, parse_profile
+from aggregator.atomic import write_atomic
+from aggregator.config import parse_profile, profile_path
 from aggregator.errors import ConfigError
 from aggregator.models import Profile
 
@@ -43,17 +42,9 @@ sources = []
 """
 
 
-def profile_path(directory: Path, name: str) -> Path:
-    if not PROFILE_NAME.match(name):
-        raise ConfigError(
-            f"{name}.toml", "profile names use lower-case letters, digits, '-' and '_' only"
-        )
-    return directory / f"{name}.toml"
-
-
 def create(directory: Path, name: str, interests: dict[str, float]) -> Profile:
     """Write a new profile from the commented template; refuse to overwrite one."""
-    path = profile_path(directory, name)
+    path = profile_path(directory, name, existing=False)
     if path.exists():
         raise ConfigError(str(path), "a profile with this name already exists")
     lines = "\n".join(f"{tomlkit.string(k).as_string()} = {v:g}" for k, v in interests.items())
@@ -108,14 +99,7 @@ def _table(document: tomlkit.TOMLDocument, name: str) -> Table:
 def _replace(path: Path, text: str) -> Profile:
     """Validate ``text`` as the profile at ``path``, then swap it in atomically."""
     profile = parse_profile(text, path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
     return profile
 
 

@@ -38,7 +38,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from aggregator import pipeline
-from aggregator.config import load_profile, profile_path
 from aggregator.errors import ConfigError
 from aggregator.index import QuerySyntaxError, SearchFilters, highlight, plain_text
 from aggregator.models import ITEM_TYPES, Digest, Profile
@@ -201,9 +200,7 @@ class _Web:
         person = params.get("profile", "")
         found = None
         try:
-            profile = (
-                load_profile(profile_path(self.project.profiles_dir, person)) if person else None
-            )
+            profile = pipeline.load_named_profile(self.project, person) if person else None
             if (text.strip() or filters) and not errors:
                 request_ = pipeline.SearchRequest(
                     text, filters, sort, PAGE_SIZE, (page - 1) * PAGE_SIZE, profile
@@ -244,7 +241,7 @@ class _Web:
 
     def _profile_file(self, request: Request) -> Path | None:
         try:
-            return profile_path(self.project.profiles_dir, request.path_params["name"])
+            return pipeline.profile_path(self.project, request.path_params["name"])
         except ConfigError:
             return None
 
@@ -268,7 +265,7 @@ class _Web:
         if errors and form is not None:
             values, digest = _form_values(form), None
         else:
-            profile = load_profile(path)
+            profile = pipeline.load_named_profile(self.project, path.stem)
             values, digest = _profile_values(profile), self._preview(profile)
         return self.page(
             request,

@@ -81,3 +81,10 @@ def test_apply_returns_the_profile_without_writing(path: Path) -> None:
     assert path.read_text(encoding="utf-8") == TEXT
     with pytest.raises(ValueError, match="not editable"):
         apply(path, {"email": "x@example.org"})
+
+
+def test_update_keeps_the_files_permissions(path: Path) -> None:
+    path.chmod(0o640)
+    update_profile(path, {"digest_size": 9})
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert load_profile(path).digest_size == 9

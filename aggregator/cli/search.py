@@ -13,7 +13,6 @@ from rich.text import Text
 
 from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors
-from aggregator.config import load_profile, profile_path
 from aggregator.index import SORTS, SearchFilters, highlight, plain_text
 from aggregator.models import Item
 
@@ -68,7 +67,7 @@ def search(
     text = " ".join(query)
     if not text.strip() and not filters:
         raise click.UsageError("give a query, a filter, or both")
-    profile = load_profile(profile_path(project.profiles_dir, person)) if person else None
+    profile = pipeline.load_named_profile(project, person) if person else None
     request = pipeline.SearchRequest(text, filters, sort, limit, profile=profile)
     found = pipeline.search(project, request, now=datetime.now(UTC))
     if as_json:
