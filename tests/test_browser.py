@@ -26,19 +26,11 @@ from aggregator import pipeline
 from aggregator.models import Digest, Pick
 from aggregator.render import SiteWriter, make_environment
 from aggregator.store import Store
+from tests.chromium import launch_chromium
 from tests.digest_site import make_project, rss
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 XSS_DIR = Path(__file__).parent / "data" / "xss"
 OWASP_SEPARATOR = "\n\x1e\n"
@@ -87,10 +79,8 @@ def web_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, s
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     with playwright_api.sync_playwright() as play:
-        browser = play.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        browser = launch_chromium(play)
         yield browser
         browser.close()
 

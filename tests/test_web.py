@@ -21,6 +21,7 @@ from aggregator import pipeline
 from aggregator.config import load_profile
 from aggregator.models import ITEM_TYPES
 from aggregator.web import InsecureBindError, create_app, is_loopback
+from tests.chromium import launch_chromium
 from tests.test_end_to_end import learnplace
 
 if TYPE_CHECKING:
@@ -40,15 +41,6 @@ python = 3  # her main language
 words = ["sponsored"]
 """
 ORIGIN = "http://testserver"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 BROAD = "data OR python OR learning OR course OR podcast OR design"
 
 
@@ -300,7 +292,7 @@ def live_url(project: Path) -> Iterator[str]:
 @pytest.fixture
 def page(live_url: str) -> Iterator[Page]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             yield browser.new_page(base_url=live_url)
         finally:
