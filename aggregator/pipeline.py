@@ -32,8 +32,9 @@ from filelock import FileLock, Timeout
 
 from aggregator import profile_edit
 from aggregator import sources as edit_sources
-from aggregator.config import load_config, load_profile, load_profiles
+from aggregator.config import load_config, load_profile, load_profiles, parse_config
 from aggregator.config import profile_path as config_profile_path
+from aggregator.demo import SampleServer, example_profiles_dir
 from aggregator.digest import build_digest
 from aggregator.discover import discover_feeds, looks_like_html
 from aggregator.errors import LearnplaceError, RunLockedError, UnknownItemError
@@ -199,6 +200,22 @@ def _refresh(
     """Fetch, parse and store; new and changed items wait in the store's index queue."""
     store.sync_sources(config.sources)
     asyncio.run(_collect(config, store, now, reporter, summary, force))
+
+
+def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> RunSummary:
+    """:func:`run` on the bundled samples, served on loopback so the real fetch path runs.
+
+    State goes to ``state/demo/`` (apart from a real project's), pages to
+    ``output/``; the project's own profiles are used, else the examples.
+    """
+    project = Project.at(root, state_dir=root / "state" / "demo")
+    profiles_dir = project.profiles_dir
+    if not any(profiles_dir.glob("*.toml")):
+        profiles_dir = example_profiles_dir()
+    profiles = load_profiles(profiles_dir)
+    with SampleServer(now) as server:
+        config = parse_config(server.feeds_toml(), Path("samples/feeds.toml"))
+        return run(project, now=now, reporter=reporter, config=config, profiles=profiles)
 
 
 @contextmanager

@@ -14,8 +14,6 @@ from rich.table import Table
 
 from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors, progress_reporter
-from aggregator.config import load_profiles, parse_config
-from aggregator.demo import SampleServer, example_profiles_dir
 
 
 @cli.command()
@@ -45,18 +43,8 @@ def demo(project_dir: Path, quiet: bool, as_json: bool) -> None:
     The samples are served from a loopback server this command starts, so the
     real fetch path runs. State goes to state/demo/, pages to output/.
     """
-    project = pipeline.Project.at(project_dir, state_dir=project_dir / "state" / "demo")
-    profiles_dir = project.profiles_dir
-    if not any(profiles_dir.glob("*.toml")):
-        profiles_dir = example_profiles_dir()
-    profiles = load_profiles(profiles_dir)
-    now = datetime.now(UTC)
-    with SampleServer(now) as server:
-        config = parse_config(server.feeds_toml(), Path("samples/feeds.toml"))
-        with progress_reporter(quiet or as_json) as reporter:
-            summary = pipeline.run(
-                project, now=now, reporter=reporter, config=config, profiles=profiles
-            )
+    with progress_reporter(quiet or as_json) as reporter:
+        summary = pipeline.run_demo(project_dir, now=datetime.now(UTC), reporter=reporter)
     _report(summary, quiet=quiet, as_json=as_json)
 
 
