@@ -15,7 +15,7 @@ import re
 import shutil
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,17 +25,18 @@ import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
 from whoosh import query, scoring, sorting
 from whoosh.analysis import StemmingAnalyzer
-from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.idsets import BitSet
 from whoosh.matching import ListMatcher, Matcher
-from whoosh.qparser import MultifieldParser
+from whoosh.qparser import FieldAliasPlugin, MultifieldParser
 from whoosh.qparser.common import QueryParserError
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
 from aggregator.errors import LearnplaceError
 from aggregator.models import Item
+from aggregator.sanitize import html_to_text
 
 SCHEMA = Schema(
     # sortable: a column gives docnum -> id without loading stored fields per hit.
@@ -43,7 +44,8 @@ SCHEMA = Schema(
     # spelling: unstemmed title words feed "did you mean" (a stem is no word to suggest).
     title=TEXT(analyzer=StemmingAnalyzer(), phrase=True, spelling=True),
     summary=TEXT(analyzer=StemmingAnalyzer(), phrase=True),
-    content=TEXT(analyzer=StemmingAnalyzer(), phrase=True),
+    # The text beyond the summary (see document()); ``content:`` and ``text:`` in a query mean it.
+    body=TEXT(analyzer=StemmingAnalyzer(), phrase=True),
     tags=KEYWORD(lowercase=True, commas=True, scorable=True),
     source=TEXT(phrase=True),
     # The exact source name, for the --source filter and the facet counts (a column is fast).
@@ -53,17 +55,20 @@ SCHEMA = Schema(
 )
 """The one schema; :mod:`aggregator.rank` parses its queries against it so the analyzers match."""
 
-TEXT_FIELDS: tuple[str, ...] = ("title", "summary", "content", "tags", "source")
+TEXT_FIELDS: tuple[str, ...] = ("title", "summary", "body", "tags", "source")
 """Fields a free-text query searches by default."""
 
 FIELD_BOOSTS: Mapping[str, float] = {
     "title": 4.0,
     "tags": 2.0,
-    "summary": 1.5,
-    "content": 1.0,
+    "summary": 2.5,  # also the start of the body: 1.5 + 1.0, indexed once
+    "body": 1.0,
     "source": 0.5,
 }
 """Where a word is found says how much the item is about it: title most, source name least."""
+
+FIELD_ALIASES: Mapping[str, Sequence[str]] = {"body": ("content", "text")}
+"""Other names a query may use for a field (``content:`` was the body with its summary)."""
 
 BM25_B = 0.7
 BM25_K1 = 1.0
@@ -84,6 +89,20 @@ RANKING_WINDOWS_MAX = 32
 """Distinct freshness windows cached before the cache starts over (a new ``now`` is a new one)."""
 
 _PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
+
+
+class _Codec(W3Codec):
+    """Whoosh's codec without per-block length statistics.
+
+    Whoosh reads every posting's field length back from disk at commit to
+    record each block's shortest and longest document, which only tightens
+    the score bound that lets a top-N search skip blocks. Searches here score
+    every match (totals, facets, profile blending), so the bounds buy nothing;
+    reading them was a fifth of a commit. Without them a block's bound is
+    merely looser, never wrong.
+    """
+
+    length_stats = False
 
 
 class SearchIndexError(LearnplaceError):
@@ -177,12 +196,22 @@ def _plain_text(html: str) -> str:
 
 
 def document(item: Item) -> dict[str, object]:
-    """The fields Whoosh indexes for one item."""
+    """The fields Whoosh indexes for one item.
+
+    ``item.text`` is the body, or the summary when there is no body, and a
+    body mostly begins with the summary: ``body`` holds only what follows it,
+    so each word is indexed (and scored) once, in the field it is in. That
+    halves the postings of a typical item, and postings are Whoosh's cost.
+    """
+    summary = html_to_text(item.summary)
+    body = " ".join(item.text.split())
+    if summary and body.startswith(summary):
+        body = body[len(summary) :].lstrip()
     return {
         "id": str(item.id),
         "title": item.title,
-        "summary": _plain_text(item.summary),
-        "content": item.text,
+        "summary": summary,
+        "body": body,
         "tags": ",".join(item.tags),
         "source": item.source_name,
         "source_name": item.source_name,
@@ -443,6 +472,7 @@ class SearchIndex:
         self._columns: dict[str, list[object]] = {}
         self._forget_searcher()
         self._parser = MultifieldParser(list(TEXT_FIELDS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS))
+        self._parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
 
     @classmethod
     def open(cls, path: Path, *, recreate_if_stale: bool = False) -> SearchIndex:
@@ -471,7 +501,12 @@ class SearchIndex:
         return cls(ix, path)
 
     def _writer(self) -> IndexWriter:
-        return self._ix.writer(limitmb=WRITER_LIMIT_MB, procs=1, timeout=WRITE_LOCK_TIMEOUT_S)
+        return self._ix.writer(
+            limitmb=WRITER_LIMIT_MB,
+            procs=1,
+            timeout=WRITE_LOCK_TIMEOUT_S,
+            codec=_Codec(),
+        )
 
     def add(self, items: Iterable[Item]) -> int:
         """Add or replace items by id, committing once: a commit is most of Whoosh's cost."""

@@ -25,7 +25,9 @@ from whoosh import query
 from aggregator.index import SCHEMA
 from aggregator.models import Item, Pick, Profile
 
-FIELD_BOOSTS: Mapping[str, float] = {"title": 3.0, "summary": 1.5, "content": 1.0, "source": 0.5}
+FIELD_BOOSTS: Mapping[str, float] = {"title": 3.0, "summary": 2.5, "body": 1.0, "source": 0.5}
+"""A summary is also the start of the body, so its words weigh as both (1.5 + 1.0);
+the index holds them once, in ``summary`` (see :func:`aggregator.index.document`)."""
 TAG_BOOST = 2.0
 PHRASE_BOOST = 1.0
 WORD_SHARE = 0.0
@@ -47,7 +49,7 @@ EXCLUDE_KEY = "\x00exclude"
 RECENCY_FLOOR = 0.85
 """Even an item at the end of the freshness window keeps a third of its relevance."""
 
-_FIELD_LABELS = {"title": "title", "summary": "summary", "content": "text", "tags": "tags"}
+_FIELD_LABELS = {"title": "title", "summary": "summary", "body": "text", "tags": "tags"}
 
 
 def interest_query(phrase: str) -> query.Query:
@@ -323,7 +325,7 @@ def matched_fields(item: Item, phrase: str) -> list[str]:
     wanted = _analyse("title", phrase)
     if not wanted:
         return []
-    texts = {"title": item.title, "summary": item.summary, "content": item.text}
+    texts = {"title": item.title, "summary": item.summary, "body": item.text}
     found = [
         label
         for field, label in _FIELD_LABELS.items()

@@ -136,7 +136,7 @@ def make_profiles(count: int) -> list[Profile]:
 
 
 def baseline(index: SearchIndex, profile: Profile) -> float:
-    parser = MultifieldParser(["title", "summary", "content"], SCHEMA, group=OrGroup)
+    parser = MultifieldParser(["title", "summary", "body"], SCHEMA, group=OrGroup)
     text = " ".join(f'"{phrase}"' if " " in phrase else phrase for phrase in profile.interests)
     q = parser.parse(text)
     since = NOW - timedelta(days=profile.freshness_days)

@@ -210,7 +210,7 @@ def bench_baseline(path: Path, rounds: int) -> dict[str, list[float]]:
     that after ``len(results)``, a second pass over every match.
     """
     ix = whoosh.index.open_dir(str(path))
-    parser = MultifieldParser(["title", "summary", "content", "tags", "source"], ix.schema)
+    parser = MultifieldParser(["title", "summary", "body", "tags", "source"], ix.schema)
     samples: dict[str, list[float]] = {"top": [], "counted": []}
     with ix.searcher() as searcher:
         for text in QUERIES:

@@ -7,15 +7,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import whoosh.index
 from whoosh import query
+from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import MultifieldParser, OrGroup
 
 from aggregator.index import (
     SCHEMA,
     TEXT_FIELDS,
+    IndexSchemaError,
     QuerySyntaxError,
     SearchIndex,
     SearchPage,
+    document,
 )
 from aggregator.models import Item
 
@@ -94,6 +98,22 @@ def test_search_by_title_word_and_by_summary_text(index: SearchIndex) -> None:
     assert index.search("hot").hits == ()
     assert ids(index.search("tags:devops")) == [2]
     assert ids(index.search("type:course")) == [2]
+
+
+def test_the_body_is_indexed_once_beside_its_summary(tmp_path: Path) -> None:
+    """A body that begins with the summary adds only what follows it; every word stays findable."""
+    summary = "<p>Cooking   with <b>Rust</b></p>"
+    fields = document(item(1, "Notes", summary=summary, text="Cooking with Rust"))
+    assert (fields["summary"], fields["body"]) == ("Cooking with Rust", "")
+    assert document(item(1, "Notes", summary=summary, text="Other words"))["body"] == "Other words"
+    with SearchIndex.open(tmp_path / "index") as index:
+        index.add([item(1, "Notes", summary=summary, text="Cooking with Rust and Python today")])
+        assert ids(index.search("summary:rust")) == [1]
+        assert index.search("body:rust").hits == ()  # counted once, in the summary
+        assert ids(index.search("body:python")) == [1]
+        # ``content:`` and ``text:`` are the body's other names in the query language.
+        assert ids(index.search("content:python")) == ids(index.search("text:python")) == [1]
+        assert ids(index.search("rust python")) == [1]
 
 
 def test_stemming_matches_word_forms(index: SearchIndex) -> None:
@@ -210,7 +230,7 @@ def test_score_queries_equal_whooshs_own_search_across_segments_and_deletions(
         q = query.Or(
             [
                 query.Phrase("title", ["machin", "learn"], boost=3.0),
-                query.Term("content", "learn"),
+                query.Term("body", "learn"),
                 query.Or([query.Term("title", "rust", boost=2.0), query.Term("summary", "rust")]),
             ]
         )
@@ -224,3 +244,19 @@ def test_score_queries_equal_whooshs_own_search_across_segments_and_deletions(
         assert set(ours) == set(expected) and 52 not in ours and 11 not in ours
         assert ours == pytest.approx(expected)
         assert index.score_queries({"q": q}, since=since)["q"] == ours  # from the cache
+
+
+def test_an_index_of_an_earlier_schema_is_recreated_or_refused(tmp_path: Path) -> None:
+    """Before the body lost its summary the field was ``content``: such an index is not read."""
+    path = tmp_path / "index"
+    path.mkdir()
+    earlier = Schema(id=ID(stored=True, unique=True), content=TEXT())
+    writer = whoosh.index.create_in(str(path), earlier).writer()
+    writer.add_document(id="1", content="old words")
+    writer.commit()
+    with pytest.raises(IndexSchemaError, match="rebuilds it from the store"):
+        SearchIndex.open(path)
+    with SearchIndex.open(path, recreate_if_stale=True) as index:
+        assert index.doc_count() == 0
+        index.add([item(1, "Notes", text="new words")])
+        assert ids(index.search("content:new")) == [1]
