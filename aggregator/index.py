@@ -11,11 +11,14 @@ freshness window by a document set computed once per run.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import shutil
 from bisect import bisect_left
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,14 +28,15 @@ import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
 from whoosh import query, scoring, sorting
 from whoosh.analysis import StemmingAnalyzer
+from whoosh.codec.base import Segment
 from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.idsets import BitSet
-from whoosh.matching import ListMatcher, Matcher
+from whoosh.matching import FilterMatcher, ListMatcher, Matcher, WrappingMatcher
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser
 from whoosh.qparser.common import QueryParserError
 from whoosh.searching import Searcher
-from whoosh.writing import IndexWriter
+from whoosh.writing import MERGE_SMALL, SegmentWriter
 
 from aggregator.errors import LearnplaceError
 from aggregator.models import Item
@@ -103,6 +107,86 @@ class _Codec(W3Codec):
     """
 
     length_stats = False
+
+
+PARALLEL_MIN_DOCS = 5_000
+"""Items one commit writes in this process; more go to worker processes, a segment each batch."""
+
+SEGMENT_DOCS_MAX = 40_000
+"""The largest batch a worker writes as one segment: its items travel to it at once."""
+
+SEGMENT_WORKERS_MAX = 4
+"""Workers beyond the cores only compete for them."""
+
+SMALL_SEGMENT_DOCS = PARALLEL_MIN_DOCS
+"""Segments from this size on are never merged by a daily commit (Whoosh would merge
+many equal large segments at once, a multi-minute commit); ``reindex`` rebuilds them."""
+
+
+def _merge_small_segments(writer: SegmentWriter, segments: list[Segment]) -> list[Segment]:
+    """Whoosh's own merge policy, among the small segments that daily commits leave."""
+    large = [segment for segment in segments if segment.doc_count_all() >= SMALL_SEGMENT_DOCS]
+    small = [segment for segment in segments if segment.doc_count_all() < SMALL_SEGMENT_DOCS]
+    return large + MERGE_SMALL(writer, small)
+
+
+def _write_segment(path: str, items: Sequence[Item]) -> Segment:
+    """Write ``items`` as one new segment of the index at ``path`` (runs in a worker).
+
+    The parent holds the index's write lock and commits the segment; until
+    then its files are referenced by nothing, and Whoosh deletes such files
+    at the next commit, so a killed run leaves no trace in the index.
+    """
+    writer = SegmentWriter(
+        whoosh.index.open_dir(path), _lk=False, limitmb=WRITER_LIMIT_MB, codec=_Codec()
+    )
+    try:
+        for item in items:
+            writer.add_document(**document(item))
+        return writer._finalize_segment()
+    except BaseException:
+        # Not cancel(): it would delete the temporary folder the parent's writer shares.
+        writer._close_segment()
+        raise
+
+
+class _SegmentWorkers:
+    """Processes that each write whole segments, so indexing many items uses every core.
+
+    Whoosh is pure Python and writes about a thousand items a second: a cold
+    run's 50,000 would keep one core busy for most of a minute while the
+    other waits. Batches double in size (to :data:`SEGMENT_DOCS_MAX`) so a
+    large run makes few segments, and no more than one batch per worker waits,
+    so memory stays flat.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = str(path)
+        self._workers = max(1, min(os.cpu_count() or 1, SEGMENT_WORKERS_MAX))
+        context = multiprocessing.get_context("forkserver")
+        self._executor = ProcessPoolExecutor(self._workers, mp_context=context)
+        self._running: deque[Future[Segment]] = deque()
+        self._done: list[Segment] = []
+        self._batches = 0
+
+    def batch_size(self) -> int:
+        """How many items the next batch should hold: twice as many every round of workers."""
+        return min(SEGMENT_DOCS_MAX, PARALLEL_MIN_DOCS << (self._batches // self._workers))
+
+    def submit(self, items: list[Item]) -> None:
+        while len(self._running) >= self._workers:
+            self._done.append(self._running.popleft().result())
+        self._running.append(self._executor.submit(_write_segment, self._path, items))
+        self._batches += 1
+
+    def finish(self) -> list[Segment]:
+        self._done.extend(future.result() for future in self._running)
+        self._running.clear()
+        self._executor.shutdown()
+        return self._done
+
+    def cancel(self) -> None:
+        self._executor.shutdown(cancel_futures=True)
 
 
 class SearchIndexError(LearnplaceError):
@@ -462,6 +546,33 @@ class _OnlyDocs:
         return ids, weights, values
 
 
+class _TermIn(query.Term):
+    """A term that matches only in the given documents of one segment."""
+
+    def __init__(self, fieldname: str, text: str, docs: frozenset[int]) -> None:
+        super().__init__(fieldname, text)
+        self.docs = docs
+
+    def matcher(self, searcher: Searcher, context: object = None) -> Matcher:
+        return FilterMatcher(super().matcher(searcher, context), self.docs)
+
+
+def _phrase_in(
+    phrase: query.Phrase, docs: frozenset[int], searcher: Searcher, context: object
+) -> Matcher:
+    """``phrase``'s matcher, built as Whoosh builds it but from terms restricted to ``docs``.
+
+    A phrase's matcher reads and compares the positions of every document
+    that has all its words; in a ranking window that is mostly documents
+    outside the window. Restricting the words first compares only the rest.
+    """
+    terms = [_TermIn(phrase.fieldname, word, docs) for word in phrase.words]
+    matcher = query.SpanNear2(terms, slop=phrase.slop, ordered=True, mindist=1).matcher(
+        searcher, context
+    )
+    return WrappingMatcher(matcher, boost=phrase.boost) if phrase.boost != 1.0 else matcher
+
+
 class SearchIndex:
     """A Whoosh index directory and one cached searcher over it."""
 
@@ -500,48 +611,63 @@ class SearchIndex:
             )
         return cls(ix, path)
 
-    def _writer(self) -> IndexWriter:
-        return self._ix.writer(
-            limitmb=WRITER_LIMIT_MB,
-            procs=1,
-            timeout=WRITE_LOCK_TIMEOUT_S,
-            codec=_Codec(),
+    def _writer(self) -> SegmentWriter:
+        writer = self._ix.writer(
+            limitmb=WRITER_LIMIT_MB, procs=1, timeout=WRITE_LOCK_TIMEOUT_S, codec=_Codec()
         )
+        writer.mergetype = _merge_small_segments
+        return writer
 
     def add(self, items: Iterable[Item]) -> int:
         """Add or replace items by id, committing once: a commit is most of Whoosh's cost."""
-        writer = self._writer()
-        count = 0
-        try:
-            for item in items:
-                writer.update_document(**document(item))
-                count += 1
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
-        return count
+        return self.apply([(items, ())])
 
     def apply(self, batches: Iterable[tuple[Iterable[Item], Iterable[int]]]) -> int:
         """Add or replace the items and delete the ids of every batch, in one commit.
 
         Batches come from the store's index queue, so a cold run's hundreds of
-        thousands of items never sit in memory at once. Returns the documents written.
+        thousands of items never sit in memory at once. Up to
+        :data:`PARALLEL_MIN_DOCS` items are written here; beyond that, worker
+        processes write them as whole segments (see :class:`_SegmentWorkers`).
+        An item id must appear once. Returns the documents written.
         """
         writer = self._writer()
-        count = 0
+        pending: list[Item] = []
+        workers: _SegmentWorkers | None = None
         try:
+            replacing = self._ix.doc_count_all() > 0
             for items, deleted in batches:
                 for item in items:
-                    writer.update_document(**document(item))
-                    count += 1
+                    if replacing:
+                        writer.delete_by_term("id", str(item.id))
+                    pending.append(item)
+                    if len(pending) >= (workers.batch_size() if workers else PARALLEL_MIN_DOCS):
+                        workers = workers or _SegmentWorkers(self.path)
+                        workers.submit(pending)
+                        pending = []
                 for item_id in deleted:
                     writer.delete_by_term("id", str(item_id))
+            if workers is None:
+                for item in pending:
+                    writer.add_document(**document(item))
+                writer.commit()
+                return len(pending)
+            if pending:
+                workers.submit(pending)
+            segments = workers.finish()
+            kept = writer._merge_segments(None, None, None)
+            if writer._added:  # the merge policy merged small segments into this writer
+                kept.append(writer._finalize_segment())
+            else:
+                writer._close_segment()
+            writer._commit_toc(kept + segments)
+            writer._finish()
+            return sum(segment.doc_count_all() for segment in segments)
         except BaseException:
+            if workers is not None:
+                workers.cancel()
             writer.cancel()
             raise
-        writer.commit()
-        return count
 
     def delete(self, ids: Iterable[int]) -> None:
         self.apply([((), ids)])
@@ -599,6 +725,7 @@ class SearchIndex:
     def _forget_searcher(self) -> None:
         """Drop what was computed over the previous searcher's documents."""
         self._windows: dict[datetime, BitSet] = {}
+        self._local_windows: dict[tuple[datetime | None, int], frozenset[int]] = {}
         self._firsts: dict[datetime, int] = {}
         self._ids: list[int] | None = None
         self._leaves: dict[tuple[query.Query, datetime | None], dict[int, float]] = {}
@@ -772,15 +899,34 @@ class SearchIndex:
         return scores
 
     def _window(self, searcher: Searcher, since: datetime | None) -> BitSet | None:
+        """Documents published from ``since`` on, read from the ``published`` column.
+
+        As a query the range expands into a term per distinct timestamp.
+        """
         if since is None:
             return None
         if since not in self._windows:
-            in_window = query.DateRange("published", _naive_utc(since), None)
-            docs = searcher.docs_for_query(in_window)
+            start = _naive_utc(since)
+            published = self._column("published")
+            docs = [docnum for docnum, moment in enumerate(published) if moment >= start]  # type: ignore[operator]
             self._windows[since] = BitSet(docs, size=searcher.doc_count_all())
             # BitSet.first() scans the bytes each time: read it once per window.
-            self._firsts[since] = self._windows[since].first() if self._windows[since] else 0
+            self._firsts[since] = docs[0] if docs else 0
         return self._windows[since]
+
+    def _local_window(
+        self, since: datetime | None, window: BitSet | None, offset: int, size: int
+    ) -> frozenset[int] | None:
+        """The window's documents in one segment, numbered as that segment numbers them."""
+        if window is None:
+            return None
+        key = (since, offset)
+        local = self._local_windows.get(key)
+        if local is None:
+            end = offset + size
+            local = frozenset(docnum - offset for docnum in window if offset <= docnum < end)
+            self._local_windows[key] = local
+        return local
 
     def _docids(self, searcher: Searcher) -> list[int]:
         """Docnum -> item id for the whole index, read once per searcher."""
@@ -807,15 +953,20 @@ class SearchIndex:
         first = self._firsts.get(since, 0)
         context = searcher.context(needs_current=True)
         for subsearcher, offset in searcher.leaf_searchers():
-            if first >= offset + subsearcher.doc_count_all():
+            size = subsearcher.doc_count_all()
+            if first >= offset + size:
                 continue
-            matcher = leaf.matcher(subsearcher, context)
+            local = self._local_window(since, window, offset, size)
+            if local is not None and isinstance(leaf, query.Phrase):
+                matcher = _phrase_in(leaf, local, subsearcher, context)
+            else:
+                matcher = leaf.matcher(subsearcher, context)
             if first > offset and matcher.is_active():
                 matcher.skip_to(first - offset)
             while matcher.is_active():
-                docnum = offset + matcher.id()
-                if window is None or docnum in window:
-                    found[docnum] = matcher.score()
+                docnum = matcher.id()
+                if local is None or docnum in local:
+                    found[offset + docnum] = matcher.score()
                 matcher.next()
         self._leaves[key] = found
         self._cached += len(found)

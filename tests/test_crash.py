@@ -190,7 +190,9 @@ def test_second_run_refuses_and_search_keeps_working(
     word = pick_topics(corpus, 1)[0].split("-")[0]
     ff_corpus.tick(str(corpus))
     time.sleep(1.1)
+    server.reset()
     running = cli(project, "run", "--quiet", "--force")
+    wait_until_fetching(server, running)
     searches = 0
     try:
         second = None
@@ -200,7 +202,7 @@ def test_second_run_refuses_and_search_keeps_working(
             searches += 1
             if second is None:
                 second = learnplace(project, "run", "--quiet")
-        assert running.wait() == 0
+        assert running.wait() == 0, running.stderr.read() if running.stderr else ""
     finally:
         if running.poll() is None:
             os.killpg(running.pid, signal.SIGKILL)
@@ -209,6 +211,16 @@ def test_second_run_refuses_and_search_keeps_working(
     assert second is not None
     assert second.returncode == 1
     assert "another learnplace run is working on" in second.stderr
+
+
+def wait_until_fetching(server: FeedfarmServer, run: subprocess.Popen[str]) -> None:
+    """Until ``run`` (which holds the run lock before it fetches) sends its first request.
+
+    On a busy machine its start-up can take seconds; a second run started
+    before it would take the lock first.
+    """
+    while run.poll() is None and not server.stats()["requests"]:
+        time.sleep(0.05)
 
 
 def test_prune_and_reindex_keep_store_and_index_together(

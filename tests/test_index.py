@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +18,7 @@ from whoosh import query
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import MultifieldParser, OrGroup
 
+from aggregator import index as index_module
 from aggregator.index import (
     SCHEMA,
     TEXT_FIELDS,
@@ -260,3 +267,83 @@ def test_an_index_of_an_earlier_schema_is_recreated_or_refused(tmp_path: Path) -
         assert index.doc_count() == 0
         index.add([item(1, "Notes", text="new words")])
         assert ids(index.search("content:new")) == [1]
+
+
+def test_many_items_are_written_as_segments_by_worker_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past PARALLEL_MIN_DOCS, workers write segments: the same documents and answers."""
+    monkeypatch.setattr(index_module, "PARALLEL_MIN_DOCS", 2)
+    monkeypatch.setattr(index_module, "SMALL_SEGMENT_DOCS", 2)
+    many = [
+        item(n, f"Rust notes {n}", text=f"ownership part {n}", published=NOW - timedelta(hours=n))
+        for n in range(101, 112)
+    ]
+    with SearchIndex.open(tmp_path / "serial") as serial:
+        serial.apply([(ITEMS, ()), (many, ())])  # the first batch goes in before the threshold
+        expected = serial.search("rust", limit=50)
+    with SearchIndex.open(tmp_path / "index") as index:
+        assert index.apply([(ITEMS[:1], ()), (many[:1] + ITEMS[1:], ()), (many[1:], ())]) == 16
+        segments = list((tmp_path / "index").glob("*.seg"))
+        assert len(segments) > 1, "workers wrote segments of their own"
+        assert index.doc_count() == 16 and index.ids() == {item.id for item in ITEMS + many}
+        page = index.search("rust", limit=50)
+        assert ids(page) == ids(expected) and page.total == expected.total
+        # Replacing and deleting reach documents in the workers' segments.
+        index.apply([([item(103, "Go notes", text="goroutines")], [104])])
+        assert 103 not in ids(index.search("rust", limit=50)) and ids(index.search("go")) == [103]
+        assert index.doc_count() == 15 and 104 not in index.ids()
+        # A small daily commit leaves the large segments alone.
+        assert set(segments) <= set((tmp_path / "index").glob("*.seg"))
+    assert not list((tmp_path / "index").glob("*.tmp")), "no temporary files are left behind"
+
+
+_KILLED_WRITER = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aggregator import index
+from aggregator.models import Item
+
+index.PARALLEL_MIN_DOCS = 50
+now = datetime(2026, 11, 30, tzinfo=UTC)
+items = [
+    Item(id=n, source_url="https://a.example/feed", source_name="A", guid=str(n),
+         url=f"https://a.example/{n}", canonical_url=f"https://a.example/{n}",
+         title=f"Notes {n} on testing", summary="", content="", text="words " * 50,
+         published=now, first_seen=now, item_type="article")
+    for n in range(int(sys.argv[2]), int(sys.argv[2]) + 1500)
+]
+with index.SearchIndex.open(Path(sys.argv[1])) as opened:
+    opened.add(items)
+"""
+
+
+def test_a_kill_while_workers_write_segments_leaves_the_index_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "index"
+
+    def writer(first_id: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-c", _KILLED_WRITER, str(path), str(first_id + 1)],
+            start_new_session=True,  # the kill takes the workers with it
+        )
+
+    assert writer(0).wait() == 0
+    count = 1500
+    rng = random.Random(3)
+    for attempt in range(1, 4):
+        run = writer(attempt * 10_000)
+        time.sleep(rng.uniform(0.5, 2.5))
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+        with SearchIndex.open(path) as index:
+            assert index.doc_count() in (count, count + 1500), "all of the commit or none of it"
+            count = index.doc_count()
+            assert index.search("testing").total == count
+            index.delete([attempt])  # the next commit, which cleans up after a killed one
+            count -= 1
+        ix = whoosh.index.open_dir(str(path))
+        live = {segment.segment_id() for segment in ix._segments()}
+        ix.close()
+        assert {name.stem for name in path.glob("MAIN_*.seg")} == live
