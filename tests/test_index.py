@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,9 @@ from aggregator.index import (
     QuerySyntaxError,
     SearchIndex,
     SearchPage,
+    _block_ids,
+    _pickled_ints,
+    matching_docs,
 )
 from aggregator.models import Item
 
@@ -224,3 +229,51 @@ def test_score_queries_equal_whooshs_own_search_across_segments_and_deletions(
         assert set(ours) == set(expected) and 52 not in ours and 11 not in ours
         assert ours == pytest.approx(expected)
         assert index.score_queries({"q": q}, since=since)["q"] == ours  # from the cache
+
+
+def test_block_ids_read_whooshs_posting_blocks_exactly(tmp_path: Path) -> None:
+    """Id gaps of one and two pickled bytes, short blocks and phrase fields all read alike."""
+    docnums = list(accumulate(300 if n % 50 == 0 else 1 for n in range(200)))
+    wanted = set(docnums)
+    with SearchIndex.open(tmp_path / "index") as index:
+        writer = index._writer()
+        for n in range(docnums[-1] + 1):
+            title = "common rare" if n in wanted else "filler"
+            writer.add_document(id=str(n), title=title, content=title, type="article")
+        writer.commit()
+        reader = index._current().reader()
+        for fieldname, text in [("title", b"rare"), ("content", b"rare"), ("type", b"article")]:
+            ours, theirs = reader.postings(fieldname, text), reader.postings(fieldname, text)
+            read: list[int] = []
+            while ours.is_active():
+                theirs._read_ids()
+                assert _block_ids(ours) == tuple(theirs._ids)
+                read.extend(_block_ids(ours))
+                ours._next_block()
+                theirs._next_block()
+            assert read == list(reader.postings(fieldname, text).all_ids())
+        assert list(reader.postings("title", b"rare").all_ids()) == docnums
+
+
+def test_pickled_ints_read_every_int_width_or_give_up() -> None:
+    deltas = (1, 255, 256, 65_535, 65_536, 2**31 - 1, 7)
+    head = pickle.dumps((deltas, None, None), 2)
+    assert list(_pickled_ints(head, len(deltas)) or ()) == list(deltas)
+    assert _pickled_ints(pickle.dumps(((1, 2, 3, 2**40), None), 2), 4) is None  # a LONG: Whoosh's
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "rust",
+        "machine learning",
+        "learning NOT rust",
+        "NOT rust",
+        '"machine learning"',
+        "x OR rust",
+    ],
+)
+def test_matching_docs_equal_whooshs_own_matches(index: SearchIndex, text: str) -> None:
+    searcher = index._current()
+    parsed = index.parse(text)
+    assert matching_docs(searcher, parsed) == set(searcher.docs_for_query(parsed))
