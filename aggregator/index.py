@@ -11,6 +11,7 @@ freshness window by a document set computed once per run.
 
 from __future__ import annotations
 
+import pickle
 import re
 import shutil
 import zlib
@@ -338,26 +339,22 @@ def _block_ids(matcher: W3LeafMatcher) -> tuple[int, ...]:
     return tuple(accumulate(deltas))
 
 
-def _pickled_ints(head: bytes, count: int) -> list[int] | bytes | None:
+def _pickled_ints(head: bytes, count: int) -> bytes | tuple[int, ...] | None:
     """``count`` pickled small ints after the mark, closed by the tuple opcode, or None."""
     start = len(_PICKLED_TUPLE)
     run = head[start : start + 2 * count]
     if run[0::2] == b"K" * count and head[start + 2 * count : start + 2 * count + 1] == b"t":
         return run[1::2]  # the common case: every delta below 256, one byte each
-    deltas: list[int] = []
-    i = start
-    for _ in range(count):
-        opcode = head[i : i + 1]
-        width = _INT_WIDTHS.get(opcode)
-        if width is None:
-            return None
-        deltas.append(int.from_bytes(head[i + 1 : i + 1 + width], "little", signed=width == 4))
-        i += 1 + width
-    return deltas if head[i : i + 1] == b"t" else None
+    ints = _PICKLED_INTS.match(head, start)
+    if ints is None:
+        return None
+    # Safe: the regex let through only int opcodes, so this builds a tuple of ints and nothing else.
+    deltas = pickle.loads(head[: ints.end()] + b".")  # noqa: S301
+    return deltas if len(deltas) == count else None
 
 
-_INT_WIDTHS = {b"K": 1, b"M": 2, b"J": 4}
-"""Pickle's BININT1, BININT2 and BININT opcodes and the bytes of their argument."""
+_PICKLED_INTS = re.compile(rb"(?:K.|M..|J....)*t", re.DOTALL)
+"""Pickle's BININT1, BININT2 and BININT opcodes with their arguments, up to the tuple opcode."""
 
 
 def _posting_ids(matcher: Matcher) -> Iterable[int]:
