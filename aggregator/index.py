@@ -11,6 +11,7 @@ freshness window by a document set computed once per run.
 
 from __future__ import annotations
 
+import heapq
 import pickle
 import re
 import shutil
@@ -26,7 +27,7 @@ from types import TracebackType
 
 import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
-from whoosh import query, scoring, sorting
+from whoosh import query, scoring
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
@@ -676,16 +677,16 @@ class SearchIndex:
             return SearchPage((), 0, {}, _analysed_terms(parsed), suggestion)
         limit = max(1, min(limit, SEARCH_LIMIT_MAX))
         offset = max(0, min(offset, SEARCH_LIMIT_MAX))
-        results = searcher.search(
-            parsed,
-            limit=offset + limit,
-            filter=matched if filters else None,
-            sortedby=sorting.FieldFacet("published", reverse=True) if sort == "date" else None,
-        )
+        if sort == "date":
+            top = self._newest(matched, offset + limit)
+        else:
+            top = searcher.search(
+                parsed, limit=offset + limit, filter=matched if filters else None
+            ).top_n
         ids = self._column("id")  # raw bytes such as b"42": int() reads them
         hits = tuple(
-            SearchHit(int(ids[docnum]), score if sort == "relevance" else 0.0, docnum)  # type: ignore[arg-type]
-            for score, docnum in results.top_n[offset : offset + limit]
+            SearchHit(int(ids[docnum]), score, docnum)  # type: ignore[arg-type]
+            for score, docnum in top[offset : offset + limit]
         )
         counts: dict[str, dict[str, int]] = {}
         if facets:
@@ -693,6 +694,17 @@ class SearchIndex:
                 values = self._column(column)
                 counts[name] = _counts(Counter(values[docnum] for docnum in matched))
         return SearchPage(hits, len(matched), counts, _analysed_terms(parsed))
+
+    def _newest(self, matched: Collection[int], count: int) -> list[tuple[float, int]]:
+        """The ``count`` newest of ``matched`` (ties: lower document number first), unscored.
+
+        The matches are known already and ``published`` is a cached column:
+        Whoosh's sorting collector would run the query's matchers again for
+        the same order.
+        """
+        published = self._column("published")
+        newest = heapq.nlargest(count, matched, key=lambda docnum: (published[docnum], -docnum))
+        return [(0.0, docnum) for docnum in newest]
 
     def _allowed(self, searcher: Searcher, filters: SearchFilters) -> set[int]:
         """The documents ``filters`` let through.

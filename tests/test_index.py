@@ -277,3 +277,29 @@ def test_matching_docs_equal_whooshs_own_matches(index: SearchIndex, text: str) 
     searcher = index._current()
     parsed = index.parse(text)
     assert matching_docs(searcher, parsed) == set(searcher.docs_for_query(parsed))
+
+
+def test_date_sort_equals_whooshs_sorted_search_with_ties_and_deletions(tmp_path: Path) -> None:
+    from whoosh import sorting
+
+    with SearchIndex.open(tmp_path / "index") as index:
+        for batch in range(3):  # several segments
+            index.add(
+                [
+                    item(batch * 10 + n, f"Rust notes {n}", published=NOW - timedelta(days=n % 3))
+                    for n in range(8)
+                ]
+            )
+        index.delete([12, 3])
+        searcher = index._current()
+        expected = searcher.search(
+            index.parse("rust"),
+            limit=None,
+            sortedby=sorting.FieldFacet("published", reverse=True),
+        ).top_n
+        page = index.search("rust", sort="date", limit=100)
+        assert [hit.docnum for hit in page.hits] == [docnum for _, docnum in expected]
+        assert {hit.item_id for hit in page.hits}.isdisjoint({12, 3}) and page.total == 22
+        assert [
+            hit.docnum for hit in index.search("rust", sort="date", offset=5, limit=4).hits
+        ] == [docnum for _, docnum in expected[5:9]]
