@@ -15,10 +15,11 @@ import heapq
 import pickle
 import re
 import shutil
+import struct
 import zlib
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate
@@ -29,13 +30,14 @@ import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
 from whoosh import query, scoring
 from whoosh.analysis import StemmingAnalyzer
-from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.idsets import BitSet
 from whoosh.matching import ListMatcher, Matcher
 from whoosh.qparser import MultifieldParser
 from whoosh.qparser.common import QueryParserError
 from whoosh.searching import Searcher
+from whoosh.util.numeric import byte_to_length
 from whoosh.writing import IndexWriter
 
 from aggregator.errors import LearnplaceError
@@ -88,6 +90,9 @@ RANKING_WINDOWS_MAX = 32
 """Distinct freshness windows cached before the cache starts over (a new ``now`` is a new one)."""
 
 _PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
+
+_LENGTHS = [byte_to_length(code) for code in range(256)]
+"""Whoosh stores a field's length per document as one byte; this decodes it."""
 
 
 class SearchIndexError(LearnplaceError):
@@ -358,6 +363,79 @@ _PICKLED_INTS = re.compile(rb"(?:K.|M..|J....)*t", re.DOTALL)
 """Pickle's BININT1, BININT2 and BININT opcodes with their arguments, up to the tuple opcode."""
 
 
+_PICKLED_WEIGHTS = re.compile(rb"(?:q.|r....)?(N|G.{8}|\((?:G.{8})*t)", re.DOTALL)
+"""After the ids' tuple (and its memo opcode): no weights (all 1.0), one for all, or one each."""
+
+
+def _block_postings(matcher: W3LeafMatcher) -> tuple[tuple[int, ...], Sequence[float]]:
+    """The current block's ids and weights, without unpickling its values (positions).
+
+    Scoring a word needs each posting's weight, which the pickle holds right
+    after the ids; the positions after them are what makes a block slow to
+    unpickle. Any layout this does not know goes to Whoosh.
+    """
+    ids = _block_ids(matcher)
+    count = len(ids)
+    if matcher._data is None and matcher._weights is None and count >= 4:
+        raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
+        size = len(_PICKLED_TUPLE) + 14 * count + 16
+        head = zlib.decompressobj().decompress(raw, size) if matcher._compression else raw[:size]
+        ints = _PICKLED_INTS.match(head, len(_PICKLED_TUPLE))
+        found = _PICKLED_WEIGHTS.match(head, ints.end()) if ints else None
+        if found is not None:
+            weights = found.group(1)
+            if weights == b"N":
+                return ids, (1.0,) * count
+            if weights[:1] == b"G":
+                return ids, struct.unpack(">d", weights[1:]) * count
+            if len(weights) == 9 * count + 2:
+                return ids, struct.unpack(">" + "xd" * count, weights[1:-1])
+    matcher._read_weights()
+    return ids, matcher._weights
+
+
+def _scored_terms(q: query.Query) -> tuple[list[query.Term], float] | None:
+    """The terms whose scores, plus a constant, add up to ``q``'s score for a match; or None.
+
+    Whoosh scores ``And`` and a plain ``Or`` as the sum of their matching
+    parts, a boosted term as its score times the boost, ``a NOT b`` as ``a``,
+    and a ``NOT b`` part of an ``And`` as 1.0. Anything else (phrases,
+    ranges, scaled or boosted groups, a ``NOT`` deeper in the query) is
+    scored by Whoosh itself.
+    """
+    if type(q) is not query.And or q.boost != 1:
+        terms = _summed_terms(q)
+        return (terms, 0.0) if terms is not None else None
+    terms = []
+    constant = 0.0
+    for child in q.children():
+        found = _summed_terms(child) if type(child) is not query.Not else []
+        if found is None:
+            return None
+        terms += found
+        constant += type(child) is query.Not
+    return terms, constant
+
+
+def _summed_terms(q: query.Query) -> list[query.Term] | None:
+    kind = type(q)
+    if kind is query.Term:
+        return [q]
+    if q.boost != 1:
+        return None
+    if kind is query.And or (kind is query.Or and not q.minmatch and q.scale is None):
+        terms: list[query.Term] = []
+        for child in q.children():
+            found = _summed_terms(child)
+            if found is None:
+                return None
+            terms += found
+        return terms
+    if kind is query.AndNot:
+        return _summed_terms(q.a)
+    return None
+
+
 def _posting_ids(matcher: Matcher) -> Iterable[int]:
     """Every document number a term's postings hold, a block at a time.
 
@@ -502,6 +580,7 @@ class SearchIndex:
         self.path = path
         self._searcher: Searcher | None = None
         self._columns: dict[str, list[object]] = {}
+        self._field_lengths: dict[tuple[int, str], bytes | None] = {}
         self._forget_searcher()
         self._parser = MultifieldParser(list(TEXT_FIELDS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS))
 
@@ -609,6 +688,7 @@ class SearchIndex:
             self._forget_searcher()
             self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
             self._columns = {}
+            self._field_lengths: dict[tuple[int, str], bytes | None] = {}
         return self._searcher
 
     def _column(self, name: str) -> list[object]:
@@ -680,9 +760,12 @@ class SearchIndex:
         if sort == "date":
             top = self._newest(matched, offset + limit)
         else:
-            top = searcher.search(
-                parsed, limit=offset + limit, filter=matched if filters else None
-            ).top_n
+            summed = _scored_terms(parsed)
+            top = self._top_scored(searcher, *summed, matched, offset + limit) if summed else None
+            if top is None:
+                top = searcher.search(
+                    parsed, limit=offset + limit, filter=matched if filters else None
+                ).top_n
         ids = self._column("id")  # raw bytes such as b"42": int() reads them
         hits = tuple(
             SearchHit(int(ids[docnum]), score, docnum)  # type: ignore[arg-type]
@@ -694,6 +777,76 @@ class SearchIndex:
                 values = self._column(column)
                 counts[name] = _counts(Counter(values[docnum] for docnum in matched))
         return SearchPage(hits, len(matched), counts, _analysed_terms(parsed))
+
+    def _top_scored(
+        self,
+        searcher: Searcher,
+        terms: list[query.Term],
+        constant: float,
+        matched: set[int],
+        count: int,
+    ) -> list[tuple[float, int]] | None:
+        """The ``count`` best of ``matched`` by the sum of ``terms``' BM25F scores, as Whoosh ranks.
+
+        The matches are known already; Whoosh's collector would find them
+        again through a tree of matchers, several Python calls per posting.
+        Here each term's postings are read a block of ids and weights at a
+        time, and each matched document is scored with Whoosh's own scorer
+        (same statistics, same formula). Ties go to the lower document
+        number, as in Whoosh. None when a term is not a BM25F-scored word
+        in Whoosh's own posting format: Whoosh scores those.
+        """
+        if not terms:
+            return None
+        scores = dict.fromkeys(matched, 0.0)
+        for reader, start in searcher.reader().leaf_readers():
+            for term in terms:
+                if term.fieldname not in SCHEMA:
+                    continue
+                try:
+                    text = SCHEMA[term.fieldname].to_bytes(term.text)
+                except ValueError:
+                    continue
+                if (term.fieldname, text) not in reader:
+                    continue
+                scorer = searcher.weighting.scorer(searcher, term.fieldname, text)
+                postings = reader.postings(term.fieldname, text)
+                # A segment with deletions wraps its postings to skip them; only matches count here.
+                postings = getattr(postings, "child", postings)
+                lengths = self._lengths(reader, term.fieldname)
+                if (
+                    type(scorer) is not scoring.BM25FScorer
+                    or type(postings) is not W3LeafMatcher
+                    or lengths is None
+                ):
+                    return None
+                score, boost = scorer._score, term.boost
+                while postings.is_active():
+                    ids, weights = _block_postings(postings)
+                    for i, docnum in enumerate(ids):
+                        if start + docnum in scores:
+                            scores[start + docnum] += (
+                                score(weights[i], _LENGTHS[lengths[docnum]]) * boost
+                            )
+                    postings._next_block()
+        best = heapq.nsmallest(count, scores.items(), key=lambda pair: (-pair[1], pair[0]))
+        return [(score + constant, docnum) for docnum, score in best]
+
+    def _lengths(self, reader: object, fieldname: str) -> bytes | None:
+        """A segment's encoded field length per document (one byte each), read once per searcher."""
+        key = (id(reader), fieldname)
+        if key not in self._field_lengths:
+            perdoc = getattr(reader, "_perdoc", None)
+            column = (
+                perdoc.column_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+                if perdoc is not None and perdoc.has_column(_lenfield(fieldname))
+                else None
+            )
+            if getattr(column, "_fixedlen", None) == 1 and not column._reverse:  # type: ignore[union-attr]
+                self._field_lengths[key] = column._dbfile.get(column._basepos, column._doccount)  # type: ignore[union-attr]
+            else:
+                self._field_lengths[key] = None
+        return self._field_lengths[key]
 
     def _newest(self, matched: Collection[int], count: int) -> list[tuple[float, int]]:
         """The ``count`` newest of ``matched`` (ties: lower document number first), unscored.

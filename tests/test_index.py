@@ -303,3 +303,54 @@ def test_date_sort_equals_whooshs_sorted_search_with_ties_and_deletions(tmp_path
         assert [
             hit.docnum for hit in index.search("rust", sort="date", offset=5, limit=4).hits
         ] == [docnum for _, docnum in expected[5:9]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["learning", "machine learning", "learning NOT rust", "rust OR notes", "title:notes", '"a b"'],
+)
+def test_relevance_pages_equal_whooshs_ranking_of_every_match(tmp_path: Path, text: str) -> None:
+    """Several segments, one with a deletion (Whoosh scores that one itself), varied weights."""
+    with SearchIndex.open(tmp_path / "index") as index:
+        for batch in range(3):
+            index.add(
+                [
+                    item(
+                        batch * 100 + n,
+                        f"Machine learning notes {n}" if n % 3 else f"Rust and learning {n}",
+                        summary="learning " * (n % 4) + "rust notes" * (n % 2),
+                        text="machine learning in production " * (1 + n % 5) + "a b",
+                        tags=("learning",) if n % 2 else (),
+                    )
+                    for n in range(40)
+                ]
+            )
+            if batch == 1:
+                index.delete([105])
+            searcher = index._current()
+            parsed = index.parse(text)
+            expected = searcher.search(parsed, limit=None).top_n
+            for offset, limit in ((0, 10), (7, 5), (0, 200)):
+                page = index.search(text, offset=offset, limit=limit)
+                wanted = expected[offset : offset + limit]
+                assert [hit.docnum for hit in page.hits] == [docnum for _, docnum in wanted]
+                assert [hit.score for hit in page.hits] == pytest.approx([s for s, _ in wanted])
+
+
+def test_block_postings_give_whooshs_weights(tmp_path: Path) -> None:
+    from aggregator.index import _block_postings
+
+    with SearchIndex.open(tmp_path / "index") as index:
+        index.add(
+            [item(n, "word " * (1 + n % 7), text="word other " * (n % 3)) for n in range(1, 400)]
+        )
+        reader = index._current().reader()
+        for fieldname, text in [("title", b"word"), ("content", b"word"), ("source", b"blog")]:
+            ours, theirs = reader.postings(fieldname, text), reader.postings(fieldname, text)
+            while ours.is_active():
+                ids, weights = _block_postings(ours)
+                theirs._read_ids()
+                theirs._read_weights()
+                assert ids == tuple(theirs._ids) and list(weights) == list(theirs._weights)
+                ours._next_block()
+                theirs._next_block()
