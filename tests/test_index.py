@@ -239,10 +239,10 @@ def test_block_ids_read_whooshs_posting_blocks_exactly(tmp_path: Path) -> None:
         writer = index._writer()
         for n in range(docnums[-1] + 1):
             title = "common rare" if n in wanted else "filler"
-            writer.add_document(id=str(n), title=title, content=title, type="article")
+            writer.add_document(id=str(n), title=title, summary=title, type="article")
         writer.commit()
         reader = index._current().reader()
-        for fieldname, text in [("title", b"rare"), ("content", b"rare"), ("type", b"article")]:
+        for fieldname, text in [("title", b"rare"), ("summary", b"rare"), ("type", b"article")]:
             ours, theirs = reader.postings(fieldname, text), reader.postings(fieldname, text)
             read: list[int] = []
             while ours.is_active():
@@ -342,10 +342,13 @@ def test_block_postings_give_whooshs_weights(tmp_path: Path) -> None:
 
     with SearchIndex.open(tmp_path / "index") as index:
         index.add(
-            [item(n, "word " * (1 + n % 7), text="word other " * (n % 3)) for n in range(1, 400)]
+            [
+                item(n, "word " * (1 + n % 7), summary="word other " * (1 + n % 3))
+                for n in range(1, 400)
+            ]
         )
         reader = index._current().reader()
-        for fieldname, text in [("title", b"word"), ("content", b"word"), ("source", b"blog")]:
+        for fieldname, text in [("title", b"word"), ("summary", b"word"), ("source", b"blog")]:
             ours, theirs = reader.postings(fieldname, text), reader.postings(fieldname, text)
             while ours.is_active():
                 ids, weights = _block_postings(ours)
