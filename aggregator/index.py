@@ -11,31 +11,37 @@ freshness window by a document set computed once per run.
 
 from __future__ import annotations
 
+import heapq
 import multiprocessing
 import os
+import pickle
 import re
 import shutil
+import struct
+import zlib
 from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
 from types import TracebackType
 
 import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
-from whoosh import query, scoring, sorting
+from whoosh import query, scoring
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.codec.base import Segment
-from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher, _lenfield
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.idsets import BitSet
 from whoosh.matching import FilterMatcher, ListMatcher, Matcher, WrappingMatcher
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser
 from whoosh.qparser.common import QueryParserError
 from whoosh.searching import Searcher
+from whoosh.util.numeric import byte_to_length
 from whoosh.writing import MERGE_SMALL, SegmentWriter
 
 from aggregator.errors import LearnplaceError
@@ -93,6 +99,9 @@ RANKING_WINDOWS_MAX = 32
 """Distinct freshness windows cached before the cache starts over (a new ``now`` is a new one)."""
 
 _PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
+
+_LENGTHS = [byte_to_length(code) for code in range(256)]
+"""Whoosh stores a field's length per document as one byte; this decodes it."""
 
 
 class _Codec(W3Codec):
@@ -419,21 +428,142 @@ def finish_swap(path: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+_PICKLED_TUPLE = b"\x80\x02("
+"""How a posting block's data starts: protocol 2, then the mark of its first tuple (the ids)."""
+
+
+def _block_ids(matcher: W3LeafMatcher) -> tuple[int, ...]:
+    """The document numbers of the matcher's current block, without unpickling the rest.
+
+    A block is the pickle of ``(id deltas, weights, values)``; for phrase
+    fields the values are one position list per posting, each unpickled
+    through a ``codecs.encode`` call, which is most of the cost of reading
+    a block. The deltas come first as small ints (``K`` one byte, ``M`` two,
+    ``J`` four), so decompressing just that prefix and reading them here
+    gives the same ids as Whoosh's ``_read_ids`` at a fraction of its cost.
+    Any other layout (tiny blocks, byte ids) goes to Whoosh.
+    """
+    count = matcher._blocklength
+    if matcher._byteids or count < 4 or matcher._data is not None or matcher._ids is not None:
+        if matcher._ids is None:
+            matcher._read_ids()
+        return tuple(matcher._ids)
+    raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
+    size = len(_PICKLED_TUPLE) + 5 * count + 1
+    head = zlib.decompressobj().decompress(raw, size) if matcher._compression else raw[:size]
+    deltas = _pickled_ints(head, count) if head.startswith(_PICKLED_TUPLE) else None
+    if deltas is None:
+        matcher._read_ids()
+        return tuple(matcher._ids)
+    return tuple(accumulate(deltas))
+
+
+def _pickled_ints(head: bytes, count: int) -> bytes | tuple[int, ...] | None:
+    """``count`` pickled small ints after the mark, closed by the tuple opcode, or None."""
+    start = len(_PICKLED_TUPLE)
+    run = head[start : start + 2 * count]
+    if run[0::2] == b"K" * count and head[start + 2 * count : start + 2 * count + 1] == b"t":
+        return run[1::2]  # the common case: every delta below 256, one byte each
+    ints = _PICKLED_INTS.match(head, start)
+    if ints is None:
+        return None
+    # Safe: the regex let through only int opcodes, so this builds a tuple of ints and nothing else.
+    deltas = pickle.loads(head[: ints.end()] + b".")  # noqa: S301
+    return deltas if len(deltas) == count else None
+
+
+_PICKLED_INTS = re.compile(rb"(?:K.|M..|J....)*t", re.DOTALL)
+"""Pickle's BININT1, BININT2 and BININT opcodes with their arguments, up to the tuple opcode."""
+
+
+_PICKLED_WEIGHTS = re.compile(rb"(?:q.|r....)?(N|G.{8}|\((?:G.{8})*t)", re.DOTALL)
+"""After the ids' tuple (and its memo opcode): no weights (all 1.0), one for all, or one each."""
+
+
+def _block_postings(matcher: W3LeafMatcher) -> tuple[tuple[int, ...], Sequence[float]]:
+    """The current block's ids and weights, without unpickling its values (positions).
+
+    Scoring a word needs each posting's weight, which the pickle holds right
+    after the ids; the positions after them are what makes a block slow to
+    unpickle. Any layout this does not know goes to Whoosh.
+    """
+    ids = _block_ids(matcher)
+    count = len(ids)
+    if matcher._data is None and matcher._weights is None and count >= 4:
+        raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
+        size = len(_PICKLED_TUPLE) + 14 * count + 16
+        head = zlib.decompressobj().decompress(raw, size) if matcher._compression else raw[:size]
+        ints = _PICKLED_INTS.match(head, len(_PICKLED_TUPLE))
+        found = _PICKLED_WEIGHTS.match(head, ints.end()) if ints else None
+        if found is not None:
+            weights = found.group(1)
+            if weights == b"N":
+                return ids, (1.0,) * count
+            if weights[:1] == b"G":
+                return ids, struct.unpack(">d", weights[1:]) * count
+            if len(weights) == 9 * count + 2:
+                return ids, struct.unpack(">" + "xd" * count, weights[1:-1])
+    matcher._read_weights()
+    return ids, matcher._weights
+
+
+def _scored_terms(q: query.Query) -> tuple[list[query.Term], float] | None:
+    """The terms whose scores, plus a constant, add up to ``q``'s score for a match; or None.
+
+    Whoosh scores ``And`` and a plain ``Or`` as the sum of their matching
+    parts, a boosted term as its score times the boost, ``a NOT b`` as ``a``,
+    and a ``NOT b`` part of an ``And`` as 1.0. Anything else (phrases,
+    ranges, scaled or boosted groups, a ``NOT`` deeper in the query) is
+    scored by Whoosh itself.
+    """
+    if type(q) is not query.And or q.boost != 1:
+        terms = _summed_terms(q)
+        return (terms, 0.0) if terms is not None else None
+    terms = []
+    constant = 0.0
+    for child in q.children():
+        found = _summed_terms(child) if type(child) is not query.Not else []
+        if found is None:
+            return None
+        terms += found
+        constant += type(child) is query.Not
+    return terms, constant
+
+
+def _summed_terms(q: query.Query) -> list[query.Term] | None:
+    kind = type(q)
+    if kind is query.Term:
+        return [q]
+    if q.boost != 1:
+        return None
+    if kind is query.And or (kind is query.Or and not q.minmatch and q.scale is None):
+        terms: list[query.Term] = []
+        for child in q.children():
+            found = _summed_terms(child)
+            if found is None:
+                return None
+            terms += found
+        return terms
+    if kind is query.AndNot:
+        return _summed_terms(q.a)
+    return None
+
+
 def _posting_ids(matcher: Matcher) -> Iterable[int]:
     """Every document number a term's postings hold, a block at a time.
 
-    Whoosh's generic ``all_ids`` makes several Python calls per posting; its
-    own leaf matcher keeps each decoded block as a tuple, which can be taken
-    whole. (A matcher over a segment with deletions is wrapped by Whoosh and
-    takes the generic path, which leaves the deleted documents out.)
+    Whoosh's generic ``all_ids`` makes several Python calls per posting and
+    unpickles every block whole; its own leaf matcher can be read a block of
+    ids at a time (:func:`_block_ids`). (A matcher over a segment with
+    deletions is wrapped by Whoosh and takes the generic path, which leaves
+    the deleted documents out.)
     """
     if type(matcher) is not W3LeafMatcher:
         return matcher.all_ids()
     ids: list[int] = []
     while matcher.is_active():
-        if matcher._ids is None:
-            matcher._read_ids()
-        ids.extend(matcher._ids[matcher._i :])
+        block = _block_ids(matcher)
+        ids.extend(block[matcher._i :])
         matcher._next_block()
     return ids
 
@@ -456,8 +586,18 @@ def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
                 found.update(ids if start == 0 else (start + docnum for docnum in ids))
         return found
     if kind is query.And or kind is query.Require:
-        parts = sorted((matching_docs(searcher, child) for child in q.children()), key=len)
-        return set.intersection(*parts) if parts else set()
+        # "a NOT b" parses as And([a, Not(b)]): subtract b rather than build the complement of b.
+        children = list(q.children())
+        excluded = [child.query for child in children if type(child) is query.Not]
+        included = [child for child in children if type(child) is not query.Not]
+        if not included:
+            return set(searcher.reader().all_doc_ids()).difference(
+                *(matching_docs(searcher, child) for child in excluded)
+            )
+        parts = sorted((matching_docs(searcher, child) for child in included), key=len)
+        return set.intersection(*parts).difference(
+            *(matching_docs(searcher, child) for child in excluded)
+        )
     if kind is query.Or and not q.minmatch:
         return set().union(*(matching_docs(searcher, child) for child in q.children()))
     if kind is query.AndNot:
@@ -520,9 +660,8 @@ class _OnlyDocs:
             while full.is_active() and k < len(wanted):
                 block_max = full.block_max_id()
                 if wanted[k] <= block_max:
-                    if full._ids is None:
-                        full._read_ids()
-                    block = full._ids
+                    # Only the ids: blocks without a wanted document are never unpickled whole.
+                    block = full._ids = _block_ids(full)
                     while k < len(wanted) and wanted[k] <= block_max:
                         i = bisect_left(block, wanted[k])
                         if i < len(block) and block[i] == wanted[k]:
@@ -581,6 +720,7 @@ class SearchIndex:
         self.path = path
         self._searcher: Searcher | None = None
         self._columns: dict[str, list[object]] = {}
+        self._field_lengths: dict[tuple[int, str], bytes | None] = {}
         self._forget_searcher()
         self._parser = MultifieldParser(list(TEXT_FIELDS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS))
         self._parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
@@ -709,6 +849,7 @@ class SearchIndex:
             self._forget_searcher()
             self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
             self._columns = {}
+            self._field_lengths: dict[tuple[int, str], bytes | None] = {}
         return self._searcher
 
     def _column(self, name: str) -> list[object]:
@@ -778,16 +919,19 @@ class SearchIndex:
             return SearchPage((), 0, {}, _analysed_terms(parsed), suggestion)
         limit = max(1, min(limit, SEARCH_LIMIT_MAX))
         offset = max(0, min(offset, SEARCH_LIMIT_MAX))
-        results = searcher.search(
-            parsed,
-            limit=offset + limit,
-            filter=matched if filters else None,
-            sortedby=sorting.FieldFacet("published", reverse=True) if sort == "date" else None,
-        )
+        if sort == "date":
+            top = self._newest(matched, offset + limit)
+        else:
+            summed = _scored_terms(parsed)
+            top = self._top_scored(searcher, *summed, matched, offset + limit) if summed else None
+            if top is None:
+                top = searcher.search(
+                    parsed, limit=offset + limit, filter=matched if filters else None
+                ).top_n
         ids = self._column("id")  # raw bytes such as b"42": int() reads them
         hits = tuple(
-            SearchHit(int(ids[docnum]), score if sort == "relevance" else 0.0, docnum)  # type: ignore[arg-type]
-            for score, docnum in results.top_n[offset : offset + limit]
+            SearchHit(int(ids[docnum]), score, docnum)  # type: ignore[arg-type]
+            for score, docnum in top[offset : offset + limit]
         )
         counts: dict[str, dict[str, int]] = {}
         if facets:
@@ -795,6 +939,87 @@ class SearchIndex:
                 values = self._column(column)
                 counts[name] = _counts(Counter(values[docnum] for docnum in matched))
         return SearchPage(hits, len(matched), counts, _analysed_terms(parsed))
+
+    def _top_scored(
+        self,
+        searcher: Searcher,
+        terms: list[query.Term],
+        constant: float,
+        matched: set[int],
+        count: int,
+    ) -> list[tuple[float, int]] | None:
+        """The ``count`` best of ``matched`` by the sum of ``terms``' BM25F scores, as Whoosh ranks.
+
+        The matches are known already; Whoosh's collector would find them
+        again through a tree of matchers, several Python calls per posting.
+        Here each term's postings are read a block of ids and weights at a
+        time, and each matched document is scored with Whoosh's own scorer
+        (same statistics, same formula). Ties go to the lower document
+        number, as in Whoosh. None when a term is not a BM25F-scored word
+        in Whoosh's own posting format: Whoosh scores those.
+        """
+        if not terms:
+            return None
+        scores = dict.fromkeys(matched, 0.0)
+        for reader, start in searcher.reader().leaf_readers():
+            for term in terms:
+                if term.fieldname not in SCHEMA:
+                    continue
+                try:
+                    text = SCHEMA[term.fieldname].to_bytes(term.text)
+                except ValueError:
+                    continue
+                if (term.fieldname, text) not in reader:
+                    continue
+                scorer = searcher.weighting.scorer(searcher, term.fieldname, text)
+                postings = reader.postings(term.fieldname, text)
+                # A segment with deletions wraps its postings to skip them; only matches count here.
+                postings = getattr(postings, "child", postings)
+                lengths = self._lengths(reader, term.fieldname)
+                if (
+                    type(scorer) is not scoring.BM25FScorer
+                    or type(postings) is not W3LeafMatcher
+                    or lengths is None
+                ):
+                    return None
+                score, boost = scorer._score, term.boost
+                while postings.is_active():
+                    ids, weights = _block_postings(postings)
+                    for i, docnum in enumerate(ids):
+                        if start + docnum in scores:
+                            scores[start + docnum] += (
+                                score(weights[i], _LENGTHS[lengths[docnum]]) * boost
+                            )
+                    postings._next_block()
+        best = heapq.nsmallest(count, scores.items(), key=lambda pair: (-pair[1], pair[0]))
+        return [(score + constant, docnum) for docnum, score in best]
+
+    def _lengths(self, reader: object, fieldname: str) -> bytes | None:
+        """A segment's encoded field length per document (one byte each), read once per searcher."""
+        key = (id(reader), fieldname)
+        if key not in self._field_lengths:
+            perdoc = getattr(reader, "_perdoc", None)
+            column = (
+                perdoc.column_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+                if perdoc is not None and perdoc.has_column(_lenfield(fieldname))
+                else None
+            )
+            if getattr(column, "_fixedlen", None) == 1 and not column._reverse:  # type: ignore[union-attr]
+                self._field_lengths[key] = column._dbfile.get(column._basepos, column._doccount)  # type: ignore[union-attr]
+            else:
+                self._field_lengths[key] = None
+        return self._field_lengths[key]
+
+    def _newest(self, matched: Collection[int], count: int) -> list[tuple[float, int]]:
+        """The ``count`` newest of ``matched`` (ties: lower document number first), unscored.
+
+        The matches are known already and ``published`` is a cached column:
+        Whoosh's sorting collector would run the query's matchers again for
+        the same order.
+        """
+        published = self._column("published")
+        newest = heapq.nlargest(count, matched, key=lambda docnum: (published[docnum], -docnum))
+        return [(0.0, docnum) for docnum in newest]
 
     def _allowed(self, searcher: Searcher, filters: SearchFilters) -> set[int]:
         """The documents ``filters`` let through.

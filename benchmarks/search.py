@@ -37,6 +37,7 @@ from whoosh.qparser import MultifieldParser  # noqa: E402
 from aggregator import pipeline  # noqa: E402
 from aggregator.index import SCHEMA, SearchFilters, SearchIndex, document  # noqa: E402
 from aggregator.models import ITEM_TYPES, SOURCE_KINDS, Entry, Item, Profile, Source  # noqa: E402
+from aggregator.rank import profile_queries  # noqa: E402
 from aggregator.sanitize import html_to_text, sanitize_html  # noqa: E402
 from aggregator.store import Store  # noqa: E402
 from feedfarm import corpus as ff_corpus  # noqa: E402
@@ -256,6 +257,43 @@ def bench_product(store_path: Path, index_path: Path, rounds: int) -> dict[str, 
     return out
 
 
+def check_results(index_path: Path) -> list[str]:
+    """Where the product's search differs from Whoosh's own on the benchmark's queries.
+
+    Plain queries: the same top 20 (documents and scores) as Whoosh's ranking
+    of every match (``limit=None``; its top-N search with a limit can miss
+    better documents: it drops parts of an Or once they cannot lift a
+    document into the top N, and under-scores some that then stay in) and
+    the same total as ``docs_for_query``. Profile-ranked: the interest
+    scores of the first query's 200 candidates equal Whoosh's scores for them.
+    """
+    differences = []
+    with SearchIndex.open(index_path) as index:
+        searcher = index._current()
+        for text in QUERIES:
+            parsed = index.parse(text)
+            page = index.search(text, limit=20)
+            expected = searcher.search(parsed, limit=None).top_n[:20]
+            if [hit.docnum for hit in page.hits] != [docnum for _, docnum in expected] or any(
+                abs(hit.score - score) > 1e-9
+                for hit, (score, _) in zip(page.hits, expected, strict=False)
+            ):
+                differences.append(f"top 20 of {text!r}")
+            if page.total != len(set(searcher.docs_for_query(parsed))):
+                differences.append(f"total of {text!r}")
+        hits = index.search(QUERIES[0], limit=200).hits
+        docnums = {hit.docnum for hit in hits}
+        for key, scores in index.score_docs(profile_queries(PROFILE), hits).items():
+            q = profile_queries(PROFILE)[key]
+            expected_scores = {
+                int(searcher.stored_fields(docnum)["id"]): round(score, 9)
+                for score, docnum in searcher.search(q, limit=None, filter=docnums).top_n
+            }
+            if {k: round(v, 9) for k, v in scores.items()} != expected_scores:
+                differences.append(f"profile scores for {key!r}")
+    return differences
+
+
 def bench_add(store_path: Path, index_path: Path, cache: Path, count: int = 1000) -> float:
     """Add ``count`` new items to a copy of the index and commit once."""
     copy = cache / "index-add"
@@ -304,6 +342,8 @@ def main() -> None:
         took = took if took is not None else float((path / ".done").read_text())
         print(f"full build, {label:8}: {took:6.1f} s{note}")
     print(f"add 1,000 items + commit: {bench_add(store_path, index_path, cache):.2f} s")
+    differences = check_results(index_path)
+    print(f"same results as Whoosh's own search: {differences or 'yes'}")
     baseline = bench_baseline(baseline_path, args.rounds)
     product = bench_product(store_path, index_path, args.rounds)
     print(f"baseline plain queries           {percentiles(baseline['top'])}")

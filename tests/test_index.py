@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,10 @@ from aggregator.index import (
     QuerySyntaxError,
     SearchIndex,
     SearchPage,
+    _block_ids,
+    _pickled_ints,
     document,
+    matching_docs,
 )
 from aggregator.models import Item
 
@@ -347,3 +352,131 @@ def test_a_kill_while_workers_write_segments_leaves_the_index_as_it_was(tmp_path
         live = {segment.segment_id() for segment in ix._segments()}
         ix.close()
         assert {name.stem for name in path.glob("MAIN_*.seg")} == live
+
+
+def test_block_ids_read_whooshs_posting_blocks_exactly(tmp_path: Path) -> None:
+    """Id gaps of one and two pickled bytes, short blocks and phrase fields all read alike."""
+    docnums = list(accumulate(300 if n % 50 == 0 else 1 for n in range(200)))
+    wanted = set(docnums)
+    with SearchIndex.open(tmp_path / "index") as index:
+        writer = index._writer()
+        for n in range(docnums[-1] + 1):
+            title = "common rare" if n in wanted else "filler"
+            writer.add_document(id=str(n), title=title, summary=title, type="article")
+        writer.commit()
+        reader = index._current().reader()
+        for fieldname, text in [("title", b"rare"), ("summary", b"rare"), ("type", b"article")]:
+            ours, theirs = reader.postings(fieldname, text), reader.postings(fieldname, text)
+            read: list[int] = []
+            while ours.is_active():
+                theirs._read_ids()
+                assert _block_ids(ours) == tuple(theirs._ids)
+                read.extend(_block_ids(ours))
+                ours._next_block()
+                theirs._next_block()
+            assert read == list(reader.postings(fieldname, text).all_ids())
+        assert list(reader.postings("title", b"rare").all_ids()) == docnums
+
+
+def test_pickled_ints_read_every_int_width_or_give_up() -> None:
+    deltas = (1, 255, 256, 65_535, 65_536, 2**31 - 1, 7)
+    head = pickle.dumps((deltas, None, None), 2)
+    assert list(_pickled_ints(head, len(deltas)) or ()) == list(deltas)
+    assert _pickled_ints(pickle.dumps(((1, 2, 3, 2**40), None), 2), 4) is None  # a LONG: Whoosh's
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "rust",
+        "machine learning",
+        "learning NOT rust",
+        "NOT rust",
+        '"machine learning"',
+        "x OR rust",
+    ],
+)
+def test_matching_docs_equal_whooshs_own_matches(index: SearchIndex, text: str) -> None:
+    searcher = index._current()
+    parsed = index.parse(text)
+    assert matching_docs(searcher, parsed) == set(searcher.docs_for_query(parsed))
+
+
+def test_date_sort_equals_whooshs_sorted_search_with_ties_and_deletions(tmp_path: Path) -> None:
+    from whoosh import sorting
+
+    with SearchIndex.open(tmp_path / "index") as index:
+        for batch in range(3):  # several segments
+            index.add(
+                [
+                    item(batch * 10 + n, f"Rust notes {n}", published=NOW - timedelta(days=n % 3))
+                    for n in range(8)
+                ]
+            )
+        index.delete([12, 3])
+        searcher = index._current()
+        expected = searcher.search(
+            index.parse("rust"),
+            limit=None,
+            sortedby=sorting.FieldFacet("published", reverse=True),
+        ).top_n
+        page = index.search("rust", sort="date", limit=100)
+        assert [hit.docnum for hit in page.hits] == [docnum for _, docnum in expected]
+        assert {hit.item_id for hit in page.hits}.isdisjoint({12, 3}) and page.total == 22
+        assert [
+            hit.docnum for hit in index.search("rust", sort="date", offset=5, limit=4).hits
+        ] == [docnum for _, docnum in expected[5:9]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["learning", "machine learning", "learning NOT rust", "rust OR notes", "title:notes", '"a b"'],
+)
+def test_relevance_pages_equal_whooshs_ranking_of_every_match(tmp_path: Path, text: str) -> None:
+    """Several segments, one with a deletion (Whoosh scores that one itself), varied weights."""
+    with SearchIndex.open(tmp_path / "index") as index:
+        for batch in range(3):
+            index.add(
+                [
+                    item(
+                        batch * 100 + n,
+                        f"Machine learning notes {n}" if n % 3 else f"Rust and learning {n}",
+                        summary="learning " * (n % 4) + "rust notes" * (n % 2),
+                        text="machine learning in production " * (1 + n % 5) + "a b",
+                        tags=("learning",) if n % 2 else (),
+                    )
+                    for n in range(40)
+                ]
+            )
+            if batch == 1:
+                index.delete([105])
+            searcher = index._current()
+            parsed = index.parse(text)
+            expected = searcher.search(parsed, limit=None).top_n
+            for offset, limit in ((0, 10), (7, 5), (0, 200)):
+                page = index.search(text, offset=offset, limit=limit)
+                wanted = expected[offset : offset + limit]
+                assert [hit.docnum for hit in page.hits] == [docnum for _, docnum in wanted]
+                assert [hit.score for hit in page.hits] == pytest.approx([s for s, _ in wanted])
+
+
+def test_block_postings_give_whooshs_weights(tmp_path: Path) -> None:
+    from aggregator.index import _block_postings
+
+    with SearchIndex.open(tmp_path / "index") as index:
+        index.add(
+            [
+                item(n, "word " * (1 + n % 7), summary="word other " * (1 + n % 3))
+                for n in range(1, 400)
+            ]
+        )
+        reader = index._current().reader()
+        for fieldname, text in [("title", b"word"), ("summary", b"word"), ("source", b"blog")]:
+            ours, theirs = reader.postings(fieldname, text), reader.postings(fieldname, text)
+            while ours.is_active():
+                ids, weights = _block_postings(ours)
+                theirs._read_ids()
+                theirs._read_weights()
+                assert ids == tuple(theirs._ids) and list(weights) == list(theirs._weights)
+                ours._next_block()
+                theirs._next_block()
