@@ -22,6 +22,11 @@ NEW_FILE_MODE = 0o644
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text``; on any failure the old file stays as it was.
 
+    A file that already holds ``text`` is left alone: a daily
+    run rewrites mostly unchanged pages and calendar files, and an untouched
+    file keeps its modification time, which is what a web server's
+    ``Last-Modified`` and a reader's conditional request go by.
+
     A replaced file keeps its permission bits: mkstemp makes the temporary file
     private, and a person's profile must not silently become unreadable to others.
     """
@@ -29,6 +34,9 @@ def write_atomic(path: Path, text: str) -> None:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         mode = NEW_FILE_MODE
+    else:
+        if _holds(path, text):
+            return
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     tmp = Path(tmp_name)
     try:
@@ -41,3 +49,11 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _holds(path: Path, text: str) -> bool:
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:  # calendars end lines in CRLF
+            return handle.read() == text
+    except (OSError, UnicodeDecodeError):
+        return False

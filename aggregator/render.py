@@ -318,6 +318,7 @@ class SiteWriter:
         self.output_dir = output_dir
         self.env = env
         self.site_title = site_title
+        self._calendars: dict[int, str] = {}
 
     def write_digest(
         self,
@@ -360,17 +361,19 @@ class SiteWriter:
             item, details = pick.item, pick.item.details
             if details.event_start is None:
                 continue
-            text = event_ics(
-                uid_key=item.canonical_url or item.guid,
-                title=item.title,
-                start=details.event_start,
-                end=details.event_end,
-                all_day=details.event_all_day,
-                url=safe_href(item.url) or "",
-                description=item.text[:1000],
-                location=details.location,
-                now=item.first_seen,
-            )
+            text = self._calendars.get(item.id)
+            if text is None:  # the same event is upcoming for many people
+                text = self._calendars[item.id] = event_ics(
+                    uid_key=item.canonical_url or item.guid,
+                    title=item.title,
+                    start=details.event_start,
+                    end=details.event_end,
+                    all_day=details.event_all_day,
+                    url=safe_href(item.url) or "",
+                    description=item.text[:1000],
+                    location=details.location,
+                    now=item.first_seen,
+                )
             write_atomic(person_dir / ics_name(item), text)
             upcoming.append(UpcomingEvent(pick, ics_name(item)))
         return upcoming

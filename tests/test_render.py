@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -360,3 +361,19 @@ def test_unsafe_person_names_are_refused(writer: SiteWriter, name: str) -> None:
 def test_day_label_is_short_and_locale_free() -> None:
     assert day_label(date(2026, 11, 30)) == "Mon 30 Nov 2026"
     assert day_label(datetime(2026, 12, 1, 23, 59, tzinfo=UTC)) == "Tue 1 Dec 2026"
+
+
+def test_an_unchanged_file_is_not_rewritten(tmp_path: Path) -> None:
+    """Same text, same file: its modification time (a server's Last-Modified) stays."""
+    page = tmp_path / "page.html"
+    write_atomic(page, "<p>one</p>")
+    os.utime(page, (1_000_000, 1_000_000))
+    write_atomic(page, "<p>one</p>")
+    assert page.stat().st_mtime == 1_000_000
+    write_atomic(page, "<p>two</p>")
+    assert page.read_text(encoding="utf-8") == "<p>two</p>" and page.stat().st_mtime > 1_000_000
+    calendar = tmp_path / "event.ics"
+    write_atomic(calendar, "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+    os.utime(calendar, (1_000_000, 1_000_000))
+    write_atomic(calendar, "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+    assert calendar.stat().st_mtime == 1_000_000
