@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,11 @@ import feedparser
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
+from aggregator import pipeline
+from aggregator.config import load_profiles
+from aggregator.index import SearchIndex
+from aggregator.models import Digest
+from aggregator.store import Store
 from feedfarm.vocab import TOPICS
 
 if TYPE_CHECKING:
@@ -246,3 +252,25 @@ def test_bad_profile_stops_the_run_before_anything_is_written(tmp_path: Path) ->
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "state").exists()
     assert not (tmp_path / "output").exists()
+
+
+def test_many_profiles_ranked_in_worker_processes_get_the_same_digests(
+    project: tuple[Path, list[str], dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _, _ = project
+    profiles = load_profiles(root / "profiles") * 3
+    now = datetime.now(UTC)
+    state = pipeline.Project.at(root)
+    with Store(state.store_path) as store, SearchIndex.open(state.index_dir) as index:
+        monkeypatch.setattr(pipeline, "PARALLEL_MIN_PROFILES", len(profiles) + 1)
+        here = list(pipeline._choose_digests(store, index, profiles, now))
+        monkeypatch.setattr(pipeline, "PARALLEL_MIN_PROFILES", 2)
+        in_workers = list(pipeline._choose_digests(store, index, profiles, now))
+
+    def chosen(digests: list[Digest]) -> list[tuple[str, list[tuple[int, float]]]]:
+        return [
+            (d.profile.name, [(p.item.id, round(p.score, 9)) for p in d.picks]) for d in digests
+        ]
+
+    assert chosen(in_workers) == chosen(here)
+    assert all(digest.picks for digest in here[:2])
