@@ -30,6 +30,7 @@ import feedparser.urls
 
 from aggregator import events, ical
 from aggregator.classify import Signals, classify
+from aggregator.errors import FeedParseError
 from aggregator.models import Details, Entry, ParsedFeed
 from aggregator.sanitize import html_to_text, sanitize_html
 from aggregator.urls import is_web_link
@@ -77,10 +78,6 @@ feedparser.mixin.make_safe_absolute_uri = lru_cache(maxsize=BASE_URI_CACHE_SIZE)
     feedparser.urls.make_safe_absolute_uri
 )
 feedparser.mixin.copy = SimpleNamespace(deepcopy=_copy_content_params)  # type: ignore[assignment]
-
-
-class FeedParseError(ValueError):
-    """The document is not a feed at all (an HTML page, an empty body, broken JSON...)."""
 
 
 # --------------------------------------------------------------------------- entry point
