@@ -4,6 +4,9 @@ LearnplaceError
 ├── ConfigError (ValueError)     a bad feeds.toml or profile: names file, line and key
 ├── RunLockedError               another ``learnplace run`` holds the project
 └── UnknownItemError (LookupError) an item id or URL that matches nothing stored
+
+FeedParseError (ValueError)      a fetched document that is no feed: recorded as that
+                                 source's error, never raised to the person
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ class ConfigError(LearnplaceError, ValueError):
 
 class RunLockedError(LearnplaceError):
     """Two runs must not write the same store at once."""
+
+
+class FeedParseError(ValueError):
+    """A fetched document is not a feed at all (an HTML page, an empty body, broken JSON...).
+
+    Here rather than in :mod:`aggregator.parse` so that catching it does not load the
+    parser: a run of 304s never parses anything.
+    """
 
 
 class UnknownItemError(LearnplaceError, LookupError):

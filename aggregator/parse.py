@@ -18,14 +18,19 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from time import struct_time
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+import feedparser.mixin
+import feedparser.urls
 
 from aggregator import events, ical
 from aggregator.classify import Signals, classify
+from aggregator.errors import FeedParseError
 from aggregator.models import Details, Entry, ParsedFeed
 from aggregator.sanitize import html_to_text, sanitize_html
 from aggregator.urls import is_web_link
@@ -50,10 +55,29 @@ mangled ``encoding=`` declaration (UnicodeDecodeError) and a broken element (Typ
 from ``int(None)`` when a ``<width>`` element is cut open). A damaged feed is the source's
 problem, never a crash of the run."""
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
+BASE_URI_CACHE_SIZE = 4096
+"""(base, xml:base) pairs remembered; a feed uses one or a few, so this covers a whole run."""
 
 
-class FeedParseError(ValueError):
-    """The document is not a feed at all (an HTML page, an empty body, broken JSON...)."""
+def _copy_content_params(params: feedparser.FeedParserDict) -> feedparser.FeedParserDict:
+    """What ``copy.deepcopy`` makes of a text construct's parameters, without its machinery.
+
+    Their values are strings, numbers or None (type, language, base, src), so a shallow
+    copy is as deep as a deep one.
+    """
+    return feedparser.FeedParserDict(params)
+
+
+# Two of feedparser's per-element costs, made cheaper without changing a result:
+# - it resolves the xml:base in scope at every start tag, nearly always the same base
+#   against itself: a urljoin per element, ~13% of its parse time. The function is pure
+#   (strings in, string out), so a cache returns the very same answers;
+# - it deep-copies a text construct's parameters (mixin.py uses ``copy`` for nothing else)
+#   for every title, summary and content: ~5% of its time.
+feedparser.mixin.make_safe_absolute_uri = lru_cache(maxsize=BASE_URI_CACHE_SIZE)(
+    feedparser.urls.make_safe_absolute_uri
+)
+feedparser.mixin.copy = SimpleNamespace(deepcopy=_copy_content_params)  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------- entry point

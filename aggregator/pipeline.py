@@ -40,7 +40,7 @@ from aggregator.config import profile_path as config_profile_path
 from aggregator.demo import SampleServer, example_profiles_dir
 from aggregator.digest import build_digest
 from aggregator.discover import discover_feeds, looks_like_html
-from aggregator.errors import LearnplaceError, RunLockedError, UnknownItemError
+from aggregator.errors import FeedParseError, LearnplaceError, RunLockedError, UnknownItemError
 from aggregator.fetch import fetch_many, fetch_one
 from aggregator.index import SearchFilters, SearchIndex, finish_swap
 from aggregator.mail import MailError, build_message, send_message
@@ -59,7 +59,6 @@ from aggregator.models import (
     Source,
     SourceStatus,
 )
-from aggregator.parse import FeedParseError, parse_feed
 from aggregator.parse_pool import ParsePool
 from aggregator.rank import (
     EXCLUDE_KEY,
@@ -670,6 +669,10 @@ def add_source(
 
 
 async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, ParsedFeed]:
+    # Imported here: feedparser and the rest of the parser load only when a command
+    # parses in this process (fetch runs parse in workers; a run of 304s in none).
+    from aggregator.parse import parse_feed
+
     page = await fetch_one(url, CacheInfo(), settings)
     if page.error or page.content is None:
         raise SourceCheckError(f"{url}: {page.error or f'HTTP {page.status}'}")

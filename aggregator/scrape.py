@@ -16,8 +16,8 @@ from urllib.parse import urljoin
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from aggregator.classify import Signals, classify
+from aggregator.errors import FeedParseError
 from aggregator.models import Entry, ParsedFeed, ScrapeRules
-from aggregator.parse import FeedParseError
 from aggregator.sanitize import html_to_text, sanitize_html
 from aggregator.urls import is_web_link
 

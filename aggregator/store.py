@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from aggregator.dedupe import title_key
 from aggregator.errors import LearnplaceError
@@ -188,6 +189,27 @@ _SAME_TITLE_KEY = """
     SELECT id FROM items WHERE title_key = ? AND title_key != '' AND source_id != ?
     ORDER BY id LIMIT 1
 """
+_OWN_ITEM_COLUMNS = "SELECT guid, id, title, summary, content, url, item_type, details FROM items"
+"""A source's stored item as :meth:`Store._refresh_item` compares it with a fresh entry."""
+_OWN_ITEMS = f"{_OWN_ITEM_COLUMNS} WHERE source_id = ? AND guid IN ({{marks}})"
+_OWN_IDS = "SELECT guid, id FROM items WHERE source_id = ? AND guid IN ({marks})"
+# The batched forms of _SAME_CANONICAL and _SAME_TITLE_KEY: MIN(id) is their ORDER BY id LIMIT 1.
+_SAME_CANONICALS = """
+    SELECT canonical_url, MIN(id) FROM items
+    WHERE source_id != ? AND canonical_url IN ({marks}) AND canonical_url != ''
+    GROUP BY canonical_url
+"""
+_SAME_TITLE_KEYS = """
+    SELECT title_key, MIN(id) FROM items
+    WHERE source_id != ? AND title_key IN ({marks}) AND title_key != ''
+    GROUP BY title_key
+"""
+_INSERT_ITEM = """
+    INSERT INTO items (source_id, guid, url, canonical_url, title_key, title, summary,
+        content, text, published, first_seen, item_type, tags, author, enclosure_url,
+        enclosure_type, details)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
 
 
 class StoreError(LearnplaceError):
@@ -231,6 +253,45 @@ def _optional_from_text(text: str | None) -> datetime | None:
 
 def _canonical(url: str) -> str:
     return canonical_url(url) if url else ""
+
+
+def _item_row(
+    source_id: int, entry: Entry, canonical: str, key: str, now: datetime
+) -> tuple[object, ...]:
+    """The values of :data:`_INSERT_ITEM` for a new entry."""
+    return (
+        source_id,
+        entry.guid,
+        entry.url,
+        canonical,
+        key,
+        entry.title,
+        entry.summary,
+        entry.content,
+        entry.text,
+        _to_text(entry.published or now),
+        _to_text(now),
+        entry.item_type,
+        json.dumps(list(entry.tags)),
+        entry.author,
+        entry.enclosure_url,
+        entry.enclosure_type,
+        details_to_json(entry.details),
+    )
+
+
+def _rows_by_key(
+    db: sqlite3.Connection, query: str, keys: Sequence[str], before: tuple[object, ...]
+) -> dict[str, tuple[Any, ...]]:
+    """Rows of ``query`` (its ``{marks}`` filled with ``keys``, in chunks) by their first column."""
+    found: dict[str, tuple[Any, ...]] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), ID_CHUNK):
+        chunk = unique[start : start + ID_CHUNK]
+        sql = query.format(marks=",".join("?" * len(chunk)))
+        for row in db.execute(sql, (*before, *chunk)):
+            found[row[0]] = row
+    return found
 
 
 def _item_from_row(row: sqlite3.Row) -> Item:
@@ -520,9 +581,7 @@ class Store:
         """Store one feed's entries; the result says which items the index must (re)index."""
         result = AddResult()
         with self._transaction() as db:
-            source_id = self._source_id(source_url)
-            for entry in entries:
-                self._add_entry(db, source_id, entry, now, result)
+            self._add_feed(db, self._source_id(source_url), entries, now, result)
             _queue_for_index(db, [*result.new_ids, *result.updated_ids])
         return result
 
@@ -531,35 +590,86 @@ class Store:
         result = AddResult()
         with self._transaction() as db:
             for source_url, entries in feeds:
-                source_id = self._source_id(source_url)
-                for entry in entries:
-                    self._add_entry(db, source_id, entry, now, result)
+                self._add_feed(db, self._source_id(source_url), entries, now, result)
             _queue_for_index(db, [*result.new_ids, *result.updated_ids])
         return result
+
+    def _add_feed(
+        self,
+        db: sqlite3.Connection,
+        source_id: int,
+        entries: Sequence[Entry],
+        now: datetime,
+        result: AddResult,
+    ) -> None:
+        """One feed's entries with a few statements per feed rather than five per entry.
+
+        Its stored items, and other sources' items with the same canonical URL or
+        title key, are read for the whole feed at once; new items go in with one
+        ``executemany``. Only a repeated guid within the document makes an entry
+        depend on another one (the second updates the first), so such a feed
+        takes the entry-by-entry path.
+        """
+        guids = [entry.guid for entry in entries]
+        if len(set(guids)) != len(guids):
+            for entry in entries:
+                self._add_entry(db, source_id, entry, now, result)
+            return
+        own = _rows_by_key(db, _OWN_ITEMS, guids, (source_id,))
+        fresh: list[tuple[Entry, str, str]] = []
+        for entry in entries:
+            row = own.get(entry.guid)
+            if row is not None:
+                self._refresh_item(db, row, entry, now, result)
+            else:
+                # Computed only here: an unchanged entry of a changed feed (most of them)
+                # needs neither.
+                key = title_key(entry.title, entry.published or now)
+                fresh.append((entry, _canonical(entry.url), key))
+        if not fresh:
+            return
+        by_canonical = _rows_by_key(
+            db,
+            _SAME_CANONICALS,
+            [canonical for _, canonical, _ in fresh if canonical],
+            (source_id,),
+        )
+        by_title = _rows_by_key(
+            db, _SAME_TITLE_KEYS, [key for _, _, key in fresh if key], (source_id,)
+        )
+        syndicated: list[tuple[int, int]] = []
+        inserts: list[tuple[Entry, str, str]] = []
+        for entry, canonical, key in fresh:
+            match = (canonical and by_canonical.get(canonical)) or (key and by_title.get(key))
+            if match:
+                syndicated.append((int(match[1]), source_id))
+            else:
+                inserts.append((entry, canonical, key))
+        db.executemany(
+            "INSERT OR IGNORE INTO item_sources (item_id, source_id) VALUES (?, ?)", syndicated
+        )
+        if not inserts:
+            return
+        db.executemany(
+            _INSERT_ITEM,
+            [_item_row(source_id, entry, canonical, key, now) for entry, canonical, key in inserts],
+        )
+        ids = _rows_by_key(db, _OWN_IDS, [entry.guid for entry, _, _ in inserts], (source_id,))
+        new_ids = [int(ids[entry.guid][1]) for entry, _, _ in inserts]
+        db.executemany(
+            "INSERT INTO item_sources (item_id, source_id) VALUES (?, ?)",
+            [(item_id, source_id) for item_id in new_ids],
+        )
+        result.new_ids.extend(new_ids)
 
     def _add_entry(
         self, db: sqlite3.Connection, source_id: int, entry: Entry, now: datetime, result: AddResult
     ) -> None:
         own = db.execute(
-            """
-            SELECT id, title, summary, content, url, item_type, details FROM items
-            WHERE source_id = ? AND guid = ?
-            """,
-            (source_id, entry.guid),
+            f"{_OWN_ITEM_COLUMNS} WHERE source_id = ? AND guid = ?", (source_id, entry.guid)
         ).fetchone()
         if own is not None:
-            fresh = (
-                entry.title,
-                entry.summary,
-                entry.content,
-                entry.url,
-                entry.item_type,
-                details_to_json(entry.details),
-            )
-            if tuple(own[1:]) != fresh:
-                key = title_key(entry.title, entry.published or now)
-                self._update_item(db, own[0], entry, _canonical(entry.url), key)
-                result.updated_ids.append(own[0])
+            self._refresh_item(db, own, entry, now, result)
             return
         # Computed only here: an unchanged entry of a changed feed (most of them) needs neither.
         canonical = _canonical(entry.url)
@@ -572,6 +682,33 @@ class Store:
             )
             return
         result.new_ids.append(self._insert_item(db, source_id, entry, canonical, key, now))
+
+    def _refresh_item(
+        self,
+        db: sqlite3.Connection,
+        own: Sequence[Any],
+        entry: Entry,
+        now: datetime,
+        result: AddResult,
+    ) -> None:
+        """An entry already stored for its source: rewritten only if what is shown changed.
+
+        ``own`` is a row of :data:`_OWN_ITEM_COLUMNS` (guid, id, title, summary,
+        content, url, item_type, details).
+        """
+        fresh = (
+            entry.title,
+            entry.summary,
+            entry.content,
+            entry.url,
+            entry.item_type,
+            details_to_json(entry.details),
+        )
+        if tuple(own[2:]) != fresh:
+            item_id = int(own[1])
+            key = title_key(entry.title, entry.published or now)
+            self._update_item(db, item_id, entry, _canonical(entry.url), key)
+            result.updated_ids.append(item_id)
 
     def _syndicated(
         self, db: sqlite3.Connection, source_id: int, canonical: str, key: str
@@ -598,33 +735,7 @@ class Store:
         key: str,
         now: datetime,
     ) -> int:
-        cursor = db.execute(
-            """
-            INSERT INTO items (source_id, guid, url, canonical_url, title_key, title, summary,
-                content, text, published, first_seen, item_type, tags, author, enclosure_url,
-                enclosure_type, details)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            (
-                source_id,
-                entry.guid,
-                entry.url,
-                canonical,
-                key,
-                entry.title,
-                entry.summary,
-                entry.content,
-                entry.text,
-                _to_text(entry.published or now),
-                _to_text(now),
-                entry.item_type,
-                json.dumps(list(entry.tags)),
-                entry.author,
-                entry.enclosure_url,
-                entry.enclosure_type,
-                details_to_json(entry.details),
-            ),
-        )
+        cursor = db.execute(_INSERT_ITEM, _item_row(source_id, entry, canonical, key, now))
         item_id = int(cursor.lastrowid or 0)
         db.execute(
             "INSERT INTO item_sources (item_id, source_id) VALUES (?, ?)", (item_id, source_id)

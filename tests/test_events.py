@@ -224,3 +224,17 @@ def test_english_text_without_a_date_shape_is_not_searched() -> None:
     assert events.from_text(text, PUBLISHED, "en") is None
     found = events.from_text("Join us on 3 October 2026 at 18:00.", PUBLISHED, "en")
     assert found is not None and found.start == datetime(2026, 10, 3, 18, tzinfo=UTC)
+
+
+def test_free_text_without_a_stated_language_is_searched_only_when_it_has_a_date_shape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = events.from_text("Rendez-vous le 3 octobre 2026 à 18h00.", PUBLISHED)
+    assert found is not None and found.start == datetime(2026, 10, 3, 18, tzinfo=UTC)
+
+    def no_search(*args: object, **kwargs: object) -> None:
+        raise AssertionError("dateparser searched text without a date shape")
+
+    monkeypatch.setattr("dateparser.search.search_dates", no_search)
+    text = "This is aimed at data scientists who already know the basics. 7 questions to ask."
+    assert events.from_text(text, PUBLISHED) is None

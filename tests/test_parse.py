@@ -209,6 +209,29 @@ def test_relative_links_follow_xml_base_then_the_document(relative: str, expecte
     assert all(expected in html for html in fragments)
 
 
+def test_each_entry_resolves_against_its_own_xml_base_on_every_parse() -> None:
+    """feedparser's base resolution is cached: siblings with different bases, an unsafe
+    base and a second parse of the same document must all read as without the cache."""
+    document = b"""<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://one.example/a/">
+  <title>t</title>
+  <entry xml:base="https://two.example/b/"><id>1</id><title>1</title>
+    <content type="html">&lt;a href="x.html"&gt;x&lt;/a&gt;</content></entry>
+  <entry xml:base="javascript:alert(1)//"><id>2</id><title>2</title>
+    <content type="html">&lt;a href="y.html"&gt;y&lt;/a&gt;</content></entry>
+  <entry><id>3</id><title>3</title>
+    <content type="html">&lt;a href="z.html"&gt;z&lt;/a&gt;</content></entry>
+</feed>"""
+    for _ in range(2):
+        feed = parse_feed(
+            document, {"content-type": "application/atom+xml"}, "https://doc.example/"
+        )
+        first, unsafe, inherited = (entry.content for entry in feed.entries)
+        assert 'href="https://two.example/b/x.html"' in first
+        assert 'href="https://one.example/a/y.html"' in unsafe
+        assert 'href="https://one.example/a/z.html"' in inherited
+
+
 # --------------------------------------------------------------------------- damaged documents
 
 

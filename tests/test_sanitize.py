@@ -191,6 +191,8 @@ def test_h1_becomes_text() -> None:
             "Use learning design: see this.",
         ),
         ("", ""),
+        ("Q&amp;A <SCRIPT type=x>bad()</SCRIPT><Template><p>no</p></Template>yes", "Q&A yes"),
+        ("<a href='x'><b>de</b><span><i>sign</i></span></a>: <em>ok</em>", "design: ok"),
     ],
 )
 def test_html_to_text(html: str, text: str) -> None:

@@ -446,3 +446,43 @@ def test_add_feeds_stores_many_feeds_in_one_call(store: Store, tmp_path: Path) -
         (first, NEWS.url),
         (result.new_ids[1], BLOG.url),
     ]
+
+
+def test_a_feed_is_stored_as_entry_by_entry_would(store: Store, tmp_path: Path) -> None:
+    """The batched path: a mix of new, unchanged, changed, syndicated (by URL and by title)
+    and URL-less entries gives the items, links and result of one add per entry."""
+    day = NOW - timedelta(days=1)
+    store.add_entries(
+        BLOG.url,
+        [
+            entry("kept"),
+            entry("edited"),
+            entry("story", url="https://blog.example/posts/story"),
+            entry("talk", url="https://blog.example/talk", title="A long talk about SQLite"),
+        ],
+        NOW,
+    )
+    feed = [
+        entry("n-new", url="https://news.example/new"),
+        entry("n-story", url="https://BLOG.example/posts/story?utm_source=x"),
+        entry("n-talk", url="https://news.example/talk", title="A Long Talk About SQLite!"),
+        entry("n-nourl", url=""),
+    ]
+    added = store.add_entries(NEWS.url, feed, NOW)
+    assert len(added.new_ids) == 2 and added.updated_ids == []
+    again = store.add_entries(NEWS.url, [*feed, entry("n-late", published=day)], NOW)
+    assert len(again.new_ids) == 1 and again.updated_ids == []
+    changed = store.add_entries(BLOG.url, [entry("kept"), entry("edited", title="New")], NOW)
+    assert changed.new_ids == [] and len(changed.updated_ids) == 1
+    assert store.item_count() == 7
+    links = item_sources(tmp_path / "learnplace.db")
+    assert len(links) == 9  # seven items, two of them also from NEWS
+
+
+def test_a_guid_repeated_within_a_feed_is_one_item_with_the_last_version(store: Store) -> None:
+    added = store.add_entries(
+        BLOG.url, [entry("a"), entry("b"), entry("a", title="Post a, again")], NOW
+    )
+    assert len(added.new_ids) == 2 and len(added.updated_ids) == 1
+    titles = sorted(item.title for item in store.items(added.new_ids).values())
+    assert titles == ["Post a, again", "Post b"]
