@@ -74,10 +74,12 @@ def _copy_content_params(params: feedparser.FeedParserDict) -> feedparser.FeedPa
 #   (strings in, string out), so a cache returns the very same answers;
 # - it deep-copies a text construct's parameters (mixin.py uses ``copy`` for nothing else)
 #   for every title, summary and content: ~5% of its time.
-feedparser.mixin.make_safe_absolute_uri = lru_cache(maxsize=BASE_URI_CACHE_SIZE)(
-    feedparser.urls.make_safe_absolute_uri
-)
-feedparser.mixin.copy = SimpleNamespace(deepcopy=_copy_content_params)  # type: ignore[assignment]
+# Both reach into feedparser's modules, as read in 6.0.x; another series runs unpatched.
+if feedparser.__version__.startswith("6.0."):
+    feedparser.mixin.make_safe_absolute_uri = lru_cache(maxsize=BASE_URI_CACHE_SIZE)(
+        feedparser.urls.make_safe_absolute_uri
+    )
+    feedparser.mixin.copy = SimpleNamespace(deepcopy=_copy_content_params)  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------- entry point
