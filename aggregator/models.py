@@ -63,7 +63,7 @@ class Settings:
     deadline_s: float = 30.0
     max_body_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    concurrency: int = 16
+    concurrency: int = 32
     per_host_concurrency: int = 4
     allow_private_networks: bool = False
 

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import Protocol
 
 import tomlkit
@@ -48,6 +49,7 @@ from aggregator.models import (
     CacheInfo,
     Config,
     Digest,
+    Entry,
     FetchResult,
     Item,
     ParsedFeed,
@@ -76,7 +78,7 @@ from aggregator.rank import (
 from aggregator.render import SiteWriter, make_environment
 from aggregator.schedule import SourceState, decide, is_due
 from aggregator.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
-from aggregator.store import Store
+from aggregator.store import FetchRecord, Store
 
 FEED_DAYS = 14
 """How many days of digests a person's Atom feed carries."""
@@ -254,21 +256,22 @@ async def _collect(
     summary: RunSummary,
     force: bool,
 ) -> None:
-    """Fetch the due sources concurrently; parse in workers; store each result as it arrives."""
+    """Fetch the due sources concurrently; parse in workers; store results a batch at a time."""
     due = _due_sources(config, store, now, summary, force)
     targets = [(url, store.cache_info(item.source.url)) for url, item in due.items()]
     reporter.start("fetch", len(targets))
+    writer = _ResultWriter(store, now, summary)
     with ParsePool() as pool:
         parsing: list[asyncio.Task[None]] = []
         async for result in fetch_many(targets, config.settings):
             item = due[result.url]
             if result.ok and result.content is not None:
-                task = _parse_and_store(pool, store, item, result, now, summary)
-                parsing.append(asyncio.create_task(task))
+                parsing.append(asyncio.create_task(_parse(pool, writer, item, result)))
             else:
-                _record(store, item, result, (), now, summary)
+                writer.add(item, result)
             reporter.advance("fetch", item.source.name)
         await asyncio.gather(*parsing)
+    writer.flush()
 
 
 def _due_sources(
@@ -287,18 +290,11 @@ def _due_sources(
     return due
 
 
-async def _parse_and_store(
-    pool: ParsePool,
-    store: Store,
-    item: _Due,
-    result: FetchResult,
-    now: datetime,
-    summary: RunSummary,
-) -> None:
-    """Store a 200's entries; a body that is not a feed turns the result into a failure."""
+async def _parse(pool: ParsePool, writer: _ResultWriter, item: _Due, result: FetchResult) -> None:
+    """A 200's entries; a body that is not a feed turns the result into a failure."""
     assert result.content is not None
+    source = item.source
     try:
-        source = item.source
         feed = await pool.parse(
             result.content,
             result.headers,
@@ -308,24 +304,55 @@ async def _parse_and_store(
             source.item_type,
         )
     except FeedParseError as exc:
-        _record(store, item, dataclasses.replace(result, error=str(exc)), (), now, summary)
+        writer.add(item, dataclasses.replace(result, error=str(exc)))
         return
-    added = store.add_entries(item.source.url, feed.entries, now)
-    summary.new_items += len(added.new_ids)
-    summary.updated_items += len(added.updated_ids)
-    _record(store, item, result, feed.problems, now, summary)
+    writer.add(item, result, feed.problems, feed.entries)
 
 
-def _record(
-    store: Store,
-    item: _Due,
-    result: FetchResult,
-    problems: Sequence[str],
-    now: datetime,
-    summary: RunSummary,
-) -> None:
-    state = decide(result, item.state, now)
-    store.record_fetch(item.source.url, result, state, problems)
+STORE_BATCH = 50
+"""Sources whose results one store transaction holds: a commit per source cost more than parsing."""
+
+STORE_BATCH_S = 0.5
+"""A batch is committed after this long even if smaller, so a slow run's progress is kept."""
+
+
+class _ResultWriter:
+    """Fetch results into the store, a batch of sources per transaction.
+
+    A kill loses at most the batch not yet committed: those sources' new
+    validators were not saved either, so the next run fetches them again.
+    """
+
+    def __init__(self, store: Store, now: datetime, summary: RunSummary) -> None:
+        self._store = store
+        self._now = now
+        self._summary = summary
+        self._pending: list[FetchRecord] = []
+        self._flushed = monotonic()
+
+    def add(
+        self,
+        item: _Due,
+        result: FetchResult,
+        problems: Sequence[str] = (),
+        entries: Sequence[Entry] | None = None,
+    ) -> None:
+        state = decide(result, item.state, self._now)
+        self._pending.append(FetchRecord(item.source.url, result, state, tuple(problems), entries))
+        _count(item, result, state, self._summary)
+        if len(self._pending) >= STORE_BATCH or monotonic() - self._flushed >= STORE_BATCH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        self._flushed = monotonic()
+        if self._pending:
+            added = self._store.record_fetches(self._pending, self._now)
+            self._pending = []
+            self._summary.new_items += len(added.new_ids)
+            self._summary.updated_items += len(added.updated_ids)
+
+
+def _count(item: _Due, result: FetchResult, state: SourceState, summary: RunSummary) -> None:
     name = item.source.name
     if result.ok:
         summary.sources_ok += 1

@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--profiles", type=int, default=100)
     parser.add_argument("--latency-ms", type=int, default=20)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--time-limit", type=float, default=3600.0, help="seconds per run")
     args = parser.parse_args()

@@ -16,6 +16,7 @@ from aggregator.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
     AddResult,
+    FetchRecord,
     Store,
     StoreError,
     StoreVersionError,
@@ -486,3 +487,26 @@ def test_a_guid_repeated_within_a_feed_is_one_item_with_the_last_version(store: 
     assert len(added.new_ids) == 2 and len(added.updated_ids) == 1
     titles = sorted(item.title for item in store.items(added.new_ids).values())
     assert titles == ["Post a, again", "Post b"]
+
+
+def test_many_sources_outcomes_are_stored_in_one_transaction(store: Store) -> None:
+    """All of a batch or none of it: a failing record rolls back the sources before it."""
+    ok = FetchResult(BLOG.url, BLOG.url, 200, b"<rss/>", headers={"etag": '"b1"'})
+    gone = FetchResult(NEWS.url, NEWS.url, 404, error="HTTP 404")
+    records = [
+        FetchRecord(BLOG.url, ok, decide(ok, store.source_state(BLOG.url), NOW), (), [entry("a")]),
+        FetchRecord(NEWS.url, gone, decide(gone, store.source_state(NEWS.url), NOW), ("odd",)),
+    ]
+    added = store.record_fetches(records, NOW)
+    assert len(added.new_ids) == 1 and store.index_queue_size() == 1
+    assert store.cache_info(BLOG.url).etag == '"b1"'
+    statuses = {s.url: s for s in store.source_statuses()}
+    assert (statuses[NEWS.url].last_status, statuses[NEWS.url].problems) == (404, ("odd",))
+
+    again = FetchResult(BLOG.url, BLOG.url, 200, b"<rss/>", headers={"etag": '"b2"'})
+    unknown = FetchRecord("https://unknown.example/feed", gone, records[1].state)
+    with pytest.raises(UnknownSourceError):
+        store.record_fetches(
+            [FetchRecord(BLOG.url, again, records[0].state, (), [entry("b")]), unknown], NOW
+        )
+    assert store.cache_info(BLOG.url).etag == '"b1"' and store.item_count() == 1
