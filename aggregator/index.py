@@ -1133,7 +1133,11 @@ class SearchIndex:
         if since not in self._windows:
             start = _naive_utc(since)
             published = self._column("published")
-            docs = [docnum for docnum, moment in enumerate(published) if moment >= start]  # type: ignore[operator]
+            docs = [
+                docnum
+                for docnum in searcher.reader().all_doc_ids()  # deleted ones are not
+                if published[docnum] >= start  # type: ignore[operator]
+            ]
             self._windows[since] = BitSet(docs, size=searcher.doc_count_all())
             # BitSet.first() scans the bytes each time: read it once per window.
             self._firsts[since] = docs[0] if docs else 0
@@ -1182,6 +1186,13 @@ class SearchIndex:
             if first >= offset + size:
                 continue
             local = self._local_window(since, window, offset, size)
+            reader = subsearcher.reader()
+            if (
+                local is not None
+                and type(leaf) is query.Term
+                and self._term_scores(searcher, reader, leaf, local, offset, found)
+            ):
+                continue
             if local is not None and isinstance(leaf, query.Phrase):
                 matcher = _phrase_in(leaf, local, subsearcher, context)
             else:
@@ -1196,6 +1207,50 @@ class SearchIndex:
         self._leaves[key] = found
         self._cached += len(found)
         return found
+
+    def _term_scores(
+        self,
+        searcher: Searcher,
+        reader: object,
+        term: query.Term,
+        docs: frozenset[int],
+        offset: int,
+        found: dict[int, float],
+    ) -> bool:
+        """A word's BM25F scores in one segment's ``docs``, read a block of postings at a time.
+
+        Whoosh's matcher takes several Python calls per posting; a ranking word
+        is often in a third of the index, mostly outside the window. Here each
+        block's ids and weights are read at once and only ``docs`` are scored,
+        with Whoosh's own scorer. False (nothing added) when the word is not
+        in a form this reads: the caller then uses Whoosh's matcher.
+        """
+        if term.fieldname not in SCHEMA:
+            return False
+        try:
+            text = SCHEMA[term.fieldname].to_bytes(term.text)
+        except ValueError:
+            return False
+        if (term.fieldname, text) not in reader:  # type: ignore[operator]
+            return True
+        scorer = searcher.weighting.scorer(searcher, term.fieldname, text)
+        postings = reader.postings(term.fieldname, text)  # type: ignore[attr-defined]
+        postings = getattr(postings, "child", postings)  # deleted documents are not in docs
+        lengths = self._lengths(reader, term.fieldname)
+        if (
+            type(scorer) is not scoring.BM25FScorer
+            or type(postings) is not W3LeafMatcher
+            or lengths is None
+        ):
+            return False
+        score, boost = scorer._score, term.boost
+        while postings.is_active():
+            ids, weights = _block_postings(postings)
+            for i, docnum in enumerate(ids):
+                if docnum in docs:
+                    found[offset + docnum] = score(weights[i], _LENGTHS[lengths[docnum]]) * boost
+            postings._next_block()
+        return True
 
     def doc_frequencies(self, field: str, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """How many documents hold each (analysed) term, and how many documents there are."""
