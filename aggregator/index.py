@@ -685,6 +685,20 @@ class _OnlyDocs:
         return ids, weights, values
 
 
+def _bm25f_scorer(searcher: Searcher, term: query.Term) -> scoring.BM25FScorer | None:
+    """Whoosh's scorer for a word over the whole index; None when it is not scored by BM25F."""
+    if term.fieldname not in SCHEMA:
+        return None
+    try:
+        text = SCHEMA[term.fieldname].to_bytes(term.text)
+    except ValueError:
+        return None
+    if (term.fieldname, text) not in searcher.reader():
+        return None  # in no segment: Whoosh's matchers find nothing, at no cost
+    scorer = searcher.weighting.scorer(searcher, term.fieldname, text)
+    return scorer if type(scorer) is scoring.BM25FScorer else None
+
+
 class _TermIn(query.Term):
     """A term that matches only in the given documents of one segment."""
 
@@ -870,6 +884,7 @@ class SearchIndex:
         self._firsts: dict[datetime, int] = {}
         self._ids: list[int] | None = None
         self._leaves: dict[tuple[query.Query, datetime | None], dict[int, float]] = {}
+        self._frequencies: dict[tuple[str, str], int] = {}
         self._cached = 0
 
     def parse(self, text: str) -> query.Query:
@@ -1181,6 +1196,8 @@ class SearchIndex:
         found = {}
         first = self._firsts.get(since, 0)
         context = searcher.context(needs_current=True)
+        # One scorer for every segment: it sums the word's statistics over all of them.
+        scorer = _bm25f_scorer(searcher, leaf) if type(leaf) is query.Term else None
         for subsearcher, offset in searcher.leaf_searchers():
             size = subsearcher.doc_count_all()
             if first >= offset + size:
@@ -1189,8 +1206,8 @@ class SearchIndex:
             reader = subsearcher.reader()
             if (
                 local is not None
-                and type(leaf) is query.Term
-                and self._term_scores(searcher, reader, leaf, local, offset, found)
+                and scorer is not None
+                and self._term_scores(scorer, reader, leaf, local, offset, found)  # type: ignore[arg-type]
             ):
                 continue
             if local is not None and isinstance(leaf, query.Phrase):
@@ -1210,7 +1227,7 @@ class SearchIndex:
 
     def _term_scores(
         self,
-        searcher: Searcher,
+        scorer: scoring.BM25FScorer,
         reader: object,
         term: query.Term,
         docs: frozenset[int],
@@ -1225,23 +1242,13 @@ class SearchIndex:
         with Whoosh's own scorer. False (nothing added) when the word is not
         in a form this reads: the caller then uses Whoosh's matcher.
         """
-        if term.fieldname not in SCHEMA:
-            return False
-        try:
-            text = SCHEMA[term.fieldname].to_bytes(term.text)
-        except ValueError:
-            return False
+        text = SCHEMA[term.fieldname].to_bytes(term.text)
         if (term.fieldname, text) not in reader:  # type: ignore[operator]
             return True
-        scorer = searcher.weighting.scorer(searcher, term.fieldname, text)
         postings = reader.postings(term.fieldname, text)  # type: ignore[attr-defined]
         postings = getattr(postings, "child", postings)  # deleted documents are not in docs
         lengths = self._lengths(reader, term.fieldname)
-        if (
-            type(scorer) is not scoring.BM25FScorer
-            or type(postings) is not W3LeafMatcher
-            or lengths is None
-        ):
+        if type(postings) is not W3LeafMatcher or lengths is None:
             return False
         score, boost = scorer._score, term.boost
         while postings.is_active():
@@ -1255,7 +1262,12 @@ class SearchIndex:
     def doc_frequencies(self, field: str, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """How many documents hold each (analysed) term, and how many documents there are."""
         searcher = self._current()
-        counts = {term: int(searcher.doc_frequency(field, term)) for term in terms}
+        known = self._frequencies  # the same title words recur between profiles of a run
+        counts = {}
+        for term in terms:
+            if (field, term) not in known:
+                known[field, term] = int(searcher.doc_frequency(field, term))
+            counts[term] = known[field, term]
         return counts, int(searcher.doc_count())
 
     def close(self) -> None:
