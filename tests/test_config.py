@@ -56,7 +56,7 @@ def test_good_config_loads(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "feeds.toml", GOOD_FEEDS))
     assert config.settings.title == "Team learning"
     assert config.settings.timeout_s == 5.0
-    assert (config.settings.concurrency, config.settings.per_host_concurrency) == (16, 4)
+    assert (config.settings.concurrency, config.settings.per_host_concurrency) == (32, 4)
     assert [s.name for s in config.sources] == ["One", "Two"]
     assert config.sources[0].kind == "podcast"
     assert config.sources[0].tags == ("audio",)
