@@ -71,8 +71,19 @@ def remove_source(path: Path, url_or_name: str) -> Source:
     return source
 
 
+KIND_CATEGORY = ("learnplace", "kind")
+"""The category path our export gives a source's kind: ``/learnplace/kind/podcast``.
+
+A plain category would not do: readers drop a repeated category, so a
+``news`` source tagged ``news`` came back without the tag."""
+
+
 def read_opml(content: bytes) -> list[Source]:
-    """Sources from an OPML subscription list; the first category naming a kind sets it."""
+    """Sources from an OPML subscription list.
+
+    The kind comes from our export's ``/learnplace/kind/...`` category, or
+    else (other readers, older exports) from a first category naming a kind.
+    """
     parsed = listparser.parse(content)
     if not parsed.feeds and parsed.bozo:
         raise SourceListError(f"not an OPML subscription list: {parsed.bozo_exception}")
@@ -83,7 +94,14 @@ def read_opml(content: bytes) -> list[Source]:
             continue
         categories = [str(tag).strip() for tag in feed.get("tags", []) if str(tag).strip()]
         kind, tags = "blog", tuple(categories)
-        if categories and categories[0] in SOURCE_KINDS:
+        marked = [
+            path[-1]
+            for path in feed.get("categories", [])
+            if tuple(path[:-1]) == KIND_CATEGORY and path[-1] in SOURCE_KINDS
+        ]
+        if marked:
+            kind = marked[0]
+        elif categories and categories[0] in SOURCE_KINDS:
             kind, tags = categories[0], tuple(categories[1:])
         name = " ".join(str(feed.get("title") or "").split()) or url
         sources.append(Source(url=url, name=name, kind=kind, tags=tags))
@@ -91,7 +109,7 @@ def read_opml(content: bytes) -> list[Source]:
 
 
 def write_opml(config: Config, now: datetime) -> bytes:
-    """OPML 2.0 for every source; the kind goes first in ``category``, then the tags."""
+    """OPML 2.0 for every source; ``category`` holds the kind (:data:`KIND_CATEGORY`), then tags."""
     opml = ET.Element("opml", version="2.0")
     head = ET.SubElement(opml, "head")
     ET.SubElement(head, "title").text = f"{config.settings.title} sources"
@@ -101,7 +119,8 @@ def write_opml(config: Config, now: datetime) -> bytes:
         outline = ET.SubElement(
             body, "outline", type="rss", text=source.name, title=source.name, xmlUrl=source.url
         )
-        outline.set("category", ",".join((source.kind, *source.tags)))
+        kind = "/" + "/".join((*KIND_CATEGORY, source.kind))
+        outline.set("category", ",".join((kind, *source.tags)))
     ET.indent(opml)
     return ET.tostring(opml, encoding="utf-8", xml_declaration=True) + b"\n"
 

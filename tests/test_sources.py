@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from aggregator.cli import cli
-from aggregator.config import load_config
+from aggregator.config import load_config, parse_config
 from aggregator.discover import discover_feeds
-from aggregator.sources import read_opml
+from aggregator.sources import read_opml, write_opml
 
 DATA = Path(__file__).parent / "data"
 PAGES = DATA / "html" / "autodiscovery"
@@ -113,6 +114,21 @@ def test_opml_round_trip_into_an_empty_project(project, tmp_path_factory):
     assert "(1 already listed)" in learnplace(
         empty, "sources", "import", str(empty / "export.opml")
     )
+
+
+def test_opml_keeps_a_tag_that_names_the_kind():
+    """Readers drop repeated categories: a news source tagged "news" must keep the tag."""
+    config = parse_config(
+        '[[source]]\nname = "InfoQ"\nurl = "https://feed.infoq.com/"\nkind = "news"\n'
+        'tags = ["architecture", "news"]\n',
+        Path("feeds.toml"),
+    )
+    (source,) = read_opml(write_opml(config, datetime(2026, 11, 30, tzinfo=UTC)))
+    assert (source.kind, source.tags) == ("news", ("architecture", "news"))
+    older = b"""<?xml version="1.0"?><opml version="2.0"><head/><body>
+      <outline type="rss" text="P" xmlUrl="https://p.example/f" category="podcast,design"/>
+      </body></opml>"""
+    assert [(s.kind, s.tags) for s in read_opml(older)] == [("podcast", ("design",))]
 
 
 def test_opml_from_another_reader_with_folders():
