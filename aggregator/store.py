@@ -181,19 +181,12 @@ _ITEM_SELECT = """
 """
 
 
-_SAME_CANONICAL = """
-    SELECT id FROM items WHERE canonical_url = ? AND canonical_url != '' AND source_id != ?
-    ORDER BY id LIMIT 1
-"""
-_SAME_TITLE_KEY = """
-    SELECT id FROM items WHERE title_key = ? AND title_key != '' AND source_id != ?
-    ORDER BY id LIMIT 1
-"""
 _OWN_ITEM_COLUMNS = "SELECT guid, id, title, summary, content, url, item_type, details FROM items"
 """A source's stored item as :meth:`Store._refresh_item` compares it with a fresh entry."""
 _OWN_ITEMS = f"{_OWN_ITEM_COLUMNS} WHERE source_id = ? AND guid IN ({{marks}})"
 _OWN_IDS = "SELECT guid, id FROM items WHERE source_id = ? AND guid IN ({marks})"
-# The batched forms of _SAME_CANONICAL and _SAME_TITLE_KEY: MIN(id) is their ORDER BY id LIMIT 1.
+# Another source's first item for the same story: same canonical URL, else same title key.
+# Each query repeats its partial index's ``!= ''``: without it SQLite scans every item.
 _SAME_CANONICALS = """
     SELECT canonical_url, MIN(id) FROM items
     WHERE source_id != ? AND canonical_url IN ({marks}) AND canonical_url != ''
@@ -289,6 +282,19 @@ def _item_row(
         entry.enclosure_type,
         details_to_json(entry.details),
     )
+
+
+def _rounds(entries: Sequence[Entry]) -> list[list[Entry]]:
+    """``entries`` split so no guid repeats within one part: the nth occurrence goes in part n."""
+    rounds: list[list[Entry]] = []
+    seen: dict[str, int] = {}
+    for entry in entries:
+        n = seen.get(entry.guid, 0)
+        seen[entry.guid] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(entry)
+    return rounds
 
 
 def _rows_by_key(
@@ -639,17 +645,24 @@ class Store:
     ) -> None:
         """One feed's entries with a few statements per feed rather than five per entry.
 
-        Its stored items, and other sources' items with the same canonical URL or
-        title key, are read for the whole feed at once; new items go in with one
-        ``executemany``. Only a repeated guid within the document makes an entry
-        depend on another one (the second updates the first), so such a feed
-        takes the entry-by-entry path.
+        A guid repeated within the document is a later version of the same
+        entry, so each repeat goes in a later round, where it updates the
+        version the round before stored.
         """
+        for round_entries in _rounds(entries):
+            self._add_round(db, source_id, round_entries, now, result)
+
+    def _add_round(
+        self,
+        db: sqlite3.Connection,
+        source_id: int,
+        entries: Sequence[Entry],
+        now: datetime,
+        result: AddResult,
+    ) -> None:
+        """Entries with distinct guids: their stored items, and other sources' items
+        for the same stories, are read at once; new items go in with one ``executemany``."""
         guids = [entry.guid for entry in entries]
-        if len(set(guids)) != len(guids):
-            for entry in entries:
-                self._add_entry(db, source_id, entry, now, result)
-            return
         own = _rows_by_key(db, _OWN_ITEMS, guids, (source_id,))
         fresh: list[tuple[Entry, str, str]] = []
         for entry in entries:
@@ -697,27 +710,6 @@ class Store:
         )
         result.new_ids.extend(new_ids)
 
-    def _add_entry(
-        self, db: sqlite3.Connection, source_id: int, entry: Entry, now: datetime, result: AddResult
-    ) -> None:
-        own = db.execute(
-            f"{_OWN_ITEM_COLUMNS} WHERE source_id = ? AND guid = ?", (source_id, entry.guid)
-        ).fetchone()
-        if own is not None:
-            self._refresh_item(db, own, entry, now, result)
-            return
-        # Computed only here: an unchanged entry of a changed feed (most of them) needs neither.
-        canonical = _canonical(entry.url)
-        key = title_key(entry.title, entry.published or now)
-        syndicated = self._syndicated(db, source_id, canonical, key)
-        if syndicated is not None:
-            db.execute(
-                "INSERT OR IGNORE INTO item_sources (item_id, source_id) VALUES (?, ?)",
-                (syndicated, source_id),
-            )
-            return
-        result.new_ids.append(self._insert_item(db, source_id, entry, canonical, key, now))
-
     def _refresh_item(
         self,
         db: sqlite3.Connection,
@@ -744,38 +736,6 @@ class Store:
             key = title_key(entry.title, entry.published or now)
             self._update_item(db, item_id, entry, _canonical(entry.url), key)
             result.updated_ids.append(item_id)
-
-    def _syndicated(
-        self, db: sqlite3.Connection, source_id: int, canonical: str, key: str
-    ) -> int | None:
-        """Another source's item for the same story: same canonical URL, else same title key.
-
-        Each query repeats its partial index's ``!= ''``: without it SQLite
-        cannot use the index and scans every item for every new entry.
-        """
-        for query, value in ((_SAME_CANONICAL, canonical), (_SAME_TITLE_KEY, key)):
-            if not value:
-                continue
-            row = db.execute(query, (value, source_id)).fetchone()
-            if row is not None:
-                return int(row[0])
-        return None
-
-    def _insert_item(
-        self,
-        db: sqlite3.Connection,
-        source_id: int,
-        entry: Entry,
-        canonical: str,
-        key: str,
-        now: datetime,
-    ) -> int:
-        cursor = db.execute(_INSERT_ITEM, _item_row(source_id, entry, canonical, key, now))
-        item_id = int(cursor.lastrowid or 0)
-        db.execute(
-            "INSERT INTO item_sources (item_id, source_id) VALUES (?, ?)", (item_id, source_id)
-        )
-        return item_id
 
     def _update_item(
         self, db: sqlite3.Connection, item_id: int, entry: Entry, canonical: str, key: str
