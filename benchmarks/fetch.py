@@ -31,6 +31,10 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aggregator.models import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_CONCURRENCY = 32
@@ -150,8 +154,8 @@ def _child(runner: str, state: Path, concurrency: int, urls: list[str]) -> None:
     (state / "child-cpu.json").write_text(json.dumps({"main_cpu_s": own.ru_utime + own.ru_stime}))
 
 
-def _learnplace(state: Path, concurrency: int, urls: list[str]) -> None:
-    from aggregator import pipeline
+def corpus_config(state: Path, concurrency: int, urls: list[str]) -> Config:
+    """A project of every corpus feed, allowed to fetch from loopback."""
     from aggregator.config import parse_config
 
     lines = [
@@ -162,7 +166,13 @@ def _learnplace(state: Path, concurrency: int, urls: list[str]) -> None:
     ]
     for n, url in enumerate(urls):
         lines += ["[[source]]", f'name = "feed {n}"', f'url = "{url}"']
-    config = parse_config("\n".join(lines), state / "feeds.toml")
+    return parse_config("\n".join(lines), state / "feeds.toml")
+
+
+def _learnplace(state: Path, concurrency: int, urls: list[str]) -> None:
+    from aggregator import pipeline
+
+    config = corpus_config(state, concurrency, urls)
     project = pipeline.Project.at(state)
     summary = pipeline.refresh(project, now=datetime.now(UTC), config=config)
     # Stop the parse pool's forkserver and reap it, so wait4 counts its workers' CPU.

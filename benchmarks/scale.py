@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from digest import make_profiles  # benchmarks/ is the script folder, first on sys.path
-from fetch import _feed_urls, _free_port, _generate, _serve, _tick
+from fetch import _feed_urls, _free_port, _generate, _serve, _tick, corpus_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY0 = datetime(2026, 9, 1, 12, tzinfo=UTC)
@@ -168,18 +168,9 @@ class _StageClock:
 
 def _child(state: Path, day: int, profile_count: int, concurrency: int) -> None:
     from aggregator import pipeline
-    from aggregator.config import parse_config
 
     urls = json.loads((state / "urls.json").read_text())
-    lines = [
-        "[settings]",
-        "allow_private_networks = true",
-        f"concurrency = {concurrency}",
-        f"per_host_concurrency = {concurrency}",  # the whole corpus is one host:port
-    ]
-    for n, url in enumerate(urls):
-        lines += ["[[source]]", f'name = "feed {n}"', f'url = "{url}"']
-    config = parse_config("\n".join(lines), state / "feeds.toml")
+    config = corpus_config(state, concurrency, urls)
     profiles = make_profiles(profile_count)
     clock = _StageClock()
     started = time.perf_counter()
