@@ -21,7 +21,7 @@ import struct
 import zlib
 from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -685,15 +685,20 @@ class _OnlyDocs:
         return ids, weights, values
 
 
-def _bm25f_scorer(searcher: Searcher, term: query.Term) -> scoring.BM25FScorer | None:
-    """Whoosh's scorer for a word over the whole index; None when it is not scored by BM25F."""
+def _term_bytes(term: query.Term) -> bytes | None:
+    """The word as its field indexes it; None when no field of the schema could hold it."""
     if term.fieldname not in SCHEMA:
         return None
     try:
-        text = SCHEMA[term.fieldname].to_bytes(term.text)
+        return SCHEMA[term.fieldname].to_bytes(term.text)
     except ValueError:
         return None
-    if (term.fieldname, text) not in searcher.reader():
+
+
+def _bm25f_scorer(searcher: Searcher, term: query.Term) -> scoring.BM25FScorer | None:
+    """Whoosh's scorer for a word over the whole index; None when it is not scored by BM25F."""
+    text = _term_bytes(term)
+    if text is None or (term.fieldname, text) not in searcher.reader():
         return None  # in no segment: Whoosh's matchers find nothing, at no cost
     scorer = searcher.weighting.scorer(searcher, term.fieldname, text)
     return scorer if type(scorer) is scoring.BM25FScorer else None
@@ -976,38 +981,62 @@ class SearchIndex:
         if not terms:
             return None
         scores = dict.fromkeys(matched, 0.0)
-        for reader, start in searcher.reader().leaf_readers():
-            for term in terms:
-                if term.fieldname not in SCHEMA:
-                    continue
-                try:
-                    text = SCHEMA[term.fieldname].to_bytes(term.text)
-                except ValueError:
-                    continue
-                if (term.fieldname, text) not in reader:
-                    continue
-                scorer = searcher.weighting.scorer(searcher, term.fieldname, text)
-                postings = reader.postings(term.fieldname, text)
-                # A segment with deletions wraps its postings to skip them; only matches count here.
-                postings = getattr(postings, "child", postings)
-                lengths = self._lengths(reader, term.fieldname)
-                if (
-                    type(scorer) is not scoring.BM25FScorer
-                    or type(postings) is not W3LeafMatcher
-                    or lengths is None
-                ):
+        segments = [
+            (
+                reader,
+                start,
+                {d - start for d in matched if start <= d < start + reader.doc_count_all()},
+            )
+            for reader, start in searcher.reader().leaf_readers()
+        ]
+        for term in terms:
+            text = _term_bytes(term)
+            if text is None or (term.fieldname, text) not in searcher.reader():
+                continue
+            scorer = searcher.weighting.scorer(searcher, term.fieldname, text)
+            if type(scorer) is not scoring.BM25FScorer:
+                return None
+            for reader, start, docs in segments:
+                found = self._segment_scores(reader, term, text, scorer, docs)
+                if found is None:
                     return None
-                score, boost = scorer._score, term.boost
-                while postings.is_active():
-                    ids, weights = _block_postings(postings)
-                    for i, docnum in enumerate(ids):
-                        if start + docnum in scores:
-                            scores[start + docnum] += (
-                                score(weights[i], _LENGTHS[lengths[docnum]]) * boost
-                            )
-                    postings._next_block()
+                for docnum, score in found.items():
+                    scores[start + docnum] += score
         best = heapq.nsmallest(count, scores.items(), key=lambda pair: (-pair[1], pair[0]))
         return [(score + constant, docnum) for docnum, score in best]
+
+    def _segment_scores(
+        self,
+        reader: object,
+        term: query.Term,
+        text: bytes,
+        scorer: scoring.BM25FScorer,
+        docs: Container[int],
+    ) -> dict[int, float] | None:
+        """A word's BM25F scores in one segment's ``docs`` (numbered as the segment numbers them).
+
+        Whoosh's matcher takes several Python calls per posting; here each
+        block's ids and weights are read at once and only ``docs`` are scored,
+        with Whoosh's own scorer. None when the postings are in a form this
+        does not read: the caller then leaves the word to Whoosh.
+        """
+        if (term.fieldname, text) not in reader:  # type: ignore[operator]
+            return {}
+        postings = reader.postings(term.fieldname, text)  # type: ignore[attr-defined]
+        # A segment with deletions wraps its postings to skip them; deleted ones are not in docs.
+        postings = getattr(postings, "child", postings)
+        lengths = self._lengths(reader, term.fieldname)
+        if type(postings) is not W3LeafMatcher or lengths is None:
+            return None
+        score, boost = scorer._score, term.boost
+        found: dict[int, float] = {}
+        while postings.is_active():
+            ids, weights = _block_postings(postings)
+            for i, docnum in enumerate(ids):
+                if docnum in docs:
+                    found[docnum] = score(weights[i], _LENGTHS[lengths[docnum]]) * boost
+            postings._next_block()
+        return found
 
     def _lengths(self, reader: object, fieldname: str) -> bytes | None:
         """A segment's encoded field length per document (one byte each), read once per searcher."""
@@ -1203,13 +1232,12 @@ class SearchIndex:
             if first >= offset + size:
                 continue
             local = self._local_window(since, window, offset, size)
-            reader = subsearcher.reader()
-            if (
-                local is not None
-                and scorer is not None
-                and self._term_scores(scorer, reader, leaf, local, offset, found)  # type: ignore[arg-type]
-            ):
-                continue
+            if local is not None and scorer is not None:
+                text = _term_bytes(leaf)  # type: ignore[arg-type]
+                scored = self._segment_scores(subsearcher.reader(), leaf, text, scorer, local)  # type: ignore[arg-type]
+                if scored is not None:
+                    found.update((offset + docnum, score) for docnum, score in scored.items())
+                    continue
             if local is not None and isinstance(leaf, query.Phrase):
                 matcher = _phrase_in(leaf, local, subsearcher, context)
             else:
@@ -1224,40 +1252,6 @@ class SearchIndex:
         self._leaves[key] = found
         self._cached += len(found)
         return found
-
-    def _term_scores(
-        self,
-        scorer: scoring.BM25FScorer,
-        reader: object,
-        term: query.Term,
-        docs: frozenset[int],
-        offset: int,
-        found: dict[int, float],
-    ) -> bool:
-        """A word's BM25F scores in one segment's ``docs``, read a block of postings at a time.
-
-        Whoosh's matcher takes several Python calls per posting; a ranking word
-        is often in a third of the index, mostly outside the window. Here each
-        block's ids and weights are read at once and only ``docs`` are scored,
-        with Whoosh's own scorer. False (nothing added) when the word is not
-        in a form this reads: the caller then uses Whoosh's matcher.
-        """
-        text = SCHEMA[term.fieldname].to_bytes(term.text)
-        if (term.fieldname, text) not in reader:  # type: ignore[operator]
-            return True
-        postings = reader.postings(term.fieldname, text)  # type: ignore[attr-defined]
-        postings = getattr(postings, "child", postings)  # deleted documents are not in docs
-        lengths = self._lengths(reader, term.fieldname)
-        if type(postings) is not W3LeafMatcher or lengths is None:
-            return False
-        score, boost = scorer._score, term.boost
-        while postings.is_active():
-            ids, weights = _block_postings(postings)
-            for i, docnum in enumerate(ids):
-                if docnum in docs:
-                    found[offset + docnum] = score(weights[i], _LENGTHS[lengths[docnum]]) * boost
-            postings._next_block()
-        return True
 
     def doc_frequencies(self, field: str, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """How many documents hold each (analysed) term, and how many documents there are."""
