@@ -480,3 +480,31 @@ def test_block_postings_give_whooshs_weights(tmp_path: Path) -> None:
                 assert ids == tuple(theirs._ids) and list(weights) == list(theirs._weights)
                 ours._next_block()
                 theirs._next_block()
+
+
+def test_a_searcher_reads_its_segments_in_place(tmp_path: Path) -> None:
+    """Opening a searcher must not copy the segment files onto the heap.
+
+    Whoosh's own compound-file reader copied every postings and term file,
+    so each reading process held the whole index in memory.
+    """
+    import tracemalloc
+
+    words = [f"word{n}" for n in range(3000)]
+    rng = random.Random(7)
+    with SearchIndex.open(tmp_path / "index") as index:
+        index.add(
+            item(n, " ".join(rng.sample(words, 8)), text=" ".join(rng.sample(words, 150)))
+            for n in range(1, 3001)
+        )
+    segments = sum(path.stat().st_size for path in (tmp_path / "index").glob("*.seg"))
+    assert segments > 2_000_000
+    with SearchIndex.open(tmp_path / "index") as index:
+        tracemalloc.start()
+        try:
+            index.search("word17")
+            allocated = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert index.search("word17").total > 0
+    assert allocated < segments / 4
