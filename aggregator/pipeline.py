@@ -473,13 +473,22 @@ def _rank_in_worker(profiles: Sequence[Profile], now: datetime) -> list[Digest]:
     return [preview(store, index, profile, now, items_of=items_of) for profile in profiles]
 
 
+SHARED_ITEMS_MAX = 20_000
+"""Items :func:`shared_items` keeps before it starts over, so memory stays bounded however
+many items the store holds (a few KB each; one profile matches thousands)."""
+
+
 def shared_items(store: Store) -> Callable[[Iterable[int]], Mapping[int, Item]]:
     """``store.items`` remembering what it read: profiles of one run mostly match the same items."""
     known: dict[int, Item] = {}
 
     def items_of(ids: Iterable[int]) -> Mapping[int, Item]:
         wanted = set(ids)
-        known.update(store.items(wanted - known.keys()))
+        missing = wanted - known.keys()
+        if len(known) + len(missing) > SHARED_ITEMS_MAX:
+            known.clear()
+            missing = wanted
+        known.update(store.items(missing))
         return {item_id: known[item_id] for item_id in wanted if item_id in known}
 
     return items_of

@@ -510,3 +510,25 @@ def test_many_sources_outcomes_are_stored_in_one_transaction(store: Store) -> No
             [FetchRecord(BLOG.url, again, records[0].state, (), [entry("b")]), unknown], NOW
         )
     assert store.cache_info(BLOG.url).etag == '"b1"' and store.item_count() == 1
+
+
+def test_shared_items_start_over_when_full_and_still_find_every_item(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aggregator import pipeline
+
+    ids = store.add_entries(BLOG.url, [entry(f"g{n}", title=f"Post {n}") for n in range(12)], NOW)
+    monkeypatch.setattr(pipeline, "SHARED_ITEMS_MAX", 5)
+    reads: list[int] = []
+    items = store.items
+    monkeypatch.setattr(store, "items", lambda wanted: reads.append(len(wanted)) or items(wanted))
+    items_of = pipeline.shared_items(store)
+    first, second = ids.new_ids[:4], ids.new_ids[3:7]
+    assert {i: it.title for i, it in items_of(first).items()} == {
+        i: f"Post {n}" for n, i in enumerate(first)
+    }
+    assert set(items_of(first)) == set(first)
+    assert set(items_of(second)) == set(second)
+    assert set(items_of(ids.new_ids)) == set(ids.new_ids)
+    # nothing read again while it fits; past the bound it starts over with what is wanted
+    assert reads == [4, 0, 4, 12]
