@@ -24,7 +24,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -173,8 +173,8 @@ def run(
         _refresh(store, config, now, reporter, summary, force)
         with _open_index(project) as index:
             _update_index(store, index, reporter)
-            digests = _build_digests(store, index, profiles, now, reporter)
-        _render(project, config, profiles, store, digests, now, reporter, summary)
+            with closing(_build_digests(store, index, profiles, now, reporter)) as digests:
+                _render(project, config, profiles, store, digests, now, reporter, summary)
     return summary
 
 
@@ -407,15 +407,21 @@ def _build_digests(
     profiles: Sequence[Profile],
     now: datetime,
     reporter: Reporter,
-) -> list[Digest]:
+) -> Iterator[Digest]:
+    """Each profile's digest as soon as it is chosen and saved, so its pages can be written
+    while workers rank the next profiles."""
     reporter.start("digests", len(profiles))
-    today = local_day(now)
-    digests = []
-    for digest in _choose_digests(store, index, profiles, now):
-        store.save_digest(digest.profile.name, today, digest.picks, digest.upcoming)
-        digests.append(digest)
-        reporter.advance("digests", digest.profile.name)
-    return digests
+    return _saved(store, _choose_digests(store, index, profiles, now), local_day(now), reporter)
+
+
+def _saved(
+    store: Store, digests: Iterator[Digest], day: date, reporter: Reporter
+) -> Iterator[Digest]:
+    with closing(digests):
+        for digest in digests:
+            store.save_digest(digest.profile.name, day, digest.picks, digest.upcoming)
+            reporter.advance("digests", digest.profile.name)
+            yield digest
 
 
 PARALLEL_MIN_PROFILES = 8
@@ -445,14 +451,18 @@ def _choose_digests(
     tasks = [
         profiles[n : n + PROFILES_PER_TASK] for n in range(0, len(profiles), PROFILES_PER_TASK)
     ]
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=_open_for_ranking,
         initargs=(store.path, index.path),
-    ) as pool:
+    )
+    try:
         for chosen in pool.map(_rank_in_worker, tasks, [now] * len(tasks)):
             yield from chosen
+    finally:
+        # A caller that stops early (a failed page) must not wait for the remaining profiles.
+        pool.shutdown(cancel_futures=True)
 
 
 _worker_state: tuple[Store, SearchIndex, Callable[[Iterable[int]], Mapping[int, Item]]] | None = (
@@ -582,16 +592,23 @@ def _render(
     config: Config,
     profiles: Sequence[Profile],
     store: Store,
-    digests: Sequence[Digest],
+    digests: Iterable[Digest],
     now: datetime,
     reporter: Reporter,
     summary: RunSummary,
 ) -> None:
-    reporter.start("render", len(digests) + len(config.teams) + 1)
+    """Write each digest's pages as it arrives, then the team pages and the site index.
+
+    A digest is saved before its pages are written, so a run stopped part
+    way leaves pages only for saved digests; the next run writes the rest.
+    """
+    reporter.start("render", len(profiles) + len(config.teams) + 1)
     writer = _site_writer(project, config)
     writer.remove_leftovers()
     writer.write_assets()
+    written = []
     for digest in digests:
+        written.append(digest)
         profile = digest.profile
         days = store.digest_days(profile.name)
         colleagues = _colleagues(store, config, profile, digest.day, days)
@@ -610,7 +627,7 @@ def _render(
     for page in _write_team_pages(writer, config, profiles, store, now):
         reporter.advance("render", page.stem)
     summary.site_index = writer.write_site_index(
-        [(d.profile, len(d.picks)) for d in digests], now, teams=list(config.teams)
+        [(d.profile, len(d.picks)) for d in written], now, teams=list(config.teams)
     )
     reporter.advance("render")
 

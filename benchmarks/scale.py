@@ -154,16 +154,30 @@ def _size(folder: Path, pattern: str) -> int:
 
 
 class _StageClock:
-    """A pipeline reporter that notes when each stage starts."""
+    """A pipeline reporter that notes when each stage starts and last advances.
+
+    A stage lasts from its start to the next stage's start or its own last
+    step, whichever is later: digests and render overlap (pages are written
+    while later profiles are ranked), so digests end with the last digest.
+    """
 
     def __init__(self) -> None:
-        self.starts: list[tuple[str, float]] = []
+        self.starts: dict[str, float] = {}
+        self.lasts: dict[str, float] = {}
 
     def start(self, stage: str, total: int) -> None:
-        self.starts.append((stage, time.perf_counter()))
+        self.starts[stage] = time.perf_counter()
 
     def advance(self, stage: str, detail: str = "") -> None:
-        """Only stage boundaries matter here."""
+        self.lasts[stage] = time.perf_counter()
+
+    def stages(self, ended: float) -> dict[str, float]:
+        order = sorted(self.starts.items(), key=lambda pair: pair[1])
+        bounds = [moment for _, moment in order[1:]] + [ended]
+        return {
+            f"{stage}_s": max(self.lasts.get(stage, 0.0), bound) - moment
+            for (stage, moment), bound in zip(order, bounds, strict=True)
+        }
 
 
 def _child(state: Path, day: int, profile_count: int, concurrency: int) -> None:
@@ -184,10 +198,7 @@ def _child(state: Path, day: int, profile_count: int, concurrency: int) -> None:
     ended = time.perf_counter()
     # Stop the parse pool's forkserver and reap it, so wait4 counts its workers.
     multiprocessing.forkserver._forkserver._stop()
-    bounds = [moment for _, moment in clock.starts] + [ended]
-    stages = {
-        f"{stage}_s": bounds[n + 1] - moment for n, (stage, moment) in enumerate(clock.starts)
-    }
+    stages = clock.stages(ended)
     figures = {
         **stages,
         "run_s": ended - started,
