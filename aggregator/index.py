@@ -126,6 +126,10 @@ class _Codec(W3Codec):
     length_stats = False
 
 
+PEEK_BYTES = 512
+"""Enough for a posting block's pickled header, small enough to copy for each one."""
+
+
 class _ViewReader(io.RawIOBase):
     """A read-only file over a memory view, without copying it."""
 
@@ -151,6 +155,11 @@ class _ViewReader(io.RawIOBase):
         chunk = bytes(self._view[self._position : end])
         self._position += len(chunk)
         return chunk
+
+    def peek(self, size: int = 0) -> bytes:
+        """What follows, without moving: pickle reads a posting block's header through it in
+        two calls instead of one per opcode."""
+        return bytes(self._view[self._position : self._position + PEEK_BYTES])
 
     def tell(self) -> int:
         return self._position
