@@ -101,7 +101,7 @@ RANKING_CACHE_MAX = 2_000_000
 """Cached (document, score) pairs kept for ranking before the cache starts over (~24 MB)."""
 
 _LeafScores = tuple[array, array]
-"""A ranking leaf's matching document numbers and their scores, in step."""
+"""A ranking leaf's matching item ids and their scores, in step."""
 
 RANKING_WINDOWS_MAX = 32
 """Distinct freshness windows cached before the cache starts over (a new ``now`` is a new one)."""
@@ -1228,15 +1228,17 @@ class SearchIndex:
         if window is not None and not window:
             # Whoosh reads an empty filter as "no filter", which would let everything through.
             return {key: {} for key in queries}
-        ids = self._docids(searcher)
         scores: dict[str, dict[int, float]] = {}
         for key, q in queries.items():
             summed: dict[int, float] = {}
             for leaf in _leaves(q):
-                docnums, values = self._leaf_scores(searcher, leaf, since, window)
-                for docnum, score in zip(docnums, values, strict=True):
-                    summed[docnum] = summed.get(docnum, 0.0) + score
-            scores[key] = {ids[docnum]: score for docnum, score in summed.items()}
+                item_ids, values = self._leaf_scores(searcher, leaf, since, window)
+                if not summed:
+                    summed = dict(zip(item_ids, values, strict=True))
+                    continue
+                for item_id, score in zip(item_ids, values, strict=True):
+                    summed[item_id] = summed.get(item_id, 0.0) + score
+            scores[key] = summed
         return scores
 
     def _window(self, searcher: Searcher, since: datetime | None) -> BitSet | None:
@@ -1283,7 +1285,7 @@ class SearchIndex:
     def _leaf_scores(
         self, searcher: Searcher, leaf: query.Query, since: datetime | None, window: BitSet | None
     ) -> _LeafScores:
-        """One leaf's BM25F scores by docnum, stepping its matcher directly.
+        """One leaf's BM25F scores by item id, stepping its matcher directly.
 
         Whoosh's collector would score every match and then drop those outside
         the window; here the matcher first skips to the window's first document
@@ -1295,7 +1297,8 @@ class SearchIndex:
         found = self._leaves.get(key)
         if found is not None:
             return found
-        docnums, values = array("l"), array("d")
+        item_ids, values = array("l"), array("d")
+        ids = self._docids(searcher)
         first = self._firsts.get(since, 0)
         context = searcher.context(needs_current=True)
         # One scorer for every segment: it sums the word's statistics over all of them.
@@ -1309,7 +1312,7 @@ class SearchIndex:
                 text = _term_bytes(leaf)  # type: ignore[arg-type]
                 scored = self._segment_scores(subsearcher.reader(), leaf, text, scorer, local)  # type: ignore[arg-type]
                 if scored is not None:
-                    docnums.extend(offset + docnum for docnum in scored)
+                    item_ids.extend(ids[offset + docnum] for docnum in scored)
                     values.extend(scored.values())
                     continue
             if local is not None and isinstance(leaf, query.Phrase):
@@ -1321,11 +1324,11 @@ class SearchIndex:
             while matcher.is_active():
                 docnum = matcher.id()
                 if local is None or docnum in local:
-                    docnums.append(offset + docnum)
+                    item_ids.append(ids[offset + docnum])
                     values.append(matcher.score())
                 matcher.next()
-        found = self._leaves[key] = (docnums, values)
-        self._cached += len(docnums)
+        found = self._leaves[key] = (item_ids, values)
+        self._cached += len(item_ids)
         return found
 
     def doc_frequencies(self, field: str, terms: Iterable[str]) -> tuple[dict[str, int], int]:

@@ -186,12 +186,16 @@ def blend(
     matched: dict[int, list[str]] = {}
     parts: dict[int, dict[str, float]] = {}
     for phrase, weight in profile.interests.items():
+        factor = weight**WEIGHT_POWER
         for item_id, score in scores.get(phrase, {}).items():
-            parts.setdefault(item_id, {})[phrase] = weight**WEIGHT_POWER * score
+            parts.setdefault(item_id, {})[phrase] = factor * score
             matched.setdefault(item_id, []).append(phrase)
     overlaps = _overlapping(profile)
     for item_id, found in parts.items():
-        relevance[item_id] = _combined(found, overlaps)
+        # Most items match one interest: nothing to weigh against.
+        relevance[item_id] = (
+            next(iter(found.values())) if len(found) == 1 else _combined(found, overlaps)
+        )
     for key, factor in ((EXPAND_KEY, EXPANSION_WEIGHT), (MORE_KEY, FEEDBACK_WEIGHT)):
         for item_id, score in scores.get(key, {}).items():
             if item_id in relevance:
@@ -204,13 +208,14 @@ def blend(
         item = items.get(item_id)
         if item is None or item_id in excluded or value <= 0:
             continue
-        if item.source_name.casefold() in blocked_sources:
+        source_name = item.source_name.casefold()
+        if source_name in blocked_sources:
             continue
         recency = recency_factor(item.published, now, profile.freshness_days)
         type_weight = profile.types.get(item.item_type, 1.0)
         if type_weight <= 0:
             continue
-        source_weight = PREFERRED_SOURCE if item.source_name.casefold() in preferred else 1.0
+        source_weight = PREFERRED_SOURCE if source_name in preferred else 1.0
         ranked.append(
             Ranked(
                 item,
