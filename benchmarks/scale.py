@@ -1,7 +1,8 @@
 """The whole daily run at 1,000 and 10,000 sources, to see that cost grows with the work.
 
     python benchmarks/scale.py [--sizes 1000 10000] [--items 50] [--profiles 100]
-                               [--latency-ms 20] [--work DIR] [--time-limit 3600]
+                               [--history 100000] [--latency-ms 20] [--work DIR]
+                               [--time-limit 3600]
 
 For each size: a feedfarm corpus (``--items`` per feed) served by feedfarm in
 its own process, a project of every feed with ``--profiles`` profiles drawn
@@ -11,7 +12,11 @@ process so peak RSS and CPU are that run's:
 
 * cold: empty state, day 0;
 * warm: the next day, nothing changed (every source answers 304);
-* changed: the day after, 5% of sources carry one feedfarm day's news.
+* changed: the day after, 5% of sources carry one feedfarm day's news;
+* history: ``--history`` more items published two years earlier are
+  stored and indexed (not timed), then an unchanged run two days later:
+  beside the warm run it shows whether memory grows with the items
+  already stored.
 
 Figures per run: wall, CPU (with parse workers), peak RSS, store and index
 size, time per stage and digest-build time per profile. Then growth ratios
@@ -24,6 +29,7 @@ Rerun after ranking changes; ``--time-limit`` stops a run that takes longer
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing.forkserver
 import os
@@ -33,6 +39,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -44,7 +51,9 @@ from fetch import _feed_urls, _free_port, _generate, _serve, _tick, corpus_confi
 ROOT = Path(__file__).resolve().parent.parent
 DAY0 = datetime(2026, 9, 1, 12, tzinfo=UTC)
 """feedfarm's day 0 is 2026-09-01; each run is one day later, as under a daily cron."""
-PHASES = ("cold", "warm", "changed")
+PHASES = ("cold", "warm", "changed", "history")
+HISTORY_AGE = timedelta(days=730)
+"""History items are older than any freshness window: stored, never ranked."""
 CHANGED_SHARE = 0.05
 TARGETS_1000 = {"cold": 90.0, "warm": 10.0}
 
@@ -54,6 +63,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--profiles", type=int, default=100)
+    parser.add_argument("--history", type=int, default=100_000, help="old items to add (0: skip)")
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--work", type=Path, default=None)
@@ -63,9 +73,9 @@ def main() -> None:
     results: dict[int, dict[str, dict[str, float]]] = {}
     for size in args.sizes:
         results[size] = _one_size(work / str(size), size, args)
-        print(_table(results, args.items), flush=True)
+        print(_table(results), flush=True)
     print()
-    print(_table(results, args.items))
+    print(_table(results))
     print()
     print(_growth(results))
 
@@ -87,6 +97,11 @@ def _one_size(work: Path, size: int, args: argparse.Namespace) -> dict[str, dict
         state.mkdir(parents=True)
         (state / "urls.json").write_text(json.dumps(urls))
         for day, phase in enumerate(PHASES):
+            if phase == "history":
+                if not args.history:
+                    break
+                _prepare_history(state, urls, day, args)
+                day += 1  # the preparing run took this day
             if phase == "changed":
                 server.terminate()
                 server.wait()
@@ -102,6 +117,45 @@ def _one_size(work: Path, size: int, args: argparse.Namespace) -> dict[str, dict
         server.terminate()
         server.wait()
     return figures
+
+
+def _prepare_history(state: Path, urls: list[str], day: int, args: argparse.Namespace) -> None:
+    """Store ``args.history`` old items across the sources, then index them in a run without
+    profiles (its own process, not reported), so the measured run starts from a caught-up index."""
+    started = time.monotonic()
+    added = _add_history(state, urls, args.history)
+    stored_s = time.monotonic() - started
+    indexing = _measure(state, day, argparse.Namespace(**{**vars(args), "profiles": 0}))
+    print(
+        f"  history: {added} items published {HISTORY_AGE.days} days before day 0 stored in "
+        f"{stored_s:.0f} s and indexed by a run without profiles in {indexing['wall_s']:.0f} s",
+        flush=True,
+    )
+
+
+def _add_history(state: Path, urls: list[str], count: int) -> int:
+    """feedfarm items, sanitized as in ``search.py``, dated before every window."""
+    from search import _entries  # the script folder is on sys.path
+
+    from aggregator.store import Store
+
+    per_source = -(-count // len(urls))
+    jobs = [("history", n, per_source) for n in range(len(urls))]
+    published = DAY0 - HISTORY_AGE
+    added = 0
+    with (
+        Store(state / "state" / "learnplace.sqlite3") as store,
+        ProcessPoolExecutor(os.cpu_count() or 1) as pool,
+    ):
+        for url, (_, entries) in zip(urls, pool.map(_entries, jobs, chunksize=20), strict=True):
+            old = [
+                dataclasses.replace(
+                    entry, guid=f"history-{entry.guid}", published=published - timedelta(hours=n)
+                )
+                for n, entry in enumerate(entries[: count - added])
+            ]
+            added += len(store.add_entries(url, old, DAY0).new_ids)
+    return added
 
 
 def _change_some(corpus: Path, following: Path, share: float) -> int:
@@ -204,10 +258,18 @@ def _child(state: Path, day: int, profile_count: int, concurrency: int) -> None:
         "run_s": ended - started,
         "digest_ms_per_profile": 1000 * stages.get("digests_s", 0.0) / max(1, len(profiles)),
         "new_items": summary.new_items,
+        "stored_items": _stored_items(state),
         "not_modified": summary.not_modified,
         "failures": len(summary.failures),
     }
     (state / "figures.json").write_text(json.dumps(figures))
+
+
+def _stored_items(state: Path) -> int:
+    from aggregator.store import Store
+
+    with Store(state / "state" / "learnplace.sqlite3", read_only=True) as store:
+        return store.item_count()
 
 
 def _row_text(row: dict[str, float]) -> str:
@@ -219,14 +281,16 @@ def _row_text(row: dict[str, float]) -> str:
         f"digests {row.get('digests_s', 0):6.1f} s ({row['digest_ms_per_profile']:.0f} ms/profile)"
         f"  render {row.get('render_s', 0):5.1f} s  new {row['new_items']:.0f}  "
         f"304 {row['not_modified']:.0f}  failed {row['failures']:.0f}  "
+        f"stored {row['stored_items']:.0f}  "
         f"store {row['store_mib']:.0f} MiB  index {row['index_mib']:.0f} MiB"
     )
 
 
-def _table(results: dict[int, dict[str, dict[str, float]]], items: int) -> str:
+def _table(results: dict[int, dict[str, dict[str, float]]]) -> str:
     lines = [
-        "| sources | items | run | wall s | target s | CPU s | peak RSS MiB | fetch+parse+store s "
-        "| index s | digests s | ms/profile | render s | store MiB | index MiB |",
+        "| sources | stored items | run | wall s | target s | CPU s | peak RSS MiB "
+        "| fetch+parse+store s | index s | digests s | ms/profile | render s | store MiB "
+        "| index MiB |",
         "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: | ---: |",
     ]
@@ -235,12 +299,13 @@ def _table(results: dict[int, dict[str, dict[str, float]]], items: int) -> str:
             target = TARGETS_1000.get(phase) if size == 1000 else None
             if row.get("timed_out"):
                 lines.append(
-                    f"| {size} | {size * items} | {phase} | > {row['wall_s']:.0f} (stopped) "
+                    f"| {size} | | {phase} | > {row['wall_s']:.0f} (stopped) "
                     f"| {target or ''} | | | | | | | | | |"
                 )
                 continue
             lines.append(
-                f"| {size} | {size * items} | {phase} | {row['wall_s']:.1f} | {target or ''} | "
+                f"| {size} | {row['stored_items']:.0f} | {phase} | {row['wall_s']:.1f} | "
+                f"{target or ''} | "
                 f"{row['cpu_s']:.1f} | {row['rss_mib']:.0f} | {row.get('fetch_s', 0):.1f} | "
                 f"{row.get('index_s', 0):.1f} | {row.get('digests_s', 0):.1f} | "
                 f"{row['digest_ms_per_profile']:.0f} | {row.get('render_s', 0):.1f} | "
@@ -250,12 +315,23 @@ def _table(results: dict[int, dict[str, dict[str, float]]], items: int) -> str:
 
 
 def _growth(results: dict[int, dict[str, dict[str, float]]]) -> str:
-    """Ratios of the largest size to the smallest, beside the ratio of sources."""
+    """Ratios of the largest size to the smallest, beside the ratio of sources; and at each
+    size, the run after the history was added against the warm run."""
+    lines = []
+    for size, phases in results.items():
+        warm, history = phases.get("warm"), phases.get("history")
+        if warm and history and not history.get("timed_out"):
+            parts = [
+                f"{key} x{history[key] / warm[key]:.2f}"
+                for key in ("stored_items", "rss_mib", "wall_s", "digests_s")
+                if warm.get(key)
+            ]
+            lines.append(f"history against warm at {size} sources: " + ", ".join(parts))
     sizes = sorted(results)
     if len(sizes) < 2:
-        return "growth: needs two sizes"
+        return "\n".join([*lines, "growth: needs two sizes"])
     small, large = sizes[0], sizes[-1]
-    lines = [f"growth {small} -> {large} sources (x{large / small:.0f} sources):"]
+    lines.append(f"growth {small} -> {large} sources (x{large / small:.0f} sources):")
     for phase in PHASES:
         a, b = results[small].get(phase), results[large].get(phase)
         if not a or not b or a.get("timed_out") or b.get("timed_out"):
