@@ -19,6 +19,7 @@ import pickle
 import re
 import shutil
 import struct
+import sys
 import zlib
 from array import array
 from bisect import bisect_left
@@ -99,6 +100,18 @@ SEARCH_LIMIT_MAX = 1_000
 
 RANKING_CACHE_MAX = 2_000_000
 """Cached (document, score) pairs kept for ranking before the cache starts over (~24 MB)."""
+
+
+class _SegmentWindow(frozenset[int]):
+    """A freshness window's documents in one segment, and the span from its lowest to highest."""
+
+    span: tuple[int, int]
+
+    def __new__(cls, docs: Iterable[int]) -> _SegmentWindow:
+        window = super().__new__(cls, docs)
+        window.span = (min(window, default=0), max(window, default=-1))
+        return window
+
 
 _LeafScores = tuple[array, array]
 """A ranking leaf's matching item ids and their scores, in step."""
@@ -956,7 +969,7 @@ class SearchIndex:
     def _forget_searcher(self) -> None:
         """Drop what was computed over the previous searcher's documents."""
         self._windows: dict[datetime, BitSet] = {}
-        self._local_windows: dict[tuple[datetime | None, int], frozenset[int]] = {}
+        self._local_windows: dict[tuple[datetime | None, int], _SegmentWindow] = {}
         self._firsts: dict[datetime, int] = {}
         self._ids: array[int] | None = None
         self._leaves: dict[tuple[query.Query, datetime | None], _LeafScores] = {}
@@ -1083,13 +1096,15 @@ class SearchIndex:
         text: bytes,
         scorer: scoring.BM25FScorer,
         docs: Container[int],
+        span: tuple[int, int] = (0, sys.maxsize),
     ) -> dict[int, float] | None:
         """A word's BM25F scores in one segment's ``docs`` (numbered as the segment numbers them).
 
         Whoosh's matcher takes several Python calls per posting; here each
         block's ids and weights are read at once and only ``docs`` are scored,
-        with Whoosh's own scorer. None when the postings are in a form this
-        does not read: the caller then leaves the word to Whoosh.
+        with Whoosh's own scorer; blocks wholly outside ``span`` (the lowest
+        and highest of ``docs``) are not decompressed. None when the postings
+        are in a form this does not read: the caller then leaves the word to Whoosh.
         """
         if (term.fieldname, text) not in reader:  # type: ignore[operator]
             return {}
@@ -1100,12 +1115,18 @@ class SearchIndex:
         if type(postings) is not W3LeafMatcher or lengths is None:
             return None
         score, boost = scorer._score, term.boost
+        low, high = span
         found: dict[int, float] = {}
         while postings.is_active():
+            if postings._maxid < low:  # the block's header says all of it is before the span
+                postings._next_block()
+                continue
             ids, weights = _block_postings(postings)
             for i, docnum in enumerate(ids):
                 if docnum in docs:
                     found[docnum] = score(weights[i], _LENGTHS[lengths[docnum]]) * boost
+            if ids[-1] >= high:
+                break
             postings._next_block()
         return found
 
@@ -1263,7 +1284,7 @@ class SearchIndex:
 
     def _local_window(
         self, since: datetime | None, window: BitSet | None, offset: int, size: int
-    ) -> frozenset[int] | None:
+    ) -> _SegmentWindow | None:
         """The window's documents in one segment, numbered as that segment numbers them."""
         if window is None:
             return None
@@ -1271,7 +1292,7 @@ class SearchIndex:
         local = self._local_windows.get(key)
         if local is None:
             end = offset + size
-            local = frozenset(docnum - offset for docnum in window if offset <= docnum < end)
+            local = _SegmentWindow(docnum - offset for docnum in window if offset <= docnum < end)
             self._local_windows[key] = local
         return local
 
@@ -1308,9 +1329,18 @@ class SearchIndex:
             if first >= offset + size:
                 continue
             local = self._local_window(since, window, offset, size)
+            if local is not None and not local:
+                continue  # a segment of old items only (or of items indexed after old ones)
             if local is not None and scorer is not None:
                 text = _term_bytes(leaf)  # type: ignore[arg-type]
-                scored = self._segment_scores(subsearcher.reader(), leaf, text, scorer, local)  # type: ignore[arg-type]
+                scored = self._segment_scores(
+                    subsearcher.reader(),
+                    leaf,  # type: ignore[arg-type]
+                    text,  # type: ignore[arg-type]
+                    scorer,
+                    local,
+                    span=local.span,
+                )
                 if scored is not None:
                     item_ids.extend(ids[offset + docnum] for docnum in scored)
                     values.extend(scored.values())

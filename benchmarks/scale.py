@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import multiprocessing.forkserver
 import os
@@ -140,21 +141,27 @@ def _add_history(state: Path, urls: list[str], count: int) -> int:
     from aggregator.store import Store
 
     per_source = -(-count // len(urls))
-    jobs = [("history", n, per_source) for n in range(len(urls))]
     published = DAY0 - HISTORY_AGE
     added = 0
     with (
         Store(state / "state" / "learnplace.sqlite3") as store,
         ProcessPoolExecutor(os.cpu_count() or 1) as pool,
     ):
-        for url, (_, entries) in zip(urls, pool.map(_entries, jobs, chunksize=20), strict=True):
-            old = [
-                dataclasses.replace(
-                    entry, guid=f"history-{entry.guid}", published=published - timedelta(hours=n)
-                )
-                for n, entry in enumerate(entries[: count - added])
-            ]
-            added += len(store.add_entries(url, old, DAY0).new_ids)
+        # A feedfarm feed has a few dozen items: more rounds of other feeds until there are enough.
+        rounds = itertools.count()
+        while added < count:
+            seed = f"history-{next(rounds)}"
+            jobs = [(seed, n, per_source) for n in range(len(urls))]
+            for url, (_, entries) in zip(urls, pool.map(_entries, jobs, chunksize=20), strict=True):
+                old = [
+                    dataclasses.replace(
+                        entry,
+                        guid=f"{seed}-{entry.guid}",
+                        published=published - timedelta(hours=n),
+                    )
+                    for n, entry in enumerate(entries[: count - added])
+                ]
+                added += len(store.add_entries(url, old, DAY0).new_ids)
     return added
 
 

@@ -508,3 +508,31 @@ def test_a_searcher_reads_its_segments_in_place(tmp_path: Path) -> None:
             tracemalloc.stop()
         assert index.search("word17").total > 0
     assert allocated < segments / 4
+
+
+def test_score_queries_read_only_the_blocks_around_the_window(tmp_path: Path) -> None:
+    """Old items before and after the window in one segment (history stored late) are skipped
+    block by block, and the window's scores stay Whoosh's own."""
+    ages = [60] * 400 + [2] * 200 + [400] * 400
+    with SearchIndex.open(tmp_path / "index") as index:
+        index.add(
+            item(
+                n,
+                f"Notes {n}",
+                text="machine learning " * (1 + n % 5),
+                published=NOW - timedelta(days=age),
+            )
+            for n, age in enumerate(ages, start=1)
+        )
+        since = NOW - timedelta(days=7)
+        q = query.Or([query.Term("body", "learn"), query.Term("title", "note", boost=3.0)])
+        ours = index.score_queries({"q": q}, since=since)["q"]
+        searcher = index._current()
+        assert len(searcher.reader().leaf_readers()) == 1
+        window = query.DateRange("published", since.replace(tzinfo=None), None)
+        expected = {
+            int(searcher.stored_fields(docnum)["id"]): score
+            for score, docnum in searcher.search(q, limit=None, filter=window).top_n
+        }
+        assert set(ours) == set(range(401, 601))
+        assert ours == pytest.approx(expected)
