@@ -21,7 +21,15 @@ import struct
 import zlib
 from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Callable,
+    Collection,
+    Container,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +39,7 @@ from types import TracebackType
 
 import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
-from whoosh import query, scoring
+from whoosh import formats, query, scoring
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.codec.base import Segment
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher, _lenfield
@@ -448,36 +456,42 @@ def _block_ids(matcher: W3LeafMatcher) -> tuple[int, ...]:
         if matcher._ids is None:
             matcher._read_ids()
         return tuple(matcher._ids)
-    raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
-    size = len(_PICKLED_TUPLE) + 5 * count + 1
-    head = zlib.decompressobj().decompress(raw, size) if matcher._compression else raw[:size]
-    deltas = _pickled_ints(head, count) if head.startswith(_PICKLED_TUPLE) else None
-    if deltas is None:
+    head = _block_head(matcher, len(_PICKLED_TUPLE) + 5 * count + 1)
+    found = _pickled_ints(head, count)
+    if found is None:
         matcher._read_ids()
         return tuple(matcher._ids)
-    return tuple(accumulate(deltas))
+    return tuple(accumulate(found[0]))
 
 
-def _pickled_ints(head: bytes, count: int) -> bytes | tuple[int, ...] | None:
-    """``count`` pickled small ints after the mark, closed by the tuple opcode, or None."""
+def _block_head(matcher: W3LeafMatcher, size: int) -> bytes:
+    """The first ``size`` bytes of the current block's pickle, decompressing no more than that."""
+    raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
+    return zlib.decompressobj().decompress(raw, size) if matcher._compression else raw[:size]
+
+
+def _pickled_ints(head: bytes, count: int) -> tuple[bytes | tuple[int, ...], int] | None:
+    """``count`` pickled small ints after the mark, closed by the tuple opcode, and where they end.
+
+    None when the head is not laid out so.
+    """
+    if not head.startswith(_PICKLED_TUPLE):
+        return None
     start = len(_PICKLED_TUPLE)
     run = head[start : start + 2 * count]
     if run[0::2] == b"K" * count and head[start + 2 * count : start + 2 * count + 1] == b"t":
-        return run[1::2]  # the common case: every delta below 256, one byte each
+        # the common case: every delta below 256, one byte each
+        return run[1::2], start + 2 * count + 1
     ints = _PICKLED_INTS.match(head, start)
     if ints is None:
         return None
     # Safe: the regex let through only int opcodes, so this builds a tuple of ints and nothing else.
     deltas = pickle.loads(head[: ints.end()] + b".")  # noqa: S301
-    return deltas if len(deltas) == count else None
+    return (deltas, ints.end()) if len(deltas) == count else None
 
 
 _PICKLED_INTS = re.compile(rb"(?:K.|M..|J....)*t", re.DOTALL)
 """Pickle's BININT1, BININT2 and BININT opcodes with their arguments, up to the tuple opcode."""
-
-
-_PICKLED_WEIGHTS = re.compile(rb"(?:q.|r....)?(N|G.{8}|\((?:G.{8})*t)", re.DOTALL)
-"""After the ids' tuple (and its memo opcode): no weights (all 1.0), one for all, or one each."""
 
 
 def _block_postings(matcher: W3LeafMatcher) -> tuple[tuple[int, ...], Sequence[float]]:
@@ -485,35 +499,64 @@ def _block_postings(matcher: W3LeafMatcher) -> tuple[tuple[int, ...], Sequence[f
 
     Scoring a word needs each posting's weight, which the pickle holds right
     after the ids; the positions after them are what makes a block slow to
-    unpickle. Any layout this does not know goes to Whoosh.
+    unpickle. Ids and weights come from one decompressed prefix. Any layout
+    this does not know goes to Whoosh.
     """
-    ids = _block_ids(matcher)
-    count = len(ids)
-    if matcher._data is None and matcher._weights is None and count >= 4:
-        raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
-        size = len(_PICKLED_TUPLE) + 14 * count + 16
-        head = zlib.decompressobj().decompress(raw, size) if matcher._compression else raw[:size]
-        ints = _PICKLED_INTS.match(head, len(_PICKLED_TUPLE))
-        found = _PICKLED_WEIGHTS.match(head, ints.end()) if ints else None
-        if found is not None:
-            weights = found.group(1)
-            if weights == b"N":
-                return ids, (1.0,) * count
-            if weights[:1] == b"G":
-                return ids, struct.unpack(">d", weights[1:]) * count
-            if len(weights) == 9 * count + 2:
-                return ids, struct.unpack(">" + "xd" * count, weights[1:-1])
-    matcher._read_weights()
-    return ids, matcher._weights
+    count = matcher._blocklength
+    if (
+        matcher._byteids
+        or count < 4
+        or matcher._data is not None
+        or matcher._ids is not None
+        or matcher._weights is not None
+    ):
+        ids = _block_ids(matcher)
+        matcher._read_weights()
+        return ids, matcher._weights
+    head = _block_head(matcher, len(_PICKLED_TUPLE) + 14 * count + 16)
+    ints = _pickled_ints(head, count)
+    weights = _pickled_weights(head, ints[1], count) if ints is not None else None
+    if ints is None or weights is None:
+        ids = _block_ids(matcher)
+        matcher._read_weights()
+        return ids, matcher._weights
+    return tuple(accumulate(ints[0])), weights
 
 
-def _scored_terms(q: query.Query) -> tuple[list[query.Term], float] | None:
-    """The terms whose scores, plus a constant, add up to ``q``'s score for a match; or None.
+def _pickled_weights(head: bytes, pos: int, count: int) -> Sequence[float] | None:
+    """The weights pickled at ``pos``, after the ids: none (all 1.0), one for all, or one each.
+
+    The tuple of ids may be followed by its memo opcode (``q`` one byte, ``r``
+    four). None for any other layout.
+    """
+    memo = head[pos : pos + 1]
+    pos += 2 if memo == b"q" else 5 if memo == b"r" else 0
+    opcode = head[pos : pos + 1]
+    if opcode == b"N":
+        return (1.0,) * count
+    if opcode == b"G" and len(head) >= pos + 9:
+        return _DOUBLE.unpack_from(head, pos + 1) * count
+    end = pos + 1 + 9 * count
+    if opcode == b"(" and head[pos + 1 : end : 9] == b"G" * count and head[end : end + 1] == b"t":
+        unpack = _WEIGHTS_STRUCTS.get(count)
+        if unpack is None:
+            unpack = _WEIGHTS_STRUCTS[count] = struct.Struct(">" + "xd" * count)
+        return unpack.unpack_from(head, pos + 1)
+    return None
+
+
+_DOUBLE = struct.Struct(">d")
+_WEIGHTS_STRUCTS: dict[int, struct.Struct] = {}
+"""A block's weights as pickled floats (``G`` and eight bytes each), by block length."""
+
+
+def _scored_terms(q: query.Query) -> tuple[list[query.Term | query.Phrase], float] | None:
+    """The terms and phrases whose scores, plus a constant, add up to ``q``'s score; or None.
 
     Whoosh scores ``And`` and a plain ``Or`` as the sum of their matching
-    parts, a boosted term as its score times the boost, ``a NOT b`` as ``a``,
-    and a ``NOT b`` part of an ``And`` as 1.0. Anything else (phrases,
-    ranges, scaled or boosted groups, a ``NOT`` deeper in the query) is
+    parts, a boosted term or phrase as its score times the boost, ``a NOT b``
+    as ``a``, and a ``NOT b`` part of an ``And`` as 1.0. Anything else
+    (ranges, scaled or boosted groups, a ``NOT`` deeper in the query) is
     scored by Whoosh itself.
     """
     if type(q) is not query.And or q.boost != 1:
@@ -530,14 +573,14 @@ def _scored_terms(q: query.Query) -> tuple[list[query.Term], float] | None:
     return terms, constant
 
 
-def _summed_terms(q: query.Query) -> list[query.Term] | None:
+def _summed_terms(q: query.Query) -> list[query.Term | query.Phrase] | None:
     kind = type(q)
-    if kind is query.Term:
+    if kind is query.Term or kind is query.Phrase:
         return [q]
     if q.boost != 1:
         return None
     if kind is query.And or (kind is query.Or and not q.minmatch and q.scale is None):
-        terms: list[query.Term] = []
+        terms: list[query.Term | query.Phrase] = []
         for child in q.children():
             found = _summed_terms(child)
             if found is None:
@@ -577,14 +620,29 @@ def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
     itself; here the term postings are read whole and And/Or/Not become set
     operations. Anything else (phrases, ranges, wildcards) goes to Whoosh.
     """
-    kind = type(q)
-    if kind is query.Term:
-        found: set[int] = set()
-        for reader, start in searcher.reader().leaf_readers():
-            if (q.fieldname, q.text) in reader:
-                ids = _posting_ids(reader.postings(q.fieldname, q.text))
-                found.update(ids if start == 0 else (start + docnum for docnum in ids))
+    return _matching(searcher, q, lambda leaf: _term_docs(searcher, leaf))
+
+
+def _term_docs(searcher: Searcher, q: query.Query) -> set[int] | None:
+    """A term's documents from its postings, a block of ids at a time; None for other queries."""
+    if type(q) is not query.Term:
+        return None
+    found: set[int] = set()
+    for reader, start in searcher.reader().leaf_readers():
+        if (q.fieldname, q.text) in reader:
+            ids = _posting_ids(reader.postings(q.fieldname, q.text))
+            found.update(ids if start == 0 else (start + docnum for docnum in ids))
+    return found
+
+
+def _matching(
+    searcher: Searcher, q: query.Query, leaf_docs: Callable[[query.Query], set[int] | None]
+) -> set[int]:
+    """:func:`matching_docs` with the leaves ``leaf_docs`` knows (None: not a leaf it reads)."""
+    found = leaf_docs(q)
+    if found is not None:
         return found
+    kind = type(q)
     if kind is query.And or kind is query.Require:
         # "a NOT b" parses as And([a, Not(b)]): subtract b rather than build the complement of b.
         children = list(q.children())
@@ -592,21 +650,230 @@ def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
         included = [child for child in children if type(child) is not query.Not]
         if not included:
             return set(searcher.reader().all_doc_ids()).difference(
-                *(matching_docs(searcher, child) for child in excluded)
+                *(_matching(searcher, child, leaf_docs) for child in excluded)
             )
-        parts = sorted((matching_docs(searcher, child) for child in included), key=len)
+        parts = sorted((_matching(searcher, child, leaf_docs) for child in included), key=len)
         return set.intersection(*parts).difference(
-            *(matching_docs(searcher, child) for child in excluded)
+            *(_matching(searcher, child, leaf_docs) for child in excluded)
         )
     if kind is query.Or and not q.minmatch:
-        return set().union(*(matching_docs(searcher, child) for child in q.children()))
+        return set().union(*(_matching(searcher, child, leaf_docs) for child in q.children()))
     if kind is query.AndNot:
-        return matching_docs(searcher, q.a) - matching_docs(searcher, q.b)
+        return _matching(searcher, q.a, leaf_docs) - _matching(searcher, q.b, leaf_docs)
     if kind is query.AndMaybe:
-        return matching_docs(searcher, q.a)
+        return _matching(searcher, q.a, leaf_docs)
     if kind is query.Not:
-        return set(searcher.reader().all_doc_ids()) - matching_docs(searcher, q.query)
+        return set(searcher.reader().all_doc_ids()) - _matching(searcher, q.query, leaf_docs)
     return set(searcher.docs_for_query(q))
+
+
+class _Unsupported(Exception):
+    """A part of a query :class:`_SearchRun` does not read; Whoosh then runs the whole query."""
+
+
+@dataclass(slots=True)
+class _Word:
+    """One word's postings in one field over the whole index, as one search reads them."""
+
+    docs: set[int]
+    """The documents (numbered index-wide) holding the word, deleted ones left out."""
+    blocks: list[tuple[int, tuple[int, ...], Sequence[float], bytes | None, bool]]
+    """Each block's segment offset, ids and weights; for a phrase's words also its raw data
+    and whether it is compressed, so positions are unpickled only where a candidate is."""
+    positions: bool
+
+
+class _SearchRun:
+    """One search's reading of the index: every word's postings once, for matching and scoring.
+
+    Whoosh would find the matches with its matcher tree and then find them
+    again in its collector to score them, several Python calls per posting
+    each time, and a phrase twice over positions. Here each word's ids and
+    weights are read a block at a time (:func:`_block_postings`), the
+    matches are set operations over them, a phrase reads positions only for
+    documents holding all its words, and the matches are scored with
+    Whoosh's own BM25F statistics and formula, so scores and order are the
+    same. Nothing is kept beyond the search. Anything else raises
+    :class:`_Unsupported`, and the caller leaves the query to Whoosh.
+    """
+
+    def __init__(self, searcher: Searcher, lengths: Callable[[str], bytes | None]) -> None:
+        self._searcher = searcher
+        self._segments = list(searcher.reader().leaf_readers())
+        self._lengths = lengths
+        self._words: dict[tuple[str, bytes], _Word] = {}
+        self._phrases: dict[query.Phrase, set[int]] = {}
+
+    def docs(self, q: query.Query) -> set[int]:
+        """The documents ``q`` matches (as :func:`matching_docs`)."""
+        return _matching(self._searcher, q, self._leaf_docs)
+
+    def top(self, q: query.Query, matched: set[int], count: int) -> list[tuple[float, int]] | None:
+        """The ``count`` best of ``matched`` by ``q``'s score, ties to the lower document number.
+
+        None when ``q`` is not a sum of terms and phrases (see :func:`_scored_terms`).
+        """
+        summed = _scored_terms(q)
+        if summed is None:
+            return None
+        parts, constant = summed
+        scores = dict.fromkeys(matched, 0.0)
+        for part in parts:
+            if type(part) is query.Phrase:
+                found = self._phrase_scores(part, self._phrase_docs(part) & matched)
+            else:
+                found = self._word_scores(part, matched)  # type: ignore[arg-type]
+            boost = part.boost
+            for docnum, score in found.items():
+                scores[docnum] += score * boost
+        return [(score + constant, docnum) for docnum, score in _best(scores, count)]
+
+    def _leaf_docs(self, q: query.Query) -> set[int] | None:
+        if type(q) is query.Term:
+            text = _term_bytes(q)
+            if text is None:
+                raise _Unsupported
+            return set(self._word(q.fieldname, text).docs)
+        if type(q) is query.Phrase:
+            return set(self._phrase_docs(q))
+        return None
+
+    def _word(self, fieldname: str, text: bytes, *, positions: bool = False) -> _Word:
+        """A word's postings in ``fieldname``; with ``positions``, where to read them too."""
+        word = self._words.get((fieldname, text))
+        if word is not None and (word.positions or not positions):
+            return word
+        word = self._words[fieldname, text] = _Word(set(), [], positions)
+        for reader, start in self._segments:
+            if (fieldname, text) not in reader:
+                continue
+            postings = reader.postings(fieldname, text)
+            deleted: frozenset[int] = frozenset()
+            if type(postings) is not W3LeafMatcher:
+                # A segment with deletions wraps its postings to skip them.
+                postings = getattr(postings, "child", None)
+                if type(postings) is not W3LeafMatcher:
+                    raise _Unsupported
+                deleted = reader.deleted_docs_set  # a cached property
+            if positions and not (postings._fixedsize is None or postings._fixedsize < 0):
+                raise _Unsupported
+            while postings.is_active():
+                ids, weights = _block_postings(postings)
+                raw = None
+                if positions:
+                    raw = postings._postfile.get(
+                        postings._dataoffset, postings._nextoffset - postings._dataoffset
+                    )
+                word.blocks.append((start, ids, weights, raw, bool(postings._compression)))
+                word.docs.update(map(start.__add__, ids))
+                postings._next_block()
+            if deleted:
+                word.docs.difference_update(start + docnum for docnum in deleted)
+        return word
+
+    def _word_scores(self, term: query.Term, docs: set[int]) -> dict[int, float]:
+        """The word's BM25F score (unboosted) in each of ``docs`` that holds it."""
+        text = _term_bytes(term)
+        scorer = _bm25f_scorer(self._searcher, term)
+        if text is None or scorer is None:
+            if text is not None and (term.fieldname, text) not in self._searcher.reader():
+                return {}  # a word no document holds
+            raise _Unsupported
+        lengths = self._lengths(term.fieldname)
+        if lengths is None:
+            raise _Unsupported
+        # Whoosh's bm25(), term by term in the same order, with the length part per length code.
+        idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+        norms = [k1 * ((1 - b) + b * fl / avgfl) for fl in _LENGTHS]
+        k1_1 = k1 + 1
+        scores: dict[int, float] = {}
+        for start, ids, weights, _, _ in self._word(term.fieldname, text).blocks:
+            wanted = docs.intersection(map(start.__add__, ids))
+            if not wanted:
+                continue
+            by_doc = dict(zip(ids, weights, strict=True))
+            for docnum in wanted:
+                weight = by_doc[docnum - start]
+                scores[docnum] = idf * ((weight * k1_1) / (weight + norms[lengths[docnum]]))
+        return scores
+
+    def _phrase_docs(self, phrase: query.Phrase) -> set[int]:
+        """Documents holding ``phrase``'s words one after another, as Whoosh's phrase matcher."""
+        found = self._phrases.get(phrase)
+        if found is not None:
+            return found
+        field_type = self._searcher.schema[phrase.fieldname] if phrase.fieldname in SCHEMA else None
+        if (
+            field_type is None
+            or phrase.slop != 1
+            or len(phrase.words) < 2
+            or type(field_type.format) is not formats.Positions
+        ):
+            raise _Unsupported
+        try:
+            texts = [field_type.to_bytes(word) for word in phrase.words]
+        except ValueError:
+            raise _Unsupported from None
+        reader = self._searcher.reader()
+        found = set()
+        if all((phrase.fieldname, text) in reader for text in texts):
+            words = [self._word(phrase.fieldname, text, positions=True) for text in texts]
+            smallest = min(words, key=lambda word: len(word.docs))
+            candidates = smallest.docs.intersection(
+                *(word.docs for word in words if word is not smallest)
+            )
+            values = {
+                text: _positions(word, candidates) for text, word in zip(texts, words, strict=True)
+            }
+            decode = field_type.format.decode_positions
+            for docnum in candidates:
+                starts = decode(values[texts[0]][docnum])
+                rest = [set(decode(values[text][docnum])) for text in texts[1:]]
+                if any(
+                    all(start + i in later for i, later in enumerate(rest, 1)) for start in starts
+                ):
+                    found.add(docnum)
+        self._phrases[phrase] = found
+        return found
+
+    def _phrase_scores(self, phrase: query.Phrase, docs: set[int]) -> dict[int, float]:
+        """A phrase's score in each of ``docs`` (unboosted): its words' scores summed as Whoosh
+        sums them (a binary tree of intersections, first half plus second half)."""
+        words = [
+            self._word_scores(query.Term(phrase.fieldname, word), docs) for word in phrase.words
+        ]
+        return {docnum: _tree_sum([word[docnum] for word in words]) for docnum in docs}
+
+
+def _tree_sum(scores: list[float]) -> float:
+    """Scores added up in the order of Whoosh's ``make_binary_tree``."""
+    if len(scores) == 1:
+        return scores[0]
+    half = len(scores) // 2
+    return _tree_sum(scores[:half]) + _tree_sum(scores[half:])
+
+
+def _positions(word: _Word, docs: set[int]) -> dict[int, bytes]:
+    """The word's encoded positions in each of ``docs``, unpickling only the blocks holding them."""
+    values: dict[int, bytes] = {}
+    for start, ids, _, raw, compressed in word.blocks:
+        wanted = docs.intersection(map(start.__add__, ids))
+        if not wanted or raw is None:
+            continue
+        # The index's own block pickle, read as Whoosh's _read_data reads it.
+        data = pickle.loads(zlib.decompress(raw) if compressed else raw)  # noqa: S301
+        for docnum, value in zip(ids, data[2], strict=True):
+            if start + docnum in wanted:
+                values[start + docnum] = value
+    return values
+
+
+def _best(scores: Mapping[int, float], count: int) -> list[tuple[int, float]]:
+    """The ``count`` highest-scored documents, ties to the lower document number (as Whoosh)."""
+    if len(scores) > count:
+        threshold = heapq.nlargest(count, scores.values())[-1]
+        scores = {docnum: score for docnum, score in scores.items() if score >= threshold}
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))[:count]
 
 
 class _OnlyDocs:
@@ -740,6 +1007,7 @@ class SearchIndex:
         self._searcher: Searcher | None = None
         self._columns: dict[str, list[object]] = {}
         self._field_lengths: dict[tuple[int, str], bytes | None] = {}
+        self._all_lengths: dict[str, bytes | None] = {}
         self._forget_searcher()
         self._parser = MultifieldParser(list(TEXT_FIELDS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS))
         self._parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
@@ -869,6 +1137,7 @@ class SearchIndex:
             self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
             self._columns = {}
             self._field_lengths: dict[tuple[int, str], bytes | None] = {}
+            self._all_lengths: dict[str, bytes | None] = {}
         return self._searcher
 
     def _column(self, name: str) -> list[object]:
@@ -931,7 +1200,12 @@ class SearchIndex:
         # Every match, for the exact total and the facets; it also serves as the
         # search's filter (Whoosh's document-set filter, not a Require clause, which
         # trips an assertion in Whoosh's optimised top-k collector with date ranges).
-        matched = matching_docs(searcher, parsed)
+        run: _SearchRun | None = _SearchRun(searcher, self._index_lengths)
+        try:
+            matched = run.docs(parsed)  # type: ignore[union-attr]
+        except _Unsupported:
+            run = None
+            matched = matching_docs(searcher, parsed)
         if filters:
             matched &= self._allowed(searcher, filters)
         if not matched:
@@ -939,15 +1213,18 @@ class SearchIndex:
             return SearchPage((), 0, {}, _analysed_terms(parsed), suggestion)
         limit = max(1, min(limit, SEARCH_LIMIT_MAX))
         offset = max(0, min(offset, SEARCH_LIMIT_MAX))
+        top = None
         if sort == "date":
             top = self._newest(matched, offset + limit)
-        else:
-            summed = _scored_terms(parsed)
-            top = self._top_scored(searcher, *summed, matched, offset + limit) if summed else None
-            if top is None:
-                top = searcher.search(
-                    parsed, limit=offset + limit, filter=matched if filters else None
-                ).top_n
+        elif run is not None:
+            try:
+                top = run.top(parsed, matched, offset + limit)
+            except _Unsupported:
+                top = None
+        if top is None:
+            top = searcher.search(
+                parsed, limit=offset + limit, filter=matched if filters else None
+            ).top_n
         ids = self._column("id")  # raw bytes such as b"42": int() reads them
         hits = tuple(
             SearchHit(int(ids[docnum]), score, docnum)  # type: ignore[arg-type]
@@ -956,54 +1233,27 @@ class SearchIndex:
         counts: dict[str, dict[str, int]] = {}
         if facets:
             for name, column in FACET_FIELDS.items():
-                values = self._column(column)
-                counts[name] = _counts(Counter(values[docnum] for docnum in matched))
+                counts[name] = _counts(Counter(map(self._column(column).__getitem__, matched)))
         return SearchPage(hits, len(matched), counts, _analysed_terms(parsed))
 
-    def _top_scored(
-        self,
-        searcher: Searcher,
-        terms: list[query.Term],
-        constant: float,
-        matched: set[int],
-        count: int,
-    ) -> list[tuple[float, int]] | None:
-        """The ``count`` best of ``matched`` by the sum of ``terms``' BM25F scores, as Whoosh ranks.
+    def _index_lengths(self, fieldname: str) -> bytes | None:
+        """Every document's encoded length of ``fieldname``, by index-wide document number.
 
-        The matches are known already; Whoosh's collector would find them
-        again through a tree of matchers, several Python calls per posting.
-        Here each term's postings are read a block of ids and weights at a
-        time, and each matched document is scored with Whoosh's own scorer
-        (same statistics, same formula). Ties go to the lower document
-        number, as in Whoosh. None when a term is not a BM25F-scored word
-        in Whoosh's own posting format: Whoosh scores those.
+        The segments' length columns laid end to end (segments number their
+        documents from their offset on); None when a segment has no such column.
+        A column stops at its last document with the field: the rest are 0.
         """
-        if not terms:
-            return None
-        scores = dict.fromkeys(matched, 0.0)
-        segments = [
-            (
-                reader,
-                start,
-                {d - start for d in matched if start <= d < start + reader.doc_count_all()},
-            )
-            for reader, start in searcher.reader().leaf_readers()
-        ]
-        for term in terms:
-            text = _term_bytes(term)
-            if text is None or (term.fieldname, text) not in searcher.reader():
-                continue
-            scorer = searcher.weighting.scorer(searcher, term.fieldname, text)
-            if type(scorer) is not scoring.BM25FScorer:
-                return None
-            for reader, start, docs in segments:
-                found = self._segment_scores(reader, term, text, scorer, docs)
-                if found is None:
-                    return None
-                for docnum, score in found.items():
-                    scores[start + docnum] += score
-        best = heapq.nsmallest(count, scores.items(), key=lambda pair: (-pair[1], pair[0]))
-        return [(score + constant, docnum) for docnum, score in best]
+        if fieldname not in self._all_lengths:
+            parts: list[bytes] = []
+            for reader, start in self._current().reader().leaf_readers():
+                lengths = self._lengths(reader, fieldname)
+                if lengths is None or start != sum(map(len, parts)):
+                    self._all_lengths[fieldname] = None
+                    break
+                parts.append(lengths.ljust(reader.doc_count_all(), b"\0"))
+            else:
+                self._all_lengths[fieldname] = b"".join(parts)
+        return self._all_lengths[fieldname]
 
     def _segment_scores(
         self,

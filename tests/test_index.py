@@ -381,7 +381,9 @@ def test_block_ids_read_whooshs_posting_blocks_exactly(tmp_path: Path) -> None:
 def test_pickled_ints_read_every_int_width_or_give_up() -> None:
     deltas = (1, 255, 256, 65_535, 65_536, 2**31 - 1, 7)
     head = pickle.dumps((deltas, None, None), 2)
-    assert list(_pickled_ints(head, len(deltas)) or ()) == list(deltas)
+    found = _pickled_ints(head, len(deltas))
+    assert found is not None and list(found[0]) == list(deltas)
+    assert head[found[1] - 1 : found[1]] == b"t"  # where the weights' pickle begins
     assert _pickled_ints(pickle.dumps(((1, 2, 3, 2**40), None), 2), 4) is None  # a LONG: Whoosh's
 
 
