@@ -20,7 +20,7 @@ import shutil
 import struct
 import zlib
 from bisect import bisect_left
-from collections import Counter, deque
+from collections import deque
 from collections.abc import (
     Callable,
     Collection,
@@ -37,6 +37,7 @@ from itertools import accumulate
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
 import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
 from whoosh import formats, query, scoring
@@ -524,25 +525,77 @@ def _block_postings(matcher: W3LeafMatcher) -> tuple[tuple[int, ...], Sequence[f
 
 
 def _pickled_weights(head: bytes, pos: int, count: int) -> Sequence[float] | None:
-    """The weights pickled at ``pos``, after the ids: none (all 1.0), one for all, or one each.
+    """The weights pickled at ``pos``, after the ids: none (all 1.0), one for all, or one each."""
+    layout = _weights_layout(head, pos, count)
+    if layout is None:
+        return None
+    opcode, pos = layout
+    if opcode == b"N":
+        return (1.0,) * count
+    if opcode == b"G":
+        return _DOUBLE.unpack_from(head, pos) * count
+    unpack = _WEIGHTS_STRUCTS.get(count)
+    if unpack is None:
+        unpack = _WEIGHTS_STRUCTS[count] = struct.Struct(">" + "xd" * count)
+    return unpack.unpack_from(head, pos - 1)
 
-    The tuple of ids may be followed by its memo opcode (``q`` one byte, ``r``
-    four). None for any other layout.
+
+def _weights_layout(head: bytes, pos: int, count: int) -> tuple[bytes, int] | None:
+    """How the weights at ``pos`` are pickled, and where their first float's bytes start.
+
+    ``N`` (no weights: all 1.0), ``G`` (one float for all) or ``(`` (a tuple
+    of ``count`` floats, each a ``G`` and eight bytes). The tuple of ids may
+    be followed by its memo opcode (``q`` one byte, ``r`` four). None for any
+    other layout.
     """
     memo = head[pos : pos + 1]
     pos += 2 if memo == b"q" else 5 if memo == b"r" else 0
     opcode = head[pos : pos + 1]
     if opcode == b"N":
-        return (1.0,) * count
+        return opcode, pos + 1
     if opcode == b"G" and len(head) >= pos + 9:
-        return _DOUBLE.unpack_from(head, pos + 1) * count
+        return opcode, pos + 1
     end = pos + 1 + 9 * count
     if opcode == b"(" and head[pos + 1 : end : 9] == b"G" * count and head[end : end + 1] == b"t":
-        unpack = _WEIGHTS_STRUCTS.get(count)
-        if unpack is None:
-            unpack = _WEIGHTS_STRUCTS[count] = struct.Struct(">" + "xd" * count)
-        return unpack.unpack_from(head, pos + 1)
+        return opcode, pos + 2
     return None
+
+
+def _block_arrays(matcher: W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
+    """The current block's ids and weights as arrays (see :func:`_block_postings`).
+
+    The ids' deltas and the weights are read straight from the pickle's
+    bytes when they are laid out as :func:`_block_postings` expects.
+    """
+    count = matcher._blocklength
+    if not (
+        matcher._byteids
+        or count < 4
+        or matcher._data is not None
+        or matcher._ids is not None
+        or matcher._weights is not None
+    ):
+        head = _block_head(matcher, len(_PICKLED_TUPLE) + 14 * count + 16)
+        ints = _pickled_ints(head, count)
+        layout = _weights_layout(head, ints[1], count) if ints is not None else None
+        if ints is not None and layout is not None:
+            deltas, _ = ints
+            ids = np.cumsum(
+                np.frombuffer(deltas, np.uint8) if isinstance(deltas, bytes) else deltas,
+                dtype=np.int64,
+            )
+            opcode, pos = layout
+            if opcode == b"N":
+                return ids, np.ones(count)
+            if opcode == b"G":
+                return ids, np.full(count, _DOUBLE.unpack_from(head, pos)[0])
+            return ids, np.frombuffer(head, _PICKLED_FLOATS, count, pos - 1)["value"]
+    ids, weights = _block_postings(matcher)
+    return np.array(ids, np.int64), np.array(weights, np.float64)
+
+
+_PICKLED_FLOATS = np.dtype([("opcode", "u1"), ("value", ">f8")])
+"""A pickled float as it sits in a tuple: the ``G`` opcode, then the big-endian double."""
 
 
 _DOUBLE = struct.Struct(">d")
@@ -620,29 +673,14 @@ def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
     itself; here the term postings are read whole and And/Or/Not become set
     operations. Anything else (phrases, ranges, wildcards) goes to Whoosh.
     """
-    return _matching(searcher, q, lambda leaf: _term_docs(searcher, leaf))
-
-
-def _term_docs(searcher: Searcher, q: query.Query) -> set[int] | None:
-    """A term's documents from its postings, a block of ids at a time; None for other queries."""
-    if type(q) is not query.Term:
-        return None
-    found: set[int] = set()
-    for reader, start in searcher.reader().leaf_readers():
-        if (q.fieldname, q.text) in reader:
-            ids = _posting_ids(reader.postings(q.fieldname, q.text))
-            found.update(ids if start == 0 else (start + docnum for docnum in ids))
-    return found
-
-
-def _matching(
-    searcher: Searcher, q: query.Query, leaf_docs: Callable[[query.Query], set[int] | None]
-) -> set[int]:
-    """:func:`matching_docs` with the leaves ``leaf_docs`` knows (None: not a leaf it reads)."""
-    found = leaf_docs(q)
-    if found is not None:
-        return found
     kind = type(q)
+    if kind is query.Term:
+        found: set[int] = set()
+        for reader, start in searcher.reader().leaf_readers():
+            if (q.fieldname, q.text) in reader:
+                ids = _posting_ids(reader.postings(q.fieldname, q.text))
+                found.update(ids if start == 0 else (start + docnum for docnum in ids))
+        return found
     if kind is query.And or kind is query.Require:
         # "a NOT b" parses as And([a, Not(b)]): subtract b rather than build the complement of b.
         children = list(q.children())
@@ -650,20 +688,20 @@ def _matching(
         included = [child for child in children if type(child) is not query.Not]
         if not included:
             return set(searcher.reader().all_doc_ids()).difference(
-                *(_matching(searcher, child, leaf_docs) for child in excluded)
+                *(matching_docs(searcher, child) for child in excluded)
             )
-        parts = sorted((_matching(searcher, child, leaf_docs) for child in included), key=len)
+        parts = sorted((matching_docs(searcher, child) for child in included), key=len)
         return set.intersection(*parts).difference(
-            *(_matching(searcher, child, leaf_docs) for child in excluded)
+            *(matching_docs(searcher, child) for child in excluded)
         )
     if kind is query.Or and not q.minmatch:
-        return set().union(*(_matching(searcher, child, leaf_docs) for child in q.children()))
+        return set().union(*(matching_docs(searcher, child) for child in q.children()))
     if kind is query.AndNot:
-        return _matching(searcher, q.a, leaf_docs) - _matching(searcher, q.b, leaf_docs)
+        return matching_docs(searcher, q.a) - matching_docs(searcher, q.b)
     if kind is query.AndMaybe:
-        return _matching(searcher, q.a, leaf_docs)
+        return matching_docs(searcher, q.a)
     if kind is query.Not:
-        return set(searcher.reader().all_doc_ids()) - _matching(searcher, q.query, leaf_docs)
+        return set(searcher.reader().all_doc_ids()) - matching_docs(searcher, q.query)
     return set(searcher.docs_for_query(q))
 
 
@@ -675,12 +713,13 @@ class _Unsupported(Exception):
 class _Word:
     """One word's postings in one field over the whole index, as one search reads them."""
 
-    docs: set[int]
-    """The documents (numbered index-wide) holding the word, deleted ones left out."""
-    blocks: list[tuple[int, tuple[int, ...], Sequence[float], bytes | None, bool]]
-    """Each block's segment offset, ids and weights; for a phrase's words also its raw data
-    and whether it is compressed, so positions are unpickled only where a candidate is."""
-    positions: bool
+    ids: np.ndarray
+    """Document numbers (index-wide, ascending) holding the word, deleted ones included."""
+    weights: np.ndarray
+    """The word's weight (how often it occurs) in each of ``ids``."""
+    blocks: list[tuple[int, int, bytes, bool]] | None
+    """For a phrase's words: each block's postings' range in ``ids``, its raw data and
+    whether that is compressed, so positions are unpickled only where needed."""
 
 
 class _SearchRun:
@@ -689,26 +728,61 @@ class _SearchRun:
     Whoosh would find the matches with its matcher tree and then find them
     again in its collector to score them, several Python calls per posting
     each time, and a phrase twice over positions. Here each word's ids and
-    weights are read a block at a time (:func:`_block_postings`), the
-    matches are set operations over them, a phrase reads positions only for
-    documents holding all its words, and the matches are scored with
-    Whoosh's own BM25F statistics and formula, so scores and order are the
-    same. Nothing is kept beyond the search. Anything else raises
+    weights are read a block at a time into arrays (:func:`_block_arrays`),
+    the matches are operations on one flag per document, a phrase reads
+    positions only for documents holding all its words, and the matches are
+    scored with Whoosh's own BM25F statistics and formula, in the same order
+    of operations, so scores and order are the same. numpy keeps the work per
+    posting out of Python, which at 100,000 items is most of a search's time.
+    Nothing is kept beyond the search. Anything else raises
     :class:`_Unsupported`, and the caller leaves the query to Whoosh.
     """
 
-    def __init__(self, searcher: Searcher, lengths: Callable[[str], bytes | None]) -> None:
+    def __init__(
+        self, searcher: Searcher, live: np.ndarray, lengths: Callable[[str], np.ndarray | None]
+    ) -> None:
         self._searcher = searcher
         self._segments = list(searcher.reader().leaf_readers())
+        self._live = live
         self._lengths = lengths
         self._words: dict[tuple[str, bytes], _Word] = {}
-        self._phrases: dict[query.Phrase, set[int]] = {}
+        self._phrases: dict[query.Phrase, np.ndarray] = {}
 
-    def docs(self, q: query.Query) -> set[int]:
-        """The documents ``q`` matches (as :func:`matching_docs`)."""
-        return _matching(self._searcher, q, self._leaf_docs)
+    def docs(self, q: query.Query) -> np.ndarray:
+        """Which documents ``q`` matches, one flag per document (as :func:`matching_docs`)."""
+        kind = type(q)
+        if kind is query.Term:
+            text = _term_bytes(q)
+            if text is None:
+                raise _Unsupported
+            return self._flags(self._word(q.fieldname, text).ids)
+        if kind is query.Phrase:
+            return self._phrase_docs(q).copy()
+        if kind is query.And or kind is query.Require:
+            # "a NOT b" parses as And([a, Not(b)]): subtract b rather than build the complement.
+            found = self._live.copy()
+            for child in q.children():
+                if type(child) is query.Not:
+                    found &= ~self.docs(child.query)
+                else:
+                    found &= self.docs(child)
+            return found
+        if kind is query.Or and not q.minmatch:
+            found = np.zeros_like(self._live)
+            for child in q.children():
+                found |= self.docs(child)
+            return found
+        if kind is query.AndNot:
+            return self.docs(q.a) & ~self.docs(q.b)
+        if kind is query.AndMaybe:
+            return self.docs(q.a)
+        if kind is query.Not:
+            return self._live & ~self.docs(q.query)
+        return self._flags(np.fromiter(self._searcher.docs_for_query(q), np.int64))
 
-    def top(self, q: query.Query, matched: set[int], count: int) -> list[tuple[float, int]] | None:
+    def top(
+        self, q: query.Query, matched: np.ndarray, count: int
+    ) -> list[tuple[float, int]] | None:
         """The ``count`` best of ``matched`` by ``q``'s score, ties to the lower document number.
 
         None when ``q`` is not a sum of terms and phrases (see :func:`_scored_terms`).
@@ -717,87 +791,93 @@ class _SearchRun:
         if summed is None:
             return None
         parts, constant = summed
-        scores = dict.fromkeys(matched, 0.0)
+        scores = np.zeros(len(matched))
         for part in parts:
             if type(part) is query.Phrase:
-                found = self._phrase_scores(part, self._phrase_docs(part) & matched)
+                docs = np.flatnonzero(self._phrase_docs(part) & matched)
+                found = self._phrase_scores(part, docs)
             else:
-                found = self._word_scores(part, matched)  # type: ignore[arg-type]
-            boost = part.boost
-            for docnum, score in found.items():
-                scores[docnum] += score * boost
-        return [(score + constant, docnum) for docnum, score in _best(scores, count)]
+                text = _term_bytes(part)  # type: ignore[arg-type]
+                if text is None:
+                    raise _Unsupported
+                word = self._word(part.fieldname, text)
+                hit = matched[word.ids]
+                docs = word.ids[hit]
+                found = self._scores(part, docs, word.weights[hit])  # type: ignore[arg-type]
+            scores[docs] += found * part.boost
+        docs = np.flatnonzero(matched)
+        best = scores[docs]
+        if len(docs) > count:
+            kth = np.partition(best, len(best) - count)[len(best) - count]
+            keep = best >= kth
+            docs, best = docs[keep], best[keep]
+        order = np.lexsort((docs, -best))[:count]
+        return [(float(best[i]) + constant, int(docs[i])) for i in order]
 
-    def _leaf_docs(self, q: query.Query) -> set[int] | None:
-        if type(q) is query.Term:
-            text = _term_bytes(q)
-            if text is None:
-                raise _Unsupported
-            return set(self._word(q.fieldname, text).docs)
-        if type(q) is query.Phrase:
-            return set(self._phrase_docs(q))
-        return None
+    def _flags(self, docnums: np.ndarray) -> np.ndarray:
+        found = np.zeros_like(self._live)
+        found[docnums] = True
+        return found & self._live
 
     def _word(self, fieldname: str, text: bytes, *, positions: bool = False) -> _Word:
         """A word's postings in ``fieldname``; with ``positions``, where to read them too."""
         word = self._words.get((fieldname, text))
-        if word is not None and (word.positions or not positions):
+        if word is not None and (word.blocks is not None or not positions):
             return word
-        word = self._words[fieldname, text] = _Word(set(), [], positions)
+        ids: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        offsets: list[int] = []
+        blocks: list[tuple[int, int, bytes, bool]] | None = [] if positions else None
+        read = 0
         for reader, start in self._segments:
             if (fieldname, text) not in reader:
                 continue
             postings = reader.postings(fieldname, text)
-            deleted: frozenset[int] = frozenset()
-            if type(postings) is not W3LeafMatcher:
-                # A segment with deletions wraps its postings to skip them.
-                postings = getattr(postings, "child", None)
-                if type(postings) is not W3LeafMatcher:
-                    raise _Unsupported
-                deleted = reader.deleted_docs_set  # a cached property
-            if positions and not (postings._fixedsize is None or postings._fixedsize < 0):
+            # A segment with deletions wraps its postings to skip them; the live flags do here.
+            postings = getattr(postings, "child", postings)
+            if type(postings) is not W3LeafMatcher or (
+                positions and not (postings._fixedsize is None or postings._fixedsize < 0)
+            ):
                 raise _Unsupported
             while postings.is_active():
-                ids, weights = _block_postings(postings)
-                raw = None
-                if positions:
+                block_ids, block_weights = _block_arrays(postings)
+                ids.append(block_ids)
+                weights.append(block_weights)
+                offsets.append(start)
+                if blocks is not None:
                     raw = postings._postfile.get(
                         postings._dataoffset, postings._nextoffset - postings._dataoffset
                     )
-                word.blocks.append((start, ids, weights, raw, bool(postings._compression)))
-                word.docs.update(map(start.__add__, ids))
+                    end = read + len(block_ids)
+                    blocks.append((read, end, raw, bool(postings._compression)))
+                read += len(block_ids)
                 postings._next_block()
-            if deleted:
-                word.docs.difference_update(start + docnum for docnum in deleted)
+        if ids:
+            sizes = [len(block) for block in ids]
+            word = _Word(
+                np.concatenate(ids) + np.repeat(np.array(offsets, np.int64), sizes),
+                np.concatenate(weights).astype(np.float64),
+                blocks,
+            )
+        else:
+            word = _Word(np.zeros(0, np.int64), np.zeros(0), blocks)
+        self._words[fieldname, text] = word
         return word
 
-    def _word_scores(self, term: query.Term, docs: set[int]) -> dict[int, float]:
-        """The word's BM25F score (unboosted) in each of ``docs`` that holds it."""
-        text = _term_bytes(term)
+    def _scores(self, term: query.Term, docs: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The word's BM25F score (unboosted) in ``docs``, where it has ``weights``."""
+        if not len(docs):
+            return np.zeros(0)
         scorer = _bm25f_scorer(self._searcher, term)
-        if text is None or scorer is None:
-            if text is not None and (term.fieldname, text) not in self._searcher.reader():
-                return {}  # a word no document holds
-            raise _Unsupported
         lengths = self._lengths(term.fieldname)
-        if lengths is None:
+        if scorer is None or lengths is None:
             raise _Unsupported
-        # Whoosh's bm25(), term by term in the same order, with the length part per length code.
+        # Whoosh's bm25(), operation by operation, with the length part per length code.
         idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
-        norms = [k1 * ((1 - b) + b * fl / avgfl) for fl in _LENGTHS]
-        k1_1 = k1 + 1
-        scores: dict[int, float] = {}
-        for start, ids, weights, _, _ in self._word(term.fieldname, text).blocks:
-            wanted = docs.intersection(map(start.__add__, ids))
-            if not wanted:
-                continue
-            by_doc = dict(zip(ids, weights, strict=True))
-            for docnum in wanted:
-                weight = by_doc[docnum - start]
-                scores[docnum] = idf * ((weight * k1_1) / (weight + norms[lengths[docnum]]))
-        return scores
+        norms = np.array([k1 * ((1 - b) + b * fl / avgfl) for fl in _LENGTHS])
+        return idf * ((weights * (k1 + 1)) / (weights + norms[lengths[docs]]))
 
-    def _phrase_docs(self, phrase: query.Phrase) -> set[int]:
+    def _phrase_docs(self, phrase: query.Phrase) -> np.ndarray:
         """Documents holding ``phrase``'s words one after another, as Whoosh's phrase matcher."""
         found = self._phrases.get(phrase)
         if found is not None:
@@ -815,37 +895,44 @@ class _SearchRun:
         except ValueError:
             raise _Unsupported from None
         reader = self._searcher.reader()
-        found = set()
+        found = np.zeros_like(self._live)
         if all((phrase.fieldname, text) in reader for text in texts):
             words = [self._word(phrase.fieldname, text, positions=True) for text in texts]
-            smallest = min(words, key=lambda word: len(word.docs))
-            candidates = smallest.docs.intersection(
-                *(word.docs for word in words if word is not smallest)
-            )
-            values = {
-                text: _positions(word, candidates) for text, word in zip(texts, words, strict=True)
-            }
+            candidates = self._live.copy()
+            for word in words:
+                candidates &= self._flags(word.ids)
+            values = [_positions(word, candidates) for word in words]
             decode = field_type.format.decode_positions
-            for docnum in candidates:
-                starts = decode(values[texts[0]][docnum])
-                rest = [set(decode(values[text][docnum])) for text in texts[1:]]
+            for docnum in np.flatnonzero(candidates).tolist():
+                starts = decode(values[0][docnum])
+                rest = [set(decode(value[docnum])) for value in values[1:]]
                 if any(
                     all(start + i in later for i, later in enumerate(rest, 1)) for start in starts
                 ):
-                    found.add(docnum)
+                    found[docnum] = True
         self._phrases[phrase] = found
         return found
 
-    def _phrase_scores(self, phrase: query.Phrase, docs: set[int]) -> dict[int, float]:
-        """A phrase's score in each of ``docs`` (unboosted): its words' scores summed as Whoosh
-        sums them (a binary tree of intersections, first half plus second half)."""
-        words = [
-            self._word_scores(query.Term(phrase.fieldname, word), docs) for word in phrase.words
-        ]
-        return {docnum: _tree_sum([word[docnum] for word in words]) for docnum in docs}
+    def _phrase_scores(self, phrase: query.Phrase, docs: np.ndarray) -> np.ndarray:
+        """A phrase's score (unboosted) in ``docs``, which all hold it: its words' scores
+        added up as Whoosh adds them (a binary tree, first half plus second half)."""
+        scores = []
+        for word in phrase.words:
+            term = query.Term(phrase.fieldname, word)
+            postings = self._word(phrase.fieldname, _term_bytes(term))  # type: ignore[arg-type]
+            weights = postings.weights[np.searchsorted(postings.ids, docs)]
+            scores.append(self._scores(term, docs, weights))
+        return _tree_sum(scores)
 
 
-def _tree_sum(scores: list[float]) -> float:
+def _flags_of(docnums: Iterable[int], size: int) -> np.ndarray:
+    """One flag per document number, set for ``docnums``."""
+    flags = np.zeros(size, bool)
+    flags[np.fromiter(docnums, np.int64)] = True
+    return flags
+
+
+def _tree_sum(scores: list[np.ndarray]) -> np.ndarray:
     """Scores added up in the order of Whoosh's ``make_binary_tree``."""
     if len(scores) == 1:
         return scores[0]
@@ -853,27 +940,19 @@ def _tree_sum(scores: list[float]) -> float:
     return _tree_sum(scores[:half]) + _tree_sum(scores[half:])
 
 
-def _positions(word: _Word, docs: set[int]) -> dict[int, bytes]:
-    """The word's encoded positions in each of ``docs``, unpickling only the blocks holding them."""
+def _positions(word: _Word, docs: np.ndarray) -> dict[int, bytes]:
+    """The word's encoded positions in the flagged ``docs``, unpickling only blocks holding one."""
     values: dict[int, bytes] = {}
-    for start, ids, _, raw, compressed in word.blocks:
-        wanted = docs.intersection(map(start.__add__, ids))
-        if not wanted or raw is None:
+    wanted = docs[word.ids]
+    for begin, end, raw, compressed in word.blocks or ():
+        hits = np.flatnonzero(wanted[begin:end])
+        if not len(hits):
             continue
         # The index's own block pickle, read as Whoosh's _read_data reads it.
         data = pickle.loads(zlib.decompress(raw) if compressed else raw)  # noqa: S301
-        for docnum, value in zip(ids, data[2], strict=True):
-            if start + docnum in wanted:
-                values[start + docnum] = value
+        for i in hits.tolist():
+            values[int(word.ids[begin + i])] = data[2][i]
     return values
-
-
-def _best(scores: Mapping[int, float], count: int) -> list[tuple[int, float]]:
-    """The ``count`` highest-scored documents, ties to the lower document number (as Whoosh)."""
-    if len(scores) > count:
-        threshold = heapq.nlargest(count, scores.values())[-1]
-        scores = {docnum: score for docnum, score in scores.items() if score >= threshold}
-    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))[:count]
 
 
 class _OnlyDocs:
@@ -1007,7 +1086,9 @@ class SearchIndex:
         self._searcher: Searcher | None = None
         self._columns: dict[str, list[object]] = {}
         self._field_lengths: dict[tuple[int, str], bytes | None] = {}
-        self._all_lengths: dict[str, bytes | None] = {}
+        self._all_lengths: dict[str, np.ndarray | None] = {}
+        self._live_flags: np.ndarray | None = None
+        self._codes: dict[str, tuple[np.ndarray, list[object]]] = {}
         self._forget_searcher()
         self._parser = MultifieldParser(list(TEXT_FIELDS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS))
         self._parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
@@ -1137,7 +1218,9 @@ class SearchIndex:
             self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
             self._columns = {}
             self._field_lengths: dict[tuple[int, str], bytes | None] = {}
-            self._all_lengths: dict[str, bytes | None] = {}
+            self._all_lengths: dict[str, np.ndarray | None] = {}
+            self._live_flags: np.ndarray | None = None
+            self._codes: dict[str, tuple[np.ndarray, list[object]]] = {}
         return self._searcher
 
     def _column(self, name: str) -> list[object]:
@@ -1200,31 +1283,32 @@ class SearchIndex:
         # Every match, for the exact total and the facets; it also serves as the
         # search's filter (Whoosh's document-set filter, not a Require clause, which
         # trips an assertion in Whoosh's optimised top-k collector with date ranges).
-        run: _SearchRun | None = _SearchRun(searcher, self._index_lengths)
+        live = self._live()
+        run: _SearchRun | None = _SearchRun(searcher, live, self._index_lengths)
         try:
-            matched = run.docs(parsed)  # type: ignore[union-attr]
+            flags = run.docs(parsed)  # type: ignore[union-attr]
         except _Unsupported:
             run = None
-            matched = matching_docs(searcher, parsed)
+            flags = _flags_of(matching_docs(searcher, parsed), len(live))
         if filters:
-            matched &= self._allowed(searcher, filters)
-        if not matched:
+            flags &= _flags_of(self._allowed(searcher, filters), len(live))
+        total = int(np.count_nonzero(flags))
+        if not total:
             suggestion = self._suggestion(searcher, text) if text.strip() else None
             return SearchPage((), 0, {}, _analysed_terms(parsed), suggestion)
         limit = max(1, min(limit, SEARCH_LIMIT_MAX))
         offset = max(0, min(offset, SEARCH_LIMIT_MAX))
         top = None
         if sort == "date":
-            top = self._newest(matched, offset + limit)
+            top = self._newest(np.flatnonzero(flags).tolist(), offset + limit)
         elif run is not None:
             try:
-                top = run.top(parsed, matched, offset + limit)
+                top = run.top(parsed, flags, offset + limit)
             except _Unsupported:
                 top = None
         if top is None:
-            top = searcher.search(
-                parsed, limit=offset + limit, filter=matched if filters else None
-            ).top_n
+            allowed = set(np.flatnonzero(flags).tolist()) if filters else None
+            top = searcher.search(parsed, limit=offset + limit, filter=allowed).top_n
         ids = self._column("id")  # raw bytes such as b"42": int() reads them
         hits = tuple(
             SearchHit(int(ids[docnum]), score, docnum)  # type: ignore[arg-type]
@@ -1233,10 +1317,13 @@ class SearchIndex:
         counts: dict[str, dict[str, int]] = {}
         if facets:
             for name, column in FACET_FIELDS.items():
-                counts[name] = _counts(Counter(map(self._column(column).__getitem__, matched)))
-        return SearchPage(hits, len(matched), counts, _analysed_terms(parsed))
+                codes, values = self._facet_codes(column)
+                tally = np.bincount(codes[flags], minlength=len(values))
+                found = np.flatnonzero(tally).tolist()
+                counts[name] = _counts({values[code]: int(tally[code]) for code in found})
+        return SearchPage(hits, total, counts, _analysed_terms(parsed))
 
-    def _index_lengths(self, fieldname: str) -> bytes | None:
+    def _index_lengths(self, fieldname: str) -> np.ndarray | None:
         """Every document's encoded length of ``fieldname``, by index-wide document number.
 
         The segments' length columns laid end to end (segments number their
@@ -1252,8 +1339,28 @@ class SearchIndex:
                     break
                 parts.append(lengths.ljust(reader.doc_count_all(), b"\0"))
             else:
-                self._all_lengths[fieldname] = b"".join(parts)
+                self._all_lengths[fieldname] = np.frombuffer(b"".join(parts), np.uint8)
         return self._all_lengths[fieldname]
+
+    def _live(self) -> np.ndarray:
+        """One flag per document number: not deleted. Read once per searcher."""
+        if self._live_flags is None:
+            reader = self._current().reader()
+            flags = np.ones(reader.doc_count_all(), bool)
+            if reader.has_deletions():
+                flags[:] = False
+                flags[list(reader.all_doc_ids())] = True
+            self._live_flags = flags
+        return self._live_flags
+
+    def _facet_codes(self, column: str) -> tuple[np.ndarray, list[object]]:
+        """A column as a code per document and the value of each code, read once per searcher."""
+        found = self._codes.get(column)
+        if found is None:
+            codes: dict[object, int] = {}
+            per_doc = [codes.setdefault(value, len(codes)) for value in self._column(column)]
+            found = self._codes[column] = (np.array(per_doc, np.int64), list(codes))
+        return found
 
     def _segment_scores(
         self,
