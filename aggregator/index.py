@@ -33,7 +33,7 @@ from collections.abc import (
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from pathlib import Path
 from types import TracebackType
 
@@ -561,11 +561,12 @@ def _weights_layout(head: bytes, pos: int, count: int) -> tuple[bytes, int] | No
     return None
 
 
-def _block_arrays(matcher: W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
-    """The current block's ids and weights as arrays (see :func:`_block_postings`).
+def _block_arrays(matcher: W3LeafMatcher) -> tuple[bytes | Sequence[int], np.ndarray]:
+    """The current block's id deltas and its weights as an array (see :func:`_block_postings`).
 
-    The ids' deltas and the weights are read straight from the pickle's
-    bytes when they are laid out as :func:`_block_postings` expects.
+    Both are read straight from the pickle's bytes when they are laid out as
+    :func:`_block_postings` expects. The deltas stay as they were read (one
+    byte each, or a tuple) so a word's blocks become one array at once.
     """
     count = matcher._blocklength
     if not (
@@ -579,20 +580,19 @@ def _block_arrays(matcher: W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
         ints = _pickled_ints(head, count)
         layout = _weights_layout(head, ints[1], count) if ints is not None else None
         if ints is not None and layout is not None:
-            deltas, _ = ints
-            ids = np.cumsum(
-                np.frombuffer(deltas, np.uint8) if isinstance(deltas, bytes) else deltas,
-                dtype=np.int64,
-            )
             opcode, pos = layout
             if opcode == b"N":
-                return ids, np.ones(count)
+                return ints[0], _ONES[:count]
             if opcode == b"G":
-                return ids, np.full(count, _DOUBLE.unpack_from(head, pos)[0])
-            return ids, np.frombuffer(head, _PICKLED_FLOATS, count, pos - 1)["value"]
+                return ints[0], np.full(count, _DOUBLE.unpack_from(head, pos)[0])
+            return ints[0], np.frombuffer(head, _PICKLED_FLOATS, count, pos - 1)["value"]
     ids, weights = _block_postings(matcher)
-    return np.array(ids, np.int64), np.array(weights, np.float64)
+    deltas = [ids[0], *(later - earlier for earlier, later in pairwise(ids))]
+    return deltas, np.array(weights, np.float64)
 
+
+_ONES = np.ones(128)
+"""Weights of a block that stores none (Whoosh's blocks hold at most 128 postings)."""
 
 _PICKLED_FLOATS = np.dtype([("opcode", "u1"), ("value", ">f8")])
 """A pickled float as it sits in a tuple: the ``G`` opcode, then the big-endian double."""
@@ -824,11 +824,11 @@ class _SearchRun:
         word = self._words.get((fieldname, text))
         if word is not None and (word.blocks is not None or not positions):
             return word
-        ids: list[np.ndarray] = []
+        deltas: list[int] = []
         weights: list[np.ndarray] = []
+        firsts: list[int] = []  # where each block begins in the word's postings
         offsets: list[int] = []
         blocks: list[tuple[int, int, bytes, bool]] | None = [] if positions else None
-        read = 0
         for reader, start in self._segments:
             if (fieldname, text) not in reader:
                 continue
@@ -840,27 +840,27 @@ class _SearchRun:
             ):
                 raise _Unsupported
             while postings.is_active():
-                block_ids, block_weights = _block_arrays(postings)
-                ids.append(block_ids)
-                weights.append(block_weights)
+                block_deltas, block_weights = _block_arrays(postings)
+                firsts.append(len(deltas))
                 offsets.append(start)
+                deltas.extend(block_deltas)
+                weights.append(block_weights)
                 if blocks is not None:
                     raw = postings._postfile.get(
                         postings._dataoffset, postings._nextoffset - postings._dataoffset
                     )
-                    end = read + len(block_ids)
-                    blocks.append((read, end, raw, bool(postings._compression)))
-                read += len(block_ids)
+                    blocks.append((firsts[-1], len(deltas), raw, bool(postings._compression)))
                 postings._next_block()
-        if ids:
-            sizes = [len(block) for block in ids]
-            word = _Word(
-                np.concatenate(ids) + np.repeat(np.array(offsets, np.int64), sizes),
-                np.concatenate(weights).astype(np.float64),
-                blocks,
-            )
-        else:
-            word = _Word(np.zeros(0, np.int64), np.zeros(0), blocks)
+        # A block's deltas start from 0: a running sum over all of them, less the sum
+        # before the block, plus the block's segment offset, gives index-wide numbers.
+        summed = np.cumsum(np.array(deltas, np.int64))
+        before = np.concatenate(([0], summed))[firsts]
+        sizes = np.diff(np.array([*firsts, len(deltas)], np.int64))
+        word = _Word(
+            summed + np.repeat(np.array(offsets, np.int64) - before, sizes),
+            np.concatenate(weights).astype(np.float64) if weights else np.zeros(0),
+            blocks,
+        )
         self._words[fieldname, text] = word
         return word
 
@@ -904,8 +904,8 @@ class _SearchRun:
             values = [_positions(word, candidates) for word in words]
             decode = field_type.format.decode_positions
             for docnum in np.flatnonzero(candidates).tolist():
-                starts = decode(values[0][docnum])
-                rest = [set(decode(value[docnum])) for value in values[1:]]
+                starts = _decoded_positions(values[0][docnum], decode)
+                rest = [set(_decoded_positions(value[docnum], decode)) for value in values[1:]]
                 if any(
                     all(start + i in later for i, later in enumerate(rest, 1)) for start in starts
                 ):
@@ -923,6 +923,33 @@ class _SearchRun:
             weights = postings.weights[np.searchsorted(postings.ids, docs)]
             scores.append(self._scores(term, docs, weights))
         return _tree_sum(scores)
+
+
+def _decoded_positions(value: bytes, decode: Callable[[bytes], list[int]]) -> Sequence[int]:
+    """A posting's positions, as Whoosh's ``Positions.decode_positions(value)`` gives them.
+
+    The value is the count (four bytes) and the pickled list of deltas; most
+    are one or a few deltas below 256 (``K`` and one byte each), read here
+    without unpickling. Any other layout goes to ``decode``.
+    """
+    if len(value) == 13 and value[:10] == _ONE_POSITION and value[11:] == b"a.":
+        return (value[10],)
+    count = int.from_bytes(value[:4], "big")
+    end = 10 + 2 * count
+    if (
+        value[4:10] == _POSITIONS
+        and len(value) == end + 2
+        and value[10:end:2] == b"K" * count
+        and value[end:] == b"e."
+    ):
+        return tuple(accumulate(value[11:end:2]))
+    return decode(value)
+
+
+_ONE_POSITION = b"\x00\x00\x00\x01\x80\x02]q\x00K"
+"""A value holding one position below 256: its count, the pickled list's opening, ``K``."""
+_POSITIONS = b"\x80\x02]q\x00("
+"""The opening of a pickled list of several positions."""
 
 
 def _flags_of(docnums: Iterable[int], size: int) -> np.ndarray:
