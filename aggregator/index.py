@@ -904,11 +904,14 @@ class _SearchRun:
             values = [_positions(word, candidates) for word in words]
             decode = field_type.format.decode_positions
             for docnum in np.flatnonzero(candidates).tolist():
-                starts = _decoded_positions(values[0][docnum], decode)
-                rest = [set(_decoded_positions(value[docnum], decode)) for value in values[1:]]
-                if any(
-                    all(start + i in later for i, later in enumerate(rest, 1)) for start in starts
-                ):
+                # Where the phrase could start, narrowed word by word: the k-th word at start + k.
+                starts: Sequence[int] = _decoded_positions(values[0][docnum], decode)
+                for k, value in enumerate(values[1:], 1):
+                    later = _decoded_positions(value[docnum], decode)
+                    starts = [start for start in starts if start + k in later]
+                    if not starts:
+                        break
+                else:
                     found[docnum] = True
         self._phrases[phrase] = found
         return found
@@ -977,8 +980,8 @@ def _positions(word: _Word, docs: np.ndarray) -> dict[int, bytes]:
             continue
         # The index's own block pickle, read as Whoosh's _read_data reads it.
         data = pickle.loads(zlib.decompress(raw) if compressed else raw)  # noqa: S301
-        for i in hits.tolist():
-            values[int(word.ids[begin + i])] = data[2][i]
+        docnums = word.ids[begin:end][hits].tolist()
+        values.update(zip(docnums, map(data[2].__getitem__, hits.tolist()), strict=True))
     return values
 
 
