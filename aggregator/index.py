@@ -739,11 +739,17 @@ class _SearchRun:
     """
 
     def __init__(
-        self, searcher: Searcher, live: np.ndarray, lengths: Callable[[str], np.ndarray | None]
+        self,
+        searcher: Searcher,
+        live: np.ndarray,
+        lengths: Callable[[str], np.ndarray | None],
+        within: np.ndarray | None = None,
     ) -> None:
+        """``within``: the only documents the caller asks about (phrases are checked there only)."""
         self._searcher = searcher
         self._segments = list(searcher.reader().leaf_readers())
         self._live = live
+        self._within = live if within is None else within & live
         self._lengths = lengths
         self._words: dict[tuple[str, bytes], _Word] = {}
         self._phrases: dict[query.Phrase, np.ndarray] = {}
@@ -787,6 +793,24 @@ class _SearchRun:
 
         None when ``q`` is not a sum of terms and phrases (see :func:`_scored_terms`).
         """
+        summed = self.scores(q, matched)
+        if summed is None:
+            return None
+        scores, constant = summed
+        docs = np.flatnonzero(matched)
+        best = scores[docs]
+        if len(docs) > count:
+            kth = np.partition(best, len(best) - count)[len(best) - count]
+            keep = best >= kth
+            docs, best = docs[keep], best[keep]
+        order = np.lexsort((docs, -best))[:count]
+        return [(float(best[i]) + constant, int(docs[i])) for i in order]
+
+    def scores(self, q: query.Query, matched: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """``q``'s score for each of ``matched`` (one per document), less a constant all add.
+
+        None when ``q`` is not a sum of terms and phrases (see :func:`_scored_terms`).
+        """
         summed = _scored_terms(q)
         if summed is None:
             return None
@@ -805,14 +829,7 @@ class _SearchRun:
                 docs = word.ids[hit]
                 found = self._scores(part, docs, word.weights[hit])  # type: ignore[arg-type]
             scores[docs] += found * part.boost
-        docs = np.flatnonzero(matched)
-        best = scores[docs]
-        if len(docs) > count:
-            kth = np.partition(best, len(best) - count)[len(best) - count]
-            keep = best >= kth
-            docs, best = docs[keep], best[keep]
-        order = np.lexsort((docs, -best))[:count]
-        return [(float(best[i]) + constant, int(docs[i])) for i in order]
+        return scores, constant
 
     def _flags(self, docnums: np.ndarray) -> np.ndarray:
         found = np.zeros_like(self._live)
@@ -898,7 +915,7 @@ class _SearchRun:
         found = np.zeros_like(self._live)
         if all((phrase.fieldname, text) in reader for text in texts):
             words = [self._word(phrase.fieldname, text, positions=True) for text in texts]
-            candidates = self._live.copy()
+            candidates = self._within.copy()
             for word in words:
                 candidates &= self._flags(word.ids)
             values = [_positions(word, candidates) for word in words]
@@ -1497,13 +1514,44 @@ class SearchIndex:
     ) -> dict[str, dict[int, float]]:
         """Each query's score for each of ``hits`` only (by item id), for personalising a search.
 
-        Scoring a few hundred known documents by skipping to them in each
-        query's postings is far cheaper than running the queries over the
-        whole index and intersecting afterwards.
+        Each query's words are read once (:class:`_SearchRun`, phrases checked
+        in the hits only) and scored as a search scores them; a query that is
+        not a sum of words and phrases is scored by Whoosh on postings cut to
+        the hits (:class:`_OnlyDocs`).
         """
+        if not hits:
+            return {key: {} for key in queries}
         searcher = self._current()
-        scores: dict[str, dict[int, float]] = {key: {} for key in queries}
         by_docnum = {hit.docnum: hit.item_id for hit in hits}
+        live = self._live()
+        wanted = _flags_of(by_docnum, len(live))
+        run = _SearchRun(searcher, live, self._index_lengths, within=wanted)
+        scores: dict[str, dict[int, float]] = {}
+        rest: dict[str, query.Query] = {}
+        for key, q in queries.items():
+            try:
+                matched = run.docs(q) & wanted
+                summed = run.scores(q, matched)
+            except _Unsupported:
+                summed = None
+            if summed is None:
+                rest[key] = q
+                continue
+            found, constant = summed
+            docs = np.flatnonzero(matched).tolist()
+            scores[key] = {
+                by_docnum[docnum]: score + constant
+                for docnum, score in zip(docs, found[docs].tolist(), strict=True)
+            }
+        if rest:
+            scores.update(self._whoosh_scores(searcher, rest, by_docnum))
+        return {key: scores[key] for key in queries}
+
+    def _whoosh_scores(
+        self, searcher: Searcher, queries: Mapping[str, query.Query], by_docnum: Mapping[int, int]
+    ) -> dict[str, dict[int, float]]:
+        """:meth:`score_docs` by Whoosh's matchers, skipping to each wanted document."""
+        scores: dict[str, dict[int, float]] = {key: {} for key in queries}
         wanted = sorted(by_docnum)
         context = searcher.context(needs_current=True)
         for subsearcher, start in searcher.leaf_searchers():
