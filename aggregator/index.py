@@ -49,6 +49,7 @@ from whoosh.idsets import BitSet
 from whoosh.matching import FilterMatcher, ListMatcher, Matcher, WrappingMatcher
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser
 from whoosh.qparser.common import QueryParserError
+from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import MERGE_SMALL, SegmentWriter
@@ -753,6 +754,7 @@ class _SearchRun:
         self._lengths = lengths
         self._words: dict[tuple[str, bytes], _Word] = {}
         self._phrases: dict[query.Phrase, np.ndarray] = {}
+        self._bm25: dict[tuple[str, str], tuple[float, float, np.ndarray, np.ndarray]] = {}
 
     def docs(self, q: query.Query) -> np.ndarray:
         """Which documents ``q`` matches, one flag per document (as :func:`matching_docs`)."""
@@ -847,9 +849,10 @@ class _SearchRun:
         offsets: list[int] = []
         blocks: list[tuple[int, int, bytes, bool]] | None = [] if positions else None
         for reader, start in self._segments:
-            if (fieldname, text) not in reader:
+            try:
+                postings = reader.postings(fieldname, text)
+            except TermNotFound:  # one look-up in the term dictionary rather than two
                 continue
-            postings = reader.postings(fieldname, text)
             # A segment with deletions wraps its postings to skip them; the live flags do here.
             postings = getattr(postings, "child", postings)
             if type(postings) is not W3LeafMatcher or (
@@ -885,14 +888,37 @@ class _SearchRun:
         """The word's BM25F score (unboosted) in ``docs``, where it has ``weights``."""
         if not len(docs):
             return np.zeros(0)
-        scorer = _bm25f_scorer(self._searcher, term)
-        lengths = self._lengths(term.fieldname)
-        if scorer is None or lengths is None:
-            raise _Unsupported
-        # Whoosh's bm25(), operation by operation, with the length part per length code.
-        idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
-        norms = np.array([k1 * ((1 - b) + b * fl / avgfl) for fl in _LENGTHS])
+        key = (term.fieldname, term.text)
+        found = self._bm25.get(key)
+        if found is None:
+            found = self._bm25[key] = self._bm25_parts(term)
+        idf, k1, norms, lengths = found
         return idf * ((weights * (k1 + 1)) / (weights + norms[lengths[docs]]))
+
+    def _bm25_parts(self, term: query.Term) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """A word's idf, K1, the length part of Whoosh's bm25() per length code, and the codes.
+
+        The same statistics a ``BM25FScorer`` takes from the searcher (its idf
+        is cached there), without the scorer's per-segment look-ups of the
+        word's maximum weight, which scoring every match does not use.
+        """
+        weighting = self._searcher.weighting
+        text = _term_bytes(term)
+        lengths = self._lengths(term.fieldname)
+        if (
+            type(weighting) is not scoring.BM25F
+            or weighting._field_B
+            or text is None
+            or lengths is None
+            or not self._searcher.schema[term.fieldname].scorable
+        ):
+            raise _Unsupported
+        idf = self._searcher.idf(term.fieldname, text)
+        avgfl = self._searcher.avg_field_length(term.fieldname) or 1
+        b, k1 = weighting.B, weighting.K1
+        # Whoosh's bm25(), operation by operation, with the length part per length code.
+        norms = np.array([k1 * ((1 - b) + b * fl / avgfl) for fl in _LENGTHS])
+        return idf, k1, norms, lengths
 
     def _phrase_docs(self, phrase: query.Phrase) -> np.ndarray:
         """Documents holding ``phrase``'s words one after another, as Whoosh's phrase matcher."""
