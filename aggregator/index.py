@@ -1014,18 +1014,55 @@ def _tree_sum(scores: list[np.ndarray]) -> np.ndarray:
 
 
 def _positions(word: _Word, docs: np.ndarray) -> dict[int, bytes]:
-    """The word's encoded positions in the flagged ``docs``, unpickling only blocks holding one."""
+    """The word's encoded positions in the flagged ``docs``, read only from blocks holding one."""
     values: dict[int, bytes] = {}
     wanted = docs[word.ids]
     for begin, end, raw, compressed in word.blocks or ():
-        hits = np.flatnonzero(wanted[begin:end])
-        if not len(hits):
+        hits = np.flatnonzero(wanted[begin:end]).tolist()
+        if not hits:
             continue
-        # The index's own block pickle, read as Whoosh's _read_data reads it.
-        data = pickle.loads(zlib.decompress(raw) if compressed else raw)  # noqa: S301
+        data = zlib.decompress(raw) if compressed else raw
         docnums = word.ids[begin:end][hits].tolist()
-        values.update(zip(docnums, map(data[2].__getitem__, hits.tolist()), strict=True))
+        found = _pickled_values(data, end - begin, hits)
+        if found is None:
+            # The index's own block pickle, read as Whoosh's _read_data reads it.
+            found = list(map(pickle.loads(data)[2].__getitem__, hits))  # noqa: S301
+        values.update(zip(docnums, found, strict=True))
     return values
+
+
+def _pickled_values(data: bytes, count: int, wanted: list[int]) -> list[bytes] | None:
+    """The ``wanted`` postings' values from a block's pickle, without unpickling the block.
+
+    Pickle (protocol 2) writes each value, a bytes object, as a call of
+    ``_codecs.encode`` on its Latin-1 text: the first names the function
+    (``c_codecs\nencode\n`` and a memo put), every later one gets it back
+    from the memo (``h`` and its index), and the text follows as ``X``, a
+    four-byte length and UTF-8. Splitting the block at those ``h``, index,
+    ``X`` marks is one pass in C; unpickling the whole block makes a bytes
+    object per posting through a call. None (unpickle instead) unless there
+    is exactly one record per posting and each wanted text ends within its
+    record.
+    """
+    first = data.find(_ENCODE)
+    head = first + len(_ENCODE) + 2
+    if first < 0 or data[head - 2 : head - 1] != b"q" or data[head : head + 1] != b"X":
+        return None
+    records = data[head + 1 :].split(b"h" + data[head - 1 : head] + b"X")
+    if len(records) != count:
+        return None
+    values = []
+    for i in wanted:
+        record = records[i]
+        end = 4 + int.from_bytes(record[:4], "little")
+        if end > len(record):
+            return None
+        values.append(record[4:end].decode("utf-8").encode("latin-1"))
+    return values
+
+
+_ENCODE = b"c_codecs\nencode\n"
+"""Pickle's opcode naming ``_codecs.encode``, how protocol 2 writes a bytes object."""
 
 
 class _OnlyDocs:
