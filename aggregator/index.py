@@ -944,14 +944,13 @@ class _SearchRun:
             candidates = self._within.copy()
             for word in words:
                 candidates &= self._flags(word.ids)
-            values = [_positions(word, candidates) for word in words]
             decode = field_type.format.decode_positions
+            positions = [_positions(word, candidates, decode) for word in words]
             for docnum in np.flatnonzero(candidates).tolist():
                 # Where the phrase could start, narrowed word by word: the k-th word at start + k.
-                starts: Sequence[int] = _decoded_positions(values[0][docnum], decode)
-                for k, value in enumerate(values[1:], 1):
-                    later = _decoded_positions(value[docnum], decode)
-                    starts = [start for start in starts if start + k in later]
+                starts = positions[0][docnum]
+                for k, later in enumerate(positions[1:], 1):
+                    starts = [start for start in starts if start + k in later[docnum]]
                     if not starts:
                         break
                 else:
@@ -1013,9 +1012,15 @@ def _tree_sum(scores: list[np.ndarray]) -> np.ndarray:
     return _tree_sum(scores[:half]) + _tree_sum(scores[half:])
 
 
-def _positions(word: _Word, docs: np.ndarray) -> dict[int, bytes]:
-    """The word's encoded positions in the flagged ``docs``, read only from blocks holding one."""
-    values: dict[int, bytes] = {}
+def _positions(
+    word: _Word, docs: np.ndarray, decode: Callable[[bytes], list[int]]
+) -> dict[int, Sequence[int]]:
+    """The word's positions in the flagged ``docs``, read only from blocks holding one.
+
+    ``decode`` is the field format's ``decode_positions``, for the values
+    this does not read itself.
+    """
+    found: dict[int, Sequence[int]] = {}
     wanted = docs[word.ids]
     for begin, end, raw, compressed in word.blocks or ():
         hits = np.flatnonzero(wanted[begin:end]).tolist()
@@ -1023,16 +1028,20 @@ def _positions(word: _Word, docs: np.ndarray) -> dict[int, bytes]:
             continue
         data = zlib.decompress(raw) if compressed else raw
         docnums = word.ids[begin:end][hits].tolist()
-        found = _pickled_values(data, end - begin, hits)
-        if found is None:
+        records = _pickled_records(data, end - begin)
+        positions = (
+            [_record_positions(records[i], decode) for i in hits] if records is not None else []
+        )
+        if records is None or None in positions:
             # The index's own block pickle, read as Whoosh's _read_data reads it.
-            found = list(map(pickle.loads(data)[2].__getitem__, hits))  # noqa: S301
-        values.update(zip(docnums, found, strict=True))
-    return values
+            values = pickle.loads(data)[2]  # noqa: S301
+            positions = [_decoded_positions(values[i], decode) for i in hits]
+        found.update(zip(docnums, positions, strict=True))  # type: ignore[arg-type]
+    return found
 
 
-def _pickled_values(data: bytes, count: int, wanted: list[int]) -> list[bytes] | None:
-    """The ``wanted`` postings' values from a block's pickle, without unpickling the block.
+def _pickled_records(data: bytes, count: int) -> list[bytes] | None:
+    """A block's values as pickled, one record per posting, without unpickling the block.
 
     Pickle (protocol 2) writes each value, a bytes object, as a call of
     ``_codecs.encode`` on its Latin-1 text: the first names the function
@@ -1040,27 +1049,47 @@ def _pickled_values(data: bytes, count: int, wanted: list[int]) -> list[bytes] |
     from the memo (``h`` and its index), and the text follows as ``X``, a
     four-byte length and UTF-8. Splitting the block at those ``h``, index,
     ``X`` marks is one pass in C; unpickling the whole block makes a bytes
-    object per posting through a call. None (unpickle instead) unless there
-    is exactly one record per posting and each wanted text ends within its
-    record.
+    object per posting through a call. Each record starts with the text's
+    length. None unless there is exactly one record per posting.
     """
     first = data.find(_ENCODE)
     head = first + len(_ENCODE) + 2
     if first < 0 or data[head - 2 : head - 1] != b"q" or data[head : head + 1] != b"X":
         return None
     records = data[head + 1 :].split(b"h" + data[head - 1 : head] + b"X")
-    if len(records) != count:
+    return records if len(records) == count else None
+
+
+def _record_positions(record: bytes, decode: Callable[[bytes], list[int]]) -> Sequence[int] | None:
+    """The positions one record of :func:`_pickled_records` holds; None if its text overruns it.
+
+    The text is the value: the count (four bytes) and the pickled list of
+    deltas. One delta or a few, each below 128 (one byte as UTF-8), are read
+    here from the record; any other value is decoded by ``decode``.
+    """
+    size = int.from_bytes(record[:4], "little")
+    if size + 4 > len(record):
         return None
-    values = []
-    for i in wanted:
-        record = records[i]
-        end = 4 + int.from_bytes(record[:4], "little")
-        if end > len(record):
-            return None
-        values.append(record[4:end].decode("utf-8").encode("latin-1"))
-    return values
+    if size == 14 and record[4:15] == _ONE_POSITION_TEXT and record[16:18] == b"a.":
+        return (record[15],)  # below 128: a larger delta takes two bytes, so size would differ
+    count = (size - 13) // 2
+    end = 15 + 2 * count
+    if (
+        1 < count < 128
+        and size == 13 + 2 * count
+        and record[4:8] == count.to_bytes(4, "big")
+        and record[8:15] == _POSITIONS_TEXT
+        and record[15:end:2] == b"K" * count
+        and record[end : end + 2] == b"e."
+    ):
+        return tuple(accumulate(record[16:end:2]))
+    return _decoded_positions(record[4 : 4 + size].decode("utf-8").encode("latin-1"), decode)
 
 
+_ONE_POSITION_TEXT = b"\x00\x00\x00\x01\xc2\x80\x02]q\x00K"
+"""A value's text for one position, as UTF-8, up to its delta: the count, the list, ``K``."""
+_POSITIONS_TEXT = b"\xc2\x80\x02]q\x00("
+"""After the count, the opening of a pickled list of several positions, as UTF-8."""
 _ENCODE = b"c_codecs\nencode\n"
 """Pickle's opcode naming ``_codecs.encode``, how protocol 2 writes a bytes object."""
 

@@ -520,7 +520,7 @@ def test_relevance_equals_whoosh_when_the_last_documents_have_no_body(tmp_path: 
 def test_phrase_positions_read_from_block_pickles_equal_whooshs(tmp_path: Path) -> None:
     from whoosh import formats
 
-    from aggregator.index import _decoded_positions, _pickled_values
+    from aggregator.index import _decoded_positions, _pickled_records, _record_positions
 
     with SearchIndex.open(tmp_path / "index") as index:
         index.add(
@@ -540,7 +540,9 @@ def test_phrase_positions_read_from_block_pickles_equal_whooshs(tmp_path: Path) 
                 data = zlib.decompress(raw) if postings._compression else raw
                 postings._read_values()
                 count = postings._blocklength
-                assert _pickled_values(data, count, list(range(count))) == list(postings._values)
-                for value in postings._values:
+                records = _pickled_records(data, count)
+                assert records is not None
+                for record, value in zip(records, postings._values, strict=True):
+                    assert list(_record_positions(record, decode) or ()) == decode(value)
                     assert list(_decoded_positions(value, decode)) == decode(value)
                 postings._next_block()
