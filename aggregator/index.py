@@ -1228,6 +1228,7 @@ class SearchIndex:
         self._all_lengths: dict[str, np.ndarray | None] = {}
         self._live_flags: np.ndarray | None = None
         self._codes: dict[str, tuple[np.ndarray, list[object]]] = {}
+        self._dates: np.ndarray | None = None
         self._forget_searcher()
         self._parser = MultifieldParser(list(TEXT_FIELDS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS))
         self._parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
@@ -1360,6 +1361,7 @@ class SearchIndex:
             self._all_lengths: dict[str, np.ndarray | None] = {}
             self._live_flags: np.ndarray | None = None
             self._codes: dict[str, tuple[np.ndarray, list[object]]] = {}
+            self._dates: np.ndarray | None = None
         return self._searcher
 
     def _column(self, name: str) -> list[object]:
@@ -1423,14 +1425,15 @@ class SearchIndex:
         # search's filter (Whoosh's document-set filter, not a Require clause, which
         # trips an assertion in Whoosh's optimised top-k collector with date ranges).
         live = self._live()
-        run: _SearchRun | None = _SearchRun(searcher, live, self._index_lengths)
+        reader = _SearchRun(searcher, live, self._index_lengths)
+        run: _SearchRun | None = reader
         try:
-            flags = run.docs(parsed)  # type: ignore[union-attr]
+            flags = reader.docs(parsed)
         except _Unsupported:
             run = None
             flags = _flags_of(matching_docs(searcher, parsed), len(live))
         if filters:
-            flags &= _flags_of(self._allowed(searcher, filters), len(live))
+            flags &= self._allowed(reader, filters)
         total = int(np.count_nonzero(flags))
         if not total:
             suggestion = self._suggestion(searcher, text) if text.strip() else None
@@ -1561,23 +1564,33 @@ class SearchIndex:
         newest = heapq.nlargest(count, matched, key=lambda docnum: (published[docnum], -docnum))
         return [(0.0, docnum) for docnum in newest]
 
-    def _allowed(self, searcher: Searcher, filters: SearchFilters) -> set[int]:
-        """The documents ``filters`` let through.
+    def _allowed(self, run: _SearchRun, filters: SearchFilters) -> np.ndarray:
+        """The documents ``filters`` let through, one flag per document.
 
         The date range is checked on the ``published`` column: as a query it
         expands into a term per distinct timestamp, which takes seconds.
         """
         restriction = filters.query()
-        if restriction is not None:
-            allowed = matching_docs(searcher, restriction)
+        if restriction is None:
+            allowed = self._live().copy()
         else:
-            allowed = set(searcher.reader().all_doc_ids())
+            try:
+                allowed = run.docs(restriction)
+            except _Unsupported:
+                allowed = _flags_of(matching_docs(self._current(), restriction), len(self._live()))
         if filters.since or filters.until:
-            start = _naive_utc(filters.since) if filters.since else datetime.min
-            end = _naive_utc(filters.until) if filters.until else datetime.max
-            published = self._column("published")
-            allowed = {docnum for docnum in allowed if start <= published[docnum] <= end}  # type: ignore[operator]
+            published = self._published()
+            if filters.since:
+                allowed &= published >= np.datetime64(_naive_utc(filters.since), "us")
+            if filters.until:
+                allowed &= published <= np.datetime64(_naive_utc(filters.until), "us")
         return allowed
+
+    def _published(self) -> np.ndarray:
+        """The ``published`` column as an array, read once per searcher."""
+        if self._dates is None:
+            self._dates = np.array(self._column("published"), dtype="datetime64[us]")
+        return self._dates
 
     def _suggestion(self, searcher: Searcher, text: str) -> str | None:
         """The query with unknown words replaced by the closest title words Whoosh knows."""
