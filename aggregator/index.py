@@ -562,12 +562,15 @@ def _weights_layout(head: bytes, pos: int, count: int) -> tuple[bytes, int] | No
     return None
 
 
-def _block_arrays(matcher: W3LeafMatcher) -> tuple[bytes | Sequence[int], np.ndarray]:
+def _block_arrays(
+    matcher: W3LeafMatcher, data: bytes | None = None
+) -> tuple[bytes | Sequence[int], np.ndarray]:
     """The current block's id deltas and its weights as an array (see :func:`_block_postings`).
 
     Both are read straight from the pickle's bytes when they are laid out as
-    :func:`_block_postings` expects. The deltas stay as they were read (one
-    byte each, or a tuple) so a word's blocks become one array at once.
+    :func:`_block_postings` expects; ``data`` is the block's pickle when the
+    caller decompressed it whole already. The deltas stay as they were read
+    (one byte each, or a tuple) so a word's blocks become one array at once.
     """
     count = matcher._blocklength
     if not (
@@ -577,7 +580,7 @@ def _block_arrays(matcher: W3LeafMatcher) -> tuple[bytes | Sequence[int], np.nda
         or matcher._ids is not None
         or matcher._weights is not None
     ):
-        head = _block_head(matcher, len(_PICKLED_TUPLE) + 14 * count + 16)
+        head = data or _block_head(matcher, len(_PICKLED_TUPLE) + 14 * count + 16)
         ints = _pickled_ints(head, count)
         layout = _weights_layout(head, ints[1], count) if ints is not None else None
         if ints is not None and layout is not None:
@@ -718,9 +721,9 @@ class _Word:
     """Document numbers (index-wide, ascending) holding the word, deleted ones included."""
     weights: np.ndarray
     """The word's weight (how often it occurs) in each of ``ids``."""
-    blocks: list[tuple[int, int, bytes, bool]] | None
-    """For a phrase's words: each block's postings' range in ``ids``, its raw data and
-    whether that is compressed, so positions are unpickled only where needed."""
+    blocks: list[tuple[int, int, bytes]] | None
+    """For a phrase's words: each block's postings' range in ``ids`` and its pickle
+    (decompressed), to read positions from where they are needed."""
 
 
 class _SearchRun:
@@ -847,7 +850,7 @@ class _SearchRun:
         weights: list[np.ndarray] = []
         firsts: list[int] = []  # where each block begins in the word's postings
         offsets: list[int] = []
-        blocks: list[tuple[int, int, bytes, bool]] | None = [] if positions else None
+        blocks: list[tuple[int, int, bytes]] | None = [] if positions else None
         for reader, start in self._segments:
             try:
                 postings = reader.postings(fieldname, text)
@@ -860,16 +863,20 @@ class _SearchRun:
             ):
                 raise _Unsupported
             while postings.is_active():
-                block_deltas, block_weights = _block_arrays(postings)
+                data = None
+                if blocks is not None:
+                    # Positions will be read from most blocks: decompress each once, whole.
+                    data = postings._postfile.get(
+                        postings._dataoffset, postings._nextoffset - postings._dataoffset
+                    )
+                    data = zlib.decompress(data) if postings._compression else data
+                block_deltas, block_weights = _block_arrays(postings, data)
                 firsts.append(len(deltas))
                 offsets.append(start)
                 deltas.extend(block_deltas)
                 weights.append(block_weights)
-                if blocks is not None:
-                    raw = postings._postfile.get(
-                        postings._dataoffset, postings._nextoffset - postings._dataoffset
-                    )
-                    blocks.append((firsts[-1], len(deltas), raw, bool(postings._compression)))
+                if blocks is not None and data is not None:
+                    blocks.append((firsts[-1], len(deltas), data))
                 postings._next_block()
         # A block's deltas start from 0: a running sum over all of them, less the sum
         # before the block, plus the block's segment offset, gives index-wide numbers.
@@ -1022,11 +1029,10 @@ def _positions(
     """
     found: dict[int, Sequence[int]] = {}
     wanted = docs[word.ids]
-    for begin, end, raw, compressed in word.blocks or ():
+    for begin, end, data in word.blocks or ():
         hits = np.flatnonzero(wanted[begin:end]).tolist()
         if not hits:
             continue
-        data = zlib.decompress(raw) if compressed else raw
         docnums = word.ids[begin:end][hits].tolist()
         records = _pickled_records(data, end - begin)
         positions = (
