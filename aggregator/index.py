@@ -469,7 +469,8 @@ def _block_ids(matcher: W3LeafMatcher) -> tuple[int, ...]:
 def _block_head(matcher: W3LeafMatcher, size: int) -> bytes:
     """The first ``size`` bytes of the current block's pickle, decompressing no more than that."""
     raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
-    return zlib.decompressobj().decompress(raw, size) if matcher._compression else raw[:size]
+    # bytes(): a file read in place (a memory map) gives views, which lack bytes' methods.
+    return zlib.decompressobj().decompress(raw, size) if matcher._compression else bytes(raw[:size])
 
 
 def _pickled_ints(head: bytes, count: int) -> tuple[bytes | tuple[int, ...], int] | None:
@@ -869,7 +870,7 @@ class _SearchRun:
                     data = postings._postfile.get(
                         postings._dataoffset, postings._nextoffset - postings._dataoffset
                     )
-                    data = zlib.decompress(data) if postings._compression else data
+                    data = zlib.decompress(data) if postings._compression else bytes(data)
                 block_deltas, block_weights = _block_arrays(postings, data)
                 firsts.append(len(deltas))
                 offsets.append(start)
