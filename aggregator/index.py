@@ -725,6 +725,8 @@ class _Word:
     blocks: list[tuple[int, int, bytes]] | None
     """For a phrase's words: each block's postings' range in ``ids`` and its pickle
     (decompressed), to read positions from where they are needed."""
+    within: np.ndarray | None
+    """The documents it was read for: blocks holding none of them were skipped (None: all)."""
 
 
 class _SearchRun:
@@ -755,41 +757,54 @@ class _SearchRun:
         self._segments = list(searcher.reader().leaf_readers())
         self._live = live
         self._within = live if within is None else within & live
+        self._restrict = within
         self._lengths = lengths
         self._words: dict[tuple[str, bytes], _Word] = {}
         self._phrases: dict[query.Phrase, np.ndarray] = {}
         self._bm25: dict[tuple[str, str], tuple[float, float, np.ndarray, np.ndarray]] = {}
 
-    def docs(self, q: query.Query) -> np.ndarray:
-        """Which documents ``q`` matches, one flag per document (as :func:`matching_docs`)."""
+    def docs(self, q: query.Query, within: np.ndarray | None = None) -> np.ndarray:
+        """Which documents ``q`` matches, one flag per document (as :func:`matching_docs`).
+
+        With ``within``, the flags are right for those documents only: posting
+        blocks holding none of them are not read. An ``And`` narrows ``within``
+        part by part, so a common word after a rare one reads only the blocks
+        where the rare one is.
+        """
         kind = type(q)
         if kind is query.Term:
             text = _term_bytes(q)
             if text is None:
                 raise _Unsupported
-            return self._flags(self._word(q.fieldname, text).ids)
+            return self._flags(self._word(q.fieldname, text, within=within).ids)
         if kind is query.Phrase:
             return self._phrase_docs(q).copy()
         if kind is query.And or kind is query.Require:
             # "a NOT b" parses as And([a, Not(b)]): subtract b rather than build the complement.
-            found = self._live.copy()
-            for child in q.children():
+            children = list(q.children())
+            found = None if within is None else self._live & within
+            for child in children:
+                if type(child) is not query.Not:
+                    part = self.docs(child, found)
+                    found = part if found is None else found & part
+            if found is None:
+                found = self._live
+            for child in children:
                 if type(child) is query.Not:
-                    found &= ~self.docs(child.query)
-                else:
-                    found &= self.docs(child)
+                    found = found & ~self.docs(child.query, found)
             return found
         if kind is query.Or and not q.minmatch:
             found = np.zeros_like(self._live)
             for child in q.children():
-                found |= self.docs(child)
+                found |= self.docs(child, within)
             return found
         if kind is query.AndNot:
-            return self.docs(q.a) & ~self.docs(q.b)
+            found = self.docs(q.a, within)
+            return found & ~self.docs(q.b, found)
         if kind is query.AndMaybe:
-            return self.docs(q.a)
+            return self.docs(q.a, within)
         if kind is query.Not:
-            return self._live & ~self.docs(q.query)
+            return self._live & ~self.docs(q.query, within)
         return self._flags(np.fromiter(self._searcher.docs_for_query(q), np.int64))
 
     def top(
@@ -830,7 +845,7 @@ class _SearchRun:
                 text = _term_bytes(part)  # type: ignore[arg-type]
                 if text is None:
                     raise _Unsupported
-                word = self._word(part.fieldname, text)
+                word = self._word(part.fieldname, text, within=matched)
                 hit = matched[word.ids]
                 docs = word.ids[hit]
                 found = self._scores(part, docs, word.weights[hit])  # type: ignore[arg-type]
@@ -842,10 +857,25 @@ class _SearchRun:
         found[docnums] = True
         return found & self._live
 
-    def _word(self, fieldname: str, text: bytes, *, positions: bool = False) -> _Word:
-        """A word's postings in ``fieldname``; with ``positions``, where to read them too."""
+    def _word(
+        self,
+        fieldname: str,
+        text: bytes,
+        *,
+        positions: bool = False,
+        within: np.ndarray | None = None,
+    ) -> _Word:
+        """A word's postings in ``fieldname``; with ``positions``, where to read them too.
+
+        With ``within``, only the blocks that may hold one of those documents
+        are read (a block's last id is in its header; the one before ends it).
+        """
         word = self._words.get((fieldname, text))
-        if word is not None and (word.blocks is not None or not positions):
+        if (
+            word is not None
+            and (word.blocks is not None or not positions)
+            and (word.within is None or (within is not None and not (within > word.within).any()))
+        ):
             return word
         deltas: list[int] = []
         weights: list[np.ndarray] = []
@@ -863,7 +893,13 @@ class _SearchRun:
                 positions and not (postings._fixedsize is None or postings._fixedsize < 0)
             ):
                 raise _Unsupported
+            last = -1
             while postings.is_active():
+                if within is not None:
+                    first, last = last + 1, postings.block_max_id()
+                    if not within[start + first : start + last + 1].any():
+                        postings._next_block()
+                        continue
                 data = None
                 if blocks is not None:
                     # Positions will be read from most blocks: decompress each once, whole.
@@ -888,6 +924,7 @@ class _SearchRun:
             summed + np.repeat(np.array(offsets, np.int64) - before, sizes),
             np.concatenate(weights).astype(np.float64) if weights else np.zeros(0),
             blocks,
+            within,
         )
         self._words[fieldname, text] = word
         return word
@@ -948,7 +985,10 @@ class _SearchRun:
         reader = self._searcher.reader()
         found = np.zeros_like(self._live)
         if all((phrase.fieldname, text) in reader for text in texts):
-            words = [self._word(phrase.fieldname, text, positions=True) for text in texts]
+            words = [
+                self._word(phrase.fieldname, text, positions=True, within=self._restrict)
+                for text in texts
+            ]
             candidates = self._within.copy()
             for word in words:
                 candidates &= self._flags(word.ids)
@@ -972,7 +1012,11 @@ class _SearchRun:
         scores = []
         for word in phrase.words:
             term = query.Term(phrase.fieldname, word)
-            postings = self._word(phrase.fieldname, _term_bytes(term))  # type: ignore[arg-type]
+            postings = self._word(
+                phrase.fieldname,
+                _term_bytes(term),  # type: ignore[arg-type]
+                within=self._restrict,
+            )
             weights = postings.weights[np.searchsorted(postings.ids, docs)]
             scores.append(self._scores(term, docs, weights))
         return _tree_sum(scores)
@@ -1642,7 +1686,7 @@ class SearchIndex:
         rest: dict[str, query.Query] = {}
         for key, q in queries.items():
             try:
-                matched = run.docs(q) & wanted
+                matched = run.docs(q, wanted) & wanted
                 summed = run.scores(q, matched)
             except _Unsupported:
                 summed = None
