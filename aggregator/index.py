@@ -112,6 +112,8 @@ _PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
 
 _LENGTHS = [byte_to_length(code) for code in range(256)]
 """Whoosh stores a field's length per document as one byte; this decodes it."""
+_DECODED_LENGTHS = np.array(_LENGTHS, np.float64)
+""":data:`_LENGTHS` as an array (exact: they are small integers)."""
 
 
 class _Codec(W3Codec):
@@ -877,6 +879,7 @@ class _SearchRun:
             and (word.within is None or (within is not None and not (within > word.within).any()))
         ):
             return word
+        wanted = within.tobytes() if within is not None else None  # bytes.find is a memchr
         deltas: list[int] = []
         weights: list[np.ndarray] = []
         firsts: list[int] = []  # where each block begins in the word's postings
@@ -895,9 +898,9 @@ class _SearchRun:
                 raise _Unsupported
             last = -1
             while postings.is_active():
-                if within is not None:
+                if wanted is not None:
                     first, last = last + 1, postings.block_max_id()
-                    if not within[start + first : start + last + 1].any():
+                    if wanted.find(1, start + first, start + last + 1) < 0:
                         postings._next_block()
                         continue
                 data = None
@@ -962,7 +965,7 @@ class _SearchRun:
         avgfl = self._searcher.avg_field_length(term.fieldname) or 1
         b, k1 = weighting.B, weighting.K1
         # Whoosh's bm25(), operation by operation, with the length part per length code.
-        norms = np.array([k1 * ((1 - b) + b * fl / avgfl) for fl in _LENGTHS])
+        norms = k1 * ((1 - b) + b * _DECODED_LENGTHS / avgfl)
         return idf, k1, norms, lengths
 
     def _phrase_docs(self, phrase: query.Phrase) -> np.ndarray:
