@@ -1121,11 +1121,11 @@ def _record_positions(record: bytes, decode: Callable[[bytes], list[int]]) -> Se
     deltas. One delta or a few, each below 128 (one byte as UTF-8), are read
     here from the record; any other value is decoded by ``decode``.
     """
+    if record[:15] == _ONE_POSITION_RECORD and record[16:18] == b"a.":
+        return (record[15],)  # below 128: a larger delta takes two bytes, so size would differ
     size = int.from_bytes(record[:4], "little")
     if size + 4 > len(record):
         return None
-    if size == 14 and record[4:15] == _ONE_POSITION_TEXT and record[16:18] == b"a.":
-        return (record[15],)  # below 128: a larger delta takes two bytes, so size would differ
     count = (size - 13) // 2
     end = 15 + 2 * count
     if (
@@ -1140,8 +1140,9 @@ def _record_positions(record: bytes, decode: Callable[[bytes], list[int]]) -> Se
     return _decoded_positions(record[4 : 4 + size].decode("utf-8").encode("latin-1"), decode)
 
 
-_ONE_POSITION_TEXT = b"\x00\x00\x00\x01\xc2\x80\x02]q\x00K"
-"""A value's text for one position, as UTF-8, up to its delta: the count, the list, ``K``."""
+_ONE_POSITION_RECORD = b"\x0e\x00\x00\x00\x00\x00\x00\x01\xc2\x80\x02]q\x00K"
+"""A record for one position below 128, up to its delta: the text's length (14), then the
+value's count, the pickled list's opening and ``K``, as UTF-8."""
 _POSITIONS_TEXT = b"\xc2\x80\x02]q\x00("
 """After the count, the opening of a pickled list of several positions, as UTF-8."""
 _ENCODE = b"c_codecs\nencode\n"
