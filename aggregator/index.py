@@ -11,7 +11,6 @@ freshness window by a document set computed once per run.
 
 from __future__ import annotations
 
-import heapq
 import multiprocessing
 import os
 import pickle
@@ -1497,7 +1496,7 @@ class SearchIndex:
         offset = max(0, min(offset, SEARCH_LIMIT_MAX))
         top = None
         if sort == "date":
-            top = self._newest(np.flatnonzero(flags).tolist(), offset + limit)
+            top = self._newest(flags, offset + limit)
         elif run is not None:
             try:
                 top = run.top(parsed, flags, offset + limit)
@@ -1608,16 +1607,17 @@ class SearchIndex:
                 self._field_lengths[key] = None
         return self._field_lengths[key]
 
-    def _newest(self, matched: Collection[int], count: int) -> list[tuple[float, int]]:
-        """The ``count`` newest of ``matched`` (ties: lower document number first), unscored.
+    def _newest(self, matched: np.ndarray, count: int) -> list[tuple[float, int]]:
+        """The ``count`` newest of the flagged documents (ties: lower number first), unscored.
 
         The matches are known already and ``published`` is a cached column:
         Whoosh's sorting collector would run the query's matchers again for
         the same order.
         """
-        published = self._column("published")
-        newest = heapq.nlargest(count, matched, key=lambda docnum: (published[docnum], -docnum))
-        return [(0.0, docnum) for docnum in newest]
+        docs = np.flatnonzero(matched)
+        # Every document has a date (see document()): as microseconds, newest first.
+        order = np.lexsort((docs, -self._published()[docs].view(np.int64)))[:count]
+        return [(0.0, docnum) for docnum in docs[order].tolist()]
 
     def _allowed(self, run: _SearchRun, filters: SearchFilters) -> np.ndarray:
         """The documents ``filters`` let through, one flag per document.
