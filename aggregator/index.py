@@ -11,7 +11,6 @@ freshness window by a document set computed once per run.
 
 from __future__ import annotations
 
-import heapq
 import io
 import multiprocessing
 import os
@@ -23,20 +22,29 @@ import sys
 import zlib
 from array import array
 from bisect import bisect_left
-from collections import Counter, deque
-from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import (
+    Callable,
+    Collection,
+    Container,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import whoosh.filedb.compound
 import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
-from whoosh import query, scoring
+from whoosh import formats, query, scoring
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.codec.base import Segment
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher, _lenfield
@@ -46,6 +54,7 @@ from whoosh.idsets import BitSet
 from whoosh.matching import FilterMatcher, ListMatcher, Matcher, WrappingMatcher
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser
 from whoosh.qparser.common import QueryParserError
+from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import MERGE_SMALL, SegmentWriter
@@ -123,6 +132,8 @@ _PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
 
 _LENGTHS = [byte_to_length(code) for code in range(256)]
 """Whoosh stores a field's length per document as one byte; this decodes it."""
+_DECODED_LENGTHS = np.array(_LENGTHS, np.float64)
+""":data:`_LENGTHS` as an array (exact: they are small integers)."""
 
 
 class _Codec(W3Codec):
@@ -532,36 +543,43 @@ def _block_ids(matcher: W3LeafMatcher) -> tuple[int, ...]:
         if matcher._ids is None:
             matcher._read_ids()
         return tuple(matcher._ids)
-    raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
-    size = len(_PICKLED_TUPLE) + 5 * count + 1
-    head = zlib.decompressobj().decompress(raw, size) if matcher._compression else raw[:size]
-    deltas = _pickled_ints(head, count) if head.startswith(_PICKLED_TUPLE) else None
-    if deltas is None:
+    head = _block_head(matcher, len(_PICKLED_TUPLE) + 5 * count + 1)
+    found = _pickled_ints(head, count)
+    if found is None:
         matcher._read_ids()
         return tuple(matcher._ids)
-    return tuple(accumulate(deltas))
+    return tuple(accumulate(found[0]))
 
 
-def _pickled_ints(head: bytes, count: int) -> bytes | tuple[int, ...] | None:
-    """``count`` pickled small ints after the mark, closed by the tuple opcode, or None."""
+def _block_head(matcher: W3LeafMatcher, size: int) -> bytes:
+    """The first ``size`` bytes of the current block's pickle, decompressing no more than that."""
+    raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
+    # bytes(): a file read in place (a memory map) gives views, which lack bytes' methods.
+    return zlib.decompressobj().decompress(raw, size) if matcher._compression else bytes(raw[:size])
+
+
+def _pickled_ints(head: bytes, count: int) -> tuple[bytes | tuple[int, ...], int] | None:
+    """``count`` pickled small ints after the mark, closed by the tuple opcode, and where they end.
+
+    None when the head is not laid out so.
+    """
+    if not head.startswith(_PICKLED_TUPLE):
+        return None
     start = len(_PICKLED_TUPLE)
     run = head[start : start + 2 * count]
     if run[0::2] == b"K" * count and head[start + 2 * count : start + 2 * count + 1] == b"t":
-        return run[1::2]  # the common case: every delta below 256, one byte each
+        # the common case: every delta below 256, one byte each
+        return run[1::2], start + 2 * count + 1
     ints = _PICKLED_INTS.match(head, start)
     if ints is None:
         return None
     # Safe: the regex let through only int opcodes, so this builds a tuple of ints and nothing else.
     deltas = pickle.loads(head[: ints.end()] + b".")  # noqa: S301
-    return deltas if len(deltas) == count else None
+    return (deltas, ints.end()) if len(deltas) == count else None
 
 
 _PICKLED_INTS = re.compile(rb"(?:K.|M..|J....)*t", re.DOTALL)
 """Pickle's BININT1, BININT2 and BININT opcodes with their arguments, up to the tuple opcode."""
-
-
-_PICKLED_WEIGHTS = re.compile(rb"(?:q.|r....)?(N|G.{8}|\((?:G.{8})*t)", re.DOTALL)
-"""After the ids' tuple (and its memo opcode): no weights (all 1.0), one for all, or one each."""
 
 
 def _block_postings(matcher: W3LeafMatcher) -> tuple[tuple[int, ...], Sequence[float]]:
@@ -569,35 +587,119 @@ def _block_postings(matcher: W3LeafMatcher) -> tuple[tuple[int, ...], Sequence[f
 
     Scoring a word needs each posting's weight, which the pickle holds right
     after the ids; the positions after them are what makes a block slow to
-    unpickle. Any layout this does not know goes to Whoosh.
+    unpickle. Ids and weights come from one decompressed prefix. Any layout
+    this does not know goes to Whoosh.
     """
-    ids = _block_ids(matcher)
-    count = len(ids)
-    if matcher._data is None and matcher._weights is None and count >= 4:
-        raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
-        size = len(_PICKLED_TUPLE) + 14 * count + 16
-        head = zlib.decompressobj().decompress(raw, size) if matcher._compression else raw[:size]
-        ints = _PICKLED_INTS.match(head, len(_PICKLED_TUPLE))
-        found = _PICKLED_WEIGHTS.match(head, ints.end()) if ints else None
-        if found is not None:
-            weights = found.group(1)
-            if weights == b"N":
-                return ids, (1.0,) * count
-            if weights[:1] == b"G":
-                return ids, struct.unpack(">d", weights[1:]) * count
-            if len(weights) == 9 * count + 2:
-                return ids, struct.unpack(">" + "xd" * count, weights[1:-1])
-    matcher._read_weights()
-    return ids, matcher._weights
+    count = matcher._blocklength
+    if (
+        matcher._byteids
+        or count < 4
+        or matcher._data is not None
+        or matcher._ids is not None
+        or matcher._weights is not None
+    ):
+        ids = _block_ids(matcher)
+        matcher._read_weights()
+        return ids, matcher._weights
+    head = _block_head(matcher, len(_PICKLED_TUPLE) + 14 * count + 16)
+    ints = _pickled_ints(head, count)
+    weights = _pickled_weights(head, ints[1], count) if ints is not None else None
+    if ints is None or weights is None:
+        ids = _block_ids(matcher)
+        matcher._read_weights()
+        return ids, matcher._weights
+    return tuple(accumulate(ints[0])), weights
 
 
-def _scored_terms(q: query.Query) -> tuple[list[query.Term], float] | None:
-    """The terms whose scores, plus a constant, add up to ``q``'s score for a match; or None.
+def _pickled_weights(head: bytes, pos: int, count: int) -> Sequence[float] | None:
+    """The weights pickled at ``pos``, after the ids: none (all 1.0), one for all, or one each."""
+    layout = _weights_layout(head, pos, count)
+    if layout is None:
+        return None
+    opcode, pos = layout
+    if opcode == b"N":
+        return (1.0,) * count
+    if opcode == b"G":
+        return _DOUBLE.unpack_from(head, pos) * count
+    unpack = _WEIGHTS_STRUCTS.get(count)
+    if unpack is None:
+        unpack = _WEIGHTS_STRUCTS[count] = struct.Struct(">" + "xd" * count)
+    return unpack.unpack_from(head, pos - 1)
+
+
+def _weights_layout(head: bytes, pos: int, count: int) -> tuple[bytes, int] | None:
+    """How the weights at ``pos`` are pickled, and where their first float's bytes start.
+
+    ``N`` (no weights: all 1.0), ``G`` (one float for all) or ``(`` (a tuple
+    of ``count`` floats, each a ``G`` and eight bytes). The tuple of ids may
+    be followed by its memo opcode (``q`` one byte, ``r`` four). None for any
+    other layout.
+    """
+    memo = head[pos : pos + 1]
+    pos += 2 if memo == b"q" else 5 if memo == b"r" else 0
+    opcode = head[pos : pos + 1]
+    if opcode == b"N":
+        return opcode, pos + 1
+    if opcode == b"G" and len(head) >= pos + 9:
+        return opcode, pos + 1
+    end = pos + 1 + 9 * count
+    if opcode == b"(" and head[pos + 1 : end : 9] == b"G" * count and head[end : end + 1] == b"t":
+        return opcode, pos + 2
+    return None
+
+
+def _block_arrays(
+    matcher: W3LeafMatcher, data: bytes | None = None
+) -> tuple[bytes | Sequence[int], np.ndarray]:
+    """The current block's id deltas and its weights as an array (see :func:`_block_postings`).
+
+    Both are read straight from the pickle's bytes when they are laid out as
+    :func:`_block_postings` expects; ``data`` is the block's pickle when the
+    caller decompressed it whole already. The deltas stay as they were read
+    (one byte each, or a tuple) so a word's blocks become one array at once.
+    """
+    count = matcher._blocklength
+    if not (
+        matcher._byteids
+        or count < 4
+        or matcher._data is not None
+        or matcher._ids is not None
+        or matcher._weights is not None
+    ):
+        head = data or _block_head(matcher, len(_PICKLED_TUPLE) + 14 * count + 16)
+        ints = _pickled_ints(head, count)
+        layout = _weights_layout(head, ints[1], count) if ints is not None else None
+        if ints is not None and layout is not None:
+            opcode, pos = layout
+            if opcode == b"N":
+                return ints[0], _ONES[:count]
+            if opcode == b"G":
+                return ints[0], np.full(count, _DOUBLE.unpack_from(head, pos)[0])
+            return ints[0], np.frombuffer(head, _PICKLED_FLOATS, count, pos - 1)["value"]
+    ids, weights = _block_postings(matcher)
+    deltas = [ids[0], *(later - earlier for earlier, later in pairwise(ids))]
+    return deltas, np.array(weights, np.float64)
+
+
+_ONES = np.ones(128)
+"""Weights of a block that stores none (Whoosh's blocks hold at most 128 postings)."""
+
+_PICKLED_FLOATS = np.dtype([("opcode", "u1"), ("value", ">f8")])
+"""A pickled float as it sits in a tuple: the ``G`` opcode, then the big-endian double."""
+
+
+_DOUBLE = struct.Struct(">d")
+_WEIGHTS_STRUCTS: dict[int, struct.Struct] = {}
+"""A block's weights as pickled floats (``G`` and eight bytes each), by block length."""
+
+
+def _scored_terms(q: query.Query) -> tuple[list[query.Term | query.Phrase], float] | None:
+    """The terms and phrases whose scores, plus a constant, add up to ``q``'s score; or None.
 
     Whoosh scores ``And`` and a plain ``Or`` as the sum of their matching
-    parts, a boosted term as its score times the boost, ``a NOT b`` as ``a``,
-    and a ``NOT b`` part of an ``And`` as 1.0. Anything else (phrases,
-    ranges, scaled or boosted groups, a ``NOT`` deeper in the query) is
+    parts, a boosted term or phrase as its score times the boost, ``a NOT b``
+    as ``a``, and a ``NOT b`` part of an ``And`` as 1.0. Anything else
+    (ranges, scaled or boosted groups, a ``NOT`` deeper in the query) is
     scored by Whoosh itself.
     """
     if type(q) is not query.And or q.boost != 1:
@@ -614,14 +716,14 @@ def _scored_terms(q: query.Query) -> tuple[list[query.Term], float] | None:
     return terms, constant
 
 
-def _summed_terms(q: query.Query) -> list[query.Term] | None:
+def _summed_terms(q: query.Query) -> list[query.Term | query.Phrase] | None:
     kind = type(q)
-    if kind is query.Term:
+    if kind is query.Term or kind is query.Phrase:
         return [q]
     if q.boost != 1:
         return None
     if kind is query.And or (kind is query.Or and not q.minmatch and q.scale is None):
-        terms: list[query.Term] = []
+        terms: list[query.Term | query.Phrase] = []
         for child in q.children():
             found = _summed_terms(child)
             if found is None:
@@ -691,6 +793,443 @@ def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
     if kind is query.Not:
         return set(searcher.reader().all_doc_ids()) - matching_docs(searcher, q.query)
     return set(searcher.docs_for_query(q))
+
+
+class _Unsupported(Exception):
+    """A part of a query :class:`_SearchRun` does not read; Whoosh then runs the whole query."""
+
+
+@dataclass(slots=True)
+class _Word:
+    """One word's postings in one field over the whole index, as one search reads them."""
+
+    ids: np.ndarray
+    """Document numbers (index-wide, ascending) holding the word, deleted ones included."""
+    weights: np.ndarray
+    """The word's weight (how often it occurs) in each of ``ids``."""
+    blocks: list[tuple[int, int, bytes]] | None
+    """For a phrase's words: each block's postings' range in ``ids`` and its pickle
+    (decompressed), to read positions from where they are needed."""
+    within: np.ndarray | None
+    """The documents it was read for: blocks holding none of them were skipped (None: all)."""
+
+
+class _SearchRun:
+    """One search's reading of the index: every word's postings once, for matching and scoring.
+
+    Whoosh would find the matches with its matcher tree and then find them
+    again in its collector to score them, several Python calls per posting
+    each time, and a phrase twice over positions. Here each word's ids and
+    weights are read a block at a time into arrays (:func:`_block_arrays`),
+    the matches are operations on one flag per document, a phrase reads
+    positions only for documents holding all its words, and the matches are
+    scored with Whoosh's own BM25F statistics and formula, in the same order
+    of operations, so scores and order are the same. numpy keeps the work per
+    posting out of Python, which at 100,000 items is most of a search's time.
+    Nothing is kept beyond the search. Anything else raises
+    :class:`_Unsupported`, and the caller leaves the query to Whoosh.
+    """
+
+    def __init__(
+        self,
+        searcher: Searcher,
+        live: np.ndarray,
+        lengths: Callable[[str], np.ndarray | None],
+        within: np.ndarray | None = None,
+    ) -> None:
+        """``within``: the only documents the caller asks about (phrases are checked there only)."""
+        self._searcher = searcher
+        self._segments = list(searcher.reader().leaf_readers())
+        self._live = live
+        self._within = live if within is None else within & live
+        self._restrict = within
+        self._lengths = lengths
+        self._words: dict[tuple[str, bytes], _Word] = {}
+        self._phrases: dict[query.Phrase, np.ndarray] = {}
+        self._bm25: dict[tuple[str, str], tuple[float, float, np.ndarray, np.ndarray]] = {}
+
+    def docs(self, q: query.Query, within: np.ndarray | None = None) -> np.ndarray:
+        """Which documents ``q`` matches, one flag per document (as :func:`matching_docs`).
+
+        With ``within``, the flags are right for those documents only: posting
+        blocks holding none of them are not read. An ``And`` narrows ``within``
+        part by part, so a common word after a rare one reads only the blocks
+        where the rare one is.
+        """
+        kind = type(q)
+        if kind is query.Term:
+            text = _term_bytes(q)
+            if text is None:
+                raise _Unsupported
+            return self._flags(self._word(q.fieldname, text, within=within).ids)
+        if kind is query.Phrase:
+            return self._phrase_docs(q).copy()
+        if kind is query.And or kind is query.Require:
+            # "a NOT b" parses as And([a, Not(b)]): subtract b rather than build the complement.
+            children = list(q.children())
+            found = None if within is None else self._live & within
+            for child in children:
+                if type(child) is not query.Not:
+                    part = self.docs(child, found)
+                    found = part if found is None else found & part
+            if found is None:
+                found = self._live
+            for child in children:
+                if type(child) is query.Not:
+                    found = found & ~self.docs(child.query, found)
+            return found
+        if kind is query.Or and not q.minmatch:
+            found = np.zeros_like(self._live)
+            for child in q.children():
+                found |= self.docs(child, within)
+            return found
+        if kind is query.AndNot:
+            found = self.docs(q.a, within)
+            return found & ~self.docs(q.b, found)
+        if kind is query.AndMaybe:
+            return self.docs(q.a, within)
+        if kind is query.Not:
+            return self._live & ~self.docs(q.query, within)
+        return self._flags(np.fromiter(self._searcher.docs_for_query(q), np.int64))
+
+    def top(
+        self, q: query.Query, matched: np.ndarray, count: int
+    ) -> list[tuple[float, int]] | None:
+        """The ``count`` best of ``matched`` by ``q``'s score, ties to the lower document number.
+
+        None when ``q`` is not a sum of terms and phrases (see :func:`_scored_terms`).
+        """
+        summed = self.scores(q, matched)
+        if summed is None:
+            return None
+        scores, constant = summed
+        docs = np.flatnonzero(matched)
+        best = scores[docs]
+        if len(docs) > count:
+            kth = np.partition(best, len(best) - count)[len(best) - count]
+            keep = best >= kth
+            docs, best = docs[keep], best[keep]
+        order = np.lexsort((docs, -best))[:count]
+        return [(float(best[i]) + constant, int(docs[i])) for i in order]
+
+    def scores(self, q: query.Query, matched: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """``q``'s score for each of ``matched`` (one per document), less a constant all add.
+
+        None when ``q`` is not a sum of terms and phrases (see :func:`_scored_terms`).
+        """
+        summed = _scored_terms(q)
+        if summed is None:
+            return None
+        parts, constant = summed
+        scores = np.zeros(len(matched))
+        for part in parts:
+            if type(part) is query.Phrase:
+                docs = np.flatnonzero(self._phrase_docs(part) & matched)
+                found = self._phrase_scores(part, docs)
+            else:
+                text = _term_bytes(part)  # type: ignore[arg-type]
+                if text is None:
+                    raise _Unsupported
+                word = self._word(part.fieldname, text, within=matched)
+                hit = matched[word.ids]
+                docs = word.ids[hit]
+                found = self._scores(part, docs, word.weights[hit])  # type: ignore[arg-type]
+            scores[docs] += found * part.boost
+        return scores, constant
+
+    def _flags(self, docnums: np.ndarray) -> np.ndarray:
+        found = np.zeros_like(self._live)
+        found[docnums] = True
+        return found & self._live
+
+    def _word(
+        self,
+        fieldname: str,
+        text: bytes,
+        *,
+        positions: bool = False,
+        within: np.ndarray | None = None,
+    ) -> _Word:
+        """A word's postings in ``fieldname``; with ``positions``, where to read them too.
+
+        With ``within``, only the blocks that may hold one of those documents
+        are read (a block's last id is in its header; the one before ends it).
+        """
+        word = self._words.get((fieldname, text))
+        if (
+            word is not None
+            and (word.blocks is not None or not positions)
+            and (word.within is None or (within is not None and not (within > word.within).any()))
+        ):
+            return word
+        wanted = within.tobytes() if within is not None else None  # bytes.find is a memchr
+        deltas: list[int] = []
+        weights: list[np.ndarray] = []
+        firsts: list[int] = []  # where each block begins in the word's postings
+        offsets: list[int] = []
+        blocks: list[tuple[int, int, bytes]] | None = [] if positions else None
+        for reader, start in self._segments:
+            try:
+                postings = reader.postings(fieldname, text)
+            except TermNotFound:  # one look-up in the term dictionary rather than two
+                continue
+            # A segment with deletions wraps its postings to skip them; the live flags do here.
+            postings = getattr(postings, "child", postings)
+            if type(postings) is not W3LeafMatcher or (
+                positions and not (postings._fixedsize is None or postings._fixedsize < 0)
+            ):
+                raise _Unsupported
+            last = -1
+            while postings.is_active():
+                if wanted is not None:
+                    first, last = last + 1, postings.block_max_id()
+                    if wanted.find(1, start + first, start + last + 1) < 0:
+                        postings._next_block()
+                        continue
+                data = None
+                if blocks is not None:
+                    # Positions will be read from most blocks: decompress each once, whole.
+                    data = postings._postfile.get(
+                        postings._dataoffset, postings._nextoffset - postings._dataoffset
+                    )
+                    data = zlib.decompress(data) if postings._compression else bytes(data)
+                block_deltas, block_weights = _block_arrays(postings, data)
+                firsts.append(len(deltas))
+                offsets.append(start)
+                deltas.extend(block_deltas)
+                weights.append(block_weights)
+                if blocks is not None and data is not None:
+                    blocks.append((firsts[-1], len(deltas), data))
+                postings._next_block()
+        # A block's deltas start from 0: a running sum over all of them, less the sum
+        # before the block, plus the block's segment offset, gives index-wide numbers.
+        summed = np.cumsum(np.array(deltas, np.int64))
+        before = np.concatenate(([0], summed))[firsts]
+        sizes = np.diff(np.array([*firsts, len(deltas)], np.int64))
+        word = _Word(
+            summed + np.repeat(np.array(offsets, np.int64) - before, sizes),
+            np.concatenate(weights).astype(np.float64) if weights else np.zeros(0),
+            blocks,
+            within,
+        )
+        self._words[fieldname, text] = word
+        return word
+
+    def _scores(self, term: query.Term, docs: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The word's BM25F score (unboosted) in ``docs``, where it has ``weights``."""
+        if not len(docs):
+            return np.zeros(0)
+        key = (term.fieldname, term.text)
+        found = self._bm25.get(key)
+        if found is None:
+            found = self._bm25[key] = self._bm25_parts(term)
+        idf, k1, norms, lengths = found
+        return idf * ((weights * (k1 + 1)) / (weights + norms[lengths[docs]]))
+
+    def _bm25_parts(self, term: query.Term) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """A word's idf, K1, the length part of Whoosh's bm25() per length code, and the codes.
+
+        The same statistics a ``BM25FScorer`` takes from the searcher (its idf
+        is cached there), without the scorer's per-segment look-ups of the
+        word's maximum weight, which scoring every match does not use.
+        """
+        weighting = self._searcher.weighting
+        text = _term_bytes(term)
+        lengths = self._lengths(term.fieldname)
+        if (
+            type(weighting) is not scoring.BM25F
+            or weighting._field_B
+            or text is None
+            or lengths is None
+            or not self._searcher.schema[term.fieldname].scorable
+        ):
+            raise _Unsupported
+        idf = self._searcher.idf(term.fieldname, text)
+        avgfl = self._searcher.avg_field_length(term.fieldname) or 1
+        b, k1 = weighting.B, weighting.K1
+        # Whoosh's bm25(), operation by operation, with the length part per length code.
+        norms = k1 * ((1 - b) + b * _DECODED_LENGTHS / avgfl)
+        return idf, k1, norms, lengths
+
+    def _phrase_docs(self, phrase: query.Phrase) -> np.ndarray:
+        """Documents holding ``phrase``'s words one after another, as Whoosh's phrase matcher."""
+        found = self._phrases.get(phrase)
+        if found is not None:
+            return found
+        field_type = self._searcher.schema[phrase.fieldname] if phrase.fieldname in SCHEMA else None
+        if (
+            field_type is None
+            or phrase.slop != 1
+            or len(phrase.words) < 2
+            or type(field_type.format) is not formats.Positions
+        ):
+            raise _Unsupported
+        try:
+            texts = [field_type.to_bytes(word) for word in phrase.words]
+        except ValueError:
+            raise _Unsupported from None
+        reader = self._searcher.reader()
+        found = np.zeros_like(self._live)
+        if all((phrase.fieldname, text) in reader for text in texts):
+            words = [
+                self._word(phrase.fieldname, text, positions=True, within=self._restrict)
+                for text in texts
+            ]
+            candidates = self._within.copy()
+            for word in words:
+                candidates &= self._flags(word.ids)
+            decode = field_type.format.decode_positions
+            positions = [_positions(word, candidates, decode) for word in words]
+            for docnum in np.flatnonzero(candidates).tolist():
+                # Where the phrase could start, narrowed word by word: the k-th word at start + k.
+                starts = positions[0][docnum]
+                for k, later in enumerate(positions[1:], 1):
+                    starts = [start for start in starts if start + k in later[docnum]]
+                    if not starts:
+                        break
+                else:
+                    found[docnum] = True
+        self._phrases[phrase] = found
+        return found
+
+    def _phrase_scores(self, phrase: query.Phrase, docs: np.ndarray) -> np.ndarray:
+        """A phrase's score (unboosted) in ``docs``, which all hold it: its words' scores
+        added up as Whoosh adds them (a binary tree, first half plus second half)."""
+        scores = []
+        for word in phrase.words:
+            term = query.Term(phrase.fieldname, word)
+            postings = self._word(
+                phrase.fieldname,
+                _term_bytes(term),  # type: ignore[arg-type]
+                within=self._restrict,
+            )
+            weights = postings.weights[np.searchsorted(postings.ids, docs)]
+            scores.append(self._scores(term, docs, weights))
+        return _tree_sum(scores)
+
+
+def _decoded_positions(value: bytes, decode: Callable[[bytes], list[int]]) -> Sequence[int]:
+    """A posting's positions, as Whoosh's ``Positions.decode_positions(value)`` gives them.
+
+    The value is the count (four bytes) and the pickled list of deltas; most
+    are one or a few deltas below 256 (``K`` and one byte each), read here
+    without unpickling. Any other layout goes to ``decode``.
+    """
+    if len(value) == 13 and value[:10] == _ONE_POSITION and value[11:] == b"a.":
+        return (value[10],)
+    count = int.from_bytes(value[:4], "big")
+    end = 10 + 2 * count
+    if (
+        value[4:10] == _POSITIONS
+        and len(value) == end + 2
+        and value[10:end:2] == b"K" * count
+        and value[end:] == b"e."
+    ):
+        return tuple(accumulate(value[11:end:2]))
+    return decode(value)
+
+
+_ONE_POSITION = b"\x00\x00\x00\x01\x80\x02]q\x00K"
+"""A value holding one position below 256: its count, the pickled list's opening, ``K``."""
+_POSITIONS = b"\x80\x02]q\x00("
+"""The opening of a pickled list of several positions."""
+
+
+def _flags_of(docnums: Iterable[int], size: int) -> np.ndarray:
+    """One flag per document number, set for ``docnums``."""
+    flags = np.zeros(size, bool)
+    flags[np.fromiter(docnums, np.int64)] = True
+    return flags
+
+
+def _tree_sum(scores: list[np.ndarray]) -> np.ndarray:
+    """Scores added up in the order of Whoosh's ``make_binary_tree``."""
+    if len(scores) == 1:
+        return scores[0]
+    half = len(scores) // 2
+    return _tree_sum(scores[:half]) + _tree_sum(scores[half:])
+
+
+def _positions(
+    word: _Word, docs: np.ndarray, decode: Callable[[bytes], list[int]]
+) -> dict[int, Sequence[int]]:
+    """The word's positions in the flagged ``docs``, read only from blocks holding one.
+
+    ``decode`` is the field format's ``decode_positions``, for the values
+    this does not read itself.
+    """
+    found: dict[int, Sequence[int]] = {}
+    wanted = docs[word.ids]
+    for begin, end, data in word.blocks or ():
+        hits = np.flatnonzero(wanted[begin:end]).tolist()
+        if not hits:
+            continue
+        docnums = word.ids[begin:end][hits].tolist()
+        records = _pickled_records(data, end - begin)
+        positions = (
+            [_record_positions(records[i], decode) for i in hits] if records is not None else []
+        )
+        if records is None or None in positions:
+            # The index's own block pickle, read as Whoosh's _read_data reads it.
+            values = pickle.loads(data)[2]  # noqa: S301
+            positions = [_decoded_positions(values[i], decode) for i in hits]
+        found.update(zip(docnums, positions, strict=True))  # type: ignore[arg-type]
+    return found
+
+
+def _pickled_records(data: bytes, count: int) -> list[bytes] | None:
+    """A block's values as pickled, one record per posting, without unpickling the block.
+
+    Pickle (protocol 2) writes each value, a bytes object, as a call of
+    ``_codecs.encode`` on its Latin-1 text: the first names the function
+    (``c_codecs\nencode\n`` and a memo put), every later one gets it back
+    from the memo (``h`` and its index), and the text follows as ``X``, a
+    four-byte length and UTF-8. Splitting the block at those ``h``, index,
+    ``X`` marks is one pass in C; unpickling the whole block makes a bytes
+    object per posting through a call. Each record starts with the text's
+    length. None unless there is exactly one record per posting.
+    """
+    first = data.find(_ENCODE)
+    head = first + len(_ENCODE) + 2
+    if first < 0 or data[head - 2 : head - 1] != b"q" or data[head : head + 1] != b"X":
+        return None
+    records = data[head + 1 :].split(b"h" + data[head - 1 : head] + b"X")
+    return records if len(records) == count else None
+
+
+def _record_positions(record: bytes, decode: Callable[[bytes], list[int]]) -> Sequence[int] | None:
+    """The positions one record of :func:`_pickled_records` holds; None if its text overruns it.
+
+    The text is the value: the count (four bytes) and the pickled list of
+    deltas. One delta or a few, each below 128 (one byte as UTF-8), are read
+    here from the record; any other value is decoded by ``decode``.
+    """
+    if record[:15] == _ONE_POSITION_RECORD and record[16:18] == b"a.":
+        return (record[15],)  # below 128: a larger delta takes two bytes, so size would differ
+    size = int.from_bytes(record[:4], "little")
+    if size + 4 > len(record):
+        return None
+    count = (size - 13) // 2
+    end = 15 + 2 * count
+    if (
+        1 < count < 128
+        and size == 13 + 2 * count
+        and record[4:8] == count.to_bytes(4, "big")
+        and record[8:15] == _POSITIONS_TEXT
+        and record[15:end:2] == b"K" * count
+        and record[end : end + 2] == b"e."
+    ):
+        return tuple(accumulate(record[16:end:2]))
+    return _decoded_positions(record[4 : 4 + size].decode("utf-8").encode("latin-1"), decode)
+
+
+_ONE_POSITION_RECORD = b"\x0e\x00\x00\x00\x00\x00\x00\x01\xc2\x80\x02]q\x00K"
+"""A record for one position below 128, up to its delta: the text's length (14), then the
+value's count, the pickled list's opening and ``K``, as UTF-8."""
+_POSITIONS_TEXT = b"\xc2\x80\x02]q\x00("
+"""After the count, the opening of a pickled list of several positions, as UTF-8."""
+_ENCODE = b"c_codecs\nencode\n"
+"""Pickle's opcode naming ``_codecs.encode``, how protocol 2 writes a bytes object."""
 
 
 class _OnlyDocs:
@@ -824,6 +1363,10 @@ class SearchIndex:
         self._searcher: Searcher | None = None
         self._columns: dict[str, list[object]] = {}
         self._field_lengths: dict[tuple[int, str], bytes | None] = {}
+        self._all_lengths: dict[str, np.ndarray | None] = {}
+        self._live_flags: np.ndarray | None = None
+        self._codes: dict[str, tuple[np.ndarray, list[object]]] = {}
+        self._dates: np.ndarray | None = None
         self._forget_searcher()
         self._parser = MultifieldParser(list(TEXT_FIELDS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS))
         self._parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
@@ -953,6 +1496,10 @@ class SearchIndex:
             self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
             self._columns = {}
             self._field_lengths: dict[tuple[int, str], bytes | None] = {}
+            self._all_lengths: dict[str, np.ndarray | None] = {}
+            self._live_flags: np.ndarray | None = None
+            self._codes: dict[str, tuple[np.ndarray, list[object]]] = {}
+            self._dates: np.ndarray | None = None
         return self._searcher
 
     def _column(self, name: str) -> list[object]:
@@ -1015,23 +1562,33 @@ class SearchIndex:
         # Every match, for the exact total and the facets; it also serves as the
         # search's filter (Whoosh's document-set filter, not a Require clause, which
         # trips an assertion in Whoosh's optimised top-k collector with date ranges).
-        matched = matching_docs(searcher, parsed)
+        live = self._live()
+        reader = _SearchRun(searcher, live, self._index_lengths)
+        run: _SearchRun | None = reader
+        try:
+            flags = reader.docs(parsed)
+        except _Unsupported:
+            run = None
+            flags = _flags_of(matching_docs(searcher, parsed), len(live))
         if filters:
-            matched &= self._allowed(searcher, filters)
-        if not matched:
+            flags &= self._allowed(reader, filters)
+        total = int(np.count_nonzero(flags))
+        if not total:
             suggestion = self._suggestion(searcher, text) if text.strip() else None
             return SearchPage((), 0, {}, _analysed_terms(parsed), suggestion)
         limit = max(1, min(limit, SEARCH_LIMIT_MAX))
         offset = max(0, min(offset, SEARCH_LIMIT_MAX))
+        top = None
         if sort == "date":
-            top = self._newest(matched, offset + limit)
-        else:
-            summed = _scored_terms(parsed)
-            top = self._top_scored(searcher, *summed, matched, offset + limit) if summed else None
-            if top is None:
-                top = searcher.search(
-                    parsed, limit=offset + limit, filter=matched if filters else None
-                ).top_n
+            top = self._newest(flags, offset + limit)
+        elif run is not None:
+            try:
+                top = run.top(parsed, flags, offset + limit)
+            except _Unsupported:
+                top = None
+        if top is None:
+            allowed = set(np.flatnonzero(flags).tolist()) if filters else None
+            top = searcher.search(parsed, limit=offset + limit, filter=allowed).top_n
         ids = self._column("id")  # raw bytes such as b"42": int() reads them
         hits = tuple(
             SearchHit(int(ids[docnum]), score, docnum)  # type: ignore[arg-type]
@@ -1040,54 +1597,50 @@ class SearchIndex:
         counts: dict[str, dict[str, int]] = {}
         if facets:
             for name, column in FACET_FIELDS.items():
-                values = self._column(column)
-                counts[name] = _counts(Counter(values[docnum] for docnum in matched))
-        return SearchPage(hits, len(matched), counts, _analysed_terms(parsed))
+                codes, values = self._facet_codes(column)
+                tally = np.bincount(codes[flags], minlength=len(values))
+                found = np.flatnonzero(tally).tolist()
+                counts[name] = _counts({values[code]: int(tally[code]) for code in found})
+        return SearchPage(hits, total, counts, _analysed_terms(parsed))
 
-    def _top_scored(
-        self,
-        searcher: Searcher,
-        terms: list[query.Term],
-        constant: float,
-        matched: set[int],
-        count: int,
-    ) -> list[tuple[float, int]] | None:
-        """The ``count`` best of ``matched`` by the sum of ``terms``' BM25F scores, as Whoosh ranks.
+    def _index_lengths(self, fieldname: str) -> np.ndarray | None:
+        """Every document's encoded length of ``fieldname``, by index-wide document number.
 
-        The matches are known already; Whoosh's collector would find them
-        again through a tree of matchers, several Python calls per posting.
-        Here each term's postings are read a block of ids and weights at a
-        time, and each matched document is scored with Whoosh's own scorer
-        (same statistics, same formula). Ties go to the lower document
-        number, as in Whoosh. None when a term is not a BM25F-scored word
-        in Whoosh's own posting format: Whoosh scores those.
+        The segments' length columns laid end to end (segments number their
+        documents from their offset on); None when a segment has no such column.
+        A column stops at its last document with the field: the rest are 0.
         """
-        if not terms:
-            return None
-        scores = dict.fromkeys(matched, 0.0)
-        segments = [
-            (
-                reader,
-                start,
-                {d - start for d in matched if start <= d < start + reader.doc_count_all()},
-            )
-            for reader, start in searcher.reader().leaf_readers()
-        ]
-        for term in terms:
-            text = _term_bytes(term)
-            if text is None or (term.fieldname, text) not in searcher.reader():
-                continue
-            scorer = searcher.weighting.scorer(searcher, term.fieldname, text)
-            if type(scorer) is not scoring.BM25FScorer:
-                return None
-            for reader, start, docs in segments:
-                found = self._segment_scores(reader, term, text, scorer, docs)
-                if found is None:
-                    return None
-                for docnum, score in found.items():
-                    scores[start + docnum] += score
-        best = heapq.nsmallest(count, scores.items(), key=lambda pair: (-pair[1], pair[0]))
-        return [(score + constant, docnum) for docnum, score in best]
+        if fieldname not in self._all_lengths:
+            parts: list[bytes] = []
+            for reader, start in self._current().reader().leaf_readers():
+                lengths = self._lengths(reader, fieldname)
+                if lengths is None or start != sum(map(len, parts)):
+                    self._all_lengths[fieldname] = None
+                    break
+                parts.append(lengths.ljust(reader.doc_count_all(), b"\0"))
+            else:
+                self._all_lengths[fieldname] = np.frombuffer(b"".join(parts), np.uint8)
+        return self._all_lengths[fieldname]
+
+    def _live(self) -> np.ndarray:
+        """One flag per document number: not deleted. Read once per searcher."""
+        if self._live_flags is None:
+            reader = self._current().reader()
+            flags = np.ones(reader.doc_count_all(), bool)
+            if reader.has_deletions():
+                flags[:] = False
+                flags[list(reader.all_doc_ids())] = True
+            self._live_flags = flags
+        return self._live_flags
+
+    def _facet_codes(self, column: str) -> tuple[np.ndarray, list[object]]:
+        """A column as a code per document and the value of each code, read once per searcher."""
+        found = self._codes.get(column)
+        if found is None:
+            codes: dict[object, int] = {}
+            per_doc = [codes.setdefault(value, len(codes)) for value in self._column(column)]
+            found = self._codes[column] = (np.array(per_doc, np.int64), list(codes))
+        return found
 
     def _segment_scores(
         self,
@@ -1146,34 +1699,45 @@ class SearchIndex:
                 self._field_lengths[key] = None
         return self._field_lengths[key]
 
-    def _newest(self, matched: Collection[int], count: int) -> list[tuple[float, int]]:
-        """The ``count`` newest of ``matched`` (ties: lower document number first), unscored.
+    def _newest(self, matched: np.ndarray, count: int) -> list[tuple[float, int]]:
+        """The ``count`` newest of the flagged documents (ties: lower number first), unscored.
 
         The matches are known already and ``published`` is a cached column:
         Whoosh's sorting collector would run the query's matchers again for
         the same order.
         """
-        published = self._column("published")
-        newest = heapq.nlargest(count, matched, key=lambda docnum: (published[docnum], -docnum))
-        return [(0.0, docnum) for docnum in newest]
+        docs = np.flatnonzero(matched)
+        # Every document has a date (see document()): as microseconds, newest first.
+        order = np.lexsort((docs, -self._published()[docs].view(np.int64)))[:count]
+        return [(0.0, docnum) for docnum in docs[order].tolist()]
 
-    def _allowed(self, searcher: Searcher, filters: SearchFilters) -> set[int]:
-        """The documents ``filters`` let through.
+    def _allowed(self, run: _SearchRun, filters: SearchFilters) -> np.ndarray:
+        """The documents ``filters`` let through, one flag per document.
 
         The date range is checked on the ``published`` column: as a query it
         expands into a term per distinct timestamp, which takes seconds.
         """
         restriction = filters.query()
-        if restriction is not None:
-            allowed = matching_docs(searcher, restriction)
+        if restriction is None:
+            allowed = self._live().copy()
         else:
-            allowed = set(searcher.reader().all_doc_ids())
+            try:
+                allowed = run.docs(restriction)
+            except _Unsupported:
+                allowed = _flags_of(matching_docs(self._current(), restriction), len(self._live()))
         if filters.since or filters.until:
-            start = _naive_utc(filters.since) if filters.since else datetime.min
-            end = _naive_utc(filters.until) if filters.until else datetime.max
-            published = self._column("published")
-            allowed = {docnum for docnum in allowed if start <= published[docnum] <= end}  # type: ignore[operator]
+            published = self._published()
+            if filters.since:
+                allowed &= published >= np.datetime64(_naive_utc(filters.since), "us")
+            if filters.until:
+                allowed &= published <= np.datetime64(_naive_utc(filters.until), "us")
         return allowed
+
+    def _published(self) -> np.ndarray:
+        """The ``published`` column as an array, read once per searcher."""
+        if self._dates is None:
+            self._dates = np.array(self._column("published"), dtype="datetime64[us]")
+        return self._dates
 
     def _suggestion(self, searcher: Searcher, text: str) -> str | None:
         """The query with unknown words replaced by the closest title words Whoosh knows."""
@@ -1202,13 +1766,44 @@ class SearchIndex:
     ) -> dict[str, dict[int, float]]:
         """Each query's score for each of ``hits`` only (by item id), for personalising a search.
 
-        Scoring a few hundred known documents by skipping to them in each
-        query's postings is far cheaper than running the queries over the
-        whole index and intersecting afterwards.
+        Each query's words are read once (:class:`_SearchRun`, phrases checked
+        in the hits only) and scored as a search scores them; a query that is
+        not a sum of words and phrases is scored by Whoosh on postings cut to
+        the hits (:class:`_OnlyDocs`).
         """
+        if not hits:
+            return {key: {} for key in queries}
         searcher = self._current()
-        scores: dict[str, dict[int, float]] = {key: {} for key in queries}
         by_docnum = {hit.docnum: hit.item_id for hit in hits}
+        live = self._live()
+        wanted = _flags_of(by_docnum, len(live))
+        run = _SearchRun(searcher, live, self._index_lengths, within=wanted)
+        scores: dict[str, dict[int, float]] = {}
+        rest: dict[str, query.Query] = {}
+        for key, q in queries.items():
+            try:
+                matched = run.docs(q, wanted) & wanted
+                summed = run.scores(q, matched)
+            except _Unsupported:
+                summed = None
+            if summed is None:
+                rest[key] = q
+                continue
+            found, constant = summed
+            docs = np.flatnonzero(matched).tolist()
+            scores[key] = {
+                by_docnum[docnum]: score + constant
+                for docnum, score in zip(docs, found[docs].tolist(), strict=True)
+            }
+        if rest:
+            scores.update(self._whoosh_scores(searcher, rest, by_docnum))
+        return {key: scores[key] for key in queries}
+
+    def _whoosh_scores(
+        self, searcher: Searcher, queries: Mapping[str, query.Query], by_docnum: Mapping[int, int]
+    ) -> dict[str, dict[int, float]]:
+        """:meth:`score_docs` by Whoosh's matchers, skipping to each wanted document."""
+        scores: dict[str, dict[int, float]] = {key: {} for key in queries}
         wanted = sorted(by_docnum)
         context = searcher.context(needs_current=True)
         for subsearcher, start in searcher.leaf_searchers():

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
@@ -381,7 +382,9 @@ def test_block_ids_read_whooshs_posting_blocks_exactly(tmp_path: Path) -> None:
 def test_pickled_ints_read_every_int_width_or_give_up() -> None:
     deltas = (1, 255, 256, 65_535, 65_536, 2**31 - 1, 7)
     head = pickle.dumps((deltas, None, None), 2)
-    assert list(_pickled_ints(head, len(deltas)) or ()) == list(deltas)
+    found = _pickled_ints(head, len(deltas))
+    assert found is not None and list(found[0]) == list(deltas)
+    assert head[found[1] - 1 : found[1]] == b"t"  # where the weights' pickle begins
     assert _pickled_ints(pickle.dumps(((1, 2, 3, 2**40), None), 2), 4) is None  # a LONG: Whoosh's
 
 
@@ -430,7 +433,21 @@ def test_date_sort_equals_whooshs_sorted_search_with_ties_and_deletions(tmp_path
 
 @pytest.mark.parametrize(
     "text",
-    ["learning", "machine learning", "learning NOT rust", "rust OR notes", "title:notes", '"a b"'],
+    [
+        "learning",
+        "machine learning",
+        "learning NOT rust",
+        "rust OR notes",
+        "title:notes",
+        '"a b"',
+        '"machine learning"',
+        '"learning in production" OR rust',
+        '"learning notes" learning',
+        'title:"rust and learning"',
+        '"notes machine"',
+        '"learning learning"',
+        'summary:"rust notes" NOT title:rust',
+    ],
 )
 def test_relevance_pages_equal_whooshs_ranking_of_every_match(tmp_path: Path, text: str) -> None:
     """Several segments, one with a deletion (Whoosh scores that one itself), varied weights."""
@@ -536,3 +553,52 @@ def test_score_queries_read_only_the_blocks_around_the_window(tmp_path: Path) ->
         }
         assert set(ours) == set(range(401, 601))
         assert ours == pytest.approx(expected)
+
+
+def test_relevance_equals_whoosh_when_the_last_documents_have_no_body(tmp_path: Path) -> None:
+    """A segment's length column stops at its last document with the field; the rest are 0."""
+    with SearchIndex.open(tmp_path / "index") as index:
+        index.add(
+            [
+                item(n, f"learning {n}", text="learning in depth " * (1 + n % 3))
+                for n in range(1, 30)
+            ]
+            + [item(n, f"learning {n}") for n in range(30, 40)]
+        )
+        searcher = index._current()
+        for text in ("learning", '"learning in depth"', "learning depth"):
+            expected = searcher.search(index.parse(text), limit=None).top_n
+            page = index.search(text, limit=100)
+            assert [hit.docnum for hit in page.hits] == [docnum for _, docnum in expected], text
+            assert [hit.score for hit in page.hits] == pytest.approx([s for s, _ in expected])
+
+
+def test_phrase_positions_read_from_block_pickles_equal_whooshs(tmp_path: Path) -> None:
+    from whoosh import formats
+
+    from aggregator.index import _decoded_positions, _pickled_records, _record_positions
+
+    with SearchIndex.open(tmp_path / "index") as index:
+        index.add(
+            [
+                item(n, "x", text=" ".join(random.Random(n).choices(["alpha", "beta"], k=n % 300)))
+                for n in range(1, 400)
+            ]
+        )
+        reader = index._current().reader()
+        decode = formats.Positions().decode_positions
+        for word in (b"alpha", b"beta"):
+            postings = reader.postings("body", word)
+            while postings.is_active():
+                raw = postings._postfile.get(
+                    postings._dataoffset, postings._nextoffset - postings._dataoffset
+                )
+                data = zlib.decompress(raw) if postings._compression else raw
+                postings._read_values()
+                count = postings._blocklength
+                records = _pickled_records(data, count)
+                assert records is not None
+                for record, value in zip(records, postings._values, strict=True):
+                    assert list(_record_positions(record, decode) or ()) == decode(value)
+                    assert list(_decoded_positions(value, decode)) == decode(value)
+                postings._next_block()
