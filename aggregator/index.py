@@ -18,15 +18,12 @@ import pickle
 import re
 import shutil
 import struct
-import sys
 import zlib
-from array import array
 from bisect import bisect_left
 from collections import deque
 from collections.abc import (
     Callable,
     Collection,
-    Container,
     Iterable,
     Iterator,
     Mapping,
@@ -51,7 +48,7 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher, _lenfie
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.filedb.structfile import BufferFile
 from whoosh.idsets import BitSet
-from whoosh.matching import FilterMatcher, ListMatcher, Matcher, WrappingMatcher
+from whoosh.matching import ListMatcher, Matcher
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser
 from whoosh.qparser.common import QueryParserError
 from whoosh.reading import TermNotFound
@@ -107,23 +104,9 @@ WRITE_LOCK_TIMEOUT_S = 10.0
 SEARCH_LIMIT_MAX = 1_000
 """An interactive search never needs more; it bounds the cost of one request."""
 
-RANKING_CACHE_MAX = 2_000_000
-"""Cached (document, score) pairs kept for ranking before the cache starts over (~24 MB)."""
+RANKING_CACHE_BYTES = 64 * 2**20
+"""Postings and phrase matches kept between profiles before ranking starts over."""
 
-
-class _SegmentWindow(frozenset[int]):
-    """A freshness window's documents in one segment, and the span from its lowest to highest."""
-
-    span: tuple[int, int]
-
-    def __new__(cls, docs: Iterable[int]) -> _SegmentWindow:
-        window = super().__new__(cls, docs)
-        window.span = (min(window, default=0), max(window, default=-1))
-        return window
-
-
-_LeafScores = tuple[array, array]
-"""A ranking leaf's matching item ids and their scores, in step."""
 
 RANKING_WINDOWS_MAX = 32
 """Distinct freshness windows cached before the cache starts over (a new ``now`` is a new one)."""
@@ -426,15 +409,6 @@ def _not_understood(text: str, detail: str) -> str:
     """Whoosh's own detail (often an int() error from its date parser) needs the hint beside it."""
     hint = " (dates look like 2026-11-30 or [2026-01 TO 2026-11])" if "published:" in text else ""
     return f"cannot understand the query {text!r}{hint}: {detail}"
-
-
-def _leaves(q: query.Query) -> Iterator[query.Query]:
-    """The parts of a plain ``Or`` (it scores as their sum), recursively; anything else whole."""
-    if isinstance(q, query.Or) and q.boost == 1 and q.scale is None and q.subqueries:
-        for sub in q.subqueries:
-            yield from _leaves(sub)
-    elif q is not query.NullQuery:
-        yield q
 
 
 def _query_errors(q: query.Query) -> Iterator[str]:
@@ -814,6 +788,11 @@ class _Word:
     """The documents it was read for: blocks holding none of them were skipped (None: all)."""
 
 
+def _size(word: _Word) -> int:
+    blocks = sum(len(data) for _, _, data in word.blocks or ())
+    return word.ids.nbytes + word.weights.nbytes + blocks
+
+
 class _SearchRun:
     """One search's reading of the index: every word's postings once, for matching and scoring.
 
@@ -846,7 +825,12 @@ class _SearchRun:
         self._lengths = lengths
         self._words: dict[tuple[str, bytes], _Word] = {}
         self._phrases: dict[query.Phrase, np.ndarray] = {}
+        self._kept = 0
         self._bm25: dict[tuple[str, str], tuple[float, float, np.ndarray, np.ndarray]] = {}
+
+    def footprint(self) -> int:
+        """Bytes kept for reuse: the words' postings and the phrases' matches read so far."""
+        return self._kept
 
     def docs(self, q: query.Query, within: np.ndarray | None = None) -> np.ndarray:
         """Which documents ``q`` matches, one flag per document (as :func:`matching_docs`).
@@ -891,6 +875,22 @@ class _SearchRun:
         if kind is query.Not:
             return self._live & ~self.docs(q.query, within)
         return self._flags(np.fromiter(self._searcher.docs_for_query(q), np.int64))
+
+    def scored(self, q: query.Query, within: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The documents of ``within`` that ``q`` matches, and their scores.
+
+        None when ``q`` is not read here: the caller leaves it to Whoosh.
+        """
+        try:
+            matched = self.docs(q, within) & within
+            summed = self.scores(q, matched)
+        except _Unsupported:
+            return None
+        if summed is None:
+            return None
+        found, constant = summed
+        docs = np.flatnonzero(matched)
+        return docs, found[docs] + constant
 
     def top(
         self, q: query.Query, matched: np.ndarray, count: int
@@ -1012,6 +1012,8 @@ class _SearchRun:
             blocks,
             within,
         )
+        replaced = self._words.get((fieldname, text))
+        self._kept += _size(word) - (_size(replaced) if replaced is not None else 0)
         self._words[fieldname, text] = word
         return word
 
@@ -1090,6 +1092,7 @@ class _SearchRun:
                 else:
                     found[docnum] = True
         self._phrases[phrase] = found
+        self._kept += found.nbytes
         return found
 
     def _phrase_scores(self, phrase: query.Phrase, docs: np.ndarray) -> np.ndarray:
@@ -1318,42 +1321,6 @@ def _term_bytes(term: query.Term) -> bytes | None:
         return None
 
 
-def _bm25f_scorer(searcher: Searcher, term: query.Term) -> scoring.BM25FScorer | None:
-    """Whoosh's scorer for a word over the whole index; None when it is not scored by BM25F."""
-    text = _term_bytes(term)
-    if text is None or (term.fieldname, text) not in searcher.reader():
-        return None  # in no segment: Whoosh's matchers find nothing, at no cost
-    scorer = searcher.weighting.scorer(searcher, term.fieldname, text)
-    return scorer if type(scorer) is scoring.BM25FScorer else None
-
-
-class _TermIn(query.Term):
-    """A term that matches only in the given documents of one segment."""
-
-    def __init__(self, fieldname: str, text: str, docs: frozenset[int]) -> None:
-        super().__init__(fieldname, text)
-        self.docs = docs
-
-    def matcher(self, searcher: Searcher, context: object = None) -> Matcher:
-        return FilterMatcher(super().matcher(searcher, context), self.docs)
-
-
-def _phrase_in(
-    phrase: query.Phrase, docs: frozenset[int], searcher: Searcher, context: object
-) -> Matcher:
-    """``phrase``'s matcher, built as Whoosh builds it but from terms restricted to ``docs``.
-
-    A phrase's matcher reads and compares the positions of every document
-    that has all its words; in a ranking window that is mostly documents
-    outside the window. Restricting the words first compares only the rest.
-    """
-    terms = [_TermIn(phrase.fieldname, word, docs) for word in phrase.words]
-    matcher = query.SpanNear2(terms, slop=phrase.slop, ordered=True, mindist=1).matcher(
-        searcher, context
-    )
-    return WrappingMatcher(matcher, boost=phrase.boost) if phrase.boost != 1.0 else matcher
-
-
 class SearchIndex:
     """A Whoosh index directory and one cached searcher over it."""
 
@@ -1515,13 +1482,10 @@ class SearchIndex:
 
     def _forget_searcher(self) -> None:
         """Drop what was computed over the previous searcher's documents."""
-        self._windows: dict[datetime, BitSet] = {}
-        self._local_windows: dict[tuple[datetime | None, int], _SegmentWindow] = {}
-        self._firsts: dict[datetime, int] = {}
-        self._ids: array[int] | None = None
-        self._leaves: dict[tuple[query.Query, datetime | None], _LeafScores] = {}
+        self._windows: dict[datetime | None, np.ndarray] = {}
+        self._ranking_runs: dict[datetime | None, _SearchRun] = {}
+        self._ids: np.ndarray | None = None
         self._frequencies: dict[tuple[str, str], int] = {}
-        self._cached = 0
 
     def parse(self, text: str) -> query.Query:
         """A person's query text as a Whoosh query, or QuerySyntaxError saying what is wrong."""
@@ -1642,47 +1606,6 @@ class SearchIndex:
             found = self._codes[column] = (np.array(per_doc, np.int64), list(codes))
         return found
 
-    def _segment_scores(
-        self,
-        reader: object,
-        term: query.Term,
-        text: bytes,
-        scorer: scoring.BM25FScorer,
-        docs: Container[int],
-        span: tuple[int, int] = (0, sys.maxsize),
-    ) -> dict[int, float] | None:
-        """A word's BM25F scores in one segment's ``docs`` (numbered as the segment numbers them).
-
-        Whoosh's matcher takes several Python calls per posting; here each
-        block's ids and weights are read at once and only ``docs`` are scored,
-        with Whoosh's own scorer; blocks wholly outside ``span`` (the lowest
-        and highest of ``docs``) are not decompressed. None when the postings
-        are in a form this does not read: the caller then leaves the word to Whoosh.
-        """
-        if (term.fieldname, text) not in reader:  # type: ignore[operator]
-            return {}
-        postings = reader.postings(term.fieldname, text)  # type: ignore[attr-defined]
-        # A segment with deletions wraps its postings to skip them; deleted ones are not in docs.
-        postings = getattr(postings, "child", postings)
-        lengths = self._lengths(reader, term.fieldname)
-        if type(postings) is not W3LeafMatcher or lengths is None:
-            return None
-        score, boost = scorer._score, term.boost
-        low, high = span
-        found: dict[int, float] = {}
-        while postings.is_active():
-            if postings._maxid < low:  # the block's header says all of it is before the span
-                postings._next_block()
-                continue
-            ids, weights = _block_postings(postings)
-            for i, docnum in enumerate(ids):
-                if docnum in docs:
-                    found[docnum] = score(weights[i], _LENGTHS[lengths[docnum]]) * boost
-            if ids[-1] >= high:
-                break
-            postings._next_block()
-        return found
-
     def _lengths(self, reader: object, fieldname: str) -> bytes | None:
         """A segment's encoded field length per document (one byte each), read once per searcher."""
         key = (id(reader), fieldname)
@@ -1781,19 +1704,14 @@ class SearchIndex:
         scores: dict[str, dict[int, float]] = {}
         rest: dict[str, query.Query] = {}
         for key, q in queries.items():
-            try:
-                matched = run.docs(q, wanted) & wanted
-                summed = run.scores(q, matched)
-            except _Unsupported:
-                summed = None
-            if summed is None:
+            found = run.scored(q, wanted)
+            if found is None:
                 rest[key] = q
                 continue
-            found, constant = summed
-            docs = np.flatnonzero(matched).tolist()
+            docs, values = found
             scores[key] = {
-                by_docnum[docnum]: score + constant
-                for docnum, score in zip(docs, found[docs].tolist(), strict=True)
+                by_docnum[docnum]: score
+                for docnum, score in zip(docs.tolist(), values.tolist(), strict=True)
             }
         if rest:
             scores.update(self._whoosh_scores(searcher, rest, by_docnum))
@@ -1826,135 +1744,76 @@ class SearchIndex:
     def score_queries(
         self, queries: Mapping[str, query.Query], *, since: datetime | None = None
     ) -> dict[str, dict[int, float]]:
-        """Every match of every query with its score, for ranking to blend in Python.
+        """Every match of every query published from ``since`` on, with its score, by item id,
+        for ranking to blend in Python.
 
-        A plain ``Or`` scores as the sum of its parts, so queries are split into
-        their leaves (a word or a phrase in one field), and each leaf's scores
-        over the freshness window are kept for as long as the searcher is
-        current: profiles that share an interest, and the expansion words that
-        recur between profiles, are scored once per run rather than once per
-        profile. The window becomes a document set once per ``since``.
+        The queries are read as a search reads them (:class:`_SearchRun`),
+        over the freshness window only: posting blocks holding no window
+        document are not read, phrases are checked in the window. One reading
+        per window serves all the profiles of a run, so a word that profiles
+        share (an interest, an expansion word) is read once; past
+        ``RANKING_CACHE_BYTES`` it starts over. A query it does not read is
+        left to Whoosh's own search, filtered to the window.
         """
         searcher = self._current()
         if searcher.doc_count_all() == 0:
             return {key: {} for key in queries}
-        if self._cached > RANKING_CACHE_MAX or len(self._windows) > RANKING_WINDOWS_MAX:
-            self._forget_searcher()  # a long-lived process: start the cache over
-        window = self._window(searcher, since)
-        if window is not None and not window:
-            # Whoosh reads an empty filter as "no filter", which would let everything through.
+        window = self._window(since)
+        if not window.any():
             return {key: {} for key in queries}
+        run = self._ranking_runs.get(since)
+        if run is None:
+            if len(self._ranking_runs) >= RANKING_WINDOWS_MAX:
+                self._ranking_runs.clear()  # a long-lived process: each new ``now`` is a new window
+            run = self._ranking_runs[since] = _SearchRun(
+                searcher, self._live(), self._index_lengths, within=window
+            )
+        ids = self._docids()
         scores: dict[str, dict[int, float]] = {}
         for key, q in queries.items():
-            summed: dict[int, float] = {}
-            for leaf in _leaves(q):
-                item_ids, values = self._leaf_scores(searcher, leaf, since, window)
-                if not summed:
-                    summed = dict(zip(item_ids, values, strict=True))
-                    continue
-                for item_id, score in zip(item_ids, values, strict=True):
-                    summed[item_id] = summed.get(item_id, 0.0) + score
-            scores[key] = summed
+            found = run.scored(q, window)
+            if found is None:
+                scores[key] = self._whoosh_window_scores(searcher, q, window)
+                continue
+            docs, values = found
+            scores[key] = dict(zip(ids[docs].tolist(), values.tolist(), strict=True))
+        if run.footprint() > RANKING_CACHE_BYTES:
+            del self._ranking_runs[since]
         return scores
 
-    def _window(self, searcher: Searcher, since: datetime | None) -> BitSet | None:
-        """Documents published from ``since`` on, read from the ``published`` column.
+    def _whoosh_window_scores(
+        self, searcher: Searcher, q: query.Query, window: np.ndarray
+    ) -> dict[int, float]:
+        ids = self._docids()
+        # Not empty (the caller checked): Whoosh reads an empty filter as "no filter".
+        allowed = BitSet(np.flatnonzero(window).tolist(), size=len(window))
+        return {
+            int(ids[docnum]): score
+            for score, docnum in searcher.search(q, limit=None, filter=allowed).top_n
+        }
+
+    def _window(self, since: datetime | None) -> np.ndarray:
+        """Live documents published from ``since`` on, one flag each, from the ``published`` column.
 
         As a query the range expands into a term per distinct timestamp.
         """
-        if since is None:
-            return None
-        if since not in self._windows:
-            start = _naive_utc(since)
-            published = self._column("published")
-            docs = [
-                docnum
-                for docnum in searcher.reader().all_doc_ids()  # deleted ones are not
-                if published[docnum] >= start  # type: ignore[operator]
-            ]
-            self._windows[since] = BitSet(docs, size=searcher.doc_count_all())
-            # BitSet.first() scans the bytes each time: read it once per window.
-            self._firsts[since] = docs[0] if docs else 0
-        return self._windows[since]
-
-    def _local_window(
-        self, since: datetime | None, window: BitSet | None, offset: int, size: int
-    ) -> _SegmentWindow | None:
-        """The window's documents in one segment, numbered as that segment numbers them."""
+        window = self._windows.get(since)
         if window is None:
-            return None
-        key = (since, offset)
-        local = self._local_windows.get(key)
-        if local is None:
-            end = offset + size
-            local = _SegmentWindow(docnum - offset for docnum in window if offset <= docnum < end)
-            self._local_windows[key] = local
-        return local
+            window = self._live()
+            if since is not None:
+                window = window & (self._published() >= np.datetime64(_naive_utc(since), "us"))
+            if len(self._windows) >= RANKING_WINDOWS_MAX:
+                self._windows.clear()
+            self._windows[since] = window
+        return window
 
-    def _docids(self, searcher: Searcher) -> array[int]:
+    def _docids(self) -> np.ndarray:
         """Docnum -> item id for the whole index, read once per searcher."""
         if self._ids is None:
             # raw bytes such as b"42" (or b"" for a deleted slot): int() reads them
-            self._ids = array("l", [int(raw or 0) for raw in searcher.reader().column_reader("id")])
+            column = self._current().reader().column_reader("id")
+            self._ids = np.array([int(raw or 0) for raw in column], np.int64)
         return self._ids
-
-    def _leaf_scores(
-        self, searcher: Searcher, leaf: query.Query, since: datetime | None, window: BitSet | None
-    ) -> _LeafScores:
-        """One leaf's BM25F scores by item id, stepping its matcher directly.
-
-        Whoosh's collector would score every match and then drop those outside
-        the window; here the matcher first skips to the window's first document
-        (new items are indexed last, so the window is mostly the index's tail)
-        and scores only documents in the window. The scores are kept as two
-        arrays, a tenth of the memory of a dict of them.
-        """
-        key = (leaf, since)
-        found = self._leaves.get(key)
-        if found is not None:
-            return found
-        item_ids, values = array("l"), array("d")
-        ids = self._docids(searcher)
-        first = self._firsts.get(since, 0)
-        context = searcher.context(needs_current=True)
-        # One scorer for every segment: it sums the word's statistics over all of them.
-        scorer = _bm25f_scorer(searcher, leaf) if type(leaf) is query.Term else None
-        for subsearcher, offset in searcher.leaf_searchers():
-            size = subsearcher.doc_count_all()
-            if first >= offset + size:
-                continue
-            local = self._local_window(since, window, offset, size)
-            if local is not None and not local:
-                continue  # a segment of old items only (or of items indexed after old ones)
-            if local is not None and scorer is not None:
-                text = _term_bytes(leaf)  # type: ignore[arg-type]
-                scored = self._segment_scores(
-                    subsearcher.reader(),
-                    leaf,  # type: ignore[arg-type]
-                    text,  # type: ignore[arg-type]
-                    scorer,
-                    local,
-                    span=local.span,
-                )
-                if scored is not None:
-                    item_ids.extend(ids[offset + docnum] for docnum in scored)
-                    values.extend(scored.values())
-                    continue
-            if local is not None and isinstance(leaf, query.Phrase):
-                matcher = _phrase_in(leaf, local, subsearcher, context)
-            else:
-                matcher = leaf.matcher(subsearcher, context)
-            if first > offset and matcher.is_active():
-                matcher.skip_to(first - offset)
-            while matcher.is_active():
-                docnum = matcher.id()
-                if local is None or docnum in local:
-                    item_ids.append(ids[offset + docnum])
-                    values.append(matcher.score())
-                matcher.next()
-        found = self._leaves[key] = (item_ids, values)
-        self._cached += len(item_ids)
-        return found
 
     def doc_frequencies(self, field: str, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """How many documents hold each (analysed) term, and how many documents there are."""
