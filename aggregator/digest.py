@@ -6,6 +6,7 @@ reads the store or the index.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Collection, Sequence
@@ -95,5 +96,7 @@ def _upcoming(ranked: Sequence[Ranked], now: datetime) -> list[Ranked]:
     return chosen[:MAX_UPCOMING]
 
 
+@functools.lru_cache(maxsize=65_536)
 def _title_key(title: str) -> str:
+    """The words of a title, to tell copies of one story apart (profiles of a run see the same)."""
     return " ".join(re.findall(r"\w+", title.casefold()))

@@ -548,8 +548,7 @@ def choose_digest(
     ids = {item_id for hits in scores.values() for item_id in hits}
     items = items_of(ids)
     feedback = _feedback(index, items_of, profile, judgements or {})
-    ranked = blend(profile, scores, items, now, feedback)
-    top = [r.item for r in ranked[:EXPANSION_TOP]]
+    top = [r.item for r in blend(profile, scores, items, now, feedback, limit=EXPANSION_TOP)]
     second = feedback.queries()
     if top:
         expansion = expansion_terms(top, profile, *_frequencies(index, top))
@@ -557,7 +556,7 @@ def choose_digest(
             second[EXPAND_KEY] = terms_query(expansion)
     if second:
         scores |= index.score_queries(second, since=since)
-        ranked = blend(profile, scores, items, now, feedback)
+    ranked = blend(profile, scores, items, now, feedback)
     return build_digest(profile, local_day(now), ranked, already_sent, now)
 
 

@@ -13,6 +13,7 @@ which field) is recomputed for the few picked items only, from their text.
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 import re
 from collections import Counter
@@ -171,12 +172,15 @@ def blend(
     items: Mapping[int, Item],
     now: datetime,
     feedback: Feedback | None = None,
+    *,
+    limit: int | None = None,
 ) -> list[Ranked]:
     """Rank every item that matched at least one interest, best first.
 
     ``scores`` is what :meth:`SearchIndex.score_queries` returned for
     :func:`profile_queries` (and the expansion and feedback queries);
-    ``items`` the stored items for those ids.
+    ``items`` the stored items for those ids. With ``limit``, only the best
+    ``limit`` (the first pass only needs the items to learn expansion words from).
     """
     feedback = feedback or Feedback()
     excluded = set(scores.get(EXCLUDE_KEY, {})) | feedback.rejected
@@ -203,7 +207,7 @@ def blend(
     for item_id, score in scores.get(LESS_KEY, {}).items():
         if item_id in relevance:
             relevance[item_id] -= FEEDBACK_WEIGHT * score
-    ranked = []
+    candidates = []
     for item_id, value in relevance.items():
         item = items.get(item_id)
         if item is None or item_id in excluded or value <= 0:
@@ -216,20 +220,25 @@ def blend(
         if type_weight <= 0:
             continue
         source_weight = PREFERRED_SOURCE if source_name in preferred else 1.0
-        ranked.append(
-            Ranked(
-                item,
-                value * recency * type_weight * source_weight,
-                tuple(matched[item_id]),
-                recency,
-                type_weight,
-                source_weight,
-                liked=_shared(item, feedback.more, item_id in scores.get(MORE_KEY, {})),
-                disliked=_shared(item, feedback.less, item_id in scores.get(LESS_KEY, {})),
-            )
+        score = value * recency * type_weight * source_weight
+        # Best first; ties: the newer, then the lower id (ids are unique: nothing further compares).
+        candidates.append(
+            (-score, -item.published.timestamp(), item_id, recency, type_weight, source_weight)
         )
-    ranked.sort(key=lambda r: (-r.score, -r.item.published.timestamp(), r.item.id))
-    return ranked
+    best = sorted(candidates) if limit is None else heapq.nsmallest(limit, candidates)
+    return [
+        Ranked(
+            items[item_id],
+            -negated,
+            tuple(matched[item_id]),
+            recency,
+            type_weight,
+            source_weight,
+            liked=_shared(items[item_id], feedback.more, item_id in scores.get(MORE_KEY, {})),
+            disliked=_shared(items[item_id], feedback.less, item_id in scores.get(LESS_KEY, {})),
+        )
+        for negated, _, item_id, recency, type_weight, source_weight in best
+    ]
 
 
 def _overlapping(profile: Profile) -> dict[str, set[str]]:
