@@ -824,7 +824,7 @@ class _SearchRun:
         self._restrict = within
         self._lengths = lengths
         self._words: dict[tuple[str, bytes], _Word] = {}
-        self._phrases: dict[query.Phrase, np.ndarray] = {}
+        self._phrases: dict[query.Phrase, np.ndarray] = {}  # the documents of each
         self._kept = 0
         self._bm25: dict[tuple[str, str], tuple[float, float, np.ndarray, np.ndarray]] = {}
 
@@ -1055,9 +1055,9 @@ class _SearchRun:
 
     def _phrase_docs(self, phrase: query.Phrase) -> np.ndarray:
         """Documents holding ``phrase``'s words one after another, as Whoosh's phrase matcher."""
-        found = self._phrases.get(phrase)
-        if found is not None:
-            return found
+        known = self._phrases.get(phrase)
+        if known is not None:
+            return self._flags(known)
         field_type = self._searcher.schema[phrase.fieldname] if phrase.fieldname in SCHEMA else None
         if (
             field_type is None
@@ -1091,8 +1091,10 @@ class _SearchRun:
                         break
                 else:
                     found[docnum] = True
-        self._phrases[phrase] = found
-        self._kept += found.nbytes
+        # Kept as the matching document numbers: a phrase matches few, and flags for every
+        # document would make what a run keeps grow with the index.
+        known = self._phrases[phrase] = np.flatnonzero(found)
+        self._kept += known.nbytes
         return found
 
     def _phrase_scores(self, phrase: query.Phrase, docs: np.ndarray) -> np.ndarray:
