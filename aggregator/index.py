@@ -969,6 +969,8 @@ class _SearchRun:
         offsets: list[int] = []
         blocks: list[tuple[int, int, bytes]] | None = [] if positions else None
         for reader, start in self._segments:
+            if wanted is not None and wanted.find(1, start, start + reader.doc_count_all()) < 0:
+                continue  # none wanted here (a segment of old items, for ranking's window)
             try:
                 postings = reader.postings(fieldname, text)
             except TermNotFound:  # one look-up in the term dictionary rather than two
