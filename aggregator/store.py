@@ -197,12 +197,31 @@ _SAME_TITLE_KEYS = """
     WHERE source_id != ? AND title_key IN ({marks}) AND title_key != ''
     GROUP BY title_key
 """
-_INSERT_ITEM = """
-    INSERT INTO items (source_id, guid, url, canonical_url, title_key, title, summary,
-        content, text, published, first_seen, item_type, tags, author, enclosure_url,
-        enclosure_type, details)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
+_ENTRY_COLUMNS = (
+    "url",
+    "canonical_url",
+    "title_key",
+    "title",
+    "summary",
+    "content",
+    "text",
+    "item_type",
+    "tags",
+    "author",
+    "enclosure_url",
+    "enclosure_type",
+    "details",
+)
+"""What an entry sets on its item, when inserted and when rewritten (:func:`_entry_values`)."""
+_INSERT_ITEM = f"""
+    INSERT INTO items (source_id, guid, first_seen, published, {", ".join(_ENTRY_COLUMNS)})
+    VALUES ({", ".join("?" * (4 + len(_ENTRY_COLUMNS)))})
+"""  # noqa: S608 (built from the constant column names above; values go as parameters)
+_UPDATE_ITEM = f"""
+    UPDATE items SET {", ".join(f"{column} = ?" for column in _ENTRY_COLUMNS)},
+        published = COALESCE(?, published)
+    WHERE id = ?
+"""  # noqa: S608 (as _INSERT_ITEM)
 
 
 class StoreError(LearnplaceError):
@@ -259,13 +278,9 @@ def _canonical(url: str) -> str:
     return canonical_url(url) if url else ""
 
 
-def _item_row(
-    source_id: int, entry: Entry, canonical: str, key: str, now: datetime
-) -> tuple[object, ...]:
-    """The values of :data:`_INSERT_ITEM` for a new entry."""
+def _entry_values(entry: Entry, canonical: str, key: str) -> tuple[object, ...]:
+    """The values of :data:`_ENTRY_COLUMNS` for ``entry``."""
     return (
-        source_id,
-        entry.guid,
         entry.url,
         canonical,
         key,
@@ -273,8 +288,6 @@ def _item_row(
         entry.summary,
         entry.content,
         entry.text,
-        _to_text(entry.published or now),
-        _to_text(now),
         entry.item_type,
         json.dumps(list(entry.tags)),
         entry.author,
@@ -282,6 +295,14 @@ def _item_row(
         entry.enclosure_type,
         details_to_json(entry.details),
     )
+
+
+def _item_row(
+    source_id: int, entry: Entry, canonical: str, key: str, now: datetime
+) -> tuple[object, ...]:
+    """The values of :data:`_INSERT_ITEM` for a new entry."""
+    published = _to_text(entry.published or now)
+    return (source_id, entry.guid, _to_text(now), published, *_entry_values(entry, canonical, key))
 
 
 def _rounds(entries: Sequence[Entry]) -> list[list[Entry]]:
@@ -557,18 +578,6 @@ class Store:
             moved_from=row[7],
         )
 
-    def record_fetch(
-        self,
-        source_url: str,
-        result: FetchResult,
-        state: SourceState,
-        problems: Sequence[str] = (),
-    ) -> None:
-        """Persist the decided state; validators change only with a fresh 200 body."""
-        with self._transaction() as db:
-            record = FetchRecord(source_url, result, state, tuple(problems))
-            _record_fetch(db, self._source_id(source_url), record)
-
     def record_fetches(self, records: Sequence[FetchRecord], now: datetime) -> AddResult:
         """Many sources' fetch outcomes, and a 200's entries, in one transaction.
 
@@ -741,32 +750,8 @@ class Store:
         self, db: sqlite3.Connection, item_id: int, entry: Entry, canonical: str, key: str
     ) -> None:
         """A changed entry keeps its id and first_seen; its date moves only if the feed has one."""
-        db.execute(
-            """
-            UPDATE items SET url = ?, canonical_url = ?, title_key = ?, title = ?, summary = ?,
-                content = ?,
-                text = ?, published = COALESCE(?, published), item_type = ?, tags = ?,
-                author = ?, enclosure_url = ?, enclosure_type = ?, details = ?
-            WHERE id = ?
-            """,
-            (
-                entry.url,
-                canonical,
-                key,
-                entry.title,
-                entry.summary,
-                entry.content,
-                entry.text,
-                None if entry.published is None else _to_text(entry.published),
-                entry.item_type,
-                json.dumps(list(entry.tags)),
-                entry.author,
-                entry.enclosure_url,
-                entry.enclosure_type,
-                details_to_json(entry.details),
-                item_id,
-            ),
-        )
+        published = None if entry.published is None else _to_text(entry.published)
+        db.execute(_UPDATE_ITEM, (*_entry_values(entry, canonical, key), published, item_id))
 
     def items(self, ids: Iterable[int]) -> dict[int, Item]:
         """Items by id; ids that do not exist are simply absent from the result."""

@@ -137,7 +137,8 @@ def test_sync_sources_upserts_and_deactivates(store: Store) -> None:
 
 
 def record(store: Store, result: FetchResult, now: datetime) -> None:
-    store.record_fetch(BLOG.url, result, decide(result, store.source_state(BLOG.url), now))
+    state = decide(result, store.source_state(BLOG.url), now)
+    store.record_fetches([FetchRecord(BLOG.url, result, state)], now)
 
 
 def test_schedule_state_round_trips_and_survives_reopening(tmp_path: Path) -> None:
@@ -149,7 +150,8 @@ def test_schedule_state_round_trips_and_survives_reopening(tmp_path: Path) -> No
         record(store, moved, NOW)
         gone = FetchResult(NEWS.url, NEWS.url, 503, headers={"retry-after": "60"}, error="busy")
         record(store, gone, NOW)
-        store.record_fetch(BLOG.url, gone, store.source_state(BLOG.url), ["bozo: bad &"])
+        problems = FetchRecord(BLOG.url, gone, store.source_state(BLOG.url), ("bozo: bad &",))
+        store.record_fetches([problems], NOW)
     with Store(path) as store:
         state = store.source_state(BLOG.url)
         status = store.source_statuses()[0]
