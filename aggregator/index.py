@@ -113,10 +113,9 @@ RANKING_WINDOWS_MAX = 32
 
 _PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
 
-_LENGTHS = [byte_to_length(code) for code in range(256)]
-"""Whoosh stores a field's length per document as one byte; this decodes it."""
-_DECODED_LENGTHS = np.array(_LENGTHS, np.float64)
-""":data:`_LENGTHS` as an array (exact: they are small integers)."""
+_DECODED_LENGTHS = np.array([byte_to_length(code) for code in range(256)], np.float64)
+"""Whoosh stores a field's length per document as one byte; this decodes it (exactly:
+the lengths are small integers)."""
 
 
 class _Codec(W3Codec):
@@ -828,6 +827,11 @@ class _SearchRun:
         self._kept = 0
         self._bm25: dict[tuple[str, str], tuple[float, float, np.ndarray, np.ndarray]] = {}
 
+    @property
+    def restricted_to(self) -> np.ndarray:
+        """The ``within`` this reading was made for (every live document without one)."""
+        return self._within
+
     def footprint(self) -> int:
         """Bytes kept for reuse: the words' postings and the phrases' matches read so far."""
         return self._kept
@@ -1325,6 +1329,18 @@ def _term_bytes(term: query.Term) -> bytes | None:
         return None
 
 
+def _segment_lengths(reader: object, fieldname: str) -> bytes | None:
+    """A segment's encoded field length per document (one byte each), or None when its
+    column is not the plain one-byte kind read here."""
+    perdoc = getattr(reader, "_perdoc", None)
+    if perdoc is None or not perdoc.has_column(_lenfield(fieldname)):
+        return None
+    column = perdoc.column_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+    if getattr(column, "_fixedlen", None) != 1 or column._reverse:
+        return None
+    return column._dbfile.get(column._basepos, column._doccount)
+
+
 class SearchIndex:
     """A Whoosh index directory and one cached searcher over it."""
 
@@ -1332,12 +1348,6 @@ class SearchIndex:
         self._ix = ix
         self.path = path
         self._searcher: Searcher | None = None
-        self._columns: dict[str, list[object]] = {}
-        self._field_lengths: dict[tuple[int, str], bytes | None] = {}
-        self._all_lengths: dict[str, np.ndarray | None] = {}
-        self._live_flags: np.ndarray | None = None
-        self._codes: dict[str, tuple[np.ndarray, list[object]]] = {}
-        self._dates: np.ndarray | None = None
         self._forget_searcher()
         self._parser = MultifieldParser(list(TEXT_FIELDS), SCHEMA, fieldboosts=dict(FIELD_BOOSTS))
         self._parser.add_plugin(FieldAliasPlugin(FIELD_ALIASES))
@@ -1465,12 +1475,6 @@ class SearchIndex:
         if self._searcher is None:
             self._forget_searcher()
             self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
-            self._columns = {}
-            self._field_lengths: dict[tuple[int, str], bytes | None] = {}
-            self._all_lengths: dict[str, np.ndarray | None] = {}
-            self._live_flags: np.ndarray | None = None
-            self._codes: dict[str, tuple[np.ndarray, list[object]]] = {}
-            self._dates: np.ndarray | None = None
         return self._searcher
 
     def _column(self, name: str) -> list[object]:
@@ -1486,7 +1490,11 @@ class SearchIndex:
 
     def _forget_searcher(self) -> None:
         """Drop what was computed over the previous searcher's documents."""
-        self._windows: dict[datetime | None, np.ndarray] = {}
+        self._columns: dict[str, list[object]] = {}
+        self._all_lengths: dict[str, np.ndarray | None] = {}
+        self._live_flags: np.ndarray | None = None
+        self._codes: dict[str, tuple[np.ndarray, list[object]]] = {}
+        self._dates: np.ndarray | None = None
         self._ranking_runs: dict[datetime | None, _SearchRun] = {}
         self._ids: np.ndarray | None = None
         self._frequencies: dict[tuple[str, str], int] = {}
@@ -1581,7 +1589,7 @@ class SearchIndex:
         if fieldname not in self._all_lengths:
             parts: list[bytes] = []
             for reader, start in self._current().reader().leaf_readers():
-                lengths = self._lengths(reader, fieldname)
+                lengths = _segment_lengths(reader, fieldname)
                 if lengths is None or start != sum(map(len, parts)):
                     self._all_lengths[fieldname] = None
                     break
@@ -1609,22 +1617,6 @@ class SearchIndex:
             per_doc = [codes.setdefault(value, len(codes)) for value in self._column(column)]
             found = self._codes[column] = (np.array(per_doc, np.int64), list(codes))
         return found
-
-    def _lengths(self, reader: object, fieldname: str) -> bytes | None:
-        """A segment's encoded field length per document (one byte each), read once per searcher."""
-        key = (id(reader), fieldname)
-        if key not in self._field_lengths:
-            perdoc = getattr(reader, "_perdoc", None)
-            column = (
-                perdoc.column_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-                if perdoc is not None and perdoc.has_column(_lenfield(fieldname))
-                else None
-            )
-            if getattr(column, "_fixedlen", None) == 1 and not column._reverse:  # type: ignore[union-attr]
-                self._field_lengths[key] = column._dbfile.get(column._basepos, column._doccount)  # type: ignore[union-attr]
-            else:
-                self._field_lengths[key] = None
-        return self._field_lengths[key]
 
     def _newest(self, matched: np.ndarray, count: int) -> list[tuple[float, int]]:
         """The ``count`` newest of the flagged documents (ties: lower number first), unscored.
@@ -1762,16 +1754,17 @@ class SearchIndex:
         searcher = self._current()
         if searcher.doc_count_all() == 0:
             return {key: {} for key in queries}
-        window = self._window(since)
-        if not window.any():
-            return {key: {} for key in queries}
         run = self._ranking_runs.get(since)
         if run is None:
+            window = self._window(since)
+            if not window.any():
+                return {key: {} for key in queries}
             if len(self._ranking_runs) >= RANKING_WINDOWS_MAX:
                 self._ranking_runs.clear()  # a long-lived process: each new ``now`` is a new window
             run = self._ranking_runs[since] = _SearchRun(
                 searcher, self._live(), self._index_lengths, within=window
             )
+        window = run.restricted_to
         ids = self._docids()
         scores: dict[str, dict[int, float]] = {}
         for key, q in queries.items():
@@ -1801,15 +1794,10 @@ class SearchIndex:
 
         As a query the range expands into a term per distinct timestamp.
         """
-        window = self._windows.get(since)
-        if window is None:
-            window = self._live()
-            if since is not None:
-                window = window & (self._published() >= np.datetime64(_naive_utc(since), "us"))
-            if len(self._windows) >= RANKING_WINDOWS_MAX:
-                self._windows.clear()
-            self._windows[since] = window
-        return window
+        window = self._live()
+        if since is None:
+            return window
+        return window & (self._published() >= np.datetime64(_naive_utc(since), "us"))
 
     def _docids(self) -> np.ndarray:
         """Docnum -> item id for the whole index, read once per searcher."""
