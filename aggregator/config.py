@@ -122,7 +122,10 @@ class _Checker:
         self.locate = _Locator(text)
 
     def fail(self, message: str, key: str, table: str = "", occurrence: int = 0) -> ConfigError:
-        line = self.locate.find(key.rsplit(".", 1)[-1], table, occurrence) if key else None
+        """``key`` in full (``table.name``): the name after the table is looked up, whole,
+        since a quoted key may itself hold dots."""
+        name = key[len(table) + 1 :] if table and key.startswith(f"{table}.") else key
+        line = self.locate.find(name, table, occurrence) if key else None
         if line is None and table:
             line = self.locate.find("", table, occurrence)
         return ConfigError(self.path, message, line=line, key=key)

@@ -149,6 +149,9 @@ def test_good_profile_loads(tmp_path: Path) -> None:
         (GOOD_PROFILE.replace("course = 1.5", "cource = 1.5"), 14, "types.cource", "'course'"),
         (GOOD_PROFILE.replace('email = "ada@example.org"', 'email = "ada"'), 2, "email", "e-mail"),
         (GOOD_PROFILE.replace("words = ", "wrods = "), 10, "exclude.wrods", "'words'"),
+        # A quoted key may hold dots: found whole, not by its last dotted part.
+        (GOOD_PROFILE.replace("digest_size = 5", '"digest.size" = 5'), 3, "digest.size", "key"),
+        (GOOD_PROFILE.replace("course = 1.5", '"e.course" = 1.5'), 14, "types.e.course", "type"),
     ],
 )
 def test_bad_profile_names_file_line_and_key(
