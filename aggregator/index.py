@@ -14,11 +14,8 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
-import pickle
 import re
 import shutil
-import struct
-import zlib
 from bisect import bisect_left
 from collections import deque
 from collections.abc import (
@@ -32,7 +29,6 @@ from collections.abc import (
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import accumulate, pairwise
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -44,9 +40,9 @@ from selectolax.lexbor import LexborHTMLParser
 from whoosh import formats, query, scoring
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.codec.base import Segment
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3TermInfo, _lenfield
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
-from whoosh.filedb.structfile import BufferFile
+from whoosh.filedb.structfile import BufferFile, StructFile
 from whoosh.idsets import BitSet
 from whoosh.matching import ListMatcher, Matcher
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser
@@ -56,20 +52,37 @@ from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import MERGE_SMALL, SegmentWriter
 
+from aggregator import postings
 from aggregator.errors import LearnplaceError
 from aggregator.models import Item
+from aggregator.postings import (
+    BlockMatcher,
+    Positions,
+    PostingsWriter,
+    block_arrays,
+    block_data,
+    block_positions,
+)
 from aggregator.sanitize import html_to_text
+
+
+def _phrase_text(**options: Any) -> TEXT:
+    """A text field whose postings keep positions as :class:`~aggregator.postings.Positions`."""
+    field = TEXT(phrase=True, **options)
+    field.format = Positions(field_boost=field.format.field_boost)
+    return field
+
 
 SCHEMA = Schema(
     # sortable: a column gives docnum -> id without loading stored fields per hit.
     id=ID(stored=True, unique=True, sortable=True),
     # spelling: unstemmed title words feed "did you mean" (a stem is no word to suggest).
-    title=TEXT(analyzer=StemmingAnalyzer(), phrase=True, spelling=True),
-    summary=TEXT(analyzer=StemmingAnalyzer(), phrase=True),
+    title=_phrase_text(analyzer=StemmingAnalyzer(), spelling=True),
+    summary=_phrase_text(analyzer=StemmingAnalyzer()),
     # The text beyond the summary (see document()); ``content:`` and ``text:`` in a query mean it.
-    body=TEXT(analyzer=StemmingAnalyzer(), phrase=True),
+    body=_phrase_text(analyzer=StemmingAnalyzer()),
     tags=KEYWORD(lowercase=True, commas=True, scorable=True),
-    source=TEXT(phrase=True),
+    source=_phrase_text(),
     # The exact source name, for the --source filter and the facet counts (a column is fast).
     source_name=ID(sortable=True),
     type=ID(sortable=True),
@@ -119,7 +132,8 @@ the lengths are small integers)."""
 
 
 class _Codec(W3Codec):
-    """Whoosh's codec without per-block length statistics.
+    """Whoosh's codec writing posting blocks of :mod:`aggregator.postings`, without
+    per-block length statistics.
 
     Whoosh reads every posting's field length back from disk at commit to
     record each block's shortest and longest document, which only tightens
@@ -130,6 +144,31 @@ class _Codec(W3Codec):
     """
 
     length_stats = False
+
+    def __init__(self) -> None:
+        super().__init__(blocklimit=postings.BLOCK_POSTINGS)
+
+    def postings_writer(self, dbfile: StructFile, byteids: bool = False) -> PostingsWriter:
+        return PostingsWriter(
+            dbfile,
+            blocklimit=self._blocklimit,
+            byteids=byteids,
+            compression=self._compression,
+            inlinelimit=self._inlinelimit,
+        )
+
+    def postings_reader(
+        self,
+        dbfile: StructFile,
+        terminfo: W3TermInfo,
+        format_: formats.Format,
+        term: tuple[str, bytes] | None = None,
+        scorer: scoring.BaseScorer | None = None,
+    ) -> Matcher:
+        if terminfo.is_inlined():
+            return super().postings_reader(dbfile, terminfo, format_, term, scorer)
+        offset, length = terminfo.extent()
+        return BlockMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
 
 
 PEEK_BYTES = 512
@@ -496,174 +535,14 @@ def finish_swap(path: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-_PICKLED_TUPLE = b"\x80\x02("
-"""How a posting block's data starts: protocol 2, then the mark of its first tuple (the ids)."""
-
-
-def _block_ids(matcher: W3LeafMatcher) -> tuple[int, ...]:
-    """The document numbers of the matcher's current block, without unpickling the rest.
-
-    A block is the pickle of ``(id deltas, weights, values)``; for phrase
-    fields the values are one position list per posting, each unpickled
-    through a ``codecs.encode`` call, which is most of the cost of reading
-    a block. The deltas come first as small ints (``K`` one byte, ``M`` two,
-    ``J`` four), so decompressing just that prefix and reading them here
-    gives the same ids as Whoosh's ``_read_ids`` at a fraction of its cost.
-    Any other layout (tiny blocks, byte ids) goes to Whoosh.
-    """
-    count = matcher._blocklength
-    if matcher._byteids or count < 4 or matcher._data is not None or matcher._ids is not None:
+def _block_ids(matcher: BlockMatcher) -> tuple[int, ...]:
+    """The document numbers of the matcher's current block, from its id gaps alone."""
+    arrays = block_arrays(matcher) if matcher._ids is None else None
+    if arrays is None:
         if matcher._ids is None:
             matcher._read_ids()
         return tuple(matcher._ids)
-    head = _block_head(matcher, len(_PICKLED_TUPLE) + 5 * count + 1)
-    found = _pickled_ints(head, count)
-    if found is None:
-        matcher._read_ids()
-        return tuple(matcher._ids)
-    return tuple(accumulate(found[0]))
-
-
-def _block_head(matcher: W3LeafMatcher, size: int) -> bytes:
-    """The first ``size`` bytes of the current block's pickle, decompressing no more than that."""
-    raw = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
-    # bytes(): a file read in place (a memory map) gives views, which lack bytes' methods.
-    return zlib.decompressobj().decompress(raw, size) if matcher._compression else bytes(raw[:size])
-
-
-def _pickled_ints(head: bytes, count: int) -> tuple[bytes | tuple[int, ...], int] | None:
-    """``count`` pickled small ints after the mark, closed by the tuple opcode, and where they end.
-
-    None when the head is not laid out so.
-    """
-    if not head.startswith(_PICKLED_TUPLE):
-        return None
-    start = len(_PICKLED_TUPLE)
-    run = head[start : start + 2 * count]
-    if run[0::2] == b"K" * count and head[start + 2 * count : start + 2 * count + 1] == b"t":
-        # the common case: every delta below 256, one byte each
-        return run[1::2], start + 2 * count + 1
-    ints = _PICKLED_INTS.match(head, start)
-    if ints is None:
-        return None
-    # Safe: the regex let through only int opcodes, so this builds a tuple of ints and nothing else.
-    deltas = pickle.loads(head[: ints.end()] + b".")  # noqa: S301
-    return (deltas, ints.end()) if len(deltas) == count else None
-
-
-_PICKLED_INTS = re.compile(rb"(?:K.|M..|J....)*t", re.DOTALL)
-"""Pickle's BININT1, BININT2 and BININT opcodes with their arguments, up to the tuple opcode."""
-
-
-def _block_postings(matcher: W3LeafMatcher) -> tuple[tuple[int, ...], Sequence[float]]:
-    """The current block's ids and weights, without unpickling its values (positions).
-
-    Scoring a word needs each posting's weight, which the pickle holds right
-    after the ids; the positions after them are what makes a block slow to
-    unpickle. Ids and weights come from one decompressed prefix. Any layout
-    this does not know goes to Whoosh.
-    """
-    count = matcher._blocklength
-    if (
-        matcher._byteids
-        or count < 4
-        or matcher._data is not None
-        or matcher._ids is not None
-        or matcher._weights is not None
-    ):
-        ids = _block_ids(matcher)
-        matcher._read_weights()
-        return ids, matcher._weights
-    head = _block_head(matcher, len(_PICKLED_TUPLE) + 14 * count + 16)
-    ints = _pickled_ints(head, count)
-    weights = _pickled_weights(head, ints[1], count) if ints is not None else None
-    if ints is None or weights is None:
-        ids = _block_ids(matcher)
-        matcher._read_weights()
-        return ids, matcher._weights
-    return tuple(accumulate(ints[0])), weights
-
-
-def _pickled_weights(head: bytes, pos: int, count: int) -> Sequence[float] | None:
-    """The weights pickled at ``pos``, after the ids: none (all 1.0), one for all, or one each."""
-    layout = _weights_layout(head, pos, count)
-    if layout is None:
-        return None
-    opcode, pos = layout
-    if opcode == b"N":
-        return (1.0,) * count
-    if opcode == b"G":
-        return _DOUBLE.unpack_from(head, pos) * count
-    unpack = _WEIGHTS_STRUCTS.get(count)
-    if unpack is None:
-        unpack = _WEIGHTS_STRUCTS[count] = struct.Struct(">" + "xd" * count)
-    return unpack.unpack_from(head, pos - 1)
-
-
-def _weights_layout(head: bytes, pos: int, count: int) -> tuple[bytes, int] | None:
-    """How the weights at ``pos`` are pickled, and where their first float's bytes start.
-
-    ``N`` (no weights: all 1.0), ``G`` (one float for all) or ``(`` (a tuple
-    of ``count`` floats, each a ``G`` and eight bytes). The tuple of ids may
-    be followed by its memo opcode (``q`` one byte, ``r`` four). None for any
-    other layout.
-    """
-    memo = head[pos : pos + 1]
-    pos += 2 if memo == b"q" else 5 if memo == b"r" else 0
-    opcode = head[pos : pos + 1]
-    if opcode == b"N":
-        return opcode, pos + 1
-    if opcode == b"G" and len(head) >= pos + 9:
-        return opcode, pos + 1
-    end = pos + 1 + 9 * count
-    if opcode == b"(" and head[pos + 1 : end : 9] == b"G" * count and head[end : end + 1] == b"t":
-        return opcode, pos + 2
-    return None
-
-
-def _block_arrays(
-    matcher: W3LeafMatcher, data: bytes | None = None
-) -> tuple[bytes | Sequence[int], np.ndarray]:
-    """The current block's id deltas and its weights as an array (see :func:`_block_postings`).
-
-    Both are read straight from the pickle's bytes when they are laid out as
-    :func:`_block_postings` expects; ``data`` is the block's pickle when the
-    caller decompressed it whole already. The deltas stay as they were read
-    (one byte each, or a tuple) so a word's blocks become one array at once.
-    """
-    count = matcher._blocklength
-    if not (
-        matcher._byteids
-        or count < 4
-        or matcher._data is not None
-        or matcher._ids is not None
-        or matcher._weights is not None
-    ):
-        head = data or _block_head(matcher, len(_PICKLED_TUPLE) + 14 * count + 16)
-        ints = _pickled_ints(head, count)
-        layout = _weights_layout(head, ints[1], count) if ints is not None else None
-        if ints is not None and layout is not None:
-            opcode, pos = layout
-            if opcode == b"N":
-                return ints[0], _ONES[:count]
-            if opcode == b"G":
-                return ints[0], np.full(count, _DOUBLE.unpack_from(head, pos)[0])
-            return ints[0], np.frombuffer(head, _PICKLED_FLOATS, count, pos - 1)["value"]
-    ids, weights = _block_postings(matcher)
-    deltas = [ids[0], *(later - earlier for earlier, later in pairwise(ids))]
-    return deltas, np.array(weights, np.float64)
-
-
-_ONES = np.ones(128)
-"""Weights of a block that stores none (Whoosh's blocks hold at most 128 postings)."""
-
-_PICKLED_FLOATS = np.dtype([("opcode", "u1"), ("value", ">f8")])
-"""A pickled float as it sits in a tuple: the ``G`` opcode, then the big-endian double."""
-
-
-_DOUBLE = struct.Struct(">d")
-_WEIGHTS_STRUCTS: dict[int, struct.Struct] = {}
-"""A block's weights as pickled floats (``G`` and eight bytes each), by block length."""
+    return tuple(np.cumsum(arrays[0], dtype=np.int64).tolist())
 
 
 def _scored_terms(q: query.Query) -> tuple[list[query.Term | query.Phrase], float] | None:
@@ -717,7 +596,7 @@ def _posting_ids(matcher: Matcher) -> Iterable[int]:
     deletions is wrapped by Whoosh and takes the generic path, which leaves
     the deleted documents out.)
     """
-    if type(matcher) is not W3LeafMatcher:
+    if type(matcher) is not BlockMatcher:
         return matcher.all_ids()
     ids: list[int] = []
     while matcher.is_active():
@@ -798,7 +677,7 @@ class _SearchRun:
     Whoosh would find the matches with its matcher tree and then find them
     again in its collector to score them, several Python calls per posting
     each time, and a phrase twice over positions. Here each word's ids and
-    weights are read a block at a time into arrays (:func:`_block_arrays`),
+    weights are read a block at a time into arrays (:func:`~aggregator.postings.block_arrays`),
     the matches are operations on one flag per document, a phrase reads
     positions only for documents holding all its words, and the matches are
     scored with Whoosh's own BM25F statistics and formula, in the same order
@@ -967,8 +846,9 @@ class _SearchRun:
         ):
             return word
         wanted = within.tobytes() if within is not None else None  # bytes.find is a memchr
-        deltas: list[int] = []
+        gaps: list[np.ndarray] = []
         weights: list[np.ndarray] = []
+        total = 0
         firsts: list[int] = []  # where each block begins in the word's postings
         offsets: list[int] = []
         blocks: list[tuple[int, int, bytes]] | None = [] if positions else None
@@ -981,7 +861,7 @@ class _SearchRun:
                 continue
             # A segment with deletions wraps its postings to skip them; the live flags do here.
             postings = getattr(postings, "child", postings)
-            if type(postings) is not W3LeafMatcher or (
+            if type(postings) is not BlockMatcher or (
                 positions and not (postings._fixedsize is None or postings._fixedsize < 0)
             ):
                 raise _Unsupported
@@ -992,29 +872,27 @@ class _SearchRun:
                     if wanted.find(1, start + first, start + last + 1) < 0:
                         postings._next_block()
                         continue
-                data = None
-                if blocks is not None:
-                    # Positions will be read from most blocks: decompress each once, whole.
-                    data = postings._postfile.get(
-                        postings._dataoffset, postings._nextoffset - postings._dataoffset
-                    )
-                    data = zlib.decompress(data) if postings._compression else bytes(data)
-                block_deltas, block_weights = _block_arrays(postings, data)
-                firsts.append(len(deltas))
+                # Positions will be read from most blocks: decompress each once, whole.
+                data = block_data(postings) if blocks is not None else None
+                arrays = block_arrays(postings, data)
+                if arrays is None:  # a block of Whoosh's own layout
+                    raise _Unsupported
+                firsts.append(total)
                 offsets.append(start)
-                deltas.extend(block_deltas)
-                weights.append(block_weights)
+                total += len(arrays[0])
+                gaps.append(arrays[0])
+                weights.append(arrays[1])
                 if blocks is not None and data is not None:
-                    blocks.append((firsts[-1], len(deltas), data))
+                    blocks.append((firsts[-1], total, data))
                 postings._next_block()
-        # A block's deltas start from 0: a running sum over all of them, less the sum
+        # A block's gaps start from 0: a running sum over all of them, less the sum
         # before the block, plus the block's segment offset, gives index-wide numbers.
-        summed = np.cumsum(np.array(deltas, np.int64))
+        summed = np.cumsum(np.concatenate(gaps) if gaps else np.zeros(0), dtype=np.int64)
         before = np.concatenate(([0], summed))[firsts]
-        sizes = np.diff(np.array([*firsts, len(deltas)], np.int64))
+        sizes = np.diff(np.array([*firsts, total], np.int64))
         word = _Word(
             summed + np.repeat(np.array(offsets, np.int64) - before, sizes),
-            np.concatenate(weights).astype(np.float64) if weights else np.zeros(0),
+            np.concatenate(weights) if weights else np.zeros(0),
             blocks,
             within,
         )
@@ -1069,7 +947,7 @@ class _SearchRun:
             field_type is None
             or phrase.slop != 1
             or len(phrase.words) < 2
-            or type(field_type.format) is not formats.Positions
+            or type(field_type.format) is not Positions
         ):
             raise _Unsupported
         try:
@@ -1077,7 +955,7 @@ class _SearchRun:
         except ValueError:
             raise _Unsupported from None
         reader = self._searcher.reader()
-        found = np.zeros_like(self._live)
+        found = np.zeros(0, np.int64)
         if all((phrase.fieldname, text) in reader for text in texts):
             words = [
                 self._word(phrase.fieldname, text, positions=True, within=self._restrict)
@@ -1086,22 +964,16 @@ class _SearchRun:
             candidates = self._within.copy()
             for word in words:
                 candidates &= self._flags(word.ids)
-            decode = field_type.format.decode_positions
-            positions = [_positions(word, candidates, decode) for word in words]
-            for docnum in np.flatnonzero(candidates).tolist():
-                # Where the phrase could start, narrowed word by word: the k-th word at start + k.
-                starts = positions[0][docnum]
-                for k, later in enumerate(positions[1:], 1):
-                    starts = [start for start in starts if start + k in later[docnum]]
-                    if not starts:
-                        break
-                else:
-                    found[docnum] = True
+            # Where the phrase could start, narrowed word by word: the k-th word at start + k.
+            starts = _position_keys(words[0], candidates)
+            for k, word in enumerate(words[1:], 1):
+                starts = starts[np.isin(starts + k, _position_keys(word, candidates))]
+            found = np.unique(starts >> 32)
         # Kept as the matching document numbers: a phrase matches few, and flags for every
         # document would make what a run keeps grow with the index.
-        known = self._phrases[phrase] = np.flatnonzero(found)
-        self._kept += known.nbytes
-        return found
+        self._phrases[phrase] = found
+        self._kept += found.nbytes
+        return self._flags(found)
 
     def _phrase_scores(self, phrase: query.Phrase, docs: np.ndarray) -> np.ndarray:
         """A phrase's score (unboosted) in ``docs``, which all hold it: its words' scores
@@ -1119,33 +991,6 @@ class _SearchRun:
         return _tree_sum(scores)
 
 
-def _decoded_positions(value: bytes, decode: Callable[[bytes], list[int]]) -> Sequence[int]:
-    """A posting's positions, as Whoosh's ``Positions.decode_positions(value)`` gives them.
-
-    The value is the count (four bytes) and the pickled list of deltas; most
-    are one or a few deltas below 256 (``K`` and one byte each), read here
-    without unpickling. Any other layout goes to ``decode``.
-    """
-    if len(value) == 13 and value[:10] == _ONE_POSITION and value[11:] == b"a.":
-        return (value[10],)
-    count = int.from_bytes(value[:4], "big")
-    end = 10 + 2 * count
-    if (
-        value[4:10] == _POSITIONS
-        and len(value) == end + 2
-        and value[10:end:2] == b"K" * count
-        and value[end:] == b"e."
-    ):
-        return tuple(accumulate(value[11:end:2]))
-    return decode(value)
-
-
-_ONE_POSITION = b"\x00\x00\x00\x01\x80\x02]q\x00K"
-"""A value holding one position below 256: its count, the pickled list's opening, ``K``."""
-_POSITIONS = b"\x80\x02]q\x00("
-"""The opening of a pickled list of several positions."""
-
-
 def _flags_of(docnums: Iterable[int], size: int) -> np.ndarray:
     """One flag per document number, set for ``docnums``."""
     flags = np.zeros(size, bool)
@@ -1161,86 +1006,21 @@ def _tree_sum(scores: list[np.ndarray]) -> np.ndarray:
     return _tree_sum(scores[:half]) + _tree_sum(scores[half:])
 
 
-def _positions(
-    word: _Word, docs: np.ndarray, decode: Callable[[bytes], list[int]]
-) -> dict[int, Sequence[int]]:
-    """The word's positions in the flagged ``docs``, read only from blocks holding one.
+def _position_keys(word: _Word, docs: np.ndarray) -> np.ndarray:
+    """Where the word is in each of the flagged ``docs``, as ``docnum << 32 | position``.
 
-    ``decode`` is the field format's ``decode_positions``, for the values
-    this does not read itself.
+    Only blocks holding one of them are read, each with one gather
+    (:func:`~aggregator.postings.block_positions`).
     """
-    found: dict[int, Sequence[int]] = {}
     wanted = docs[word.ids]
+    keys = [np.zeros(0, np.int64)]
     for begin, end, data in word.blocks or ():
-        hits = np.flatnonzero(wanted[begin:end]).tolist()
-        if not hits:
-            continue
-        docnums = word.ids[begin:end][hits].tolist()
-        records = _pickled_records(data, end - begin)
-        positions = (
-            [_record_positions(records[i], decode) for i in hits] if records is not None else []
-        )
-        if records is None or None in positions:
-            # The index's own block pickle, read as Whoosh's _read_data reads it.
-            values = pickle.loads(data)[2]  # noqa: S301
-            positions = [_decoded_positions(values[i], decode) for i in hits]
-        found.update(zip(docnums, positions, strict=True))  # type: ignore[arg-type]
-    return found
-
-
-def _pickled_records(data: bytes, count: int) -> list[bytes] | None:
-    """A block's values as pickled, one record per posting, without unpickling the block.
-
-    Pickle (protocol 2) writes each value, a bytes object, as a call of
-    ``_codecs.encode`` on its Latin-1 text: the first names the function
-    (``c_codecs\nencode\n`` and a memo put), every later one gets it back
-    from the memo (``h`` and its index), and the text follows as ``X``, a
-    four-byte length and UTF-8. Splitting the block at those ``h``, index,
-    ``X`` marks is one pass in C; unpickling the whole block makes a bytes
-    object per posting through a call. Each record starts with the text's
-    length. None unless there is exactly one record per posting.
-    """
-    first = data.find(_ENCODE)
-    head = first + len(_ENCODE) + 2
-    if first < 0 or data[head - 2 : head - 1] != b"q" or data[head : head + 1] != b"X":
-        return None
-    records = data[head + 1 :].split(b"h" + data[head - 1 : head] + b"X")
-    return records if len(records) == count else None
-
-
-def _record_positions(record: bytes, decode: Callable[[bytes], list[int]]) -> Sequence[int] | None:
-    """The positions one record of :func:`_pickled_records` holds; None if its text overruns it.
-
-    The text is the value: the count (four bytes) and the pickled list of
-    deltas. One delta or a few, each below 128 (one byte as UTF-8), are read
-    here from the record; any other value is decoded by ``decode``.
-    """
-    if record[:15] == _ONE_POSITION_RECORD and record[16:18] == b"a.":
-        return (record[15],)  # below 128: a larger delta takes two bytes, so size would differ
-    size = int.from_bytes(record[:4], "little")
-    if size + 4 > len(record):
-        return None
-    count = (size - 13) // 2
-    end = 15 + 2 * count
-    if (
-        1 < count < 128
-        and size == 13 + 2 * count
-        and record[4:8] == count.to_bytes(4, "big")
-        and record[8:15] == _POSITIONS_TEXT
-        and record[15:end:2] == b"K" * count
-        and record[end : end + 2] == b"e."
-    ):
-        return tuple(accumulate(record[16:end:2]))
-    return _decoded_positions(record[4 : 4 + size].decode("utf-8").encode("latin-1"), decode)
-
-
-_ONE_POSITION_RECORD = b"\x0e\x00\x00\x00\x00\x00\x00\x01\xc2\x80\x02]q\x00K"
-"""A record for one position below 128, up to its delta: the text's length (14), then the
-value's count, the pickled list's opening and ``K``, as UTF-8."""
-_POSITIONS_TEXT = b"\xc2\x80\x02]q\x00("
-"""After the count, the opening of a pickled list of several positions, as UTF-8."""
-_ENCODE = b"c_codecs\nencode\n"
-"""Pickle's opcode naming ``_codecs.encode``, how protocol 2 writes a bytes object."""
+        hits = np.flatnonzero(wanted[begin:end])
+        if len(hits):
+            counts, positions = block_positions(data, end - begin, hits)
+            docnums = np.repeat(word.ids[begin:end][hits], counts)
+            keys.append(docnums << 32 | positions.astype(np.int64))
+    return np.concatenate(keys)
 
 
 class _OnlyDocs:
@@ -1286,7 +1066,7 @@ class _OnlyDocs:
         ids: list[int] = []
         weights: list[float] = []
         values: list[bytes] = []
-        if type(full) is W3LeafMatcher:
+        if type(full) is BlockMatcher:
             # Whoosh's skip_to steps through a block one posting at a time; a decoded
             # block is a sorted tuple, so bisect finds each wanted document in it.
             wanted = self._docnums
@@ -1341,6 +1121,26 @@ def _segment_lengths(reader: object, fieldname: str) -> bytes | None:
     return column._dbfile.get(column._basepos, column._doccount)
 
 
+def _schema_change(found: Schema) -> str | None:
+    """How an index's schema differs from :data:`SCHEMA`, for the person told to rebuild it.
+
+    Field names, and each field's posting format: a format decides how the
+    postings' values are encoded, so an index written with another cannot
+    be read as this one.
+    """
+    if sorted(found.names()) != sorted(SCHEMA.names()):
+        return (
+            f"the index has fields {sorted(found.names())}, "
+            f"this version expects {sorted(SCHEMA.names())}"
+        )
+    formats_differ = [
+        name for name in SCHEMA.names() if type(found[name].format) is not type(SCHEMA[name].format)
+    ]
+    if formats_differ:
+        return f"the index stores {', '.join(sorted(formats_differ))} in an earlier format"
+    return None
+
+
 class SearchIndex:
     """A Whoosh index directory and one cached searcher over it."""
 
@@ -1368,14 +1168,12 @@ class SearchIndex:
         if not whoosh.index.exists_in(str(path)):
             return cls(whoosh.index.create_in(str(path), SCHEMA), path)
         ix = whoosh.index.open_dir(str(path))
-        if sorted(ix.schema.names()) != sorted(SCHEMA.names()):
+        stale = _schema_change(ix.schema)
+        if stale:
             ix.close()
             if recreate_if_stale:
                 return cls(whoosh.index.create_in(str(path), SCHEMA), path)
-            raise IndexSchemaError(
-                f"{path}: the index has fields {sorted(ix.schema.names())}, this version expects "
-                f"{sorted(SCHEMA.names())}; `learnplace run` rebuilds it from the store"
-            )
+            raise IndexSchemaError(f"{path}: {stale}; `learnplace run` rebuilds it from the store")
         return cls(ix, path)
 
     def _writer(self) -> SegmentWriter:

@@ -6,7 +6,7 @@ The corpus comes from ./feedfarm's generator (2,000 feeds x 50 items by
 default); every item is sanitized by the product, stored in a real store and
 indexed by the product's own index code. Building
 100,000 Whoosh documents takes minutes, so the store and both indexes are
-cached in a temp folder keyed by the corpus parameters and the schema.
+cached in a temp folder keyed by the corpus parameters and the index layout.
 
 Beside the product's figures it prints a baseline measured in the same run:
 a plain Whoosh setup (the default MultifieldParser over all text fields, with
@@ -37,6 +37,7 @@ from whoosh.qparser import MultifieldParser  # noqa: E402
 from aggregator import pipeline  # noqa: E402
 from aggregator.index import SCHEMA, SearchFilters, SearchIndex, document  # noqa: E402
 from aggregator.models import ITEM_TYPES, SOURCE_KINDS, Entry, Item, Profile, Source  # noqa: E402
+from aggregator.postings import BLOCK_POSTINGS  # noqa: E402
 from aggregator.rank import profile_queries  # noqa: E402
 from aggregator.sanitize import html_to_text, sanitize_html  # noqa: E402
 from aggregator.store import Store  # noqa: E402
@@ -322,7 +323,10 @@ def main() -> None:
     ap.add_argument("--seed", default="1")
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    schema_key = hashlib.sha256(repr(sorted(SCHEMA.items())).encode()).hexdigest()[:10]
+    # The fields, their posting formats (by module: a format may keep Whoosh's name) and blocks.
+    fields = [(name, repr(field), type(field.format).__module__) for name, field in SCHEMA.items()]
+    layout = repr((sorted(fields), BLOCK_POSTINGS))
+    schema_key = hashlib.sha256(layout.encode()).hexdigest()[:10]
     key = f"{args.feeds}x{args.items}-s{args.seed}-{schema_key}"
     cache = Path(tempfile.gettempdir()) / f"learnplace-bench-search-{key}"
     cache.mkdir(exist_ok=True)

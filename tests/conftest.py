@@ -6,10 +6,12 @@
   ``.reset()``.
 * ``static_server`` — a tiny server whose routes a test fills in; answers
   ``If-None-Match`` / ``If-Modified-Since`` with 304 and counts requests per path.
+* ``whooshs_schema`` — the index's schema with Whoosh's own positions format.
 """
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import json
 import os
@@ -26,7 +28,11 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from whoosh import formats
+from whoosh.fields import Schema
 
+from aggregator.index import SCHEMA
+from aggregator.postings import Positions
 from feedfarm import corpus as ff_corpus
 from feedfarm import server as ff_server
 
@@ -226,3 +232,17 @@ def static_server() -> Iterator[StaticServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def whooshs_schema() -> Schema:
+    """The index's schema with Whoosh's own positions format (pickled lists), as an earlier
+    version wrote it."""
+    fields = {}
+    for name in SCHEMA.names():
+        if name.startswith("spell_"):
+            continue  # Schema adds it again for the title
+        fields[name] = copy.deepcopy(SCHEMA[name])
+        if type(fields[name].format) is Positions:
+            fields[name].format = formats.Positions(field_boost=fields[name].format.field_boost)
+    return Schema(**fields)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import pickle
 import random
 import signal
 import subprocess
 import sys
 import time
-import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
@@ -22,6 +20,7 @@ from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import MultifieldParser, OrGroup
 
 from aggregator import index as index_module
+from aggregator import postings
 from aggregator.index import (
     SCHEMA,
     TEXT_FIELDS,
@@ -30,7 +29,6 @@ from aggregator.index import (
     SearchIndex,
     SearchPage,
     _block_ids,
-    _pickled_ints,
     document,
     matching_docs,
 )
@@ -79,6 +77,13 @@ def index(tmp_path: Path) -> Iterator[SearchIndex]:
     with SearchIndex.open(tmp_path / "index") as opened:
         assert opened.add(ITEMS) == len(ITEMS)
         yield opened
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Posting blocks of a few postings, so a small index has words spanning many blocks."""
+    monkeypatch.setattr(postings, "BLOCK_POSTINGS", 16)
+    return 16
 
 
 def ids(page: SearchPage) -> list[int]:
@@ -223,6 +228,7 @@ def test_empty_index_scores_nothing(tmp_path: Path) -> None:
 
 def test_score_queries_equal_whooshs_own_search_across_segments_and_deletions(
     tmp_path: Path,
+    small_blocks: int,
 ) -> None:
     """Leaf-by-leaf scoring with the window skip must give exactly what Whoosh's search gives."""
     with SearchIndex.open(tmp_path / "index") as index:
@@ -259,20 +265,35 @@ def test_score_queries_equal_whooshs_own_search_across_segments_and_deletions(
         assert index.score_queries({"q": q}, since=since)["q"] == ours  # from the cache
 
 
-def test_an_index_of_an_earlier_schema_is_recreated_or_refused(tmp_path: Path) -> None:
-    """Before the body lost its summary the field was ``content``: such an index is not read."""
+@pytest.mark.parametrize("earlier", ["content field", "Whoosh's positions"])
+def test_an_index_of_an_earlier_schema_is_recreated_or_refused(
+    tmp_path: Path, earlier: str, whooshs_schema: Schema
+) -> None:
+    """Before the body lost its summary the field was ``content``; before positions were plain
+    integers they were Whoosh's pickles. Neither index is read."""
+    schema, fields, problem = {
+        "content field": (
+            Schema(id=ID(stored=True, unique=True), content=TEXT()),
+            {"content": "old words"},
+            "the index has fields",
+        ),
+        "Whoosh's positions": (
+            whooshs_schema,
+            {"title": "old words"},
+            "the index stores body, source, summary, title in an earlier format",
+        ),
+    }[earlier]
     path = tmp_path / "index"
     path.mkdir()
-    earlier = Schema(id=ID(stored=True, unique=True), content=TEXT())
-    writer = whoosh.index.create_in(str(path), earlier).writer()
-    writer.add_document(id="1", content="old words")
+    writer = whoosh.index.create_in(str(path), schema).writer()
+    writer.add_document(id="1", **fields)
     writer.commit()
-    with pytest.raises(IndexSchemaError, match="rebuilds it from the store"):
+    with pytest.raises(IndexSchemaError, match=f"{problem}.*rebuilds it from the store"):
         SearchIndex.open(path)
     with SearchIndex.open(path, recreate_if_stale=True) as index:
         assert index.doc_count() == 0
         index.add([item(1, "Notes", text="new words")])
-        assert ids(index.search("content:new")) == [1]
+        assert ids(index.search('content:"new words"')) == [1]
 
 
 def test_many_items_are_written_as_segments_by_worker_processes(
@@ -355,7 +376,7 @@ def test_a_kill_while_workers_write_segments_leaves_the_index_as_it_was(tmp_path
         assert {name.stem for name in path.glob("MAIN_*.seg")} == live
 
 
-def test_block_ids_read_whooshs_posting_blocks_exactly(tmp_path: Path) -> None:
+def test_block_ids_read_whooshs_posting_blocks_exactly(tmp_path: Path, small_blocks: int) -> None:
     """Id gaps of one and two pickled bytes, short blocks and phrase fields all read alike."""
     docnums = list(accumulate(300 if n % 50 == 0 else 1 for n in range(200)))
     wanted = set(docnums)
@@ -377,15 +398,6 @@ def test_block_ids_read_whooshs_posting_blocks_exactly(tmp_path: Path) -> None:
                 theirs._next_block()
             assert read == list(reader.postings(fieldname, text).all_ids())
         assert list(reader.postings("title", b"rare").all_ids()) == docnums
-
-
-def test_pickled_ints_read_every_int_width_or_give_up() -> None:
-    deltas = (1, 255, 256, 65_535, 65_536, 2**31 - 1, 7)
-    head = pickle.dumps((deltas, None, None), 2)
-    found = _pickled_ints(head, len(deltas))
-    assert found is not None and list(found[0]) == list(deltas)
-    assert head[found[1] - 1 : found[1]] == b"t"  # where the weights' pickle begins
-    assert _pickled_ints(pickle.dumps(((1, 2, 3, 2**40), None), 2), 4) is None  # a LONG: Whoosh's
 
 
 @pytest.mark.parametrize(
@@ -449,7 +461,9 @@ def test_date_sort_equals_whooshs_sorted_search_with_ties_and_deletions(tmp_path
         'summary:"rust notes" NOT title:rust',
     ],
 )
-def test_relevance_pages_equal_whooshs_ranking_of_every_match(tmp_path: Path, text: str) -> None:
+def test_relevance_pages_equal_whooshs_ranking_of_every_match(
+    tmp_path: Path, small_blocks: int, text: str
+) -> None:
     """Several segments, one with a deletion (Whoosh scores that one itself), varied weights."""
     with SearchIndex.open(tmp_path / "index") as index:
         for batch in range(3):
@@ -477,26 +491,29 @@ def test_relevance_pages_equal_whooshs_ranking_of_every_match(tmp_path: Path, te
                 assert [hit.score for hit in page.hits] == pytest.approx([s for s, _ in wanted])
 
 
-def test_block_postings_give_whooshs_weights(tmp_path: Path) -> None:
-    from aggregator.index import _block_postings
-
+def test_large_posting_blocks_read_alike_by_whoosh_and_by_search(tmp_path: Path) -> None:
+    """The index writes blocks of postings.BLOCK_POSTINGS; Whoosh's matchers and search agree."""
+    count = postings.BLOCK_POSTINGS + 76
     with SearchIndex.open(tmp_path / "index") as index:
         index.add(
-            [
-                item(n, "word " * (1 + n % 7), summary="word other " * (1 + n % 3))
-                for n in range(1, 400)
-            ]
+            item(n, f"learning {'deep ' * (n % 3)}", text="notes " * (n % 4))
+            for n in range(1, count + 1)
         )
-        reader = index._current().reader()
-        for fieldname, text in [("title", b"word"), ("summary", b"word"), ("source", b"blog")]:
-            ours, theirs = reader.postings(fieldname, text), reader.postings(fieldname, text)
-            while ours.is_active():
-                ids, weights = _block_postings(ours)
-                theirs._read_ids()
-                theirs._read_weights()
-                assert ids == tuple(theirs._ids) and list(weights) == list(theirs._weights)
-                ours._next_block()
-                theirs._next_block()
+        searcher = index._current()
+        matcher = searcher.reader().postings("title", b"learn")
+        sizes = []
+        while matcher.is_active():
+            sizes.append(matcher._blocklength)
+            matcher._next_block()
+        assert sizes == [postings.BLOCK_POSTINGS, 76]
+        for text in ("learning", "deep learning", "learning notes"):
+            expected = searcher.search(index.parse(text), limit=None).top_n
+            for offset in (0, count - 150):
+                page = index.search(text, offset=offset, limit=100)
+                wanted = expected[offset : offset + 100]
+                assert page.total == len(expected) > 0
+                assert [hit.docnum for hit in page.hits] == [docnum for _, docnum in wanted]
+                assert [hit.score for hit in page.hits] == pytest.approx([s for s, _ in wanted])
 
 
 def test_a_searcher_reads_its_segments_in_place(tmp_path: Path) -> None:
@@ -527,7 +544,9 @@ def test_a_searcher_reads_its_segments_in_place(tmp_path: Path) -> None:
     assert allocated < segments / 4
 
 
-def test_score_queries_read_only_the_blocks_around_the_window(tmp_path: Path) -> None:
+def test_score_queries_read_only_the_blocks_around_the_window(
+    tmp_path: Path, small_blocks: int
+) -> None:
     """Old items before and after the window in one segment (history stored late) are skipped
     block by block, and the window's scores stay Whoosh's own."""
     ages = [60] * 400 + [2] * 200 + [400] * 400
@@ -555,7 +574,9 @@ def test_score_queries_read_only_the_blocks_around_the_window(tmp_path: Path) ->
         assert ours == pytest.approx(expected)
 
 
-def test_relevance_equals_whoosh_when_the_last_documents_have_no_body(tmp_path: Path) -> None:
+def test_relevance_equals_whoosh_when_the_last_documents_have_no_body(
+    tmp_path: Path, small_blocks: int
+) -> None:
     """A segment's length column stops at its last document with the field; the rest are 0."""
     with SearchIndex.open(tmp_path / "index") as index:
         index.add(
@@ -571,34 +592,3 @@ def test_relevance_equals_whoosh_when_the_last_documents_have_no_body(tmp_path: 
             page = index.search(text, limit=100)
             assert [hit.docnum for hit in page.hits] == [docnum for _, docnum in expected], text
             assert [hit.score for hit in page.hits] == pytest.approx([s for s, _ in expected])
-
-
-def test_phrase_positions_read_from_block_pickles_equal_whooshs(tmp_path: Path) -> None:
-    from whoosh import formats
-
-    from aggregator.index import _decoded_positions, _pickled_records, _record_positions
-
-    with SearchIndex.open(tmp_path / "index") as index:
-        index.add(
-            [
-                item(n, "x", text=" ".join(random.Random(n).choices(["alpha", "beta"], k=n % 300)))
-                for n in range(1, 400)
-            ]
-        )
-        reader = index._current().reader()
-        decode = formats.Positions().decode_positions
-        for word in (b"alpha", b"beta"):
-            postings = reader.postings("body", word)
-            while postings.is_active():
-                raw = postings._postfile.get(
-                    postings._dataoffset, postings._nextoffset - postings._dataoffset
-                )
-                data = zlib.decompress(raw) if postings._compression else raw
-                postings._read_values()
-                count = postings._blocklength
-                records = _pickled_records(data, count)
-                assert records is not None
-                for record, value in zip(records, postings._values, strict=True):
-                    assert list(_record_positions(record, decode) or ()) == decode(value)
-                    assert list(_decoded_positions(value, decode)) == decode(value)
-                postings._next_block()
