@@ -1165,12 +1165,18 @@ class SearchIndex:
         """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        if not whoosh.index.exists_in(str(path)):
-            return cls(whoosh.index.create_in(str(path), SCHEMA), path)
-        ix = whoosh.index.open_dir(str(path))
-        stale = _schema_change(ix.schema)
+        try:
+            if not whoosh.index.exists_in(str(path)):
+                return cls(whoosh.index.create_in(str(path), SCHEMA), path)
+            ix = whoosh.index.open_dir(str(path))
+        except (ImportError, AttributeError) as error:
+            # The table of contents pickles the schema and codec classes that wrote it.
+            ix, stale = None, f"the index was written by another version ({error})"
+        else:
+            stale = _schema_change(ix.schema)
         if stale:
-            ix.close()
+            if ix is not None:
+                ix.close()
             if recreate_if_stale:
                 return cls(whoosh.index.create_in(str(path), SCHEMA), path)
             raise IndexSchemaError(f"{path}: {stale}; `learnplace run` rebuilds it from the store")
