@@ -591,8 +591,8 @@ def _posting_ids(matcher: Matcher) -> Iterable[int]:
     """Every document number a term's postings hold, a block at a time.
 
     Whoosh's generic ``all_ids`` makes several Python calls per posting and
-    unpickles every block whole; its own leaf matcher can be read a block of
-    ids at a time (:func:`_block_ids`). (A matcher over a segment with
+    decodes every block whole; the index's blocks can be read a block of ids
+    at a time (:func:`_block_ids`). (A matcher over a segment with
     deletions is wrapped by Whoosh and takes the generic path, which leaves
     the deleted documents out.)
     """
@@ -660,7 +660,7 @@ class _Word:
     weights: np.ndarray
     """The word's weight (how often it occurs) in each of ``ids``."""
     blocks: list[tuple[int, int, bytes]] | None
-    """For a phrase's words: each block's postings' range in ``ids`` and its pickle
+    """For a phrase's words: each block's postings' range in ``ids`` and its data
     (decompressed), to read positions from where they are needed."""
     within: np.ndarray | None
     """The documents it was read for: blocks holding none of them were skipped (None: all)."""
@@ -1074,7 +1074,7 @@ class _OnlyDocs:
             while full.is_active() and k < len(wanted):
                 block_max = full.block_max_id()
                 if wanted[k] <= block_max:
-                    # Only the ids: blocks without a wanted document are never unpickled whole.
+                    # Only the ids: blocks without a wanted document are never decoded whole.
                     block = full._ids = _block_ids(full)
                     while k < len(wanted) and wanted[k] <= block_max:
                         i = bisect_left(block, wanted[k])
