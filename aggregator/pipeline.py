@@ -812,6 +812,10 @@ class UnknownPersonError(LearnplaceError):
     """A name that no profile in ``profiles/`` has."""
 
 
+class NothingCollectedError(LearnplaceError):
+    """The project has no store yet: ``learnplace run`` has not collected anything."""
+
+
 def share(project: Project, person: str, ref: str, note: str, *, now: datetime) -> Share:
     """Record that ``person`` passes the item ``ref`` (id or URL) on to their teams,
     and rewrite the team pages so the share shows at once."""
@@ -985,6 +989,10 @@ class SearchResults:
 
 def search(project: Project, request: SearchRequest, *, now: datetime) -> SearchResults:
     """Items matching a request (Whoosh query language), best first; reads store and index only."""
+    if not project.store_path.exists():
+        raise NothingCollectedError(
+            f"nothing collected yet in {project.root}: run `learnplace run`"
+        )
     with (
         Store(project.store_path, read_only=True) as store,
         SearchIndex.open(project.index_dir) as index,
@@ -1044,6 +1052,8 @@ def preview_unsaved(project: Project, profile: Profile, now: datetime) -> Digest
 
 
 def item(project: Project, item_id: int) -> Item | None:
-    """One stored item, or None."""
+    """One stored item, or None (also before anything is collected)."""
+    if not project.store_path.exists():
+        return None
     with Store(project.store_path, read_only=True) as store:
         return store.items([item_id]).get(item_id)

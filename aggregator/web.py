@@ -199,6 +199,7 @@ class _Web:
         sort = params.get("sort") if params.get("sort") in ("relevance", "date") else "relevance"
         person = params.get("profile", "")
         found = None
+        empty = None
         try:
             profile = pipeline.load_named_profile(self.project, person) if person else None
             if (text.strip() or filters) and not errors:
@@ -208,6 +209,8 @@ class _Web:
                 found = pipeline.search(self.project, request_, now=datetime.now(UTC))
         except (QuerySyntaxError, ConfigError) as exc:
             errors.append(str(exc))
+        except pipeline.NothingCollectedError as exc:
+            empty = str(exc)
         base = [(k, v) for k, v in params.multi_items() if k != "page"]
 
         def link(**changes: str) -> str:
@@ -223,6 +226,7 @@ class _Web:
             filters=filters,
             found=found,
             errors=errors,
+            empty=empty,
             page=page,
             pages=pages,
             link=link,

@@ -246,6 +246,18 @@ def test_search_page_filters_highlights_and_facets(client: TestClient, project: 
     assert "<script>alert(1)" not in hostile.text
 
 
+def test_before_the_first_run_search_says_so_and_items_are_not_found(tmp_path: Path) -> None:
+    (tmp_path / "feeds.toml").write_text("", encoding="utf-8")
+    (tmp_path / "profiles").mkdir()
+    with TestClient(create_app(pipeline.Project.at(tmp_path))) as fresh:
+        response = fresh.get("/search?q=python")
+        assert response.status_code == 200
+        assert "nothing collected yet" in response.text and "run `learnplace run`" in response.text
+        assert fresh.get("/items/1").status_code == 404
+        assert fresh.get("/sources").status_code == 200
+    assert not (tmp_path / "state").exists()  # reading made no store
+
+
 def test_sources_page_shows_health(client: TestClient) -> None:
     response = client.get("/sources")
     assert response.status_code == 200
