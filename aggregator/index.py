@@ -47,7 +47,7 @@ from whoosh.idsets import BitSet
 from whoosh.matching import ListMatcher, Matcher
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser
 from whoosh.qparser.common import QueryParserError
-from whoosh.reading import TermNotFound
+from whoosh.reading import IndexReader, TermNotFound
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import MERGE_SMALL, SegmentWriter
@@ -587,68 +587,25 @@ def _summed_terms(q: query.Query) -> list[query.Term | query.Phrase] | None:
     return None
 
 
-def _posting_ids(matcher: Matcher) -> Iterable[int]:
-    """Every document number a term's postings hold, a block at a time.
-
-    Whoosh's generic ``all_ids`` makes several Python calls per posting and
-    decodes every block whole; the index's blocks can be read a block of ids
-    at a time (:func:`_block_ids`). (A matcher over a segment with
-    deletions is wrapped by Whoosh and takes the generic path, which leaves
-    the deleted documents out.)
-    """
-    if type(matcher) is not BlockMatcher:
-        return matcher.all_ids()
-    ids: list[int] = []
-    while matcher.is_active():
-        block = _block_ids(matcher)
-        ids.extend(block[matcher._i :])
-        matcher._next_block()
-    return ids
-
-
 def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
-    """The document numbers ``q`` matches, as Whoosh's ``docs_for_query`` would give them.
+    """The document numbers ``q`` matches, as Whoosh's ``docs_for_query`` would give them:
+    what a search counts (:meth:`_SearchRun.docs`), for a caller holding only a searcher."""
+    run = _SearchRun(searcher, _live_flags(searcher.reader()), lambda fieldname: None)
+    return set(np.flatnonzero(run.docs(q)).tolist())
 
-    Search pages show the exact number of matches and facet counts over all
-    of them. Whoosh finds them by running the query's matcher tree one
-    document at a time, which at 100,000 items costs more than the search
-    itself; here the term postings are read whole and And/Or/Not become set
-    operations. Anything else (phrases, ranges, wildcards) goes to Whoosh.
-    """
-    kind = type(q)
-    if kind is query.Term:
-        found: set[int] = set()
-        for reader, start in searcher.reader().leaf_readers():
-            if (q.fieldname, q.text) in reader:
-                ids = _posting_ids(reader.postings(q.fieldname, q.text))
-                found.update(ids if start == 0 else (start + docnum for docnum in ids))
-        return found
-    if kind is query.And or kind is query.Require:
-        # "a NOT b" parses as And([a, Not(b)]): subtract b rather than build the complement of b.
-        children = list(q.children())
-        excluded = [child.query for child in children if type(child) is query.Not]
-        included = [child for child in children if type(child) is not query.Not]
-        if not included:
-            return set(searcher.reader().all_doc_ids()).difference(
-                *(matching_docs(searcher, child) for child in excluded)
-            )
-        parts = sorted((matching_docs(searcher, child) for child in included), key=len)
-        return set.intersection(*parts).difference(
-            *(matching_docs(searcher, child) for child in excluded)
-        )
-    if kind is query.Or and not q.minmatch:
-        return set().union(*(matching_docs(searcher, child) for child in q.children()))
-    if kind is query.AndNot:
-        return matching_docs(searcher, q.a) - matching_docs(searcher, q.b)
-    if kind is query.AndMaybe:
-        return matching_docs(searcher, q.a)
-    if kind is query.Not:
-        return set(searcher.reader().all_doc_ids()) - matching_docs(searcher, q.query)
-    return set(searcher.docs_for_query(q))
+
+def _live_flags(reader: IndexReader) -> np.ndarray:
+    """One flag per document number: not deleted."""
+    flags = np.ones(reader.doc_count_all(), bool)
+    if reader.has_deletions():
+        flags[:] = False
+        flags[list(reader.all_doc_ids())] = True
+    return flags
 
 
 class _Unsupported(Exception):
-    """A part of a query :class:`_SearchRun` does not read; Whoosh then runs the whole query."""
+    """A part of a query :class:`_SearchRun` does not read: Whoosh finds that part's matches,
+    and scores the whole query."""
 
 
 @dataclass(slots=True)
@@ -716,22 +673,24 @@ class _SearchRun:
         return self._kept
 
     def docs(self, q: query.Query, within: np.ndarray | None = None) -> np.ndarray:
-        """Which documents ``q`` matches, one flag per document (as :func:`matching_docs`).
+        """Which documents ``q`` matches, one flag per document, as Whoosh's ``docs_for_query``.
 
-        With ``within``, the flags are right for those documents only: posting
-        blocks holding none of them are not read. An ``And`` narrows ``within``
-        part by part, so a common word after a rare one reads only the blocks
-        where the rare one is.
+        Search pages show the exact number of matches and facet counts over
+        all of them; Whoosh would find them by running the query's matcher
+        tree a document at a time. Here And/Or/Not are operations on flags, and
+        a word or phrase this does not read (or a range, a wildcard) takes its
+        matches from Whoosh. With ``within``, the flags are right for those
+        documents only: posting blocks holding none of them are not read. An
+        ``And`` narrows ``within`` part by part, so a common word after a rare
+        one reads only the blocks where the rare one is.
         """
         kind = type(q)
-        if kind is query.Term:
-            text = _term_bytes(q)
-            if text is None:
-                raise _Unsupported
-            return self._flags(self._word(q.fieldname, text, within=within).ids)
-        if kind is query.Phrase:
-            return self._phrase_docs(q).copy()
-        if kind is query.And or kind is query.Require:
+        if kind is query.Term or kind is query.Phrase:
+            try:
+                return self._leaf_docs(q, within)
+            except _Unsupported:
+                pass  # Whoosh's matches, below
+        elif kind is query.And or kind is query.Require:
             # "a NOT b" parses as And([a, Not(b)]): subtract b rather than build the complement.
             children = list(q.children())
             found = None if within is None else self._live & within
@@ -740,24 +699,32 @@ class _SearchRun:
                     part = self.docs(child, found)
                     found = part if found is None else found & part
             if found is None:
-                found = self._live
+                found = self._live.copy()
             for child in children:
                 if type(child) is query.Not:
                     found = found & ~self.docs(child.query, found)
             return found
-        if kind is query.Or and not q.minmatch:
+        elif kind is query.Or and not q.minmatch:
             found = np.zeros_like(self._live)
             for child in q.children():
                 found |= self.docs(child, within)
             return found
-        if kind is query.AndNot:
+        elif kind is query.AndNot:
             found = self.docs(q.a, within)
             return found & ~self.docs(q.b, found)
-        if kind is query.AndMaybe:
+        elif kind is query.AndMaybe:
             return self.docs(q.a, within)
-        if kind is query.Not:
+        elif kind is query.Not:
             return self._live & ~self.docs(q.query, within)
         return self._flags(np.fromiter(self._searcher.docs_for_query(q), np.int64))
+
+    def _leaf_docs(self, q: query.Term | query.Phrase, within: np.ndarray | None) -> np.ndarray:
+        if type(q) is query.Phrase:
+            return self._phrase_docs(q)
+        text = _term_bytes(q)  # type: ignore[arg-type]
+        if text is None:
+            raise _Unsupported
+        return self._flags(self._word(q.fieldname, text, within=within).ids)
 
     def scored(self, q: query.Query, within: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The documents of ``within`` that ``q`` matches, and their scores.
@@ -1342,16 +1309,10 @@ class SearchIndex:
         # Every match, for the exact total and the facets; it also serves as the
         # search's filter (Whoosh's document-set filter, not a Require clause, which
         # trips an assertion in Whoosh's optimised top-k collector with date ranges).
-        live = self._live()
-        reader = _SearchRun(searcher, live, self._index_lengths)
-        run: _SearchRun | None = reader
-        try:
-            flags = reader.docs(parsed)
-        except _Unsupported:
-            run = None
-            flags = _flags_of(matching_docs(searcher, parsed), len(live))
+        run = _SearchRun(searcher, self._live(), self._index_lengths)
+        flags = run.docs(parsed)
         if filters:
-            flags &= self._allowed(reader, filters)
+            flags &= self._allowed(run, filters)
         total = int(np.count_nonzero(flags))
         if not total:
             suggestion = self._suggestion(searcher, text) if text.strip() else None
@@ -1361,7 +1322,7 @@ class SearchIndex:
         top = None
         if sort == "date":
             top = self._newest(flags, offset + limit)
-        elif run is not None:
+        else:
             try:
                 top = run.top(parsed, flags, offset + limit)
             except _Unsupported:
@@ -1405,12 +1366,7 @@ class SearchIndex:
     def _live(self) -> np.ndarray:
         """One flag per document number: not deleted. Read once per searcher."""
         if self._live_flags is None:
-            reader = self._current().reader()
-            flags = np.ones(reader.doc_count_all(), bool)
-            if reader.has_deletions():
-                flags[:] = False
-                flags[list(reader.all_doc_ids())] = True
-            self._live_flags = flags
+            self._live_flags = _live_flags(self._current().reader())
         return self._live_flags
 
     def _facet_codes(self, column: str) -> tuple[np.ndarray, list[object]]:
@@ -1441,13 +1397,7 @@ class SearchIndex:
         expands into a term per distinct timestamp, which takes seconds.
         """
         restriction = filters.query()
-        if restriction is None:
-            allowed = self._live().copy()
-        else:
-            try:
-                allowed = run.docs(restriction)
-            except _Unsupported:
-                allowed = _flags_of(matching_docs(self._current(), restriction), len(self._live()))
+        allowed = self._live().copy() if restriction is None else run.docs(restriction)
         if filters.since or filters.until:
             published = self._published()
             if filters.since:

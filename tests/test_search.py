@@ -123,6 +123,9 @@ def test_matching_docs_agrees_with_whoosh_over_segments_blocks_and_deletions(
         "title:notes",
         "pyth*",
         "nothingatall",
+        # parts Whoosh matches (a phrase with slop, a prefix) beside words read as arrays
+        '"python notes"~2 NOT testing',
+        "data AND pyth*",
     )
     with SearchIndex.open(tmp_path / "index") as index:
         index.add(batch[:300])
