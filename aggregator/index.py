@@ -537,12 +537,9 @@ def finish_swap(path: Path) -> None:
 
 def _block_ids(matcher: BlockMatcher) -> tuple[int, ...]:
     """The document numbers of the matcher's current block, from its id gaps alone."""
-    arrays = block_arrays(matcher) if matcher._ids is None else None
-    if arrays is None:
-        if matcher._ids is None:
-            matcher._read_ids()
+    if matcher._ids is not None:
         return tuple(matcher._ids)
-    return tuple(np.cumsum(arrays[0], dtype=np.int64).tolist())
+    return tuple(np.cumsum(block_arrays(matcher)[0], dtype=np.int64).tolist())
 
 
 def _scored_terms(q: query.Query) -> tuple[list[query.Term | query.Phrase], float] | None:
@@ -842,8 +839,6 @@ class _SearchRun:
                 # Positions will be read from most blocks: decompress each once, whole.
                 data = block_data(postings) if blocks is not None else None
                 arrays = block_arrays(postings, data)
-                if arrays is None:  # a block of Whoosh's own layout
-                    raise _Unsupported
                 firsts.append(total)
                 offsets.append(start)
                 total += len(arrays[0])

@@ -100,12 +100,9 @@ def _little(numbers: array[int] | array[float]) -> bytes:
     return numbers.tobytes()
 
 
-def decode_block(data: bytes, count: int) -> tuple[np.ndarray, np.ndarray, list[bytes]] | None:
-    """A block's id gaps, weights and values; None when it is a block of Whoosh's own layout."""
-    arrays = _arrays(data, count)
-    if arrays is None:
-        return None
-    gaps, weights, end = arrays
+def decode_block(data: bytes, count: int) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+    """A block's id gaps, weights and values."""
+    gaps, weights, end = _arrays(data, count)
     if not _HEAD.unpack_from(data)[2] & _VALUED:
         return gaps, weights, []
     lengths = np.frombuffer(data, _LENGTHS, count, end)
@@ -114,10 +111,15 @@ def decode_block(data: bytes, count: int) -> tuple[np.ndarray, np.ndarray, list[
     return gaps, weights, [data[a:b] for a, b in zip(starts, bounds, strict=True)]
 
 
-def _arrays(data: bytes, count: int) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """The id gaps and weights at the start of a block, and where they end."""
+def _arrays(data: bytes, count: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The id gaps and weights at the start of a block, and where they end.
+
+    An index of Whoosh's own layout is refused before any block is read (its
+    fields' formats differ: see ``aggregator.index``), so another layout here
+    is a damaged index.
+    """
     if not data.startswith(_MAGIC):
-        return None
+        raise ValueError("a posting block not in Learnplace's layout: `learnplace reindex`")
     _, width, flags = _HEAD.unpack_from(data)
     gaps = np.frombuffer(data, _GAPS[width], count, _HEAD.size)
     end = _HEAD.size + width * count
@@ -137,16 +139,16 @@ def block_data(matcher: W3LeafMatcher, size: int | None = None) -> bytes:
 
 def block_arrays(
     matcher: W3LeafMatcher, data: bytes | None = None
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """The current block's id gaps and weights as arrays; None for a block of Whoosh's layout.
+) -> tuple[np.ndarray, np.ndarray]:
+    """The current block's id gaps and weights as arrays.
 
     Only the start of the block is decompressed, unless ``data`` (the whole
     block, decompressed) is given.
     """
     count = matcher._blocklength
     data = data if data is not None else block_data(matcher, _HEAD.size + 8 * count)
-    arrays = _arrays(data, count)
-    return None if arrays is None else arrays[:2]
+    gaps, weights, _ = _arrays(data, count)
+    return gaps, weights
 
 
 def block_positions(data: bytes, count: int, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,10 +157,9 @@ def block_positions(data: bytes, count: int, hits: np.ndarray) -> tuple[np.ndarr
     ``data`` is a whole block of a :class:`Positions` field: its values are
     uint32 positions back to back, so the wanted ones are one gather.
     """
-    arrays = _arrays(data, count)
-    if arrays is None or not _HEAD.unpack_from(data)[2] & _VALUED:
-        raise ValueError("not a block of positions in this module's layout")
-    end = arrays[2]
+    _, _, end = _arrays(data, count)
+    if not _HEAD.unpack_from(data)[2] & _VALUED:
+        raise ValueError("a posting block without positions")
     sizes = np.frombuffer(data, _LENGTHS, count, end).astype(np.int64) // 4
     firsts = np.cumsum(sizes) - sizes
     positions = np.frombuffer(data, _POSITION, int(sizes.sum()), end + 4 * count)
@@ -205,16 +206,10 @@ class PostingsWriter(W3PostingsWriter):
 
 
 class BlockMatcher(W3LeafMatcher):
-    """Whoosh's leaf matcher, reading blocks of this module's layout as well as its own."""
+    """Whoosh's leaf matcher over blocks of this module's layout, for what Whoosh reads itself."""
 
     def _read_data(self) -> None:
-        data = block_data(self)
-        block = decode_block(data, self._blocklength)
-        if block is None:
-            # A block of Whoosh's layout, read as Whoosh's _read_data reads it.
-            self._data = pickle.loads(data)  # noqa: S301
-            return
-        gaps, weights, values = block
+        gaps, weights, values = decode_block(block_data(self), self._blocklength)
         fixed = self._fixedsize
         self._data = (
             tuple(gaps.tolist()),
