@@ -778,7 +778,8 @@ def _settings(project: Project) -> Settings:
 
 def set_item_type(project: Project, item_id: int, item_type: str | None) -> Item:
     """Override an item's type (``None`` goes back to the parser's guess) in store and index."""
-    with _run_lock(project), Store(project.store_path) as store:
+    store_path = _collected(project)
+    with _run_lock(project), Store(store_path) as store:
         store.set_item_type(item_id, item_type)
         with _open_index(project) as index:
             _update_index(store, index, SilentReporter())
@@ -793,7 +794,8 @@ def prune(project: Project, *, older_than: timedelta, now: datetime) -> int:
     deletes and queues in one transaction, then the index follows, as in a run.
     """
     cutoff = now - older_than
-    with _run_lock(project), Store(project.store_path) as store:
+    store_path = _collected(project)
+    with _run_lock(project), Store(store_path) as store:
         removed = store.prune(cutoff, keep_digests_since=local_day(cutoff))
         with _open_index(project) as index:
             _update_index(store, index, SilentReporter())
@@ -802,7 +804,8 @@ def prune(project: Project, *, older_than: timedelta, now: datetime) -> int:
 
 def reindex(project: Project) -> int:
     """Rebuild the search index from the store; searches use the old one until the swap."""
-    with _run_lock(project), Store(project.store_path) as store:
+    store_path = _collected(project)
+    with _run_lock(project), Store(store_path) as store:
         count = SearchIndex.rebuild(project.index_dir, store.iter_items())
         store.clear_index_queue()
     return count
@@ -816,6 +819,17 @@ class NothingCollectedError(LearnplaceError):
     """The project has no store yet: ``learnplace run`` has not collected anything."""
 
 
+def _collected(project: Project) -> Path:
+    """The project's store, which only a run creates: every other command reads or changes
+    what a run collected, and opening a missing store would create an empty one. Ask before
+    taking the run lock, which creates the state folder."""
+    if not project.store_path.exists():
+        raise NothingCollectedError(
+            f"nothing collected yet in {project.root}: run `learnplace run`"
+        )
+    return project.store_path
+
+
 def share(project: Project, person: str, ref: str, note: str, *, now: datetime) -> Share:
     """Record that ``person`` passes the item ``ref`` (id or URL) on to their teams,
     and rewrite the team pages so the share shows at once."""
@@ -823,9 +837,8 @@ def share(project: Project, person: str, ref: str, note: str, *, now: datetime) 
     profiles = load_profiles(project.profiles_dir)
     if person not in {profile.name for profile in profiles}:
         raise UnknownPersonError(f"no profile named {person!r} in {project.profiles_dir}")
-    if not project.store_path.exists():
-        raise UnknownItemError(f"nothing collected yet in {project.root}: run `learnplace run`")
-    with _run_lock(project), Store(project.store_path) as store:
+    store_path = _collected(project)
+    with _run_lock(project), Store(store_path) as store:
         item_id = store.find_item(ref)
         if item_id is None:
             raise UnknownItemError(f"no item {ref!r}: use the number or link on a digest page")
@@ -989,12 +1002,8 @@ class SearchResults:
 
 def search(project: Project, request: SearchRequest, *, now: datetime) -> SearchResults:
     """Items matching a request (Whoosh query language), best first; reads store and index only."""
-    if not project.store_path.exists():
-        raise NothingCollectedError(
-            f"nothing collected yet in {project.root}: run `learnplace run`"
-        )
     with (
-        Store(project.store_path, read_only=True) as store,
+        Store(_collected(project), read_only=True) as store,
         SearchIndex.open(project.index_dir) as index,
     ):
         return search_in(store, index, request, now=now)

@@ -274,3 +274,25 @@ def test_many_profiles_ranked_in_worker_processes_get_the_same_digests(
 
     assert chosen(in_workers) == chosen(here)
     assert all(digest.picks for digest in here[:2])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("search", "python"),
+        ("prune", "--older-than", "30d"),
+        ("reindex",),
+        ("item", "set-type", "1", "course"),
+        ("share", "ana", "1", "--note", "worth a look"),
+    ],
+)
+def test_commands_before_the_first_run_say_so_and_create_nothing(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    (tmp_path / "feeds.toml").write_text("", encoding="utf-8")
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "ana.toml").write_text("[interests]\npython = 1\n", encoding="utf-8")
+    result = learnplace(tmp_path, *command)
+    assert result.returncode == 1, result.stderr
+    assert f"nothing collected yet in {tmp_path}: run `learnplace run`" in result.stderr
+    assert not (tmp_path / "state").exists()

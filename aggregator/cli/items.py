@@ -24,7 +24,5 @@ def item() -> None:
 def set_type(project_dir: Path, item_id: int, item_type: str) -> None:
     """Give item ITEM_ID the type ITEM_TYPE for good; `auto` goes back to the guessed type."""
     project = pipeline.Project.at(project_dir)
-    if not project.store_path.exists():
-        raise click.ClickException(f"nothing collected yet in {project.root}: run `learnplace run`")
     changed = pipeline.set_item_type(project, item_id, None if item_type == "auto" else item_type)
     click.echo(f"{changed.id}: {changed.title} is now {changed.item_type}")

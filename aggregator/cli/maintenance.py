@@ -23,13 +23,6 @@ def parse_age(text: str) -> timedelta:
     return timedelta(days=int(match[1]) * _UNIT_DAYS[match[2]])
 
 
-def _existing_project(project_dir: Path) -> pipeline.Project:
-    project = pipeline.Project.at(project_dir)
-    if not project.store_path.exists():
-        raise click.ClickException(f"nothing collected yet in {project.root}: run `learnplace run`")
-    return project
-
-
 @cli.command()
 @click.option(
     "--older-than",
@@ -46,7 +39,7 @@ def prune(project_dir: Path, age: str) -> None:
     Items someone shared or liked, and items in any digest within the same
     age, are kept.
     """
-    project = _existing_project(project_dir)
+    project = pipeline.Project.at(project_dir)
     removed = pipeline.prune(project, older_than=parse_age(age), now=datetime.now(UTC))
     click.echo(f"Pruned {removed} items published more than {age} ago.")
 
@@ -56,6 +49,6 @@ def prune(project_dir: Path, age: str) -> None:
 @friendly_errors
 def reindex(project_dir: Path) -> None:
     """Rebuild the search index from the store (searches keep working meanwhile)."""
-    project = _existing_project(project_dir)
+    project = pipeline.Project.at(project_dir)
     count = pipeline.reindex(project)
     click.echo(f"Indexed {count} items into {project.index_dir}.")

@@ -55,8 +55,6 @@ def search(
 ) -> None:
     """Search collected items (words, "phrases", AND/OR/NOT, field:value) with filters."""
     project = pipeline.Project.at(project_dir)
-    if not project.store_path.exists():
-        raise click.ClickException(f"nothing collected yet in {project.root}: run `learnplace run`")
     filters = SearchFilters(
         types=types,
         sources=sources,
