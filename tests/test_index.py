@@ -583,6 +583,9 @@ def test_score_queries_read_only_the_blocks_around_the_window(
         }
         assert set(ours) == set(range(401, 601))
         assert ours == pytest.approx(expected)
+        # Read: the window's 200 postings and at most a block on either side, not all 1,000.
+        read = index._ranking_runs[since]._words["body", b"learn"].ids
+        assert 200 <= len(read) <= 200 + 2 * small_blocks
 
 
 def test_relevance_equals_whoosh_when_the_last_documents_have_no_body(
