@@ -953,13 +953,6 @@ class _SearchRun:
         return _tree_sum(scores)
 
 
-def _flags_of(docnums: Iterable[int], size: int) -> np.ndarray:
-    """One flag per document number, set for ``docnums``."""
-    flags = np.zeros(size, bool)
-    flags[np.fromiter(docnums, np.int64)] = True
-    return flags
-
-
 def _tree_sum(scores: list[np.ndarray]) -> np.ndarray:
     """Scores added up in the order of Whoosh's ``make_binary_tree``."""
     if len(scores) == 1:
@@ -1444,7 +1437,8 @@ class SearchIndex:
         searcher = self._current()
         by_docnum = {hit.docnum: hit.item_id for hit in hits}
         live = self._live()
-        wanted = _flags_of(by_docnum, len(live))
+        wanted = np.zeros(len(live), bool)
+        wanted[list(by_docnum)] = True
         run = _SearchRun(searcher, live, self._index_lengths, within=wanted)
         scores: dict[str, dict[int, float]] = {}
         rest: dict[str, query.Query] = {}
