@@ -12,6 +12,7 @@ freshness window by a document set computed once per run.
 from __future__ import annotations
 
 import io
+import math
 import multiprocessing
 import os
 import re
@@ -21,6 +22,7 @@ from collections import deque
 from collections.abc import (
     Callable,
     Collection,
+    Hashable,
     Iterable,
     Iterator,
     Mapping,
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import whoosh.filedb.compound
@@ -105,8 +107,9 @@ FIELD_BOOSTS: Mapping[str, float] = {
 FIELD_ALIASES: Mapping[str, Sequence[str]] = {"body": ("content", "text")}
 """Other names a query may use for a field (``content:`` was the body with its summary)."""
 
-BM25_B = 0.7
-BM25_K1 = 1.0
+BM25_B = 0.75
+BM25_K1 = 1.2
+"""Robertson's BM25 constants as Whoosh ships them: search and ranking tune nothing here."""
 
 WRITER_LIMIT_MB = 256
 """Memory for the writer's pool: more means fewer temporary runs when indexing many items."""
@@ -600,6 +603,31 @@ def _live_flags(reader: IndexReader) -> np.ndarray:
     return flags
 
 
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Two analysed words of one field found close together: a proximity feature for ranking.
+
+    ``window`` 1 means ``second`` right after ``first`` (an exact two-word
+    phrase); a larger window means both within that many positions of each
+    other, in either order, as the sequential dependence model's ordered and
+    unordered windows (Metzler and Croft 2005). It is scored as a word of its
+    own would be: BM25 of how often the pair occurs in the document, with an
+    idf from how many documents of the ranked window hold it.
+    """
+
+    fieldname: str
+    first: str
+    second: str
+    window: int = 1
+
+
+Scored = query.Query | Near
+"""What :meth:`SearchIndex.score_queries` and :meth:`SearchIndex.score_docs` score."""
+
+K = TypeVar("K", bound=Hashable)
+"""A caller's key for each query it has scored."""
+
+
 class _Unsupported(Exception):
     """A part of a query :class:`_SearchRun` does not read: Whoosh finds that part's matches,
     and scores the whole query."""
@@ -657,6 +685,7 @@ class _SearchRun:
         self._lengths = lengths
         self._words: dict[tuple[str, bytes], _Word] = {}
         self._phrases: dict[query.Phrase, np.ndarray] = {}  # the documents of each
+        self._nears: dict[Near, tuple[np.ndarray, np.ndarray]] = {}  # documents and counts
         self._kept = 0
         self._bm25: dict[tuple[str, str], tuple[float, float, np.ndarray, np.ndarray]] = {}
 
@@ -952,6 +981,72 @@ class _SearchRun:
             scores.append(self._scores(term, docs, weights))
         return _tree_sum(scores)
 
+    def near(self, pair: Near, within: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The documents of ``within`` holding ``pair``, and its BM25 score in each.
+
+        Where the pair occurs is found once per run over the run's documents
+        (its idf needs how many hold it); each call only narrows and scores.
+        """
+        found = self._nears.get(pair)
+        if found is None:
+            found = self._nears[pair] = self._near_counts(pair)
+            self._kept += found[0].nbytes + found[1].nbytes
+        holding, counts = found
+        keep = within[holding]
+        docs = holding[keep]
+        if not len(docs):
+            return docs, np.zeros(0)
+        weighting = self._searcher.weighting
+        lengths = self._lengths(pair.fieldname)
+        if type(weighting) is not scoring.BM25F or weighting._field_B or lengths is None:
+            raise _Unsupported
+        b, k1 = weighting.B, weighting.K1
+        avgfl = self._searcher.avg_field_length(pair.fieldname) or 1
+        norms = k1 * ((1 - b) + b * _DECODED_LENGTHS / avgfl)
+        idf = math.log(int(np.count_nonzero(self._within)) / (len(holding) + 1)) + 1
+        tf = counts[keep]
+        return docs, idf * ((tf * (k1 + 1)) / (tf + norms[lengths[docs]]))
+
+    def _near_counts(self, pair: Near) -> tuple[np.ndarray, np.ndarray]:
+        """Documents of the run holding ``pair``, and how often: occurrences of the first word
+        with the second right after it (window 1) or within the window on either side."""
+        field_type = self._searcher.schema[pair.fieldname] if pair.fieldname in SCHEMA else None
+        if field_type is None or type(field_type.format) is not Positions or pair.window < 1:
+            raise _Unsupported
+        try:
+            texts = [field_type.to_bytes(word) for word in (pair.first, pair.second)]
+        except ValueError:
+            raise _Unsupported from None
+        reader = self._searcher.reader()
+        if not all((pair.fieldname, text) in reader for text in texts):
+            return np.zeros(0, np.int64), np.zeros(0)
+        first, second = (
+            self._word(pair.fieldname, text, positions=True, within=self._restrict)
+            for text in texts
+        )
+        candidates = self._within & self._flags(first.ids) & self._flags(second.ids)
+        starts = _position_keys(first, candidates)
+        others = np.sort(_position_keys(second, candidates))
+        if pair.window == 1:
+            hit = np.isin(starts + 1, others)
+        else:
+            # Keys are docnum << 32 | position: a window never reaches into another document.
+            reach = pair.window - 1
+            around = np.searchsorted(others, starts + reach, "right") - np.searchsorted(
+                others, starts - reach, "left"
+            )
+            hit = around > (1 if texts[0] == texts[1] else 0)  # a word is not near itself
+        docs, counts = np.unique(starts[hit] >> 32, return_counts=True)
+        return docs, counts.astype(np.float64)
+
+
+def _near(run: _SearchRun, pair: Near, within: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A proximity feature's matches and scores: Whoosh has no reading of it to fall back on."""
+    try:
+        return run.near(pair, within)
+    except _Unsupported:
+        raise ValueError(f"{pair}: proximity needs a positional field") from None
+
 
 def _tree_sum(scores: list[np.ndarray]) -> np.ndarray:
     """Scores added up in the order of Whoosh's ``make_binary_tree``."""
@@ -1066,10 +1161,16 @@ def _term_bytes(term: query.Term) -> bytes | None:
 
 def _segment_lengths(reader: object, fieldname: str) -> bytes | None:
     """A segment's encoded field length per document (one byte each), or None when its
-    column is not the plain one-byte kind read here."""
+    column is not the plain one-byte kind read here.
+
+    A segment none of whose documents has the field writes no column: every length
+    is 0 there, as Whoosh's own ``doc_field_length`` reads it.
+    """
     perdoc = getattr(reader, "_perdoc", None)
-    if perdoc is None or not perdoc.has_column(_lenfield(fieldname)):
+    if perdoc is None:
         return None
+    if not perdoc.has_column(_lenfield(fieldname)):
+        return bytes(reader.doc_count_all())  # type: ignore[attr-defined]
     column = perdoc.column_reader(_lenfield(fieldname), LENGTHS_COLUMN)
     if getattr(column, "_fixedlen", None) != 1 or column._reverse:
         return None
@@ -1423,8 +1524,8 @@ class SearchIndex:
         return corrected if corrected != text else None
 
     def score_docs(
-        self, queries: Mapping[str, query.Query], hits: Collection[SearchHit]
-    ) -> dict[str, dict[int, float]]:
+        self, queries: Mapping[K, Scored], hits: Collection[SearchHit]
+    ) -> dict[K, dict[int, float]]:
         """Each query's score for each of ``hits`` only (by item id), for personalising a search.
 
         Each query's words are read once (:class:`_SearchRun`, phrases checked
@@ -1440,10 +1541,10 @@ class SearchIndex:
         wanted = np.zeros(len(live), bool)
         wanted[list(by_docnum)] = True
         run = _SearchRun(searcher, live, self._index_lengths, within=wanted)
-        scores: dict[str, dict[int, float]] = {}
-        rest: dict[str, query.Query] = {}
+        scores: dict[K, dict[int, float]] = {}
+        rest: dict[K, query.Query] = {}
         for key, q in queries.items():
-            found = run.scored(q, wanted)
+            found = _near(run, q, wanted) if isinstance(q, Near) else run.scored(q, wanted)
             if found is None:
                 rest[key] = q
                 continue
@@ -1457,10 +1558,10 @@ class SearchIndex:
         return {key: scores[key] for key in queries}
 
     def _whoosh_scores(
-        self, searcher: Searcher, queries: Mapping[str, query.Query], by_docnum: Mapping[int, int]
-    ) -> dict[str, dict[int, float]]:
+        self, searcher: Searcher, queries: Mapping[K, query.Query], by_docnum: Mapping[int, int]
+    ) -> dict[K, dict[int, float]]:
         """:meth:`score_docs` by Whoosh's matchers, skipping to each wanted document."""
-        scores: dict[str, dict[int, float]] = {key: {} for key in queries}
+        scores: dict[K, dict[int, float]] = {key: {} for key in queries}
         wanted = sorted(by_docnum)
         context = searcher.context(needs_current=True)
         for subsearcher, start in searcher.leaf_searchers():
@@ -1481,27 +1582,37 @@ class SearchIndex:
         return scores
 
     def score_queries(
-        self, queries: Mapping[str, query.Query], *, since: datetime | None = None
-    ) -> dict[str, dict[int, float]]:
-        """Every match of every query published from ``since`` on, with its score, by item id,
-        for ranking to blend in Python.
+        self, queries: Mapping[K, Scored], *, since: datetime | None = None
+    ) -> dict[K, dict[int, float]]:
+        """:meth:`score_arrays` as plain dicts: item id -> score, for each query."""
+        return {
+            key: dict(zip(ids.tolist(), values.tolist(), strict=True))
+            for key, (ids, values) in self.score_arrays(queries, since=since).items()
+        }
+
+    def score_arrays(
+        self, queries: Mapping[K, Scored], *, since: datetime | None = None
+    ) -> dict[K, tuple[np.ndarray, np.ndarray]]:
+        """Every match of every query published from ``since`` on, as item ids (ascending by
+        document number, each once) and their scores, for ranking to blend as arrays.
 
         The queries are read as a search reads them (:class:`_SearchRun`),
         over the freshness window only: posting blocks holding no window
         document are not read, phrases are checked in the window. One reading
         per window serves all the profiles of a run, so a word that profiles
-        share (an interest, an expansion word) is read once; past
+        share (an interest, a learnt word) is read once; past
         ``RANKING_CACHE_BYTES`` it starts over. A query it does not read is
         left to Whoosh's own search, filtered to the window.
         """
+        empty = (np.zeros(0, np.int64), np.zeros(0))
         searcher = self._current()
         if searcher.doc_count_all() == 0:
-            return {key: {} for key in queries}
+            return dict.fromkeys(queries, empty)
         run = self._ranking_runs.get(since)
         if run is None:
             window = self._window(since)
             if not window.any():
-                return {key: {} for key in queries}
+                return dict.fromkeys(queries, empty)
             if len(self._ranking_runs) >= RANKING_WINDOWS_MAX:
                 self._ranking_runs.clear()  # a long-lived process: each new ``now`` is a new window
             run = self._ranking_runs[since] = _SearchRun(
@@ -1509,28 +1620,29 @@ class SearchIndex:
             )
         window = run.restricted_to
         ids = self._docids()
-        scores: dict[str, dict[int, float]] = {}
+        scores: dict[K, tuple[np.ndarray, np.ndarray]] = {}
         for key, q in queries.items():
-            found = run.scored(q, window)
+            found = _near(run, q, window) if isinstance(q, Near) else run.scored(q, window)
             if found is None:
-                scores[key] = self._whoosh_window_scores(searcher, q, window)
-                continue
+                found = self._whoosh_window_scores(searcher, q, window)  # type: ignore[arg-type]
             docs, values = found
-            scores[key] = dict(zip(ids[docs].tolist(), values.tolist(), strict=True))
+            scores[key] = (ids[docs], values)
         if run.footprint() > RANKING_CACHE_BYTES:
             del self._ranking_runs[since]
         return scores
 
     def _whoosh_window_scores(
         self, searcher: Searcher, q: query.Query, window: np.ndarray
-    ) -> dict[int, float]:
-        ids = self._docids()
+    ) -> tuple[np.ndarray, np.ndarray]:
         # Not empty (the caller checked): Whoosh reads an empty filter as "no filter".
         allowed = BitSet(np.flatnonzero(window).tolist(), size=len(window))
-        return {
-            int(ids[docnum]): score
+        found = sorted(
+            (docnum, score)
             for score, docnum in searcher.search(q, limit=None, filter=allowed).top_n
-        }
+        )
+        return np.array([d for d, _ in found], np.int64), np.array(
+            [v for _, v in found], np.float64
+        )
 
     def _window(self, since: datetime | None) -> np.ndarray:
         """Live documents published from ``since`` on, one flag each, from the ``published`` column.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import signal
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import pytest
 import whoosh.index
-from whoosh import query
+from whoosh import query, scoring
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import MultifieldParser, OrGroup
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from aggregator import index as index_module
 from aggregator import postings
@@ -25,6 +27,7 @@ from aggregator.index import (
     SCHEMA,
     TEXT_FIELDS,
     IndexSchemaError,
+    Near,
     QuerySyntaxError,
     SearchIndex,
     SearchPage,
@@ -263,6 +266,78 @@ def test_score_queries_equal_whooshs_own_search_across_segments_and_deletions(
         assert set(ours) == set(expected) and 52 not in ours and 11 not in ours
         assert ours == pytest.approx(expected)
         assert index.score_queries({"q": q}, since=since)["q"] == ours  # from the cache
+
+
+def _pair_counts(text: str, first: str, second: str, window: int) -> int:
+    """How often ``first`` has ``second`` after it (window 1) or within ``window`` either side."""
+    tokens = [t.text for t in SCHEMA["title"].analyzer(text)]
+    where = [i for i, t in enumerate(tokens) if t == second]
+    return sum(
+        1
+        for i, token in enumerate(tokens)
+        if token == first
+        and any((j == i + 1) if window == 1 else 0 < abs(j - i) < window for j in where)
+    )
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_near_scores_a_pair_as_a_word_of_its_own(
+    tmp_path: Path, small_blocks: int, window: int
+) -> None:
+    """Pairs in order and out of order, across segments, blocks and deletions, against a
+    count by hand and Whoosh's own bm25() with the pair's document frequency in the window."""
+    titles = [
+        "unit tests for every unit",
+        "tests of a unit",
+        "unit and integration tests",
+        "testing units with mocks",
+        "a unit, then a long gap before any tests at all",
+    ]
+    with SearchIndex.open(tmp_path / "index") as index:
+        for day in range(4):  # one commit per day: several segments, newest last
+            index.add(
+                item(day * 10 + n, title, published=NOW - timedelta(days=20 - day * 5))
+                for n, title in enumerate(titles, start=1)
+            )
+        index.delete([33])
+        since = NOW - timedelta(days=12)
+        pair = Near("title", "unit", "test", window)
+        ours = index.score_queries({"p": pair}, since=since)["p"]
+        searcher = index._current()
+        window_docs = {
+            int(searcher.stored_fields(d)["id"]): d
+            for d in searcher.docs_for_query(
+                query.DateRange("published", since.replace(tzinfo=None), None)
+            )
+        }
+        counts = {
+            item_id: _pair_counts(titles[item_id % 10 - 1], "unit", "test", window)
+            for item_id in window_docs
+        }
+        holding = {item_id: c for item_id, c in counts.items() if c}
+        assert set(ours) == set(holding) and 33 not in ours
+        idf = math.log(len(window_docs) / (len(holding) + 1)) + 1
+        avgfl = searcher.avg_field_length("title")
+        expected = {
+            item_id: scoring.bm25(
+                idf,
+                count,
+                byte_to_length(
+                    length_to_byte(searcher.doc_field_length(window_docs[item_id], "title"))
+                ),
+                avgfl,
+                index_module.BM25_B,
+                index_module.BM25_K1,
+            )
+            for item_id, count in holding.items()
+        }
+        assert ours == pytest.approx(expected)
+        hits = index.search("unit", limit=50).hits
+        assert index.score_docs({"p": pair}, hits)["p"].keys() == {
+            hit.item_id
+            for hit in hits
+            if _pair_counts(titles[hit.item_id % 10 - 1], "unit", "test", window)
+        }
 
 
 # Whoosh leaves the table of contents open when it cannot unpickle it.
