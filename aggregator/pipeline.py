@@ -22,7 +22,7 @@ import asyncio
 import dataclasses
 import multiprocessing
 import os
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +39,6 @@ from aggregator import sources as edit_sources
 from aggregator.config import load_config, load_profile, load_profiles, parse_config
 from aggregator.config import profile_path as config_profile_path
 from aggregator.demo import SampleServer, example_profiles_dir
-from aggregator.digest import build_digest
 from aggregator.discover import discover_feeds, looks_like_html
 from aggregator.errors import FeedParseError, LearnplaceError, RunLockedError, UnknownItemError
 from aggregator.fetch import fetch_many, fetch_one
@@ -62,19 +61,7 @@ from aggregator.models import (
     SourceStatus,
 )
 from aggregator.parse_pool import ParsePool
-from aggregator.rank import (
-    EXCLUDE_KEY,
-    EXPAND_KEY,
-    EXPANSION_TOP,
-    FEEDBACK_TERMS,
-    Feedback,
-    blend,
-    expansion_terms,
-    item_terms,
-    personalize,
-    profile_queries,
-    terms_query,
-)
+from aggregator.rank import EXCLUDE_KEY, choose_digest, personalize, plan, profile_queries
 from aggregator.render import SiteWriter, make_environment
 from aggregator.schedule import SourceState, decide, is_due
 from aggregator.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
@@ -516,74 +503,16 @@ def preview(
 
     ``items_of`` (from :func:`shared_items`) lets the profiles of one run share item reads.
     """
+    day = local_day(now)
     return choose_digest(
         index,
         items_of or store.items,
         profile,
         now,
-        already_sent=store.delivered_before(profile.name, local_day(now)),
+        day,
+        already_sent=store.delivered_before(profile.name, day),
         judgements=store.feedback(profile.name),
     )
-
-
-def choose_digest(
-    index: SearchIndex,
-    items_of: Callable[[Iterable[int]], Mapping[int, Item]],
-    profile: Profile,
-    now: datetime,
-    *,
-    already_sent: Collection[int] = (),
-    judgements: Mapping[int, int] | None = None,
-) -> Digest:
-    """Rank and choose one profile's digest: the digest path, shared with the relevance benchmark.
-
-    Two passes over the index: the profile's interests, then the words learnt
-    from its strongest matches (expansion) and from the person's judgements
-    (feedback), which re-weight the items the first pass found. ``items_of``
-    turns ids into items (the store's ``items``, or a dict lookup in a
-    benchmark), so nothing here depends on where items live.
-    """
-    since = now - timedelta(days=profile.freshness_days)
-    scores = index.score_queries(profile_queries(profile), since=since)
-    ids = {item_id for hits in scores.values() for item_id in hits}
-    items = items_of(ids)
-    feedback = _feedback(index, items_of, profile, judgements or {})
-    top = [r.item for r in blend(profile, scores, items, now, feedback, limit=EXPANSION_TOP)]
-    second = feedback.queries()
-    if top:
-        expansion = expansion_terms(top, profile, *_frequencies(index, top))
-        if expansion:
-            second[EXPAND_KEY] = terms_query(expansion)
-    if second:
-        scores |= index.score_queries(second, since=since)
-    ranked = blend(profile, scores, items, now, feedback)
-    return build_digest(profile, local_day(now), ranked, already_sent, now)
-
-
-def _frequencies(index: SearchIndex, items: Sequence[Item]) -> tuple[dict[str, int], int]:
-    return index.doc_frequencies("title", set().union(*(item_terms(item) for item in items)))
-
-
-def _feedback(
-    index: SearchIndex,
-    items_of: Callable[[Iterable[int]], Mapping[int, Item]],
-    profile: Profile,
-    judgements: Mapping[int, int],
-) -> Feedback:
-    """Words to favour and avoid, learnt from the items a person judged."""
-    judged = items_of(judgements)
-    learnt = {}
-    for sign in (1, -1):
-        chosen = [item for item_id, item in judged.items() if judgements[item_id] == sign]
-        learnt[sign] = (
-            expansion_terms(
-                chosen, profile, *_frequencies(index, chosen), min_items=1, limit=FEEDBACK_TERMS
-            )
-            if chosen
-            else {}
-        )
-    rejected = frozenset(item_id for item_id, sign in judgements.items() if sign < 0)
-    return Feedback(more=learnt[1], less=learnt[-1], rejected=rejected)
 
 
 def _render(
@@ -1027,12 +956,12 @@ def search_in(
     items = store.items(hit.item_id for hit in page.hits)
     results = [(items[hit.item_id], hit.score) for hit in page.hits if hit.item_id in items]
     if profile is not None:
-        if ranked_here:
-            scores = index.score_docs(profile_queries(profile), page.hits)
-        else:
-            exclusions = {k: q for k, q in profile_queries(profile).items() if k == EXCLUDE_KEY}
-            scores = index.score_docs(exclusions, page.hits)
-        personal = personalize(profile, results, scores, now)
+        chosen = plan(profile)
+        queries = profile_queries(profile, chosen)
+        if not ranked_here:
+            queries = {k: q for k, q in queries.items() if k == EXCLUDE_KEY}
+        scores = index.score_docs(queries, page.hits)
+        personal = personalize(profile, chosen, results, scores)
         if ranked_here:
             results = personal[request.offset : request.offset + request.limit]
         else:

@@ -10,9 +10,9 @@ skip the build. Profiles are drawn deterministically from feedfarm's topic
 keywords. Then, in the same run:
 
 * ``digests``: every profile's digest as ``learnplace run`` builds it
-  (``pipeline.preview`` with the run's shared item reads: per-interest
-  queries over the freshness window, each query leaf scored once per run,
-  expansion, blending, digest selection);
+  (``pipeline.preview`` with the run's shared item reads: each interest
+  word and neighbouring pair over the freshness window, each scored once
+  per run, fusion, blending, digest selection);
 * ``baseline``: a straightforward Whoosh OR-query of each profile's words
   over title, summary and content with the same date filter, top 20.
 """

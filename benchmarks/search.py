@@ -38,7 +38,7 @@ from aggregator import pipeline  # noqa: E402
 from aggregator.index import SCHEMA, SearchFilters, SearchIndex, document  # noqa: E402
 from aggregator.models import ITEM_TYPES, SOURCE_KINDS, Entry, Item, Profile, Source  # noqa: E402
 from aggregator.postings import BLOCK_POSTINGS  # noqa: E402
-from aggregator.rank import profile_queries  # noqa: E402
+from aggregator.rank import plan, profile_queries  # noqa: E402
 from aggregator.sanitize import html_to_text, sanitize_html  # noqa: E402
 from aggregator.store import Store  # noqa: E402
 from feedfarm import corpus as ff_corpus  # noqa: E402
@@ -286,8 +286,12 @@ def check_results(index_path: Path) -> list[str]:
                 differences.append(f"total of {text!r}")
         hits = index.search(QUERIES[0], limit=200).hits
         docnums = {hit.docnum for hit in hits}
-        for key, scores in index.score_docs(profile_queries(PROFILE), hits).items():
-            q = profile_queries(PROFILE)[key]
+        # Whoosh has no reading of a proximity pair (Near): the Whoosh queries are compared.
+        queries = {
+            k: q for k, q in profile_queries(PROFILE, plan(PROFILE)).items() if k[0] != "near"
+        }
+        for key, scores in index.score_docs(queries, hits).items():
+            q = queries[key]
             expected_scores = {
                 int(searcher.stored_fields(docnum)["id"]): round(score, 9)
                 for score, docnum in searcher.search(q, limit=None, filter=docnums).top_n

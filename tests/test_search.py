@@ -10,7 +10,7 @@ import pytest
 
 from aggregator.index import SearchFilters, SearchIndex, highlight, matching_docs
 from aggregator.models import Profile
-from aggregator.rank import personalize, profile_queries
+from aggregator.rank import personalize, plan, profile_queries
 from tests.test_index import NOW, item
 
 ITEMS = [
@@ -93,10 +93,11 @@ def test_profile_ranking_reorders_and_drops_exclusions(index: SearchIndex) -> No
         types={"podcast": 0},
     )
     page = index.search("python")
-    scores = index.score_docs(profile_queries(profile), page.hits)
-    assert set(scores["kubernetes"]) == {3}
+    chosen = plan(profile)
+    scores = index.score_docs(profile_queries(profile, chosen), page.hits)
+    assert set(scores["term", "kubernet"]) == {3}
     hits = [(ITEMS[hit.item_id - 1], hit.score) for hit in page.hits]
-    ranked = [it.id for it, _ in personalize(profile, hits, scores, NOW)]
+    ranked = [it.id for it, _ in personalize(profile, chosen, hits, scores)]
     assert ranked[0] == 3  # her interest lifts it above better text matches
     assert 5 not in ranked and 4 not in ranked  # excluded word; type weighted 0
     assert set(ranked) == {1, 2, 3}

@@ -9,11 +9,12 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 
 from aggregator.models import Digest, Profile
-from aggregator.rank import Ranked, explain
+from aggregator.rank.blending import Ranked
+from aggregator.rank.reasons import explain
 
 MAX_SOURCE_SHARE = 0.4
 """No source fills more than this share of a digest while others have matching items."""
@@ -25,57 +26,55 @@ MAX_UPCOMING = 10
 def build_digest(
     profile: Profile,
     day: date,
-    ranked: Sequence[Ranked],
+    ranked: Iterable[Ranked],
     already_sent: Collection[int],
     now: datetime,
+    events: Iterable[Ranked] = (),
 ) -> Digest:
     """Choose ``profile.digest_size`` picks from ``ranked`` (best first).
 
     Items in ``already_sent`` (earlier days' digests) are skipped, so nothing is
     sent twice; copies of the same story (same title) collapse to the best one.
     The source cap gives way only when the digest would otherwise stay short.
+    ``ranked`` is read only as far as the picks need, so a lazy ranking of
+    thousands of matches costs what a digest uses of it.
 
     Events that are over by ``now`` are left out, and items of types the
-    profile does not want. Dated events still ahead go to ``upcoming`` instead,
-    soonest first, every day until they happen, whether sent before or not.
+    profile does not want. Dated events still ahead (of ``events``, the
+    ranking's events) go to ``upcoming`` instead, soonest first, every day
+    until they happen, whether sent before or not.
     """
     wanted = set(profile.wanted_types) or None
-    relevant = [
-        candidate
-        for candidate in ranked
-        if (wanted is None or candidate.item.item_type in wanted)
-        and not candidate.item.is_past_event(now)
-    ]
-    upcoming = _upcoming(relevant, now)
     size = profile.digest_size
     cap = max(1, math.ceil(size * MAX_SOURCE_SHARE))
-    fresh: list[Ranked] = []
+    chosen: list[tuple[int, Ranked]] = []
+    over_cap: list[tuple[int, Ranked]] = []
+    per_source: dict[str, int] = {}
     titles: set[str] = set()
-    for candidate in relevant:
-        if candidate.item.is_upcoming(now):
+    for position, candidate in enumerate(ranked):
+        item = candidate.item
+        if (wanted is not None and item.item_type not in wanted) or (
+            item.item_type == "event" and (item.is_upcoming(now) or item.is_past_event(now))
+        ):
             continue
-        key = _title_key(candidate.item.title)
-        if candidate.item.id in already_sent or key in titles:
+        key = _title_key(item.title)
+        if item.id in already_sent or key in titles:
             continue
         titles.add(key)
-        fresh.append(candidate)
-    chosen: list[Ranked] = []
-    per_source: dict[str, int] = {}
-    for candidate in fresh:
-        source = candidate.item.source_url
-        if per_source.get(source, 0) < cap:
-            chosen.append(candidate)
-            per_source[source] = per_source.get(source, 0) + 1
-        if len(chosen) == size:
-            break
+        if per_source.get(item.source_url, 0) < cap:
+            chosen.append((position, candidate))
+            per_source[item.source_url] = per_source.get(item.source_url, 0) + 1
+            if len(chosen) == size:
+                break
+        else:
+            over_cap.append((position, candidate))
     if len(chosen) < size:
-        taken = {c.item.id for c in chosen}
-        chosen += [c for c in fresh if c.item.id not in taken][: size - len(chosen)]
-        chosen.sort(key=lambda c: fresh.index(c))
+        chosen = sorted(chosen + over_cap[: size - len(chosen)], key=lambda pair: pair[0])
+    upcoming = _upcoming([c for c in events if wanted is None or c.item.item_type in wanted], now)
     return Digest(
         profile=profile,
         day=day,
-        picks=tuple(explain(c, now) for c in chosen),
+        picks=tuple(explain(c, now) for _, c in chosen),
         upcoming=tuple(explain(c, now) for c in upcoming),
     )
 
