@@ -899,6 +899,22 @@ def record_feedback(project: Project, name: str, ref: str, judgement: int, now: 
         return store.items([item_id])[item_id]
 
 
+def judgements(project: Project, name: str) -> list[tuple[Item, int, datetime]]:
+    """A person's judgements, newest first: the item, 1 (more) or -1 (less), and when."""
+    load_named_profile(project, name)
+    with Store(_collected(project), read_only=True) as store:
+        found = store.judgements(name)
+        items = store.items(item_id for item_id, _, _ in found)
+    return [(items[i], sign, at) for i, sign, at in found if i in items]
+
+
+def clear_feedback(project: Project, name: str) -> int:
+    """Take back all of a person's judgements; how many there were."""
+    load_named_profile(project, name)
+    with Store(_collected(project)) as store:
+        return store.clear_feedback(name)
+
+
 PROFILE_CANDIDATES = 200
 """How many of a query's best results a profile re-ranks: enough to reorder, cheap to score."""
 

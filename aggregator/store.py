@@ -951,6 +951,20 @@ class Store:
         )
         return {row[0]: row[1] for row in rows}
 
+    def judgements(self, person: str) -> list[tuple[int, int, datetime]]:
+        """The person's judgements with when each was made, newest first: (item id, sign, at)."""
+        rows = self._db.execute(
+            "SELECT item_id, judgement, at FROM feedback WHERE person = ?"
+            " ORDER BY at DESC, item_id",
+            (person,),
+        )
+        return [(row[0], row[1], _from_text(row[2])) for row in rows]
+
+    def clear_feedback(self, person: str) -> int:
+        """Take back every judgement of the person; how many there were."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM feedback WHERE person = ?", (person,)).rowcount
+
     def find_item(self, ref: str) -> int | None:
         """An item id from what a person typed: the id itself, or the item's (canonical) URL."""
         ref = ref.strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from aggregator import pipeline
+from aggregator.models import Digest
+from aggregator.rank.analysis import analysed
 from tests.test_end_to_end import learnplace
 
 if TYPE_CHECKING:
@@ -116,6 +119,48 @@ def test_feedback_changes_the_next_digest_and_is_reversible(project: Path) -> No
         [pick.item.id for pick in after.picks] != [pick.item.id for pick in first.picks]
     )
     assert learnplace(project, "feedback", "ada", str(target.id), "--clear").returncode == 0
+    again = pipeline.preview_profile(p, "ada", later)
+    assert [pick.item.id for pick in again.picks] == [pick.item.id for pick in first.picks]
+
+
+def test_feedback_more_moves_the_next_digest_toward_the_item_and_names_its_words(
+    project: Path,
+) -> None:
+    p = pipeline.Project.at(project)
+    later = NOW + timedelta(days=1)
+    first = pipeline.preview_profile(p, "ada", later)
+    liked = first.picks[-1].item
+    result = learnplace(project, "feedback", "ada", str(liked.id), "--more")
+    assert result.returncode == 0, result.stderr
+    listed = learnplace(project, "feedback", "ada", "--list")
+    assert listed.returncode == 0 and f"[{liked.id}] more" in listed.stdout
+    after = pipeline.preview_profile(p, "ada", later)
+    liked_words = set(re.findall(r"\w+", f"{liked.title} {liked.text}".lower()))
+    liked_terms = set(analysed(f"{liked.title} {liked.text}"))
+    learnt = [
+        reason.partition("(")[2].rstrip(")").split(", ")
+        for pick in after.picks
+        for reason in pick.reasons
+        if reason.startswith("like items you wanted more of")
+    ]
+    assert learnt, "no pick says which of the liked item's words it shares"
+    # each as the pick spells it ("pipelines"), each a word of the liked item ("pipeline")
+    assert all(set(analysed(word)) <= liked_terms for words in learnt for word in words)
+
+    def sharing(digest: Digest) -> int:
+        return sum(
+            len(liked_words & set(re.findall(r"\w+", pick.item.title.lower())))
+            for pick in digest.picks
+            if pick.item.id != liked.id
+        )
+
+    assert sharing(after) > sharing(first)
+    cleared = learnplace(project, "feedback", "ada", "--clear")
+    assert cleared.returncode == 0 and "took back 1 judgement" in cleared.stdout
+    assert (
+        learnplace(project, "feedback", "ada", "--list").stdout.strip()
+        == "ada has judged no items."
+    )
     again = pipeline.preview_profile(p, "ada", later)
     assert [pick.item.id for pick in again.picks] == [pick.item.id for pick in first.picks]
 

@@ -15,7 +15,7 @@ import click
 from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors
 from aggregator.errors import ConfigError
-from aggregator.models import Digest
+from aggregator.models import Digest, Item
 
 
 @cli.group()
@@ -158,18 +158,45 @@ def _print_digest(digest: Digest) -> None:
 
 @cli.command()
 @click.argument("name")
-@click.argument("item")
-@click.option("--more", "judgement", flag_value=1, help="More like this.")
-@click.option("--less", "judgement", flag_value=-1, help="Less like this (and never this one).")
-@click.option("--clear", "judgement", flag_value=0, help="Take back a judgement.")
+@click.argument("item", required=False)
+@click.option("--more", "judgement", flag_value=1, help="More like ITEM.")
+@click.option("--less", "judgement", flag_value=-1, help="Less like ITEM (and never ITEM again).")
+@click.option("--clear", "judgement", flag_value=0, help="Take back ITEM's judgement, or all.")
+@click.option("--list", "listing", is_flag=True, help="Show NAME's judgements.")
 @click.pass_obj
 @friendly_errors
-def feedback(project_dir: Path, name: str, item: str, judgement: int | None) -> None:
-    """Tell NAME's ranking you want more or less like ITEM (an id or URL)."""
+def feedback(
+    project_dir: Path, name: str, item: str | None, judgement: int | None, listing: bool
+) -> None:
+    """Tell NAME's ranking you want more or less like ITEM (an id or URL).
+
+    The next digest moves toward the words of the items wanted more and away
+    from the others; ``--list`` shows the judgements, ``--clear`` takes back
+    one (with ITEM) or all of them.
+    """
+    project = pipeline.Project.at(project_dir)
+    if listing:
+        if item is not None or judgement is not None:
+            raise click.UsageError("--list takes no ITEM and no judgement")
+        _print_judgements(name, pipeline.judgements(project, name))
+        return
     if judgement is None:
-        raise click.UsageError("say --more, --less or --clear")
-    judged = pipeline.record_feedback(
-        pipeline.Project.at(project_dir), name, item, judgement, datetime.now(UTC)
-    )
+        raise click.UsageError("say --more, --less, --clear or --list")
+    if item is None:
+        if judgement != 0:
+            raise click.UsageError("say which ITEM you want more or less like")
+        cleared = pipeline.clear_feedback(project, name)
+        click.echo(f"{name}: took back {cleared} judgement{'s' if cleared != 1 else ''}")
+        return
+    judged = pipeline.record_feedback(project, name, item, judgement, datetime.now(UTC))
     said = {1: "more like", -1: "less like", 0: "no judgement on"}[judgement]
     click.echo(f"{name}: {said} “{judged.title}”")
+
+
+def _print_judgements(name: str, found: list[tuple[Item, int, datetime]]) -> None:
+    if not found:
+        click.echo(f"{name} has judged no items.")
+        return
+    for item, sign, at in found:
+        said = "more" if sign > 0 else "less"
+        click.echo(f"[{item.id}] {said:<4} {at:%Y-%m-%d}  {item.title} ({item.source_name})")
