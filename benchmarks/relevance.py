@@ -17,11 +17,12 @@ The baseline, measured in the same run over the same index files: a Whoosh
 OR-query of the profile's words over title and summary with Whoosh's default
 BM25F scoring, no boosts, no product code in between.
 
-``--cross``: every constant the ranking tunes (``aggregator.rank.TUNED``) is
-chosen from ``GRID`` on the other sets and scored on the set left out. The
-choice applies the rule a change is judged by: of the settings with no set
-below the plain baseline, the one with the best mean nDCG@10 ratio to it. The
-shipped constants are the choice on all sets.
+``--cross``: every constant the ranking tunes (``aggregator.rank.TUNED``, and
+``TUNED_FEEDBACK`` for judgements) is chosen from ``GRID`` on the other sets
+and scored on the set left out. The choice applies the rule a change is
+judged by: of the settings with no set below the plain baseline (for
+judgements: no set below 1.10 times the ranking without them), the one with
+the best mean ratio. The shipped constants are the choice on all sets.
 
 ``--feedback`` simulates a person: the first digest's picks are judged "more"
 (relevant) or "less" (not) from the labels, the ranking runs again, and its
@@ -40,7 +41,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,7 +55,7 @@ from whoosh.searching import Searcher
 
 from aggregator.index import SCHEMA, SearchIndex
 from aggregator.models import Item, Profile
-from aggregator.rank import DEFAULT_MODEL, TUNED, RankingModel, choose_digest
+from aggregator.rank import DEFAULT_MODEL, TUNED, TUNED_FEEDBACK, RankingModel, choose_digest
 from aggregator.sanitize import html_to_text
 
 K = 10
@@ -65,6 +66,9 @@ GRID: Mapping[str, Sequence[float]] = {
     "proximity": (0.0, 0.15, 0.3),
 }
 """The values ``--cross`` chooses from, for each constant in ``aggregator.rank.TUNED``."""
+
+GRID_FEEDBACK: Mapping[str, Sequence[float]] = {"rocchio_beta": (0.5, 0.75, 1.0)}
+"""Likewise for ``aggregator.rank.TUNED_FEEDBACK``: the values published Rocchio settings use."""
 
 
 @dataclass(frozen=True)
@@ -342,76 +346,129 @@ def all_sets(paths: Sequence[Path]) -> None:
     print(f"sets below the plain baseline: {', '.join(below) or 'none'}")
 
 
-def settings() -> Iterator[RankingModel]:
-    """Every model of the grid: each tuned constant takes each of its values."""
-    assert set(GRID) == set(TUNED), "the grid must cover exactly the tuned constants"
-    names = list(GRID)
-    for values in itertools.product(*(GRID[name] for name in names)):
-        yield replace(DEFAULT_MODEL, **dict(zip(names, values, strict=True)))
+def settings(grid: Mapping[str, Sequence[float]], tuned: Sequence[str]) -> list[RankingModel]:
+    """Every model of ``grid``: each tuned constant takes each of its values, the rest stay."""
+    assert set(grid) == set(tuned), "the grid must cover exactly the tuned constants"
+    names = list(grid)
+    return [
+        replace(DEFAULT_MODEL, **dict(zip(names, values, strict=True)))
+        for values in itertools.product(*(grid[name] for name in names))
+    ]
 
 
-def _label(model: RankingModel) -> str:
-    return ", ".join(f"{name} {getattr(model, name):g}" for name in TUNED)
+def _label(model: RankingModel, tuned: Sequence[str]) -> str:
+    return ", ".join(f"{name} {getattr(model, name):g}" for name in tuned)
+
+
+def choose(
+    grid: Sequence[RankingModel],
+    ratios: Mapping[RankingModel, Mapping[str, float]],
+    on: Sequence[str],
+    floor: float,
+) -> RankingModel:
+    """The rule a change is judged by, as the choice: of the settings whose every set in ``on``
+    reaches ``floor``, the best mean ratio; if there is none, the best worst set."""
+
+    def merit(model: RankingModel) -> tuple[bool, float, int]:
+        found = [ratios[model][name] for name in on]
+        feasible = min(found) >= floor
+        return feasible, mean(found) if feasible else min(found), -grid.index(model)
+
+    return max(grid, key=merit)
+
+
+def leave_one_out(
+    title: str,
+    grid: Sequence[RankingModel],
+    table: Mapping[RankingModel, Mapping[str, tuple[float, float]]],
+    tuned: Sequence[str],
+    floor: float,
+) -> None:
+    """Print the grid, then each set scored with the setting chosen on the others.
+
+    ``table`` holds, per setting and set, the score and what it is measured
+    against (the plain baseline, or the same ranking without judgements).
+    """
+    names = list(next(iter(table.values())))
+    ratios = {m: {n: table[m][n][0] / (table[m][n][1] or 1.0) for n in names} for m in grid}
+    print(f"{title}: score / reference per set")
+    print(f"{'setting':<34} " + " ".join(f"{n[:13]:>13}" for n in names) + f" {'ratio':>6}")
+    for model in grid:
+        row = " ".join(f"{table[model][n][0]:6.3f}/{table[model][n][1]:.3f}" for n in names)
+        print(f"{_label(model, tuned):<34} {row} {mean(list(ratios[model].values())):6.3f}")
+    print(f"{'left out':<16} {'chosen on the other sets':<34} {'score':>6} {'ref':>6} {'ratio':>6}")
+    held, reference = [], []
+    for name in names:
+        chosen = choose(grid, ratios, [n for n in names if n != name], floor)
+        score, ref = table[chosen][name]
+        held.append(score)
+        reference.append(ref)
+        label = _label(chosen, tuned)
+        print(f"{name:<16} {label:<34} {score:6.3f} {ref:6.3f} {score / (ref or 1.0):6.3f}")
+    print(
+        f"{'MEAN':<16} {'':<34} {mean(held):6.3f} {mean(reference):6.3f} "
+        f"{mean(held) / (mean(reference) or 1.0):6.3f}"
+    )
+    everywhere = choose(grid, ratios, names, floor)
+    shipped = "the shipped constants" if everywhere == DEFAULT_MODEL else "NOT the shipped ones"
+    print(f"chosen on all sets: {_label(everywhere, tuned)} ({shipped})\n")
+
+
+FEEDBACK_FLOOR = 1.10
+"""What judgements must add on every set: a tenth more nDCG@10 on the items not shown yet."""
 
 
 def cross(paths: Sequence[Path]) -> None:
     with Indexed(paths) as indexed:
-        grid = list(settings())
-        table: dict[RankingModel, dict[str, float]] = {}
-        for model in grid:
-            table[model] = {
-                s.name: Scores.of(ranked(s, indexed.indexes[s.name], model), s.qrels).mean_ndcg
-                for s in indexed.sets
-            }
         plain = {
             s.name: Scores.of(baseline(s, indexed.dirs[s.name]), s.qrels).mean_ndcg
             for s in indexed.sets
         }
-    names = [s.name for s in indexed.sets]
-    print(f"{'setting':<34} " + " ".join(f"{n[:13]:>13}" for n in names) + f" {'mean':>6}")
-    for model in grid:
-        row = " ".join(f"{table[model][n]:13.3f}" for n in names)
-        print(f"{_label(model):<34} {row} {mean([table[model][n] for n in names]):6.3f}")
-    print(f"{'plain baseline':<34} " + " ".join(f"{plain[n]:13.3f}" for n in names))
-    print()
+        grid = settings(GRID, TUNED)
+        table = {
+            model: {
+                s.name: (
+                    Scores.of(ranked(s, indexed.indexes[s.name], model), s.qrels).mean_ndcg,
+                    plain[s.name],
+                )
+                for s in indexed.sets
+            }
+            for model in grid
+        }
+        leave_one_out("ranking: nDCG@10 / plain baseline", grid, table, TUNED, 1.0)
+        grid = settings(GRID_FEEDBACK, TUNED_FEEDBACK)
+        table = {
+            model: {
+                s.name: judged_residual(s, indexed.indexes[s.name], model) for s in indexed.sets
+            }
+            for model in grid
+        }
+        leave_one_out(
+            "judgements: residual nDCG@10 with / without",
+            grid,
+            table,
+            TUNED_FEEDBACK,
+            FEEDBACK_FLOOR,
+        )
 
-    def best(on: Sequence[str]) -> RankingModel:
-        """The rule a ranking is judged by, as the choice: of the settings with no set below
-        the plain baseline, the best mean ratio; if there is none, the best worst set."""
 
-        def merit(model: RankingModel) -> tuple[bool, float, int]:
-            ratios = [table[model][n] / plain[n] for n in on]
-            feasible = min(ratios) >= 1
-            return feasible, mean(ratios) if feasible else min(ratios), -grid.index(model)
-
-        return max(grid, key=merit)
-
-    print(f"{'left out':<16} {'chosen on the other sets':<34} {'nDCG@10':>8} {'plain':>6}")
-    held = []
-    for name in names:
-        chosen = best([n for n in names if n != name])
-        held.append(table[chosen][name])
-        print(f"{name:<16} {_label(chosen):<34} {table[chosen][name]:8.3f} {plain[name]:6.3f}")
-    base = mean([plain[n] for n in names])
-    print(f"{'MEAN':<16} {'':<34} {mean(held):8.3f} {base:6.3f}  (ratio {mean(held) / base:.3f})")
-    everywhere = best(names)
-    shipped = "the shipped constants" if everywhere == DEFAULT_MODEL else "NOT the shipped ones"
-    print(f"chosen on all sets: {_label(everywhere)} ({shipped})")
+def judged_residual(
+    labeled: LabeledSet, index: SearchIndex, model: RankingModel = DEFAULT_MODEL
+) -> tuple[float, float]:
+    """The residual nDCG@10 with the first digest's picks judged, and without."""
+    first = ranked(labeled, index, model)
+    residual = {n: labeled.qrels.get(n, set()) - set(first[n]) for n in first}
+    judged = Scores.of(ranked(labeled, index, model, shown=first, judged=True), residual)
+    unjudged = Scores.of(ranked(labeled, index, model, shown=first), residual)
+    return judged.mean_ndcg, unjudged.mean_ndcg
 
 
 def feedback(paths: Sequence[Path]) -> None:
     with Indexed(paths) as indexed:
         print(f"{'set':<16} {'with':>6} {'without':>8} {'ratio':>6}")
         for labeled in indexed.sets:
-            index = indexed.indexes[labeled.name]
-            first = ranked(labeled, index)
-            residual = {n: labeled.qrels.get(n, set()) - set(first[n]) for n in first}
-            judged = Scores.of(ranked(labeled, index, shown=first, judged=True), residual)
-            unjudged = Scores.of(ranked(labeled, index, shown=first), residual)
-            ratio = judged.mean_ndcg / (unjudged.mean_ndcg or 1.0)
-            print(
-                f"{labeled.name:<16} {judged.mean_ndcg:6.3f} {unjudged.mean_ndcg:8.3f} {ratio:6.3f}"
-            )
+            judged, unjudged = judged_residual(labeled, indexed.indexes[labeled.name])
+            print(f"{labeled.name:<16} {judged:6.3f} {unjudged:8.3f} {judged / unjudged:6.3f}")
 
 
 def _set_dirs() -> list[Path]:

@@ -11,13 +11,14 @@ how recency and preferences enter; :mod:`~aggregator.rank.reasons` the reasons;
 from aggregator.rank.blending import EXCLUDE_KEY, Ranked, blend, personalize, profile_queries
 from aggregator.rank.choose import choose_digest, rank_profile
 from aggregator.rank.feedback import Feedback
-from aggregator.rank.model import DEFAULT_MODEL, TUNED, RankingModel, plan
+from aggregator.rank.model import DEFAULT_MODEL, TUNED, TUNED_FEEDBACK, RankingModel, plan
 from aggregator.rank.reasons import explain
 
 __all__ = [
     "DEFAULT_MODEL",
     "EXCLUDE_KEY",
     "TUNED",
+    "TUNED_FEEDBACK",
     "Feedback",
     "Ranked",
     "RankingModel",

@@ -6,7 +6,8 @@ wanted more and away from the centroid of those wanted less:
 
     q' = alpha * q / |q|  +  beta * mean(more)  -  gamma * mean(less)
 
-with SMART's alpha, beta, gamma (1, 0.75, 0.15). Only content words are
+with SMART's alpha and gamma (1, 0.15) and a beta of 1 (chosen by
+leave-one-set-out from 0.5, 0.75 and 1). Only content words are
 learnt: a word of a stop list (function words, number words), a number, or a
 word found in more than one document in ten (Luhn's upper cut-off: "time",
 "use") says nothing about what a person wants. An item judged "less" is also
@@ -101,7 +102,7 @@ def learn(
     ``frequencies`` gives the index's document frequency of each term and its
     document count (:meth:`SearchIndex.doc_frequencies`).
     """
-    _, beta, gamma = plan.model.rocchio
+    beta, gamma = plan.model.rocchio_beta, plan.model.rocchio_gamma
     terms = {term for item in judged.values() for term in analysed(item_text(item))}
     doc_freq, doc_count = frequencies(terms)
     learnt = {}
@@ -122,7 +123,7 @@ def moved(plan: Plan, feedback: Feedback) -> Weights:
     The profile's own words stay (unless the judgements outweigh them); of
     the words learnt, the ``learnt_terms`` strongest are kept.
     """
-    alpha = plan.model.rocchio[0]
+    alpha = plan.model.rocchio_alpha
     own = plan.term_weights()
     length = unit(own)
     weights = {term: alpha * weight / length for term, weight in own.items()}
