@@ -16,7 +16,7 @@ import html
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from time import struct_time
@@ -31,7 +31,7 @@ import feedparser.urls
 from aggregator import events, ical
 from aggregator.classify import Signals, classify
 from aggregator.errors import FeedParseError
-from aggregator.models import Details, Entry, ParsedFeed
+from aggregator.models import Details, Entry, ParsedFeed, ReadContext
 from aggregator.sanitize import html_to_text, sanitize_html
 from aggregator.urls import is_web_link
 
@@ -94,6 +94,7 @@ class _Feed:
     item_type: str | None
     language: str = ""
     title: str = ""
+    context: ReadContext = field(default_factory=lambda: ReadContext(datetime.now(UTC)))
 
 
 def parse_feed(
@@ -102,21 +103,26 @@ def parse_feed(
     url: str,
     kind: str = "blog",
     item_type: str | None = None,
+    *,
+    context: ReadContext | None = None,
 ) -> ParsedFeed:
     """Parse one fetched feed document (RSS, Atom, JSON Feed or an iCalendar file).
 
     ``headers`` are the response headers (any case); ``url`` is where the
     document came from, used to resolve relative links. ``kind`` is the
     source's hint; ``item_type``, when given, is the person's own choice for
-    every entry and skips guessing. Survivable damage (a feed that is not
-    well-formed but still yields entries, a wrong charset) is recorded in
-    ``problems``; a document that is no feed raises :class:`FeedParseError`.
-    An empty but valid feed has zero entries.
+    every entry and skips guessing. ``context`` says when the document is
+    read (recurring events are expanded from then over its horizon; the
+    current time if not given) and the zone for times given without one.
+    Survivable damage (a feed that is not well-formed but still yields
+    entries, a wrong charset) is recorded in ``problems``; a document that is
+    no feed raises :class:`FeedParseError`. An empty but valid feed has zero
+    entries.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     if not content.strip():
         raise FeedParseError("empty document: no feed to parse")
-    feed = _Feed(url, kind, item_type)
+    feed = _Feed(url, kind, item_type, context=context or ReadContext(datetime.now(UTC)))
     if ical.is_calendar(content):
         return _parse_calendar(content, feed)
     if _is_json_feed(content, lowered.get("content-type", "")):
@@ -230,8 +236,8 @@ def _xml_entry(entry: Mapping[str, Any], feed: _Feed) -> Entry:
     )
     media = _media_content(entry)
     structured = (
-        _element_event(entry, "ev", "startdate", "enddate"),
-        _element_event(entry, "xcal", "dtstart", "dtend"),
+        _element_event(entry, "ev", "startdate", "enddate", feed.context.timezone),
+        _element_event(entry, "xcal", "dtstart", "dtend", feed.context.timezone),
     )
     raw_html = " ".join(
         [str(entry.get("summary", ""))]
@@ -259,16 +265,18 @@ def _is_video(part: Mapping[str, Any]) -> bool:
 
 
 def _element_event(
-    entry: Mapping[str, Any], prefix: str, start: str, end: str
+    entry: Mapping[str, Any], prefix: str, start: str, end: str, timezone: str
 ) -> events.EventTime | None:
-    """An event from namespaced elements feedparser kept as ``<prefix>_<name>`` keys."""
+    """An event from namespaced elements feedparser kept as ``<prefix>_<name>`` keys; a time
+    without an offset is read in the element's own zone, else in ``timezone``."""
     value = entry.get(f"{prefix}_{start}")
     if not isinstance(value, str):
         return None
+    stated = str(entry.get(f"{prefix}_tzid") or entry.get(f"{prefix}_timezone") or "")
     return events.from_fields(
         value,
         str(entry.get(f"{prefix}_{end}") or ""),
-        timezone=str(entry.get(f"{prefix}_tzid") or entry.get(f"{prefix}_timezone") or ""),
+        timezone=stated or timezone,
         location=str(entry.get(f"{prefix}_location") or ""),
         source=prefix,
     )
@@ -333,6 +341,7 @@ def _typed(
                 event_end=when.end,
                 event_timezone=when.timezone,
                 event_all_day=when.all_day,
+                event_floating=when.floating,
                 location=when.location,
             )
     elif item_type == "course":
@@ -353,32 +362,103 @@ def _typed(
 
 
 def _parse_calendar(content: bytes, feed: _Feed) -> ParsedFeed:
-    """Each VEVENT of a calendar export as an event entry; the feed's "date" is DTSTAMP."""
+    """Each single VEVENT, and each occurrence of a series over the horizon, as an event entry.
+
+    An entry's date is the component's DTSTAMP (when it was announced or exported).
+    Two components with one id (a calendar that repeats an event) give one entry:
+    the higher SEQUENCE, else the later one.
+    """
+    context = feed.context
     try:
-        found = list(ical.read_events(content))
-    except ValueError as error:
+        read = ical.read_calendar(
+            content, now=context.now, horizon=context.horizon, timezone=context.timezone
+        )
+    except ical.UNREADABLE as error:
         raise FeedParseError(f"not a feed: broken iCalendar ({_describe(error)})") from error
-    entries = []
-    for event, when in found:
-        title = _plain(str(event.get("SUMMARY", "")))
-        link = _web_link(str(event.get("URL", "")), feed.url)
-        description = str(event.get("DESCRIPTION", ""))
-        stamp = event.get("DTSTAMP") or event.get("LAST-MODIFIED") or event.get("CREATED")
-        published = ical.moment_of(stamp)
-        uid = str(event.get("UID", "")).strip() or link or _fallback_guid(title, {})
-        parsed = Entry(
-            guid=uid,
-            url=link,
-            title=title,
-            summary=sanitize_html(html.escape(description), link or feed.url),
-            text=description[:MAX_TEXT_CHARS],
-            published=published,
-            tags=_tags(_ical_categories(event)),
-        )
-        entries.append(
-            _typed(parsed, replace(feed, item_type=feed.item_type or "event"), structured=(when,))
-        )
-    return ParsedFeed(title="", link="", entries=tuple(entries), format="ical")
+    typed = replace(feed, item_type=feed.item_type or "event")
+    entries: dict[str, tuple[int, Entry]] = {}
+    for event in read.events:
+        entry = _calendar_entry(event, typed)
+        sequence = _sequence(event.component)
+        kept = entries.get(entry.guid)
+        if kept is None or sequence >= kept[0]:
+            entries[entry.guid] = (sequence, entry)
+    return ParsedFeed(
+        title=" ".join(_ical_text(read.title).split()),
+        link="",
+        entries=tuple(entry for _, entry in entries.values()),
+        format="ical",
+        problems=read.problems,
+        complete_until=read.complete_until,
+    )
+
+
+def _calendar_entry(event: ical.CalendarEvent, feed: _Feed) -> Entry:
+    component = event.component
+    title = " ".join(_ical_text(component.get("SUMMARY")).split())
+    link = _web_link(_ical_text(component.get("URL")), feed.url)
+    summary = _ical_description(component, link or feed.url)
+    stamp = component.get("DTSTAMP") or component.get("LAST-MODIFIED") or component.get("CREATED")
+    parsed = Entry(
+        guid=event.guid or link or _fallback_guid(title, {}),
+        url=link,
+        title=title,
+        summary=summary,
+        text=html_to_text(summary)[:MAX_TEXT_CHARS],
+        published=ical.moment_of(stamp),
+        tags=_tags(_ical_categories(component)),
+    )
+    entry = _typed(parsed, feed, structured=(event.time,))
+    details = replace(
+        entry.details,
+        event_series=event.series,
+        event_repeats=event.repeats,
+        event_cancelled=event.cancelled,
+    )
+    return replace(entry, details=details)
+
+
+def _ical_text(value: Any) -> str:
+    """An iCalendar text value as the exact text it holds (icalendar undid its escapes)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value).strip()
+
+
+def _ical_description(component: Any, base: str) -> str:
+    """Sanitized HTML of an event's description.
+
+    ``X-ALT-DESC;FMTTYPE=text/html`` is HTML by its own statement; DESCRIPTION
+    is plain text by RFC 5545, except that calendar programs (Google Calendar,
+    Discourse) write HTML links and line breaks into it: markup of that kind
+    makes it HTML, anything else is escaped once.
+    """
+    alternative = component.get("X-ALT-DESC")
+    if alternative is not None and "html" in str(alternative.params.get("FMTTYPE", "")).lower():
+        html_text = _ical_text(alternative)
+        if html_to_text(html_text):
+            return sanitize_html(html_text, base)
+    description = _ical_text(component.get("DESCRIPTION"))
+    if not description:
+        return ""
+    if _HTML_MARKUP.search(description):
+        return sanitize_html(description, base)
+    return sanitize_html(html.escape(description).replace("\n", "<br>"), base)
+
+
+_HTML_MARKUP = re.compile(
+    r"<(?:a\s+href|br\s*/?>|p>|/p>|b>|i>|em>|strong>|ul>|ol>|li>|div[\s>]|span[\s>])", re.I
+)
+"""Markup that only HTML has: a plain-text description that mentions ``<canvas>`` is still text."""
+
+
+def _sequence(component: Any) -> int:
+    try:
+        return int(str(component.get("SEQUENCE", "0")).strip() or 0)
+    except ValueError:
+        return 0
 
 
 def _ical_categories(event: Any) -> list[str]:
