@@ -10,16 +10,20 @@ import functools
 import math
 import re
 from collections.abc import Collection, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from aggregator.models import Digest, Profile
-from aggregator.rank import Ranked, explain
+from aggregator.models import Digest, Item, Pick, Profile
+from aggregator.rank import Ranked, explain, matched_fields
 
 MAX_SOURCE_SHARE = 0.4
 """No source fills more than this share of a digest while others have matching items."""
 
-MAX_UPCOMING = 10
+MAX_UPCOMING = 20
 """Events listed under "Upcoming" at most: the soonest, which are the ones to act on."""
+
+MAX_PER_SERIES = 4
+"""Occurrences of one recurring series listed at most (about a month of a weekly meetup), so a
+daily series leaves room for the other events."""
 
 
 def build_digest(
@@ -35,9 +39,13 @@ def build_digest(
     sent twice; copies of the same story (same title) collapse to the best one.
     The source cap gives way only when the digest would otherwise stay short.
 
-    Events that are over by ``now`` are left out, and items of types the
-    profile does not want. Dated events still ahead go to ``upcoming`` instead,
-    soonest first, every day until they happen, whether sent before or not.
+    Events that are over by ``now`` are left out, items of types the profile
+    does not want, and items published after ``now`` (a preview of a past day
+    shows what that day knew). Events starting within the profile's
+    ``upcoming_days`` go to ``upcoming`` instead, soonest first, every day until
+    they happen, whether sent before or not; the pipeline chooses them among all
+    stored events by their time (:func:`upcoming_picks`), and the ones here,
+    from ``ranked``, stand in when it does not.
     """
     wanted = set(profile.wanted_types) or None
     relevant = [
@@ -45,14 +53,15 @@ def build_digest(
         for candidate in ranked
         if (wanted is None or candidate.item.item_type in wanted)
         and not candidate.item.is_past_event(now)
+        and candidate.item.published <= now
     ]
-    upcoming = _upcoming(relevant, now)
+    upcoming = [c for c in relevant if in_horizon(c.item, profile, now)]
     size = profile.digest_size
     cap = max(1, math.ceil(size * MAX_SOURCE_SHARE))
     fresh: list[Ranked] = []
     titles: set[str] = set()
     for candidate in relevant:
-        if candidate.item.is_upcoming(now):
+        if in_horizon(candidate.item, profile, now):
             continue
         key = _title_key(candidate.item.title)
         if candidate.item.id in already_sent or key in titles:
@@ -76,24 +85,55 @@ def build_digest(
         profile=profile,
         day=day,
         picks=tuple(explain(c, now) for c in chosen),
-        upcoming=tuple(explain(c, now) for c in upcoming),
+        upcoming=upcoming_picks(upcoming, now),
     )
 
 
-def _upcoming(ranked: Sequence[Ranked], now: datetime) -> list[Ranked]:
-    """The soonest upcoming events, one per title (the same event announced by two sources)."""
+def in_horizon(item: Item, profile: Profile, now: datetime) -> bool:
+    """An event that has not ended and starts within the profile's Upcoming horizon."""
+    start = item.details.event_start
+    horizon = now + timedelta(days=profile.upcoming_days)
+    return start is not None and start <= horizon and item.is_upcoming(now)
+
+
+def upcoming_picks(ranked: Sequence[Ranked], now: datetime) -> tuple[Pick, ...]:
+    """The soonest upcoming events: each occurrence of a series its own line (at most
+    :data:`MAX_PER_SERIES` of one series), the same event from two sources once (same title,
+    same start).
+
+    Their reasons are the interests they match: the day they were announced says
+    nothing about an event, its date does.
+    """
     events = sorted(
         (c for c in ranked if c.item.is_upcoming(now)),
         key=lambda c: (c.item.details.event_start, -c.score, c.item.id),
     )
-    titles: set[str] = set()
-    chosen = []
+    seen: set[tuple[str, datetime | None]] = set()
+    per_series: dict[tuple[str, str], int] = {}
+    chosen: list[Pick] = []
     for candidate in events:
-        key = _title_key(candidate.item.title)
-        if key not in titles:
-            titles.add(key)
-            chosen.append(candidate)
-    return chosen[:MAX_UPCOMING]
+        item = candidate.item
+        key = (_title_key(item.title), item.details.event_start)
+        series = (item.source_url, item.details.event_series)
+        if key in seen or (series[1] and per_series.get(series, 0) >= MAX_PER_SERIES):
+            continue
+        seen.add(key)
+        if series[1]:
+            per_series[series] = per_series.get(series, 0) + 1
+        chosen.append(_event_pick(candidate))
+        if len(chosen) == MAX_UPCOMING:
+            break
+    return tuple(chosen)
+
+
+def _event_pick(ranked: Ranked) -> Pick:
+    reasons = []
+    for phrase in ranked.matched:
+        fields = matched_fields(ranked.item, phrase)
+        reasons.append(f"“{phrase}”" + (f" in {', '.join(fields)}" if fields else ""))
+    if ranked.source_weight > 1:
+        reasons.append(f"preferred source: {ranked.item.source_name}")
+    return Pick(item=ranked.item, score=round(ranked.score, 4), reasons=tuple(reasons))
 
 
 @functools.lru_cache(maxsize=65_536)

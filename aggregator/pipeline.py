@@ -39,13 +39,14 @@ from aggregator import sources as edit_sources
 from aggregator.config import load_config, load_profile, load_profiles, parse_config
 from aggregator.config import profile_path as config_profile_path
 from aggregator.demo import SampleServer, example_profiles_dir
-from aggregator.digest import build_digest
+from aggregator.digest import build_digest, upcoming_picks
 from aggregator.discover import discover_feeds, looks_like_html
 from aggregator.errors import FeedParseError, LearnplaceError, RunLockedError, UnknownItemError
 from aggregator.fetch import fetch_many, fetch_one
 from aggregator.index import SearchFilters, SearchIndex, finish_swap
 from aggregator.mail import MailError, build_message, send_message
 from aggregator.models import (
+    UPCOMING_DAYS,
     CacheInfo,
     Config,
     Digest,
@@ -55,6 +56,7 @@ from aggregator.models import (
     ParsedFeed,
     Pick,
     Profile,
+    ReadContext,
     Settings,
     Share,
     SharedItem,
@@ -169,8 +171,9 @@ def run(
     config = config or load_config(project.feeds_path)
     profiles = list(profiles) if profiles is not None else load_profiles(project.profiles_dir)
     summary = RunSummary()
+    ahead = max((profile.upcoming_days for profile in profiles), default=UPCOMING_DAYS)
     with _run_lock(project), Store(project.store_path) as store:
-        _refresh(store, config, now, reporter, summary, force)
+        _refresh(store, config, now, reporter, summary, force, ahead)
         with _open_index(project) as index:
             _update_index(store, index, reporter)
             with closing(_build_digests(store, index, profiles, now, reporter)) as digests:
@@ -200,10 +203,16 @@ def _refresh(
     reporter: Reporter,
     summary: RunSummary,
     force: bool,
+    upcoming_days: int = UPCOMING_DAYS,
 ) -> None:
-    """Fetch, parse and store; new and changed items wait in the store's index queue."""
+    """Fetch, parse and store; new and changed items wait in the store's index queue.
+
+    Calendars' recurring series are expanded ``upcoming_days`` ahead (the longest
+    horizon a profile looks at) and :data:`CALENDAR_REREAD` more.
+    """
     store.sync_sources(config.sources)
-    asyncio.run(_collect(config, store, now, reporter, summary, force))
+    ahead = timedelta(days=upcoming_days) + CALENDAR_REREAD
+    asyncio.run(_collect(config, store, now, reporter, summary, force, ahead))
 
 
 def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> RunSummary:
@@ -255,10 +264,11 @@ async def _collect(
     reporter: Reporter,
     summary: RunSummary,
     force: bool,
+    ahead: timedelta,
 ) -> None:
     """Fetch the due sources concurrently; parse in workers; store results a batch at a time."""
     due = _due_sources(config, store, now, summary, force)
-    targets = [(url, store.cache_info(item.source.url)) for url, item in due.items()]
+    targets = [(url, store.cache_info(item.source.url, now)) for url, item in due.items()]
     reporter.start("fetch", len(targets))
     writer = _ResultWriter(store, now, summary)
     with ParsePool() as pool:
@@ -266,7 +276,9 @@ async def _collect(
         async for result in fetch_many(targets, config.settings):
             item = due[result.url]
             if result.ok and result.content is not None:
-                parsing.append(asyncio.create_task(_parse(pool, writer, item, result)))
+                zone = item.source.timezone or config.settings.timezone
+                context = ReadContext(now, ahead, zone)
+                parsing.append(asyncio.create_task(_parse(pool, writer, item, result, context)))
             else:
                 writer.add(item, result)
             reporter.advance("fetch", item.source.name)
@@ -290,7 +302,9 @@ def _due_sources(
     return due
 
 
-async def _parse(pool: ParsePool, writer: _ResultWriter, item: _Due, result: FetchResult) -> None:
+async def _parse(
+    pool: ParsePool, writer: _ResultWriter, item: _Due, result: FetchResult, context: ReadContext
+) -> None:
     """A 200's entries; a body that is not a feed turns the result into a failure."""
     assert result.content is not None
     source = item.source
@@ -302,12 +316,17 @@ async def _parse(pool: ParsePool, writer: _ResultWriter, item: _Due, result: Fet
             source.kind,
             source.scrape,
             source.item_type,
+            context,
         )
     except FeedParseError as exc:
         writer.add(item, dataclasses.replace(result, error=str(exc)))
         return
-    writer.add(item, result, feed.problems, feed.entries)
+    writer.add(item, result, feed.problems, feed.entries, feed.complete_until)
 
+
+CALENDAR_REREAD = timedelta(days=7)
+"""How often a calendar is read in full (fetched without validators), so its recurring series
+stay expanded over the horizon while it answers 304: they are expanded this much further."""
 
 STORE_BATCH = 50
 """Sources whose results one store transaction holds: a commit per source cost more than parsing."""
@@ -336,9 +355,21 @@ class _ResultWriter:
         result: FetchResult,
         problems: Sequence[str] = (),
         entries: Sequence[Entry] | None = None,
+        complete_until: datetime | None = None,
     ) -> None:
         state = decide(result, item.state, self._now)
-        self._pending.append(FetchRecord(item.source.url, result, state, tuple(problems), entries))
+        reread_at = None if complete_until is None else self._now + CALENDAR_REREAD
+        self._pending.append(
+            FetchRecord(
+                item.source.url,
+                result,
+                state,
+                tuple(problems),
+                entries,
+                complete_until,
+                reread_at,
+            )
+        )
         _count(item, result, state, self._summary)
         if len(self._pending) >= STORE_BATCH or monotonic() - self._flushed >= STORE_BATCH_S:
             self.flush()
@@ -516,14 +547,33 @@ def preview(
 
     ``items_of`` (from :func:`shared_items`) lets the profiles of one run share item reads.
     """
-    return choose_digest(
+    items_of = items_of or store.items
+    digest = choose_digest(
         index,
-        items_of or store.items,
+        items_of,
         profile,
         now,
         already_sent=store.delivered_before(profile.name, local_day(now)),
         judgements=store.feedback(profile.name),
     )
+    return dataclasses.replace(digest, upcoming=upcoming(store, index, items_of, profile, now))
+
+
+def upcoming(
+    store: Store,
+    index: SearchIndex,
+    items_of: Callable[[Iterable[int]], Mapping[int, Item]],
+    profile: Profile,
+    now: datetime,
+) -> tuple[Pick, ...]:
+    """The profile's Upcoming section: stored events that start within its horizon, whenever
+    they were announced, that match its interests (and none of its exclusions)."""
+    until = now + timedelta(days=profile.upcoming_days)
+    items = items_of(store.upcoming_event_ids(now, until))
+    if not items:
+        return ()
+    scores = index.score_docs(profile_queries(profile), index.hits_for(items))
+    return upcoming_picks(blend(profile, scores, items, now), now)
 
 
 def choose_digest(

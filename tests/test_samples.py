@@ -98,8 +98,9 @@ def test_source_list_has_settings_and_complete_sources(path: Path) -> None:
     assert set(data["settings"]) == set(config.SETTINGS_KEYS)
     sources = data["source"]
     for source in sources:
-        # `type` and `scrape` are what a person adds only where needed.
-        assert set(source) | {"type", "scrape"} == set(config.SOURCE_KEYS), source.get("name")
+        # `type`, `scrape` and `timezone` are what a person adds only where needed.
+        optional = {"type", "scrape", "timezone"}
+        assert set(source) | optional == set(config.SOURCE_KEYS), source.get("name")
         assert source["kind"] in SOURCE_KINDS, source["name"]
         assert source["tags"], source["name"]
         assert all(isinstance(tag, str) and tag for tag in source["tags"])
