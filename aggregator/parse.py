@@ -94,6 +94,8 @@ class _Feed:
     item_type: str | None
     language: str = ""
     title: str = ""
+    version: str = ""
+    """feedparser's name for the format (``rss20``, ``atom10``...), "" for others."""
     context: ReadContext = field(default_factory=lambda: ReadContext(datetime.now(UTC)))
 
 
@@ -167,10 +169,9 @@ def _parse_xml_feed(content: bytes, headers: dict[str, str], feed: _Feed) -> Par
     if not result.entries:
         _require_feed(content, headers, version, problems)
     channel = result.feed
+    feed = replace(feed, language=str(channel.get("language") or ""), version=version)
     feed = replace(
-        feed,
-        language=str(channel.get("language") or ""),
-        title=_plain(channel.get("title", "")),
+        feed, title=_text_of(channel.get("title_detail"), channel.get("title", ""), feed)
     )
     return ParsedFeed(
         title=feed.title,
@@ -216,7 +217,7 @@ def _xml_entry(entry: Mapping[str, Any], feed: _Feed) -> Entry:
     summary_detail = entry.get("summary_detail") or next(iter(entry.get("content", ())), None)
     summary = _sanitized_detail(summary_detail, entry.get("summary", ""), base)
     content = _first_content(entry.get("content", ()), base)
-    title = _plain(entry.get("title", ""))
+    title = _text_of(entry.get("title_detail"), entry.get("title", ""), feed)
     published = _from_struct(_first_field(entry, DATE_FIELDS_PARSED))
     enclosure_url, enclosure_type = _first_enclosure(entry.get("enclosures", ()), base)
     guid = (entry.get("id") or "").strip() or link or _fallback_guid(title, entry)
@@ -229,7 +230,7 @@ def _xml_entry(entry: Mapping[str, Any], feed: _Feed) -> Entry:
         content=content,
         text=text,
         published=published,
-        author=_plain(entry.get("author", "")),
+        author=_exact(entry.get("author", "")),
         tags=_tags(tag.get("term") or tag.get("label") or "" for tag in entry.get("tags", ())),
         enclosure_url=enclosure_url,
         enclosure_type=enclosure_type,
@@ -550,7 +551,7 @@ def _parse_json_feed(content: bytes, feed: _Feed) -> ParsedFeed:
     feed = replace(
         feed,
         language=_string(document.get("language")),
-        title=_plain(_string(document.get("title"))),
+        title=_json_text(document.get("title")),
     )
     problems: list[str] = []
     if version not in JSON_FEED_VERSIONS:
@@ -575,11 +576,12 @@ def _json_entry(item: Mapping[str, Any], feed: _Feed) -> Entry:
     link = _web_link(_string(item.get("url")) or _string(item.get("external_url")), feed_url)
     base = link or feed_url
     content_html = _string(item.get("content_html"))
-    content_text = _string(item.get("content_text"))
+    # Plain text read as _json_text reads it (references decoded once), then escaped once.
+    content_text = html.unescape(_string(item.get("content_text")))
     content = sanitize_html(content_html or html.escape(content_text), base)
-    summary_text = _string(item.get("summary"))
+    summary_text = _json_text(item.get("summary"))
     summary = sanitize_html(html.escape(summary_text), base) if summary_text else ""
-    title = _plain(_string(item.get("title")))
+    title = _json_text(item.get("title"))
     raw_date = _string(item.get("date_published")) or _string(item.get("date_modified"))
     enclosure_url, enclosure_type = _first_enclosure(_dicts(item.get("attachments")), base)
     text = html_to_text(content or summary)[:MAX_TEXT_CHARS]
@@ -594,7 +596,7 @@ def _json_entry(item: Mapping[str, Any], feed: _Feed) -> Entry:
         text=text,
         published=_from_rfc3339(raw_date),
         author=_json_author(item),
-        tags=_tags(_strings(item.get("tags"))),
+        tags=_tags(html.unescape(tag) for tag in _strings(item.get("tags"))),
         enclosure_url=enclosure_url,
         enclosure_type=enclosure_type,
     )
@@ -618,7 +620,7 @@ def _json_entry(item: Mapping[str, Any], feed: _Feed) -> Entry:
 def _json_author(item: Mapping[str, Any]) -> str:
     """JSON Feed 1.1 has ``authors`` (a list), 1.0 a single ``author``."""
     authors = _dicts(item.get("authors")) or _dicts([item.get("author")])
-    names = [_plain(_string(author.get("name"))) for author in authors]
+    names = [_json_text(author.get("name")) for author in authors]
     return ", ".join(name for name in names if name)
 
 
@@ -655,9 +657,51 @@ def _string(value: Any) -> str:
 # --------------------------------------------------------------------------- shared helpers
 
 
-def _plain(value: str) -> str:
-    """Plain text from a title-like field; escaped markup (``&lt;b&gt;``) is unescaped first."""
-    return html_to_text(html.unescape(value)) if value else ""
+def _text_of(detail: Mapping[str, Any] | None, value: str, feed: _Feed) -> str:
+    """The plain text of a title-like feedparser text construct, read once by its type.
+
+    Atom says the type: ``type="text"`` is the exact text (``History of the
+    <blink> tag`` keeps its brackets, a literal ``&amp;`` stays), ``html`` and
+    ``xhtml`` are rendered to text (tags dropped, references decoded once).
+    RSS does not say: by its convention a title is escaped HTML when, after
+    XML decoding, it still holds a character reference or a closing tag of an
+    HTML element (feedparser's reading, which also takes ``</script>`` for
+    markup here), and text otherwise (``Why <canvas> beats <svg>``).
+    """
+    if not value:
+        return ""
+    kind = str((detail or {}).get("type") or "text/plain")
+    markup = feed.version.startswith("rss") and _RSS_MARKUP.search(value) is not None
+    return html_to_text(value) if "html" in kind or markup else _exact(value)
+
+
+_RSS_MARKUP = re.compile(
+    r"</(?:a|abbr|b|big|blockquote|br|cite|code|del|div|em|font|h[1-6]|i|iframe|img|ins"
+    r"|kbd|li|mark|object|ol|p|pre|q|s|small|script|span|strike|strong|style|sub|sup|svg"
+    r"|table|td|th|tr|tt|u|ul|var)\s*>",
+    re.IGNORECASE,
+)
+"""A closing tag of an HTML element: in RSS text, markup rather than words."""
+
+
+def _exact(value: str) -> str:
+    """Text as given, its line breaks and runs of spaces made one space (a title is one line);
+    no-break spaces stay, as French typography puts them before ``:`` and inside « »."""
+    return _BREAKING_SPACE.sub(" ", value).strip(" ") if isinstance(value, str) else ""
+
+
+_BREAKING_SPACE = re.compile(r"[ \t\n\r\f\v\x85\u2028\u2029]+")
+
+
+def _json_text(value: Any) -> str:
+    """A JSON Feed plain-text field (title, summary, name, tag) as its text.
+
+    JSON Feed says these are plain text, so nothing is taken for markup
+    (``Why <canvas> beats <svg>`` stays whole); but real feeds, WordPress's
+    among them, write HTML character references into them (``Add Task &amp;
+    Sub Tasks``, ``&lt;string:st&gt;`` in code): those are decoded, once.
+    """
+    return _exact(html.unescape(_string(value)))
 
 
 def _web_link(link: str, base: str) -> str:
@@ -676,7 +720,7 @@ def _tags(terms: Iterable[str]) -> tuple[str, ...]:
     """Categories stripped and deduplicated (ignoring case), at most :data:`MAX_TAGS`."""
     seen: dict[str, str] = {}
     for term in terms:
-        tag = _plain(term)[:MAX_TAG_CHARS]
+        tag = _exact(term)[:MAX_TAG_CHARS]
         if tag and tag.casefold() not in seen:
             seen[tag.casefold()] = tag
         if len(seen) == MAX_TAGS:
