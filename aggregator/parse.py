@@ -15,7 +15,7 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -28,7 +28,7 @@ import feedparser
 import feedparser.mixin
 import feedparser.urls
 
-from aggregator import events, ical
+from aggregator import dates, events, ical
 from aggregator.classify import Signals, classify
 from aggregator.errors import FeedParseError
 from aggregator.models import Details, Entry, ParsedFeed, ReadContext
@@ -173,13 +173,26 @@ def _parse_xml_feed(content: bytes, headers: dict[str, str], feed: _Feed) -> Par
     feed = replace(
         feed, title=_text_of(channel.get("title_detail"), channel.get("title", ""), feed)
     )
+    notes: list[str] = []
+    entries = tuple(_xml_entry(entry, feed, notes) for entry in result.entries)
     return ParsedFeed(
         title=feed.title,
         link=_web_link(channel.get("link", ""), url),
-        entries=tuple(_xml_entry(entry, feed) for entry in result.entries),
+        entries=entries,
         format=version or "unknown",
-        problems=problems,
+        problems=(*problems, *_summarized(notes)),
     )
+
+
+MAX_NOTES = 3
+"""Problems of single entries (a wrong date) named per feed; the rest are counted."""
+
+
+def _summarized(notes: Sequence[str]) -> tuple[str, ...]:
+    unique = list(dict.fromkeys(notes))
+    if len(unique) <= MAX_NOTES:
+        return tuple(unique)
+    return (*unique[:MAX_NOTES], f"and {len(unique) - MAX_NOTES} more like these")
 
 
 def _problems(result: Mapping[str, Any], headers: Mapping[str, str]) -> tuple[str, ...]:
@@ -209,7 +222,7 @@ def _require_feed(
         raise FeedParseError("not a feed: no RSS, Atom or JSON Feed document found")
 
 
-def _xml_entry(entry: Mapping[str, Any], feed: _Feed) -> Entry:
+def _xml_entry(entry: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry:
     feed_url = feed.url
     link = _web_link(entry.get("link", ""), feed_url)
     base = link or feed_url
@@ -218,7 +231,7 @@ def _xml_entry(entry: Mapping[str, Any], feed: _Feed) -> Entry:
     summary = _sanitized_detail(summary_detail, entry.get("summary", ""), base)
     content = _first_content(entry.get("content", ()), base)
     title = _text_of(entry.get("title_detail"), entry.get("title", ""), feed)
-    published = _from_struct(_first_field(entry, DATE_FIELDS_PARSED))
+    published = _entry_date(entry, feed.context.timezone, notes)
     enclosure_url, enclosure_type = _first_enclosure(entry.get("enclosures", ()), base)
     guid = (entry.get("id") or "").strip() or link or _fallback_guid(title, entry)
     text = html_to_text(content or summary)[:MAX_TEXT_CHARS]
@@ -514,6 +527,24 @@ def _first_field(entry: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     return None
 
 
+def _entry_date(entry: Mapping[str, Any], timezone: str, notes: list[str]) -> datetime | None:
+    """The entry's first readable date (published, updated, created), checked against the
+    feed's own string: feedparser's reading is not taken where the string contradicts it."""
+    for name in DATE_FIELDS:
+        raw = _first_field(entry, (name,))
+        parsed = _from_struct(_first_field(entry, (f"{name}_parsed",)))
+        if not raw:
+            if parsed is not None:
+                return parsed
+            continue
+        moment, problem = dates.checked_date(str(raw), parsed, timezone)
+        if problem:
+            notes.append(problem)
+        if moment is not None:
+            return moment
+    return None
+
+
 def _from_struct(value: struct_time | None) -> datetime | None:
     """feedparser's parsed dates are UTC ``struct_time``; out-of-range ones become None."""
     if value is None:
@@ -557,9 +588,10 @@ def _parse_json_feed(content: bytes, feed: _Feed) -> ParsedFeed:
     if version not in JSON_FEED_VERSIONS:
         problems.append(f"unknown JSON Feed version {version!r}, read as 1.1")
     entries = []
+    notes: list[str] = []
     for position, item in enumerate(items):
         if isinstance(item, dict):
-            entries.append(_json_entry(item, feed))
+            entries.append(_json_entry(item, feed, notes))
         else:
             problems.append(f"item {position} is not an object, skipped")
     return ParsedFeed(
@@ -567,11 +599,11 @@ def _parse_json_feed(content: bytes, feed: _Feed) -> ParsedFeed:
         link=_web_link(_string(document.get("home_page_url")), url),
         entries=tuple(entries),
         format=JSON_FEED_VERSIONS.get(version, "json11"),
-        problems=tuple(problems),
+        problems=(*problems, *_summarized(notes)),
     )
 
 
-def _json_entry(item: Mapping[str, Any], feed: _Feed) -> Entry:
+def _json_entry(item: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry:
     feed_url = feed.url
     link = _web_link(_string(item.get("url")) or _string(item.get("external_url")), feed_url)
     base = link or feed_url
@@ -594,7 +626,7 @@ def _json_entry(item: Mapping[str, Any], feed: _Feed) -> Entry:
         summary=summary,
         content=content,
         text=text,
-        published=_from_rfc3339(raw_date),
+        published=_json_date(raw_date, feed.context.timezone, notes),
         author=_json_author(item),
         tags=_tags(html.unescape(tag) for tag in _strings(item.get("tags"))),
         enclosure_url=enclosure_url,
@@ -624,17 +656,13 @@ def _json_author(item: Mapping[str, Any]) -> str:
     return ", ".join(name for name in names if name)
 
 
-def _from_rfc3339(value: str) -> datetime | None:
-    """JSON Feed dates are RFC 3339; one without an offset is taken as UTC."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+def _json_date(value: str, timezone: str, notes: list[str]) -> datetime | None:
+    """JSON Feed dates are RFC 3339; a date in another shape read strictly or not at all, and
+    one without an offset in the source's zone, else as UTC."""
+    moment, problem = dates.checked_date(value, None, timezone)
+    if problem:
+        notes.append(problem)
+    return moment
 
 
 def _dicts(value: Any) -> list[Mapping[str, Any]]:

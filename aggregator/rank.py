@@ -313,7 +313,10 @@ def explain(ranked: Ranked, now: datetime) -> Pick:
     reasons = [_interest_reason(ranked.item, phrase) for phrase in ranked.matched]
     age_days = int(max(0.0, (now - ranked.item.published).total_seconds()) // 86400)
     if age_days <= 1:
-        reasons.append("new today" if age_days == 0 else "from yesterday")
+        if ranked.item.dated:
+            reasons.append("new today" if age_days == 0 else "from yesterday")
+        else:  # its date is when it was first seen, which says nothing of when it was written
+            reasons.append(f"undated, first seen {'today' if age_days == 0 else 'yesterday'}")
     elif ranked.recency < 0.6:
         reasons.append(f"older ({age_days} days)")
     if ranked.type_weight != 1.0:
