@@ -40,7 +40,7 @@ from aggregator.config import load_config, load_profile, load_profiles, parse_co
 from aggregator.config import profile_path as config_profile_path
 from aggregator.demo import SampleServer, example_profiles_dir
 from aggregator.digest import build_digest, upcoming_picks
-from aggregator.discover import discover_feeds, looks_like_html
+from aggregator.discover import announced_feeds, looks_like_html
 from aggregator.errors import FeedParseError, LearnplaceError, RunLockedError, UnknownItemError
 from aggregator.fetch import fetch_many, fetch_one
 from aggregator.index import SearchFilters, SearchIndex, finish_swap
@@ -758,19 +758,55 @@ def source_statuses(project: Project) -> list[SourceStatus]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class AddedSource:
+    """A source ``sources add`` wrote to feeds.toml, and why that feed was chosen."""
+
+    source: Source
+    reason: str
+
+
 def add_source(
     project: Project, url: str, *, name: str | None = None, kind: str = "blog"
-) -> Source:
-    """Check that ``url`` is a feed, or a page announcing one, and append it to feeds.toml."""
+) -> AddedSource:
+    """Check that ``url`` is a feed, or a page announcing one, and append it to feeds.toml.
+
+    A page's main feed is the first it announces; when that one fails, nothing is
+    added in its place (the next is often the comments feed): the error lists what
+    the page announces, so the person can add the one they want by its URL.
+    """
     settings = _settings(project)
-    found, feed = asyncio.run(_find_feed(url, settings, kind))
+    found, feed, reason = asyncio.run(_find_feed(url, settings, kind))
     source = Source(url=found, name=name or feed.title.strip() or found, kind=kind)
     if not edit_sources.add_sources(project.feeds_path, [source]):
         raise SourceCheckError(f"{found} is already in {project.feeds_path}")
-    return source
+    return AddedSource(source, reason)
 
 
-async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, ParsedFeed]:
+FORMAT_NAMES = {
+    "rss090": "RSS 0.90",
+    "rss091n": "RSS 0.91",
+    "rss091u": "RSS 0.91",
+    "rss092": "RSS 0.92",
+    "rss093": "RSS 0.93",
+    "rss094": "RSS 0.94",
+    "rss10": "RSS 1.0",
+    "rss20": "RSS 2.0",
+    "atom03": "Atom 0.3",
+    "atom10": "Atom 1.0",
+    "json10": "JSON Feed 1.0",
+    "json11": "JSON Feed 1.1",
+    "ical": "iCalendar",
+    "html-scrape": "a scraped page",
+}
+
+
+def _described(feed: ParsedFeed) -> str:
+    return f"{FORMAT_NAMES.get(feed.format, feed.format)}, {len(feed.entries)} items"
+
+
+async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, ParsedFeed, str]:
+    """The feed to add for ``url``, its parsed document and why it was chosen."""
     # Imported here: feedparser and the rest of the parser load only when a command
     # parses in this process (fetch runs parse in workers; a run of 304s in none).
     from aggregator.parse import parse_feed
@@ -782,24 +818,41 @@ async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, Pars
     content_type = page.headers.get("content-type", "")
     if not looks_like_html(page.content, content_type):
         try:
-            return home, parse_feed(page.content, page.headers, page.final_url, kind)
+            feed = parse_feed(page.content, page.headers, page.final_url, kind)
         except FeedParseError as exc:
             raise SourceCheckError(f"{url}: {exc}") from None
-    candidates = discover_feeds(page.content, page.final_url)
-    problems = []
-    for candidate in candidates:
-        result = await fetch_one(candidate, CacheInfo(), settings)
-        if result.content is None or result.error:
-            problems.append(f"{candidate}: {result.error}")
-            continue
+        return home, feed, f"the address is a feed itself ({_described(feed)})"
+    candidates = announced_feeds(page.content, page.final_url)
+    if not candidates:
+        raise SourceCheckError(
+            f'{url} is a web page without a working feed: no <link rel="alternate"> feed link'
+        )
+    main = candidates[0]
+    result = await fetch_one(main.url, CacheInfo(), settings)
+    problem = result.error or (None if result.content else f"HTTP {result.status}")
+    if problem is None and result.content is not None:
         try:
             feed = parse_feed(result.content, result.headers, result.final_url, kind)
         except FeedParseError as exc:
-            problems.append(f"{candidate}: {exc}")
-            continue
-        return (result.final_url if result.moved_permanently else candidate), feed
-    detail = "; ".join(problems) if problems else 'no <link rel="alternate"> feed link'
-    raise SourceCheckError(f"{url} is a web page without a working feed: {detail}")
+            problem = str(exc)
+        else:
+            chosen = result.final_url if result.moved_permanently else main.url
+            called = f' "{main.title}"' if main.title else ""
+            first = (
+                f"the first of the {len(candidates)} it announces"
+                if len(candidates) > 1
+                else ("the only one it announces")
+            )
+            return chosen, feed, f"the page's main feed{called}, {first} ({_described(feed)})"
+    listed = "\n".join(
+        f"  {n}. {c.url}" + (f' "{c.title}"' if c.title else "") + (" (failed)" if n == 1 else "")
+        for n, c in enumerate(candidates, start=1)
+    )
+    raise SourceCheckError(
+        f"{url} is a web page without a working feed: its main feed {main.url} failed "
+        f"({problem}), and another one it announces is not taken in its place (often its "
+        f"comments). The page announces:\n{listed}\nAdd the one you want by its address."
+    )
 
 
 def remove_source(project: Project, url_or_name: str) -> Source:
