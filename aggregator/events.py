@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -145,10 +145,30 @@ def from_fields(
 
 def from_json_ld(html: str) -> EventTime | None:
     """The first schema.org Event (or subtype) in a page's ``application/ld+json`` blocks."""
+    for thing, names in _json_ld(html):
+        if not any(name in EVENT_SCHEMA_TYPES for name in names):
+            continue
+        found = from_fields(
+            _text(thing.get("startDate")),
+            _text(thing.get("endDate")),
+            location=_place(thing.get("location")),
+            source="json-ld",
+        )
+        if found is not None:
+            return found
+    return None
+
+
+def json_ld_types(html: str) -> tuple[str, ...]:
+    """The schema.org ``@type`` values (lower-cased) of every object in the HTML's JSON-LD."""
+    return tuple(dict.fromkeys(name for _, names in _json_ld(html) for name in names))
+
+
+def _json_ld(html: str) -> Iterator[tuple[Mapping[str, Any], list[str]]]:
+    """Every object of the page's JSON-LD blocks with its ``@type`` names, lower-cased."""
     if "ld+json" not in html:
-        return None
-    tree = LexborHTMLParser(html)
-    for node in tree.css('script[type="application/ld+json"]'):
+        return
+    for node in LexborHTMLParser(html).css('script[type="application/ld+json"]'):
         try:
             data = json.loads(node.text(deep=True))
         except ValueError:
@@ -156,17 +176,7 @@ def from_json_ld(html: str) -> EventTime | None:
         for thing in _things(data):
             kinds = thing.get("@type")
             names = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
-            if not any(isinstance(n, str) and n.lower() in EVENT_SCHEMA_TYPES for n in names):
-                continue
-            found = from_fields(
-                _text(thing.get("startDate")),
-                _text(thing.get("endDate")),
-                location=_place(thing.get("location")),
-                source="json-ld",
-            )
-            if found is not None:
-                return found
-    return None
+            yield thing, [name.lower() for name in names if isinstance(name, str)]
 
 
 def _things(data: Any) -> Iterable[Mapping[str, Any]]:

@@ -29,7 +29,7 @@ import feedparser.mixin
 import feedparser.urls
 
 from aggregator import dates, events, ical
-from aggregator.classify import Signals, classify
+from aggregator.classify import Signals, classify, enclosure_kind
 from aggregator.errors import FeedParseError
 from aggregator.models import Details, Entry, ParsedFeed, ReadContext
 from aggregator.sanitize import html_to_text, sanitize_html
@@ -232,7 +232,8 @@ def _xml_entry(entry: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry
     content = _first_content(entry.get("content", ()), base)
     title = _text_of(entry.get("title_detail"), entry.get("title", ""), feed)
     published = _entry_date(entry, feed.context.timezone, notes)
-    enclosure_url, enclosure_type = _first_enclosure(entry.get("enclosures", ()), base)
+    enclosures = _enclosures(entry.get("enclosures", ()), base)
+    enclosure_url, enclosure_type = _main_enclosure(enclosures)
     guid = (entry.get("id") or "").strip() or link or _fallback_guid(title, entry)
     text = html_to_text(content or summary)[:MAX_TEXT_CHARS]
     parsed = Entry(
@@ -260,8 +261,12 @@ def _xml_entry(entry: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry
     return _typed(
         parsed,
         feed,
-        podcast_tags=any(key.startswith(("itunes_", "podcast_")) for key in entry),
-        video_media=any(_is_video(part) for part in media),
+        media=_Media(
+            enclosures=tuple(enclosures),
+            podcast_tags=any(key.startswith(("itunes_", "podcast_")) for key in entry),
+            audio=any(_is_media(part, "audio") for part in media),
+            video=any(_is_media(part, "video") for part in media),
+        ),
         structured=structured,
         raw_html=raw_html,
         duration=_duration(entry.get("itunes_duration"))
@@ -274,8 +279,19 @@ def _media_content(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [part for part in parts if isinstance(part, Mapping)] if isinstance(parts, list) else []
 
 
-def _is_video(part: Mapping[str, Any]) -> bool:
-    return part.get("medium") == "video" or str(part.get("type", "")).startswith("video/")
+def _is_media(part: Mapping[str, Any], kind: str) -> bool:
+    """A media:content element of this medium (``audio``, ``video``), by its medium or type."""
+    return part.get("medium") == kind or str(part.get("type", "")).startswith(f"{kind}/")
+
+
+@dataclass(frozen=True, slots=True)
+class _Media:
+    """What an entry carries to listen to or watch: the evidence of its type."""
+
+    enclosures: tuple[tuple[str, str], ...] = ()
+    podcast_tags: bool = False
+    audio: bool = False
+    video: bool = False
 
 
 def _element_event(
@@ -312,8 +328,7 @@ def _typed(
     parsed: Entry,
     feed: _Feed,
     *,
-    podcast_tags: bool = False,
-    video_media: bool = False,
+    media: _Media = _Media(),
     structured: tuple[events.EventTime | None, ...] = (),
     raw_html: str = "",
     duration: int | None = None,
@@ -330,10 +345,14 @@ def _typed(
             url=parsed.url,
             guid=parsed.guid,
             enclosure_type=parsed.enclosure_type,
+            enclosures=media.enclosures,
             categories=parsed.tags,
-            has_podcast_tags=podcast_tags,
-            has_video_media=video_media,
+            has_podcast_tags=media.podcast_tags,
+            has_audio_media=media.audio,
+            has_video_media=media.video,
             has_event_data=has_event_data,
+            schema_types=events.json_ld_types(raw_html),
+            html=raw_html,
         )
     )
     details = Details(
@@ -505,13 +524,24 @@ def _first_content(contents: Iterable[Mapping[str, Any]], base: str) -> str:
     return ""
 
 
-def _first_enclosure(enclosures: Iterable[Mapping[str, Any]], base: str) -> tuple[str, str]:
+def _enclosures(enclosures: Iterable[Mapping[str, Any]], base: str) -> list[tuple[str, str]]:
+    """Every enclosure (or attachment) with a safe link, as (URL, MIME type), in order."""
+    found = []
     for enclosure in enclosures:
         href = _web_link(enclosure.get("href") or enclosure.get("url") or "", base)
         if href:
             media_type = str(enclosure.get("type") or enclosure.get("mime_type") or "")
-            return href, media_type.partition(";")[0].strip().lower()
-    return "", ""
+            found.append((href, media_type.partition(";")[0].strip().lower()))
+    return found
+
+
+def _main_enclosure(enclosures: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """The enclosure to keep: the first audio or video one (a cover image often comes first),
+    else the first."""
+    for url, media_type in enclosures:
+        if enclosure_kind(url, media_type):
+            return url, media_type
+    return enclosures[0] if enclosures else ("", "")
 
 
 def _first_field(entry: Mapping[str, Any], names: tuple[str, ...]) -> Any:
@@ -615,7 +645,8 @@ def _json_entry(item: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry
     summary = sanitize_html(html.escape(summary_text), base) if summary_text else ""
     title = _json_text(item.get("title"))
     raw_date = _string(item.get("date_published")) or _string(item.get("date_modified"))
-    enclosure_url, enclosure_type = _first_enclosure(_dicts(item.get("attachments")), base)
+    attachments = _enclosures(_dicts(item.get("attachments")), base)
+    enclosure_url, enclosure_type = _main_enclosure(attachments)
     text = html_to_text(content or summary)[:MAX_TEXT_CHARS]
     item_id = item.get("id")
     guid = (str(item_id).strip() if item_id is not None else "") or link
@@ -632,11 +663,10 @@ def _json_entry(item: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry
         enclosure_url=enclosure_url,
         enclosure_type=enclosure_type,
     )
-    attachments = _dicts(item.get("attachments"))
     seconds = next(
         (
             _duration(a.get("duration_in_seconds"))
-            for a in attachments
+            for a in _dicts(item.get("attachments"))
             if a.get("duration_in_seconds")
         ),
         None,
@@ -644,6 +674,7 @@ def _json_entry(item: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry
     return _typed(
         parsed,
         replace(feed, language=_string(item.get("language")) or feed.language),
+        media=_Media(enclosures=tuple(attachments)),
         raw_html=content_html,
         duration=seconds,
     )
