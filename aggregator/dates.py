@@ -38,6 +38,9 @@ KNOWN_ZONES = frozenset(
 
 SAME = timedelta(seconds=1)
 
+SHOWN_CHARS = 60
+"""Characters of a raw date a problem quotes."""
+
 
 def checked_date(
     raw: str, theirs: datetime | None, timezone: str = ""
@@ -48,18 +51,19 @@ def checked_date(
     (as feedparser reads it).
     """
     text = " ".join(raw.split()) if isinstance(raw, str) else ""
+    shown = text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…"
     ours = strict(text, timezone)
     if ours is not None:
         if theirs is None:
             return ours, ""
         if abs(ours - theirs) > SAME:
-            return ours, f"date {text!r} read as {_shown(ours)}, not {_shown(theirs)}"
+            return ours, f"date {shown!r} read as {_shown(ours)}, not {_shown(theirs)}"
         return theirs, ""  # the same moment, as feedparser gives it (whole seconds)
     if theirs is None:
-        return None, f"unreadable date {text!r}: left undated" if text else ""
+        return None, f"unreadable date {shown!r}: left undated" if text else ""
     if agrees(text, theirs):
         return theirs, ""
-    return None, f"date {text!r} does not say {_shown(theirs)}: left undated"
+    return None, f"date {shown!r} does not say {_shown(theirs)}: left undated"
 
 
 def strict(text: str, timezone: str = "") -> datetime | None:
@@ -71,20 +75,30 @@ def strict(text: str, timezone: str = "") -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(timezone) or UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # the year 1 or 9999 pushed past the calendar by its offset
+        return None
 
 
 def agrees(text: str, moment: datetime) -> bool:
     """Whether ``text`` holds the year and the day of the month of ``moment`` (in UTC or
     within a day of it, since a zone may have moved the day), and, when it is all numbers,
     its month too. Month names are not checked: feedparser reads some languages' names."""
-    numbers = {int(n) for n in re.findall(r"\d+", text)}
+    numbers = {int(n) for n in re.findall(r"\d+", text) if len(n) <= 4}
     if moment.year not in numbers and moment.year % 100 not in numbers:
         return False
-    near = [moment + timedelta(days=shift) for shift in (-1, 0, 1)]
+    near = [day for shift in (-1, 0, 1) if (day := _shifted(moment, shift)) is not None]
     if not {day.day for day in near} & numbers:
         return False
     return bool(re.search(r"[^\W\d_]", text)) or bool({day.month for day in near} & numbers)
+
+
+def _shifted(moment: datetime, days: int) -> datetime | None:
+    try:
+        return moment + timedelta(days=days)
+    except OverflowError:  # a day past the year 9999
+        return None
 
 
 def _iso(text: str) -> datetime | None:
@@ -92,7 +106,7 @@ def _iso(text: str) -> datetime | None:
         return None
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -128,7 +142,10 @@ def _slash(text: str) -> datetime | None:
     sign = 1 if zone[0] == "+" else -1
     digits = zone[1:].replace(":", "")
     offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return moment.replace(tzinfo=UTC) - sign * offset
+    try:
+        return moment.replace(tzinfo=UTC) - sign * offset
+    except OverflowError:
+        return None
 
 
 def _shown(moment: datetime) -> str:
