@@ -568,6 +568,8 @@ def upcoming(
 ) -> tuple[Pick, ...]:
     """The profile's Upcoming section: stored events that start within its horizon, whenever
     they were announced, that match its interests (and none of its exclusions)."""
+    if profile.wanted_types and "event" not in profile.wanted_types:
+        return ()
     until = now + timedelta(days=profile.upcoming_days)
     items = items_of(store.upcoming_event_ids(now, until))
     if not items:

@@ -350,3 +350,12 @@ def test_the_preview_command_prints_upcoming(tmp_path: Path, static_server) -> N
     assert "Upcoming (next 30 days): " in result.stdout
     assert "Wed 3 Apr 2019, 19:00 Europe/Berlin (every week)" in result.stdout
     assert "why: “chaostreff” in title" in result.stdout
+
+
+def test_a_profile_that_wants_no_events_gets_no_upcoming(tmp_path: Path, static_server) -> None:
+    now = datetime(2019, 4, 1, 8, 0, tzinfo=UTC)
+    articles_only = Profile(
+        name="ada", display_name="Ada", interests={"chaostreff": 3.0}, wanted_types=("article",)
+    )
+    run(tmp_path, static_server, now, articles_only, calendar("machbar_16_feb_2019.ics"))
+    assert upcoming_lines(tmp_path / "output" / "ada" / "2019-04-01.html") == []
