@@ -19,7 +19,9 @@ out and named in ``problems``.
 from __future__ import annotations
 
 import hashlib
+import html
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -30,6 +32,7 @@ from zoneinfo import ZoneInfo
 from aggregator.events import EVENT_YEARS as YEARS
 from aggregator.events import EventTime
 from aggregator.events import zone as _zone
+from aggregator.sanitize import html_to_text, sanitize_html
 
 PRODID = "-//Learnplace//Learnplace digest//EN"
 
@@ -406,6 +409,60 @@ def _moment(value: date | datetime) -> tuple[datetime, str, bool, bool]:
 def _zone_name(zone: tzinfo) -> str:
     key = getattr(zone, "key", None) or getattr(zone, "zone", None)
     return key if isinstance(key, str) and "/" in key else ""
+
+
+# --------------------------------------------------------------------------- text of a component
+
+
+def text_of(value: Any) -> str:
+    """An iCalendar text value as the exact text it holds (icalendar undid its escapes)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value).strip()
+
+
+def description_html(component: Any, base: str) -> str:
+    """Sanitized HTML of an event's description.
+
+    ``X-ALT-DESC;FMTTYPE=text/html`` is HTML by its own statement; DESCRIPTION
+    is plain text by RFC 5545, except that calendar programs (Google Calendar,
+    Discourse) write HTML links and line breaks into it: markup of that kind
+    makes it HTML, anything else is escaped once.
+    """
+    alternative = component.get("X-ALT-DESC")
+    if alternative is not None and "html" in str(alternative.params.get("FMTTYPE", "")).lower():
+        html_text = text_of(alternative)
+        if html_to_text(html_text):
+            return sanitize_html(html_text, base)
+    description = text_of(component.get("DESCRIPTION"))
+    if not description:
+        return ""
+    if HTML_MARKUP.search(description):
+        return sanitize_html(description, base)
+    return sanitize_html(html.escape(description).replace("\n", "<br>"), base)
+
+
+HTML_MARKUP = re.compile(
+    r"<(?:a\s+href|br\s*/?>|p>|/p>|b>|i>|em>|strong>|ul>|ol>|li>|div[\s>]|span[\s>])", re.I
+)
+"""Markup that only HTML has: a plain-text description that mentions ``<canvas>`` is still text."""
+
+
+def sequence(component: Any) -> int:
+    """A component's SEQUENCE (its revision), 0 when it has none it can read."""
+    try:
+        return int(str(component.get("SEQUENCE", "0")).strip() or 0)
+    except ValueError:
+        return 0
+
+
+def categories(component: Any) -> list[str]:
+    """Every CATEGORIES term of a component."""
+    found = component.get("CATEGORIES")
+    values = found if isinstance(found, list) else [found] if found else []
+    return [str(term) for value in values for term in getattr(value, "cats", [value])]
 
 
 # --------------------------------------------------------------------------- writing

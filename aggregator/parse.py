@@ -32,6 +32,7 @@ from aggregator import dates, events, ical
 from aggregator.classify import Signals, classify, enclosure_kind
 from aggregator.errors import FeedParseError
 from aggregator.models import Details, Entry, ParsedFeed, ReadContext
+from aggregator.plaintext import exact, json_text, text_of
 from aggregator.sanitize import html_to_text, sanitize_html
 from aggregator.urls import is_web_link
 
@@ -97,6 +98,11 @@ class _Feed:
     version: str = ""
     """feedparser's name for the format (``rss20``, ``atom10``...), "" for others."""
     context: ReadContext = field(default_factory=lambda: ReadContext(datetime.now(UTC)))
+
+    @property
+    def is_rss(self) -> bool:
+        """RSS (0.9x, 1.0, 2.0) says nothing of whether its text is HTML; Atom does."""
+        return self.version.startswith("rss")
 
 
 def parse_feed(
@@ -170,9 +176,8 @@ def _parse_xml_feed(content: bytes, headers: dict[str, str], feed: _Feed) -> Par
         _require_feed(content, headers, version, problems)
     channel = result.feed
     feed = replace(feed, language=str(channel.get("language") or ""), version=version)
-    feed = replace(
-        feed, title=_text_of(channel.get("title_detail"), channel.get("title", ""), feed)
-    )
+    title = text_of(channel.get("title_detail"), channel.get("title", ""), rss=feed.is_rss)
+    feed = replace(feed, title=title)
     notes: list[str] = []
     entries = tuple(_xml_entry(entry, feed, notes) for entry in result.entries)
     return ParsedFeed(
@@ -230,7 +235,7 @@ def _xml_entry(entry: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry
     summary_detail = entry.get("summary_detail") or next(iter(entry.get("content", ())), None)
     summary = _sanitized_detail(summary_detail, entry.get("summary", ""), base)
     content = _first_content(entry.get("content", ()), base)
-    title = _text_of(entry.get("title_detail"), entry.get("title", ""), feed)
+    title = text_of(entry.get("title_detail"), entry.get("title", ""), rss=feed.is_rss)
     published = _entry_date(entry, feed.context.timezone, notes)
     enclosures = _enclosures(entry.get("enclosures", ()), base)
     enclosure_url, enclosure_type = _main_enclosure(enclosures)
@@ -244,7 +249,7 @@ def _xml_entry(entry: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry
         content=content,
         text=text,
         published=published,
-        author=_exact(entry.get("author", "")),
+        author=exact(entry.get("author", "")),
         tags=_tags(tag.get("term") or tag.get("label") or "" for tag in entry.get("tags", ())),
         enclosure_url=enclosure_url,
         enclosure_type=enclosure_type,
@@ -412,12 +417,12 @@ def _parse_calendar(content: bytes, feed: _Feed) -> ParsedFeed:
     entries: dict[str, tuple[int, Entry]] = {}
     for event in read.events:
         entry = _calendar_entry(event, typed)
-        sequence = _sequence(event.component)
+        sequence = ical.sequence(event.component)
         kept = entries.get(entry.guid)
         if kept is None or sequence >= kept[0]:
             entries[entry.guid] = (sequence, entry)
     return ParsedFeed(
-        title=" ".join(_ical_text(read.title).split()),
+        title=" ".join(ical.text_of(read.title).split()),
         link="",
         entries=tuple(entry for _, entry in entries.values()),
         format="ical",
@@ -428,9 +433,9 @@ def _parse_calendar(content: bytes, feed: _Feed) -> ParsedFeed:
 
 def _calendar_entry(event: ical.CalendarEvent, feed: _Feed) -> Entry:
     component = event.component
-    title = " ".join(_ical_text(component.get("SUMMARY")).split())
-    link = _web_link(_ical_text(component.get("URL")), feed.url)
-    summary = _ical_description(component, link or feed.url)
+    title = " ".join(ical.text_of(component.get("SUMMARY")).split())
+    link = _web_link(ical.text_of(component.get("URL")), feed.url)
+    summary = ical.description_html(component, link or feed.url)
     stamp = component.get("DTSTAMP") or component.get("LAST-MODIFIED") or component.get("CREATED")
     parsed = Entry(
         guid=event.guid or link or _fallback_guid(title, {}),
@@ -439,7 +444,7 @@ def _calendar_entry(event: ical.CalendarEvent, feed: _Feed) -> Entry:
         summary=summary,
         text=html_to_text(summary)[:MAX_TEXT_CHARS],
         published=ical.moment_of(stamp),
-        tags=_tags(_ical_categories(component)),
+        tags=_tags(ical.categories(component)),
     )
     entry = _typed(parsed, feed, structured=(event.time,))
     details = replace(
@@ -449,55 +454,6 @@ def _calendar_entry(event: ical.CalendarEvent, feed: _Feed) -> Entry:
         event_cancelled=event.cancelled,
     )
     return replace(entry, details=details)
-
-
-def _ical_text(value: Any) -> str:
-    """An iCalendar text value as the exact text it holds (icalendar undid its escapes)."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    return str(value).strip()
-
-
-def _ical_description(component: Any, base: str) -> str:
-    """Sanitized HTML of an event's description.
-
-    ``X-ALT-DESC;FMTTYPE=text/html`` is HTML by its own statement; DESCRIPTION
-    is plain text by RFC 5545, except that calendar programs (Google Calendar,
-    Discourse) write HTML links and line breaks into it: markup of that kind
-    makes it HTML, anything else is escaped once.
-    """
-    alternative = component.get("X-ALT-DESC")
-    if alternative is not None and "html" in str(alternative.params.get("FMTTYPE", "")).lower():
-        html_text = _ical_text(alternative)
-        if html_to_text(html_text):
-            return sanitize_html(html_text, base)
-    description = _ical_text(component.get("DESCRIPTION"))
-    if not description:
-        return ""
-    if _HTML_MARKUP.search(description):
-        return sanitize_html(description, base)
-    return sanitize_html(html.escape(description).replace("\n", "<br>"), base)
-
-
-_HTML_MARKUP = re.compile(
-    r"<(?:a\s+href|br\s*/?>|p>|/p>|b>|i>|em>|strong>|ul>|ol>|li>|div[\s>]|span[\s>])", re.I
-)
-"""Markup that only HTML has: a plain-text description that mentions ``<canvas>`` is still text."""
-
-
-def _sequence(component: Any) -> int:
-    try:
-        return int(str(component.get("SEQUENCE", "0")).strip() or 0)
-    except ValueError:
-        return 0
-
-
-def _ical_categories(event: Any) -> list[str]:
-    categories = event.get("CATEGORIES")
-    values = categories if isinstance(categories, list) else [categories] if categories else []
-    return [str(term) for value in values for term in getattr(value, "cats", [value])]
 
 
 def _sanitized_detail(detail: Mapping[str, Any] | None, value: str, base: str) -> str:
@@ -612,7 +568,7 @@ def _parse_json_feed(content: bytes, feed: _Feed) -> ParsedFeed:
     feed = replace(
         feed,
         language=_string(document.get("language")),
-        title=_json_text(document.get("title")),
+        title=json_text(document.get("title")),
     )
     problems: list[str] = []
     if version not in JSON_FEED_VERSIONS:
@@ -641,9 +597,9 @@ def _json_entry(item: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry
     # Plain text read as _json_text reads it (references decoded once), then escaped once.
     content_text = html.unescape(_string(item.get("content_text")))
     content = sanitize_html(content_html or html.escape(content_text), base)
-    summary_text = _json_text(item.get("summary"))
+    summary_text = json_text(item.get("summary"))
     summary = sanitize_html(html.escape(summary_text), base) if summary_text else ""
-    title = _json_text(item.get("title"))
+    title = json_text(item.get("title"))
     raw_date = _string(item.get("date_published")) or _string(item.get("date_modified"))
     attachments = _enclosures(_dicts(item.get("attachments")), base)
     enclosure_url, enclosure_type = _main_enclosure(attachments)
@@ -683,7 +639,7 @@ def _json_entry(item: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry
 def _json_author(item: Mapping[str, Any]) -> str:
     """JSON Feed 1.1 has ``authors`` (a list), 1.0 a single ``author``."""
     authors = _dicts(item.get("authors")) or _dicts([item.get("author")])
-    names = [_json_text(author.get("name")) for author in authors]
+    names = [json_text(author.get("name")) for author in authors]
     return ", ".join(name for name in names if name)
 
 
@@ -716,53 +672,6 @@ def _string(value: Any) -> str:
 # --------------------------------------------------------------------------- shared helpers
 
 
-def _text_of(detail: Mapping[str, Any] | None, value: str, feed: _Feed) -> str:
-    """The plain text of a title-like feedparser text construct, read once by its type.
-
-    Atom says the type: ``type="text"`` is the exact text (``History of the
-    <blink> tag`` keeps its brackets, a literal ``&amp;`` stays), ``html`` and
-    ``xhtml`` are rendered to text (tags dropped, references decoded once).
-    RSS does not say: by its convention a title is escaped HTML when, after
-    XML decoding, it still holds a character reference or a closing tag of an
-    HTML element (feedparser's reading, which also takes ``</script>`` for
-    markup here), and text otherwise (``Why <canvas> beats <svg>``).
-    """
-    if not value:
-        return ""
-    kind = str((detail or {}).get("type") or "text/plain")
-    markup = feed.version.startswith("rss") and _RSS_MARKUP.search(value) is not None
-    return html_to_text(value) if "html" in kind or markup else _exact(value)
-
-
-_RSS_MARKUP = re.compile(
-    r"</(?:a|abbr|b|big|blockquote|br|cite|code|del|div|em|font|h[1-6]|i|iframe|img|ins"
-    r"|kbd|li|mark|object|ol|p|pre|q|s|small|script|span|strike|strong|style|sub|sup|svg"
-    r"|table|td|th|tr|tt|u|ul|var)\s*>",
-    re.IGNORECASE,
-)
-"""A closing tag of an HTML element: in RSS text, markup rather than words."""
-
-
-def _exact(value: str) -> str:
-    """Text as given, its line breaks and runs of spaces made one space (a title is one line);
-    no-break spaces stay, as French typography puts them before ``:`` and inside « »."""
-    return _BREAKING_SPACE.sub(" ", value).strip(" ") if isinstance(value, str) else ""
-
-
-_BREAKING_SPACE = re.compile(r"[ \t\n\r\f\v\x85\u2028\u2029]+")
-
-
-def _json_text(value: Any) -> str:
-    """A JSON Feed plain-text field (title, summary, name, tag) as its text.
-
-    JSON Feed says these are plain text, so nothing is taken for markup
-    (``Why <canvas> beats <svg>`` stays whole); but real feeds, WordPress's
-    among them, write HTML character references into them (``Add Task &amp;
-    Sub Tasks``, ``&lt;string:st&gt;`` in code): those are decoded, once.
-    """
-    return _exact(html.unescape(_string(value)))
-
-
 def _web_link(link: str, base: str) -> str:
     """``link`` made absolute against ``base``; "" unless it is a safe http(s) link."""
     link = link.strip() if isinstance(link, str) else ""
@@ -779,7 +688,7 @@ def _tags(terms: Iterable[str]) -> tuple[str, ...]:
     """Categories stripped and deduplicated (ignoring case), at most :data:`MAX_TAGS`."""
     seen: dict[str, str] = {}
     for term in terms:
-        tag = _exact(term)[:MAX_TAG_CHARS]
+        tag = exact(term)[:MAX_TAG_CHARS]
         if tag and tag.casefold() not in seen:
             seen[tag.casefold()] = tag
         if len(seen) == MAX_TAGS:
