@@ -174,22 +174,31 @@ def _partition(calendar: Any, problems: list[str]) -> tuple[list[Any], dict[str,
     A series is a UID with an RRULE or RDATE, or with a RECURRENCE-ID exception.
     """
     components = list(itertools.islice(calendar.walk("VEVENT"), MAX_EVENTS * 2))
-    series_uids = {
-        str(c.get("UID", "")).strip()
-        for c in components
-        if any(c.get(name) is not None for name in ("RRULE", "RDATE", "RECURRENCE-ID"))
-    } - {""}
+    series_uids = {str(c.get("UID", "")).strip() for c in components if _recurs(c)} - {""}
     singles: list[Any] = []
     series: dict[str, list[Any]] = {}
     for component in components:
         uid = str(component.get("UID", "")).strip()
         if uid in series_uids:
             series.setdefault(uid, []).append(component)
-        elif component.get("RRULE") is not None:
+        elif _recurs(component):
             problems.append(f"a recurring event without a UID ({_summary(component)!r}) skipped")
         else:
             singles.append(component)
     return singles, series
+
+
+def _recurs(component: Any) -> bool:
+    """Whether a component is part of a series: a rule with a frequency (an empty ``RRULE:``,
+    as some exports write, is none), RDATEs, or an exception's RECURRENCE-ID."""
+    if component.get("RDATE") is not None or component.get("RECURRENCE-ID") is not None:
+        return True
+    rule = component.get("RRULE")
+    rules = rule if isinstance(rule, list) else [rule] if rule is not None else []
+    try:
+        return any(each.get("FREQ") for each in rules)
+    except UNREADABLE:
+        return True  # a broken rule: the series' expansion reports it
 
 
 def _singles(components: Iterable[Any], problems: list[str]) -> Iterator[CalendarEvent]:

@@ -9,7 +9,7 @@ SQLite store, a Whoosh index and the written pages and .ics files.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -132,6 +132,19 @@ def test_exdates_in_utc_remove_occurrences_of_a_series_in_local_time() -> None:
     assert {e.details.event_end - e.details.event_start for e in feed.entries} == {
         timedelta(hours=1, minutes=30)
     }
+
+
+def test_an_empty_rrule_is_no_series() -> None:
+    """A real holiday export writes ``RRULE:`` with nothing after it on every event."""
+    feed = read("Germany_Holidays.ics", datetime(2019, 2, 16, tzinfo=UTC))
+    assert len(feed.entries) == 34 and not feed.problems
+    first = feed.entries[0]
+    assert (first.title, first.details.event_start.date(), first.details.event_all_day) == (
+        "New Year's Day",
+        date(2019, 1, 1),
+        True,
+    )
+    assert not any(entry.details.event_series for entry in feed.entries)
 
 
 def test_a_moved_occurrence_keeps_its_slot_id_and_does_not_replace_the_series() -> None:
