@@ -1,17 +1,26 @@
-"""What an item is (article, course, event, podcast, video, book, paper), from every signal it has.
+"""What an item is (article, course, event, podcast, video, book, paper), from the evidence it has.
 
 Pure: :mod:`aggregator.parse` gathers the signals into :class:`Signals` and
-this module weighs them. Strong, structured signals decide alone (an audio
-enclosure is a podcast episode, an ``ev:startdate`` an event); words in the
-title come next, the source's kind hint after them, because a course
-catalogue also announces webinars and a blog sometimes reviews a book. A
-person's explicit choice (``type =`` on a source, ``learnplace item
+this module weighs them. Evidence comes first: the item's media (an audio
+enclosure is something to listen to, a video one something to watch, found by
+MIME type or, where servers send none or a wrong one, by the file's
+extension, whichever enclosure carries it), structured data (``ev:``, xCal,
+iCalendar, schema.org types), a video site's or a paper's address. Without
+evidence, words are only hints: a title word, a category, a word in the link's
+path, a labelled date or a registration phrase in the text, the source's kind
+hint. A type is taken when two different hints agree on it; one hint alone
+is not enough (a blog's title "Podcast picks" is not an episode, a photo
+gallery tagged "Books" is not a book), except the source's own kind, which
+the person declared. An episode needs its audio: words never make a podcast.
+
+A person's explicit choice (``type =`` on a source, ``learnplace item
 set-type``) is applied outside, before any of this.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -37,6 +46,26 @@ PAPER_ID = re.compile(
 )
 """An arXiv identifier or a DOI in the link, the guid or the text."""
 
+AUDIO_EXTENSIONS = frozenset(
+    {"mp3", "m4a", "aac", "oga", "ogg", "opus", "wav", "flac", "wma", "mka", "m4b"}
+)
+VIDEO_EXTENSIONS = frozenset(
+    {"mp4", "m4v", "mov", "webm", "mkv", "avi", "wmv", "asf", "flv", "mpg", "mpeg", "3gp", "ogv"}
+)
+"""What a media file's extension says when its MIME type says nothing (or ``octet-stream``)."""
+
+SCHEMA_TYPES: dict[str, str] = {
+    "course": "course",
+    "courseinstance": "event",
+    "book": "book",
+    "videoobject": "video",
+    "podcastepisode": "podcast",
+    "audioobject": "podcast",
+    "scholarlyarticle": "paper",
+}
+"""schema.org types (JSON-LD in the item's HTML) that say what the item is; Event and its
+subtypes arrive as ``has_event_data``."""
+
 CATEGORY_TYPES: dict[str, str] = {
     "event": "event",
     "events": "event",
@@ -44,24 +73,42 @@ CATEGORY_TYPES: dict[str, str] = {
     "webinars": "event",
     "meetup": "event",
     "conference": "event",
+    "conferences": "event",
     "workshop": "event",
     "course": "course",
     "courses": "course",
     "mooc": "course",
-    "podcast": "podcast",
-    "podcasts": "podcast",
-    "episode": "podcast",
     "video": "video",
     "videos": "video",
     "book": "book",
     "books": "book",
     "book review": "book",
+    "book reviews": "book",
     "paper": "paper",
     "papers": "paper",
     "preprint": "paper",
     "research paper": "paper",
 }
-"""A category (tag) that names a type outright."""
+"""A category (tag) that names a type: a hint, which needs another to agree."""
+
+LINK_SECTIONS: dict[str, str] = {
+    "event": "event",
+    "events": "event",
+    "webinar": "event",
+    "webinars": "event",
+    "meetups": "event",
+    "course": "course",
+    "courses": "course",
+    "video": "video",
+    "videos": "video",
+    "watch": "video",
+    "book": "book",
+    "books": "book",
+    "paper": "paper",
+    "papers": "paper",
+    "publications": "paper",
+}
+"""A path segment of the item's link that names a section of the site (``/events/...``)."""
 
 
 def _words(*patterns: str) -> re.Pattern[str]:
@@ -74,11 +121,12 @@ TITLE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         _words(
             # Singular on purpose: "Workshop: SQL" announces one, "checklist for workshops" is
             # an article about them.
-            r"\b(webinar|workshop|conference|meetup|summit|hackathon|symposium)\b",
+            r"\b(webinar|workshop|conference|meetup|summit|hackathon|symposium|seminar|roundtable)\b",
             r"\b(ask me anything|AMA|online session|live session|live stream|livestream)\b",
             r"\bcall for (papers|participants|proposals|speakers)\b",
             r"\b(Days|Con|Camp|Fest)\s+(19|20)\d\d\b",
-            r"\b(join us|register now|save the date)\b",
+            r"\b(join us|register now|save the date|early[- ]bird)\b",
+            r"\bregistration (is )?(now )?open\b|\btickets? (are )?(now )?(on sale|available)\b",
         ),
     ),
     (
@@ -90,13 +138,6 @@ TITLE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bself-paced\b",
             r"\bin \d+ weeks\b",
             r"\b(enrol|enroll)(ment)?\b",
-        ),
-    ),
-    (
-        "podcast",
-        _words(
-            r"^\s*(ep\.?|episode|#)\s*\d+",
-            r"\b(episode|podcast)\s*\d*\b",
         ),
     ),
     (
@@ -112,7 +153,7 @@ TITLE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         _words(
             r"\b(book review|new book|reading list|handbook|isbn|paperback|hardcover)\b",
             r"\b(second|third|\d+(st|nd|rd|th)) edition\b",
-            r"\bbooks? (on|about)\b",
+            r"\bbooks? (on|about)\b|\bbooks\b",
         ),
     ),
     (
@@ -125,10 +166,30 @@ TITLE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
-"""Words in a title that say what the item is; the first type whose pattern matches wins."""
+"""Words in a title that hint at a type; the first type whose pattern matches is the hint.
+There is no podcast rule: "Episode 12" or "podcast" in a title, without the audio, is a
+post about one."""
 
-EVENT_CUE = re.compile(r"\b(when|date|starts?|begins?)\s*:\s*[^\n]{0,40}\d", re.IGNORECASE)
-"""A labelled date in the text ("When: 15 June"): how event pages announce themselves."""
+TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "event",
+        _words(
+            r"\b(when|date|starts?|begins?)\s*:\s*[^\n]{0,40}\d",
+            r"\b(you are invited|join us|rsvp|save the date|save your (seat|spot)|early[- ]bird"
+            r"|register (now|here|today|for free|online)|registration (is )?(now )?open"
+            r"|(buy|get|book) (your )?tickets?|tickets? (are )?(now )?(on sale|available)"
+            r"|call for (papers|proposals|speakers|talks|participation))\b",
+        ),
+    ),
+    ("course", _words(r"\b(enrol|enroll) (now|today|here)\b", r"\bself-paced\b")),
+    ("book", _words(r"\bISBN(-1[03])?:?\s*[\d-]{10,17}\b", r"\b(paperback|hardcover)\b")),
+    ("video", _words(r"<(iframe|embed)[^>]+(youtube(-nocookie)?\.com|vimeo\.com)/")),
+)
+"""What an item's text says of itself: a labelled date or a registration phrase (an event),
+an ISBN (a book), an embedded video player. Hints, like title words."""
+
+TEXT_SCAN = 2_000
+"""Characters of text (and of HTML, for embedded players) read for hints."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,23 +202,129 @@ class Signals:
     url: str = ""
     guid: str = ""
     enclosure_type: str = ""
+    enclosures: tuple[tuple[str, str], ...] = ()
+    """Every enclosure (or JSON Feed attachment) as (URL, MIME type), in document order."""
     categories: tuple[str, ...] = ()
     has_podcast_tags: bool = False
     """itunes:duration / itunes:episode / podcast: namespace elements on the item."""
+    has_audio_media: bool = False
+    """media:content with an audio medium or type."""
     has_video_media: bool = False
     """media:content or media:group with a video medium or type."""
     has_event_data: bool = False
     """ev:startdate, xCal dtstart, iCalendar VEVENT or schema.org Event."""
+    schema_types: tuple[str, ...] = ()
+    """schema.org ``@type`` values of the item's JSON-LD, lower-cased."""
+    html: str = ""
+    """The item's HTML, read for embedded players."""
+
+
+TITLE_LABELS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (item_type, re.compile(rf"^\s*[\[(]?\s*(?:{labels})\s*(?:[\])]|:|\s[-\u2013\u2014|])", re.I))
+    for item_type, labels in (
+        (
+            "event",
+            r"(?:live |free |online )?(?:webinar|workshop|meetup|conference|seminar|hackathon)"
+            r"|live stream|livestream",
+        ),
+        ("course", r"(?:new |online |free )?course|mooc|bootcamp|masterclass"),
+        ("video", r"video|screencast|watch"),
+        ("book", r"book review|(?:new )?book"),
+        ("paper", r"(?:new )?paper|preprint"),
+    )
+)
+"""A title that opens with its type as a label ("Webinar: ...", "[Video] ...", "Book review -
+..."): the publisher saying what the item is, which is evidence, not a mere word. Never a
+podcast: "Episode 12:" without the audio is a post about an episode."""
 
 
 def classify(signals: Signals) -> str:
     """One of :data:`aggregator.models.ITEM_TYPES` for an entry; ``article`` when nothing says
     otherwise."""
-    for rule in (_structured, _title, _category, _text, _kind):
-        found = rule(signals)
+    return evidence(signals) or _labelled(signals) or _hinted(signals) or "article"
+
+
+def _labelled(s: Signals) -> str:
+    return next((t for t, pattern in TITLE_LABELS if pattern.search(s.title)), "")
+
+
+def evidence(s: Signals) -> str:
+    """The type the item's media, structured data or address prove, or ""."""
+    if s.has_event_data:
+        return "event"
+    media = media_kind(s)
+    if media == "audio":
+        return "podcast"
+    if media == "video" or s.has_video_media or VIDEO_HOSTS.search(_host(s.url)):
+        return "video"
+    if s.has_audio_media:
+        return "podcast"
+    for schema_type in s.schema_types:
+        if schema_type in SCHEMA_TYPES:
+            return SCHEMA_TYPES[schema_type]
+    if PAPER_HOSTS.search(_host(s.url)) or PAPER_ID.search(f"{s.url} {s.guid}"):
+        return "paper"
+    return ""
+
+
+def media_kind(s: Signals) -> str | None:
+    """``audio`` or ``video`` for the first enclosure that is either, by MIME type or, when
+    that says nothing, by extension; None without one."""
+    enclosures = s.enclosures or ((("", s.enclosure_type),) if s.enclosure_type else ())
+    for url, media_type in enclosures:
+        found = enclosure_kind(url, media_type)
         if found:
             return found
-    return "article"
+    return None
+
+
+def enclosure_kind(url: str, media_type: str) -> str:
+    """``audio``, ``video`` or "" for one enclosure."""
+    major = media_type.split("/", 1)[0].strip().lower()
+    if major in ("audio", "video"):
+        return major
+    try:
+        path = urlsplit(url).path.lower() if url else ""
+    except ValueError:
+        path = ""
+    extension = path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
+    if extension in AUDIO_EXTENSIONS:
+        return "audio"
+    if extension in VIDEO_EXTENSIONS:
+        return "video"
+    return ""
+
+
+def hints(s: Signals) -> Counter[str]:
+    """How many different hints name each type: title, categories, link path, text, kind."""
+    found: Counter[str] = Counter()
+    for hint in (_title(s), _category(s), _link_section(s), *_text(s)):
+        if hint:
+            found[hint] += 1
+    kind = KIND_ITEM_TYPES.get(s.kind)
+    if kind:
+        found[kind] += 1
+    if s.has_podcast_tags:
+        found["podcast"] += 1
+    return found
+
+
+def _hinted(s: Signals) -> str:
+    """A type two different hints agree on (a podcast only with the source's kind), else the
+    kind hint alone."""
+    kind = KIND_ITEM_TYPES.get(s.kind, "")
+    agreed = [
+        (count, item_type == kind, -HINT_ORDER.index(item_type), item_type)
+        for item_type, count in hints(s).items()
+        if count >= 2 and (item_type != "podcast" or kind == "podcast")
+    ]
+    if agreed:
+        return max(agreed)[-1]
+    return kind
+
+
+HINT_ORDER = ("event", "course", "book", "paper", "video", "podcast")
+"""Which of two types with as many hints wins, after the source's kind: the more specific."""
 
 
 def _host(url: str) -> str:
@@ -165,19 +332,6 @@ def _host(url: str) -> str:
         return (urlsplit(url).hostname or "") if url else ""
     except ValueError:
         return ""
-
-
-def _structured(s: Signals) -> str:
-    media = s.enclosure_type.lower()
-    if s.has_event_data:
-        return "event"
-    if media.startswith("audio/") or (s.has_podcast_tags and not media.startswith("video/")):
-        return "podcast"
-    if media.startswith("video/") or s.has_video_media or VIDEO_HOSTS.search(_host(s.url)):
-        return "video"
-    if PAPER_HOSTS.search(_host(s.url)) or PAPER_ID.search(f"{s.url} {s.guid}"):
-        return "paper"
-    return ""
 
 
 def _title(s: Signals) -> str:
@@ -195,13 +349,19 @@ def _category(s: Signals) -> str:
     return ""
 
 
-def _text(s: Signals) -> str:
-    if EVENT_CUE.search(s.text[:2000]):
-        return "event"
-    if PAPER_ID.search(s.text[:2000]):
-        return "paper"
-    return ""
+def _link_section(s: Signals) -> str:
+    try:
+        path = urlsplit(s.url).path if s.url else ""
+    except ValueError:
+        return ""
+    segments = [segment.casefold() for segment in path.split("/")[:-1] if segment]
+    return next((LINK_SECTIONS[seg] for seg in segments if seg in LINK_SECTIONS), "")
 
 
-def _kind(s: Signals) -> str:
-    return KIND_ITEM_TYPES.get(s.kind, "")
+def _text(s: Signals) -> list[str]:
+    """Each type the text hints at (at most one hint per type)."""
+    text = f"{s.text[:TEXT_SCAN]}\n{s.html[:TEXT_SCAN]}"
+    found = [item_type for item_type, pattern in TEXT_RULES if pattern.search(text)]
+    if PAPER_ID.search(s.text[:TEXT_SCAN]):
+        found.append("paper")
+    return found

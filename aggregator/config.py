@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aggregator.errors import ConfigError
 from aggregator.models import (
@@ -37,9 +38,10 @@ SETTINGS_KEYS = (
     "concurrency",
     "per_host_concurrency",
     "allow_private_networks",
+    "timezone",
 )
-SOURCE_KEYS = ("name", "url", "kind", "tags", "type", "scrape")
-SCRAPE_KEYS = ("item", "title", "link", "date", "summary")
+SOURCE_KEYS = ("name", "url", "kind", "tags", "type", "scrape", "timezone")
+SCRAPE_KEYS = ("item", "title", "link", "date", "summary", "start", "end", "location")
 SMTP_KEYS = ("host", "port", "starttls", "user", "password_env", "from", "timeout")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PROFILE_KEYS = (
@@ -53,10 +55,13 @@ PROFILE_KEYS = (
     "types",
     "sections",
     "wanted_types",
+    "upcoming_days",
 )
 EXCLUDE_KEYS = ("words", "sources")
 PREFER_KEYS = ("sources",)
 MAX_WEIGHT = 100.0
+MAX_UPCOMING_DAYS = 366
+"""A year ahead at most: recurring series are expanded that far for the longest horizon."""
 
 
 class _Locator:
@@ -293,7 +298,21 @@ def _settings(check: _Checker, raw: Any) -> Settings:
         allow_private_networks=check.typed(
             raw, "allow_private_networks", bool, defaults.allow_private_networks, t
         ),
+        timezone=_timezone(check, raw, t),
     )
+
+
+def _timezone(check: _Checker, raw: Mapping[str, Any], table: str, n: int = 0) -> str:
+    """An IANA zone name (``Europe/Berlin``), checked against this machine's zone database."""
+    name = check.typed(raw, "timezone", str, "", table, n).strip()
+    if not name:
+        return ""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        message = f"unknown time zone {name!r}; use an IANA name such as 'Europe/Berlin'"
+        raise check.fail(message, f"{table}.timezone", table, n) from None
+    return name
 
 
 def _source(check: _Checker, raw: Any, n: int) -> Source:
@@ -323,7 +342,13 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
         raise check.fail(_type_hint(item_type), f"{t}.type", t, n)
     scrape = _scrape(check, raw.get("scrape"), n)
     return Source(
-        url=url, name=name, kind=kind, tags=tuple(tags), item_type=item_type, scrape=scrape
+        url=url,
+        name=name,
+        kind=kind,
+        tags=tuple(tags),
+        item_type=item_type,
+        scrape=scrape,
+        timezone=_timezone(check, raw, t, n),
     )
 
 
@@ -397,6 +422,10 @@ def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
     freshness = check.typed(data, "freshness_days", int, defaults.freshness_days)
     if not 1 <= freshness <= 3650:
         raise check.fail(f"must be between 1 and 3650, got {freshness}", "freshness_days")
+    upcoming_days = check.typed(data, "upcoming_days", int, defaults.upcoming_days)
+    if not 1 <= upcoming_days <= MAX_UPCOMING_DAYS:
+        message = f"must be between 1 and {MAX_UPCOMING_DAYS}, got {upcoming_days}"
+        raise check.fail(message, "upcoming_days")
     email = check.typed(data, "email", str, None)
     if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
         raise check.fail(f"not an e-mail address: {email!r}", "email")
@@ -426,6 +455,7 @@ def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
         path=str(path),
         section_order=section_order,
         wanted_types=_type_list(check, data, "wanted_types"),
+        upcoming_days=upcoming_days,
     )
 
 

@@ -29,6 +29,7 @@ CONTENT_TYPES = {
     ".atom": "application/atom+xml; charset=utf-8",
     ".rdf": "application/rdf+xml; charset=utf-8",
     ".json": "application/feed+json; charset=utf-8",
+    ".ics": "text/calendar; charset=utf-8",
 }
 PREFERRED_PORT = 47_213
 _PLACEHOLDER = re.compile(r"@@(RFC822|ISO):(-?\d+)@@")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -61,6 +61,8 @@ class EventTime:
     end: datetime | None = None
     timezone: str = ""
     all_day: bool = False
+    floating: bool = False
+    """A local time the source gave without a zone: ``start`` holds it as if it were UTC."""
     location: str = ""
     source: str = ""
     """Which signal gave the date (``ev``, ``xcal``, ``ical``, ``json-ld``, ``time``, ``cue``,
@@ -88,17 +90,26 @@ def parse_moment(value: str, timezone: str = "") -> tuple[datetime, bool] | None
             text += f"T{clock[:2]}:{clock[2:4]}:{clock[4:]}{'+00:00' if zulu else ''}"
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            day_only = date.fromisoformat(text)
-            return datetime.combine(day_only, time(), _zone(timezone) or UTC), True
+            # A date is the same day everywhere: midnight UTC, as calendars store it.
+            return datetime.combine(date.fromisoformat(text), time(), UTC), True
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_zone(timezone) or UTC)
+        moment = moment.replace(tzinfo=zone(timezone) or UTC)
     return moment, False
 
 
-def _zone(name: str) -> ZoneInfo | None:
+EVENT_YEARS = (1900, 2200)
+"""Event years read as meant; others (``99991231T235959Z``) are damage, and adding an hour or
+a duration to them would overflow."""
+
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+"""How an ISO 8601 time ends when it says its offset."""
+
+
+def zone(name: str) -> ZoneInfo | None:
+    """The IANA zone of that name, or None for "" and for names this machine does not know."""
     if not name:
         return None
     try:
@@ -115,12 +126,18 @@ def from_fields(
     if parsed is None:
         return None
     moment, all_day = parsed
+    if not EVENT_YEARS[0] <= moment.year <= EVENT_YEARS[1]:
+        return None
     ended = parse_moment(end, timezone) if end else None
+    if ended is not None and not (moment <= ended[0] and ended[0].year <= EVENT_YEARS[1]):
+        ended = None
+    known = timezone if zone(timezone) else ""
     return EventTime(
         start=moment,
-        end=ended[0] if ended and ended[0] >= moment else None,
-        timezone=timezone if _zone(timezone) else "",
+        end=ended[0] if ended else None,
+        timezone=known,
         all_day=all_day,
+        floating=not all_day and not known and not _OFFSET.search(start.strip()),
         location=location.strip(),
         source=source,
     )
@@ -128,10 +145,30 @@ def from_fields(
 
 def from_json_ld(html: str) -> EventTime | None:
     """The first schema.org Event (or subtype) in a page's ``application/ld+json`` blocks."""
+    for thing, names in _json_ld(html):
+        if not any(name in EVENT_SCHEMA_TYPES for name in names):
+            continue
+        found = from_fields(
+            _text(thing.get("startDate")),
+            _text(thing.get("endDate")),
+            location=_place(thing.get("location")),
+            source="json-ld",
+        )
+        if found is not None:
+            return found
+    return None
+
+
+def json_ld_types(html: str) -> tuple[str, ...]:
+    """The schema.org ``@type`` values (lower-cased) of every object in the HTML's JSON-LD."""
+    return tuple(dict.fromkeys(name for _, names in _json_ld(html) for name in names))
+
+
+def _json_ld(html: str) -> Iterator[tuple[Mapping[str, Any], list[str]]]:
+    """Every object of the page's JSON-LD blocks with its ``@type`` names, lower-cased."""
     if "ld+json" not in html:
-        return None
-    tree = LexborHTMLParser(html)
-    for node in tree.css('script[type="application/ld+json"]'):
+        return
+    for node in LexborHTMLParser(html).css('script[type="application/ld+json"]'):
         try:
             data = json.loads(node.text(deep=True))
         except ValueError:
@@ -139,17 +176,7 @@ def from_json_ld(html: str) -> EventTime | None:
         for thing in _things(data):
             kinds = thing.get("@type")
             names = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
-            if not any(isinstance(n, str) and n.lower() in EVENT_SCHEMA_TYPES for n in names):
-                continue
-            found = from_fields(
-                _text(thing.get("startDate")),
-                _text(thing.get("endDate")),
-                location=_place(thing.get("location")),
-                source="json-ld",
-            )
-            if found is not None:
-                return found
-    return None
+            yield thing, [name.lower() for name in names if isinstance(name, str)]
 
 
 def _things(data: Any) -> Iterable[Mapping[str, Any]]:

@@ -1581,6 +1581,16 @@ class SearchIndex:
                         scores[key][by_docnum[docnum + start]] = matcher.score()
         return scores
 
+    def hits_for(self, item_ids: Iterable[int]) -> list[SearchHit]:
+        """The live documents of these items, as hits for :meth:`score_docs` to score (the
+        Upcoming events chosen by their time, then matched to a profile)."""
+        wanted = np.fromiter(item_ids, np.int64)
+        if not wanted.size or self._current().doc_count_all() == 0:
+            return []
+        ids = self._docids()
+        found = np.flatnonzero(np.isin(ids, wanted) & self._live())
+        return [SearchHit(int(ids[docnum]), 0.0, int(docnum)) for docnum in found.tolist()]
+
     def score_queries(
         self, queries: Mapping[K, Scored], *, since: datetime | None = None
     ) -> dict[K, dict[int, float]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 ITEM_TYPES: tuple[str, ...] = ("article", "course", "event", "podcast", "video", "book", "paper")
 """Every item is exactly one of these; the order is the default digest section order."""
@@ -24,13 +24,18 @@ SOURCE_KINDS: tuple[str, ...] = (
 )
 """Kind hints a source can carry in ``feeds.toml``; they seed the item type."""
 
+UPCOMING_DAYS = 60
+"""How far ahead a digest's Upcoming section looks by default (a profile's ``upcoming_days``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ScrapeRules:
     """CSS selectors that turn a web page without a feed into items (``[source.scrape]``).
 
     ``item`` selects each item; the others are relative to it. ``link``
-    defaults to the item's first ``a[href]``; ``date`` and ``summary`` are optional.
+    defaults to the item's first ``a[href]``; ``date`` (when it was published),
+    ``start`` and ``end`` (when the event it announces happens), ``location``
+    and ``summary`` are optional. An item with a ``start`` is an event.
     """
 
     item: str
@@ -38,6 +43,9 @@ class ScrapeRules:
     link: str = ""
     date: str = ""
     summary: str = ""
+    start: str = ""
+    end: str = ""
+    location: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,8 @@ class Source:
     item_type: str | None = None
     """``type = "..."`` in ``feeds.toml``: every item of the source gets this type, no guessing."""
     scrape: ScrapeRules | None = None
+    timezone: str = ""
+    """The IANA zone in which the source's times without a zone are meant ("" for none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +76,8 @@ class Settings:
     concurrency: int = 32
     per_host_concurrency: int = 4
     allow_private_networks: bool = False
+    timezone: str = ""
+    """The zone for local times of sources that name none; "" leaves them floating."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +141,8 @@ class Profile:
     """Item types in the order the person wants their digest sections; () is the default order."""
     wanted_types: tuple[str, ...] = ()
     """The only item types the person wants at all; () means every type."""
+    upcoming_days: int = UPCOMING_DAYS
+    """How far ahead the Upcoming section looks: events starting within it are listed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +198,12 @@ class Details:
     ``event_start``/``event_end`` are aware datetimes; ``event_timezone`` is
     the IANA name the source gave (for showing local time and for the .ics),
     "" when it gave only an offset or nothing. ``event_all_day`` marks a date
-    without a time. ``duration_s`` is a podcast's or video's length.
+    without a time; ``event_floating`` a local time given without any zone
+    (kept as if it were UTC, shown and exported as local time).
+    ``event_series`` is the UID of the series an occurrence belongs to and
+    ``event_repeats`` says how it repeats ("every week"); ``event_cancelled``
+    marks an event its calendar cancelled or no longer lists.
+    ``duration_s`` is a podcast's or video's length.
     ``provider`` and ``course_start`` describe a course.
     """
 
@@ -192,6 +211,10 @@ class Details:
     event_end: datetime | None = None
     event_timezone: str = ""
     event_all_day: bool = False
+    event_floating: bool = False
+    event_series: str = ""
+    event_repeats: str = ""
+    event_cancelled: bool = False
     location: str = ""
     duration_s: int | None = None
     provider: str = ""
@@ -219,6 +242,9 @@ class Entry:
     enclosure_url: str = ""
     enclosure_type: str = ""
     details: Details = field(default_factory=Details)
+    former_guids: tuple[str, ...] = ()
+    """Ids an earlier version of Learnplace gave this entry: a stored item under one of them
+    is this entry, and takes its new id instead of being copied."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +256,23 @@ class ParsedFeed:
     entries: tuple[Entry, ...]
     format: str
     problems: tuple[str, ...] = ()
+    complete_until: datetime | None = None
+    """A calendar lists every event it has up to this moment (recurring series are expanded
+    that far): an event the store holds from it that starts by then and is missing was
+    withdrawn. ``None`` for feeds, which are windows onto a longer history."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadContext:
+    """What reading a document needs besides its bytes: when, how far ahead, in which zone.
+
+    ``horizon`` is how far ahead recurring series are expanded; ``timezone``
+    the zone for local times the document gives without one.
+    """
+
+    now: datetime
+    horizon: timedelta = timedelta(days=UPCOMING_DAYS)
+    timezone: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,12 +297,16 @@ class Item:
     enclosure_url: str = ""
     enclosure_type: str = ""
     details: Details = field(default_factory=Details)
+    dated: bool = True
+    """Whether the source gave a date: an undated item's ``published`` is when it was first
+    seen, which says nothing of when it was written."""
 
     def is_upcoming(self, now: datetime) -> bool:
         """A dated event that has not ended yet (an event without an end ends when it starts)."""
-        if self.item_type != "event" or self.details.event_start is None:
+        details = self.details
+        if self.item_type != "event" or details.event_start is None or details.event_cancelled:
             return False
-        return (self.details.event_end or self.details.event_start) >= now
+        return (details.event_end or details.event_start) >= now
 
     def is_past_event(self, now: datetime) -> bool:
         """A dated event that is over: it has no place in a digest any more."""

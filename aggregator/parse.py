@@ -15,8 +15,8 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from time import struct_time
@@ -28,10 +28,11 @@ import feedparser
 import feedparser.mixin
 import feedparser.urls
 
-from aggregator import events, ical
-from aggregator.classify import Signals, classify
+from aggregator import dates, events, ical
+from aggregator.classify import Signals, classify, enclosure_kind
 from aggregator.errors import FeedParseError
-from aggregator.models import Details, Entry, ParsedFeed
+from aggregator.models import Details, Entry, ParsedFeed, ReadContext
+from aggregator.plaintext import exact, json_text, text_of
 from aggregator.sanitize import html_to_text, sanitize_html
 from aggregator.urls import is_web_link
 
@@ -94,6 +95,14 @@ class _Feed:
     item_type: str | None
     language: str = ""
     title: str = ""
+    version: str = ""
+    """feedparser's name for the format (``rss20``, ``atom10``...), "" for others."""
+    context: ReadContext = field(default_factory=lambda: ReadContext(datetime.now(UTC)))
+
+    @property
+    def is_rss(self) -> bool:
+        """RSS (0.9x, 1.0, 2.0) says nothing of whether its text is HTML; Atom does."""
+        return self.version.startswith("rss")
 
 
 def parse_feed(
@@ -102,21 +111,26 @@ def parse_feed(
     url: str,
     kind: str = "blog",
     item_type: str | None = None,
+    *,
+    context: ReadContext | None = None,
 ) -> ParsedFeed:
     """Parse one fetched feed document (RSS, Atom, JSON Feed or an iCalendar file).
 
     ``headers`` are the response headers (any case); ``url`` is where the
     document came from, used to resolve relative links. ``kind`` is the
     source's hint; ``item_type``, when given, is the person's own choice for
-    every entry and skips guessing. Survivable damage (a feed that is not
-    well-formed but still yields entries, a wrong charset) is recorded in
-    ``problems``; a document that is no feed raises :class:`FeedParseError`.
-    An empty but valid feed has zero entries.
+    every entry and skips guessing. ``context`` says when the document is
+    read (recurring events are expanded from then over its horizon; the
+    current time if not given) and the zone for times given without one.
+    Survivable damage (a feed that is not well-formed but still yields
+    entries, a wrong charset) is recorded in ``problems``; a document that is
+    no feed raises :class:`FeedParseError`. An empty but valid feed has zero
+    entries.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     if not content.strip():
         raise FeedParseError("empty document: no feed to parse")
-    feed = _Feed(url, kind, item_type)
+    feed = _Feed(url, kind, item_type, context=context or ReadContext(datetime.now(UTC)))
     if ical.is_calendar(content):
         return _parse_calendar(content, feed)
     if _is_json_feed(content, lowered.get("content-type", "")):
@@ -161,18 +175,29 @@ def _parse_xml_feed(content: bytes, headers: dict[str, str], feed: _Feed) -> Par
     if not result.entries:
         _require_feed(content, headers, version, problems)
     channel = result.feed
-    feed = replace(
-        feed,
-        language=str(channel.get("language") or ""),
-        title=_plain(channel.get("title", "")),
-    )
+    feed = replace(feed, language=str(channel.get("language") or ""), version=version)
+    title = text_of(channel.get("title_detail"), channel.get("title", ""), rss=feed.is_rss)
+    feed = replace(feed, title=title)
+    notes: list[str] = []
+    entries = tuple(_xml_entry(entry, feed, notes) for entry in result.entries)
     return ParsedFeed(
         title=feed.title,
         link=_web_link(channel.get("link", ""), url),
-        entries=tuple(_xml_entry(entry, feed) for entry in result.entries),
+        entries=entries,
         format=version or "unknown",
-        problems=problems,
+        problems=(*problems, *_summarized(notes)),
     )
+
+
+MAX_NOTES = 3
+"""Problems of single entries (a wrong date) named per feed; the rest are counted."""
+
+
+def _summarized(notes: Sequence[str]) -> tuple[str, ...]:
+    unique = list(dict.fromkeys(notes))
+    if len(unique) <= MAX_NOTES:
+        return tuple(unique)
+    return (*unique[:MAX_NOTES], f"and {len(unique) - MAX_NOTES} more like these")
 
 
 def _problems(result: Mapping[str, Any], headers: Mapping[str, str]) -> tuple[str, ...]:
@@ -202,7 +227,7 @@ def _require_feed(
         raise FeedParseError("not a feed: no RSS, Atom or JSON Feed document found")
 
 
-def _xml_entry(entry: Mapping[str, Any], feed: _Feed) -> Entry:
+def _xml_entry(entry: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry:
     feed_url = feed.url
     link = _web_link(entry.get("link", ""), feed_url)
     base = link or feed_url
@@ -210,9 +235,10 @@ def _xml_entry(entry: Mapping[str, Any], feed: _Feed) -> Entry:
     summary_detail = entry.get("summary_detail") or next(iter(entry.get("content", ())), None)
     summary = _sanitized_detail(summary_detail, entry.get("summary", ""), base)
     content = _first_content(entry.get("content", ()), base)
-    title = _plain(entry.get("title", ""))
-    published = _from_struct(_first_field(entry, DATE_FIELDS_PARSED))
-    enclosure_url, enclosure_type = _first_enclosure(entry.get("enclosures", ()), base)
+    title = text_of(entry.get("title_detail"), entry.get("title", ""), rss=feed.is_rss)
+    published = _entry_date(entry, feed.context.timezone, notes)
+    enclosures = _enclosures(entry.get("enclosures", ()), base)
+    enclosure_url, enclosure_type = _main_enclosure(enclosures)
     guid = (entry.get("id") or "").strip() or link or _fallback_guid(title, entry)
     text = html_to_text(content or summary)[:MAX_TEXT_CHARS]
     parsed = Entry(
@@ -223,15 +249,15 @@ def _xml_entry(entry: Mapping[str, Any], feed: _Feed) -> Entry:
         content=content,
         text=text,
         published=published,
-        author=_plain(entry.get("author", "")),
+        author=exact(entry.get("author", "")),
         tags=_tags(tag.get("term") or tag.get("label") or "" for tag in entry.get("tags", ())),
         enclosure_url=enclosure_url,
         enclosure_type=enclosure_type,
     )
     media = _media_content(entry)
     structured = (
-        _element_event(entry, "ev", "startdate", "enddate"),
-        _element_event(entry, "xcal", "dtstart", "dtend"),
+        _element_event(entry, "ev", "startdate", "enddate", feed.context.timezone),
+        _element_event(entry, "xcal", "dtstart", "dtend", feed.context.timezone),
     )
     raw_html = " ".join(
         [str(entry.get("summary", ""))]
@@ -240,8 +266,12 @@ def _xml_entry(entry: Mapping[str, Any], feed: _Feed) -> Entry:
     return _typed(
         parsed,
         feed,
-        podcast_tags=any(key.startswith(("itunes_", "podcast_")) for key in entry),
-        video_media=any(_is_video(part) for part in media),
+        media=_Media(
+            enclosures=tuple(enclosures),
+            podcast_tags=any(key.startswith(("itunes_", "podcast_")) for key in entry),
+            audio=any(_is_media(part, "audio") for part in media),
+            video=any(_is_media(part, "video") for part in media),
+        ),
         structured=structured,
         raw_html=raw_html,
         duration=_duration(entry.get("itunes_duration"))
@@ -254,21 +284,34 @@ def _media_content(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [part for part in parts if isinstance(part, Mapping)] if isinstance(parts, list) else []
 
 
-def _is_video(part: Mapping[str, Any]) -> bool:
-    return part.get("medium") == "video" or str(part.get("type", "")).startswith("video/")
+def _is_media(part: Mapping[str, Any], kind: str) -> bool:
+    """A media:content element of this medium (``audio``, ``video``), by its medium or type."""
+    return part.get("medium") == kind or str(part.get("type", "")).startswith(f"{kind}/")
+
+
+@dataclass(frozen=True, slots=True)
+class _Media:
+    """What an entry carries to listen to or watch: the evidence of its type."""
+
+    enclosures: tuple[tuple[str, str], ...] = ()
+    podcast_tags: bool = False
+    audio: bool = False
+    video: bool = False
 
 
 def _element_event(
-    entry: Mapping[str, Any], prefix: str, start: str, end: str
+    entry: Mapping[str, Any], prefix: str, start: str, end: str, timezone: str
 ) -> events.EventTime | None:
-    """An event from namespaced elements feedparser kept as ``<prefix>_<name>`` keys."""
+    """An event from namespaced elements feedparser kept as ``<prefix>_<name>`` keys; a time
+    without an offset is read in the element's own zone, else in ``timezone``."""
     value = entry.get(f"{prefix}_{start}")
     if not isinstance(value, str):
         return None
+    stated = str(entry.get(f"{prefix}_tzid") or entry.get(f"{prefix}_timezone") or "")
     return events.from_fields(
         value,
         str(entry.get(f"{prefix}_{end}") or ""),
-        timezone=str(entry.get(f"{prefix}_tzid") or entry.get(f"{prefix}_timezone") or ""),
+        timezone=stated or timezone,
         location=str(entry.get(f"{prefix}_location") or ""),
         source=prefix,
     )
@@ -290,8 +333,7 @@ def _typed(
     parsed: Entry,
     feed: _Feed,
     *,
-    podcast_tags: bool = False,
-    video_media: bool = False,
+    media: _Media = _Media(),
     structured: tuple[events.EventTime | None, ...] = (),
     raw_html: str = "",
     duration: int | None = None,
@@ -308,10 +350,14 @@ def _typed(
             url=parsed.url,
             guid=parsed.guid,
             enclosure_type=parsed.enclosure_type,
+            enclosures=media.enclosures,
             categories=parsed.tags,
-            has_podcast_tags=podcast_tags,
-            has_video_media=video_media,
+            has_podcast_tags=media.podcast_tags,
+            has_audio_media=media.audio,
+            has_video_media=media.video,
             has_event_data=has_event_data,
+            schema_types=events.json_ld_types(raw_html),
+            html=raw_html,
         )
     )
     details = Details(
@@ -333,6 +379,7 @@ def _typed(
                 event_end=when.end,
                 event_timezone=when.timezone,
                 event_all_day=when.all_day,
+                event_floating=when.floating,
                 location=when.location,
             )
     elif item_type == "course":
@@ -353,38 +400,60 @@ def _typed(
 
 
 def _parse_calendar(content: bytes, feed: _Feed) -> ParsedFeed:
-    """Each VEVENT of a calendar export as an event entry; the feed's "date" is DTSTAMP."""
+    """Each single VEVENT, and each occurrence of a series over the horizon, as an event entry.
+
+    An entry's date is the component's DTSTAMP (when it was announced or exported).
+    Two components with one id (a calendar that repeats an event) give one entry:
+    the higher SEQUENCE, else the later one.
+    """
+    context = feed.context
     try:
-        found = list(ical.read_events(content))
-    except ValueError as error:
+        read = ical.read_calendar(
+            content, now=context.now, horizon=context.horizon, timezone=context.timezone
+        )
+    except ical.UNREADABLE as error:
         raise FeedParseError(f"not a feed: broken iCalendar ({_describe(error)})") from error
-    entries = []
-    for event, when in found:
-        title = _plain(str(event.get("SUMMARY", "")))
-        link = _web_link(str(event.get("URL", "")), feed.url)
-        description = str(event.get("DESCRIPTION", ""))
-        stamp = event.get("DTSTAMP") or event.get("LAST-MODIFIED") or event.get("CREATED")
-        published = ical.moment_of(stamp)
-        uid = str(event.get("UID", "")).strip() or link or _fallback_guid(title, {})
-        parsed = Entry(
-            guid=uid,
-            url=link,
-            title=title,
-            summary=sanitize_html(html.escape(description), link or feed.url),
-            text=description[:MAX_TEXT_CHARS],
-            published=published,
-            tags=_tags(_ical_categories(event)),
-        )
-        entries.append(
-            _typed(parsed, replace(feed, item_type=feed.item_type or "event"), structured=(when,))
-        )
-    return ParsedFeed(title="", link="", entries=tuple(entries), format="ical")
+    typed = replace(feed, item_type=feed.item_type or "event")
+    entries: dict[str, tuple[int, Entry]] = {}
+    for event in read.events:
+        entry = _calendar_entry(event, typed)
+        sequence = ical.sequence(event.component)
+        kept = entries.get(entry.guid)
+        if kept is None or sequence >= kept[0]:
+            entries[entry.guid] = (sequence, entry)
+    return ParsedFeed(
+        title=" ".join(ical.text_of(read.title).split()),
+        link="",
+        entries=tuple(entry for _, entry in entries.values()),
+        format="ical",
+        problems=read.problems,
+        complete_until=read.complete_until,
+    )
 
 
-def _ical_categories(event: Any) -> list[str]:
-    categories = event.get("CATEGORIES")
-    values = categories if isinstance(categories, list) else [categories] if categories else []
-    return [str(term) for value in values for term in getattr(value, "cats", [value])]
+def _calendar_entry(event: ical.CalendarEvent, feed: _Feed) -> Entry:
+    component = event.component
+    title = " ".join(ical.text_of(component.get("SUMMARY")).split())
+    link = _web_link(ical.text_of(component.get("URL")), feed.url)
+    summary = ical.description_html(component, link or feed.url)
+    stamp = component.get("DTSTAMP") or component.get("LAST-MODIFIED") or component.get("CREATED")
+    parsed = Entry(
+        guid=event.guid or link or _fallback_guid(title, {}),
+        url=link,
+        title=title,
+        summary=summary,
+        text=html_to_text(summary)[:MAX_TEXT_CHARS],
+        published=ical.moment_of(stamp),
+        tags=_tags(ical.categories(component)),
+    )
+    entry = _typed(parsed, feed, structured=(event.time,))
+    details = replace(
+        entry.details,
+        event_series=event.series,
+        event_repeats=event.repeats,
+        event_cancelled=event.cancelled,
+    )
+    return replace(entry, details=details)
 
 
 def _sanitized_detail(detail: Mapping[str, Any] | None, value: str, base: str) -> str:
@@ -411,13 +480,24 @@ def _first_content(contents: Iterable[Mapping[str, Any]], base: str) -> str:
     return ""
 
 
-def _first_enclosure(enclosures: Iterable[Mapping[str, Any]], base: str) -> tuple[str, str]:
+def _enclosures(enclosures: Iterable[Mapping[str, Any]], base: str) -> list[tuple[str, str]]:
+    """Every enclosure (or attachment) with a safe link, as (URL, MIME type), in order."""
+    found = []
     for enclosure in enclosures:
         href = _web_link(enclosure.get("href") or enclosure.get("url") or "", base)
         if href:
             media_type = str(enclosure.get("type") or enclosure.get("mime_type") or "")
-            return href, media_type.partition(";")[0].strip().lower()
-    return "", ""
+            found.append((href, media_type.partition(";")[0].strip().lower()))
+    return found
+
+
+def _main_enclosure(enclosures: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """The enclosure to keep: the first audio or video one (a cover image often comes first),
+    else the first."""
+    for url, media_type in enclosures:
+        if enclosure_kind(url, media_type):
+            return url, media_type
+    return enclosures[0] if enclosures else ("", "")
 
 
 def _first_field(entry: Mapping[str, Any], names: tuple[str, ...]) -> Any:
@@ -430,6 +510,24 @@ def _first_field(entry: Mapping[str, Any], names: tuple[str, ...]) -> Any:
         value = dict.get(entry, name) if isinstance(entry, dict) else entry.get(name)
         if value:
             return value
+    return None
+
+
+def _entry_date(entry: Mapping[str, Any], timezone: str, notes: list[str]) -> datetime | None:
+    """The entry's first readable date (published, updated, created), checked against the
+    feed's own string: feedparser's reading is not taken where the string contradicts it."""
+    for name in DATE_FIELDS:
+        raw = _first_field(entry, (name,))
+        parsed = _from_struct(_first_field(entry, (f"{name}_parsed",)))
+        if not raw:
+            if parsed is not None:
+                return parsed
+            continue
+        moment, problem = dates.checked_date(str(raw), parsed, timezone)
+        if problem:
+            notes.append(problem)
+        if moment is not None:
+            return moment
     return None
 
 
@@ -470,15 +568,16 @@ def _parse_json_feed(content: bytes, feed: _Feed) -> ParsedFeed:
     feed = replace(
         feed,
         language=_string(document.get("language")),
-        title=_plain(_string(document.get("title"))),
+        title=json_text(document.get("title")),
     )
     problems: list[str] = []
     if version not in JSON_FEED_VERSIONS:
         problems.append(f"unknown JSON Feed version {version!r}, read as 1.1")
     entries = []
+    notes: list[str] = []
     for position, item in enumerate(items):
         if isinstance(item, dict):
-            entries.append(_json_entry(item, feed))
+            entries.append(_json_entry(item, feed, notes))
         else:
             problems.append(f"item {position} is not an object, skipped")
     return ParsedFeed(
@@ -486,22 +585,24 @@ def _parse_json_feed(content: bytes, feed: _Feed) -> ParsedFeed:
         link=_web_link(_string(document.get("home_page_url")), url),
         entries=tuple(entries),
         format=JSON_FEED_VERSIONS.get(version, "json11"),
-        problems=tuple(problems),
+        problems=(*problems, *_summarized(notes)),
     )
 
 
-def _json_entry(item: Mapping[str, Any], feed: _Feed) -> Entry:
+def _json_entry(item: Mapping[str, Any], feed: _Feed, notes: list[str]) -> Entry:
     feed_url = feed.url
     link = _web_link(_string(item.get("url")) or _string(item.get("external_url")), feed_url)
     base = link or feed_url
     content_html = _string(item.get("content_html"))
-    content_text = _string(item.get("content_text"))
+    # Plain text read as _json_text reads it (references decoded once), then escaped once.
+    content_text = html.unescape(_string(item.get("content_text")))
     content = sanitize_html(content_html or html.escape(content_text), base)
-    summary_text = _string(item.get("summary"))
+    summary_text = json_text(item.get("summary"))
     summary = sanitize_html(html.escape(summary_text), base) if summary_text else ""
-    title = _plain(_string(item.get("title")))
+    title = json_text(item.get("title"))
     raw_date = _string(item.get("date_published")) or _string(item.get("date_modified"))
-    enclosure_url, enclosure_type = _first_enclosure(_dicts(item.get("attachments")), base)
+    attachments = _enclosures(_dicts(item.get("attachments")), base)
+    enclosure_url, enclosure_type = _main_enclosure(attachments)
     text = html_to_text(content or summary)[:MAX_TEXT_CHARS]
     item_id = item.get("id")
     guid = (str(item_id).strip() if item_id is not None else "") or link
@@ -512,17 +613,16 @@ def _json_entry(item: Mapping[str, Any], feed: _Feed) -> Entry:
         summary=summary,
         content=content,
         text=text,
-        published=_from_rfc3339(raw_date),
+        published=_json_date(raw_date, feed.context.timezone, notes),
         author=_json_author(item),
-        tags=_tags(_strings(item.get("tags"))),
+        tags=_tags(html.unescape(tag) for tag in _strings(item.get("tags"))),
         enclosure_url=enclosure_url,
         enclosure_type=enclosure_type,
     )
-    attachments = _dicts(item.get("attachments"))
     seconds = next(
         (
             _duration(a.get("duration_in_seconds"))
-            for a in attachments
+            for a in _dicts(item.get("attachments"))
             if a.get("duration_in_seconds")
         ),
         None,
@@ -530,6 +630,7 @@ def _json_entry(item: Mapping[str, Any], feed: _Feed) -> Entry:
     return _typed(
         parsed,
         replace(feed, language=_string(item.get("language")) or feed.language),
+        media=_Media(enclosures=tuple(attachments)),
         raw_html=content_html,
         duration=seconds,
     )
@@ -538,21 +639,17 @@ def _json_entry(item: Mapping[str, Any], feed: _Feed) -> Entry:
 def _json_author(item: Mapping[str, Any]) -> str:
     """JSON Feed 1.1 has ``authors`` (a list), 1.0 a single ``author``."""
     authors = _dicts(item.get("authors")) or _dicts([item.get("author")])
-    names = [_plain(_string(author.get("name"))) for author in authors]
+    names = [json_text(author.get("name")) for author in authors]
     return ", ".join(name for name in names if name)
 
 
-def _from_rfc3339(value: str) -> datetime | None:
-    """JSON Feed dates are RFC 3339; one without an offset is taken as UTC."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+def _json_date(value: str, timezone: str, notes: list[str]) -> datetime | None:
+    """JSON Feed dates are RFC 3339; a date in another shape read strictly or not at all, and
+    one without an offset in the source's zone, else as UTC."""
+    moment, problem = dates.checked_date(value, None, timezone)
+    if problem:
+        notes.append(problem)
+    return moment
 
 
 def _dicts(value: Any) -> list[Mapping[str, Any]]:
@@ -575,11 +672,6 @@ def _string(value: Any) -> str:
 # --------------------------------------------------------------------------- shared helpers
 
 
-def _plain(value: str) -> str:
-    """Plain text from a title-like field; escaped markup (``&lt;b&gt;``) is unescaped first."""
-    return html_to_text(html.unescape(value)) if value else ""
-
-
 def _web_link(link: str, base: str) -> str:
     """``link`` made absolute against ``base``; "" unless it is a safe http(s) link."""
     link = link.strip() if isinstance(link, str) else ""
@@ -596,7 +688,7 @@ def _tags(terms: Iterable[str]) -> tuple[str, ...]:
     """Categories stripped and deduplicated (ignoring case), at most :data:`MAX_TAGS`."""
     seen: dict[str, str] = {}
     for term in terms:
-        tag = _plain(term)[:MAX_TAG_CHARS]
+        tag = exact(term)[:MAX_TAG_CHARS]
         if tag and tag.casefold() not in seen:
             seen[tag.casefold()] = tag
         if len(seen) == MAX_TAGS:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
-from aggregator.models import ParsedFeed, ScrapeRules
+from aggregator.models import ParsedFeed, ReadContext, ScrapeRules
 
 MAX_PARSE_WORKERS = 4
 """More workers than this only compete with fetching and storing for the cores."""
@@ -35,10 +35,12 @@ def parse_document(
     kind: str,
     scrape: ScrapeRules | None,
     item_type: str | None = None,
+    context: ReadContext | None = None,
 ) -> ParsedFeed:
     """A feed, or a page read with its source's scrape selectors (runs in a worker).
 
-    ``item_type`` is the source's own type from ``feeds.toml``: it replaces guessing.
+    ``item_type`` is the source's own type from ``feeds.toml``: it replaces guessing;
+    ``context`` is when and in which zone to read (see :func:`aggregator.parse.parse_feed`).
     The parser is imported here, in the worker (the forkserver has preloaded it), so
     the fetching process never loads feedparser: a run of 304s starts faster.
     """
@@ -46,8 +48,8 @@ def parse_document(
     from aggregator.scrape import scrape_page
 
     if scrape is None:
-        return parse_feed(content, headers, url, kind, item_type)
-    feed = scrape_page(content, url, scrape, kind)
+        return parse_feed(content, headers, url, kind, item_type, context=context)
+    feed = scrape_page(content, url, scrape, kind, timezone=context.timezone if context else "")
     if item_type is None:
         return feed
     entries = tuple(dataclasses.replace(entry, item_type=item_type) for entry in feed.entries)
@@ -69,19 +71,28 @@ class ParsePool:
         kind: str,
         scrape: ScrapeRules | None = None,
         item_type: str | None = None,
+        context: ReadContext | None = None,
     ) -> ParsedFeed:
         """Parse in a worker; :class:`aggregator.parse.FeedParseError` comes back as raised."""
         if self._executor is None:
-            context = multiprocessing.get_context("forkserver")
+            processes = multiprocessing.get_context("forkserver")
             # dateparser is imported lazily by events; loading it here once saves
             # every worker the import.
-            context.set_forkserver_preload(
+            processes.set_forkserver_preload(
                 ["aggregator.parse", "aggregator.scrape", "dateparser", "dateparser.search"]
             )
-            self._executor = ProcessPoolExecutor(self._workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(self._workers, mp_context=processes)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, parse_document, content, dict(headers), url, kind, scrape, item_type
+            self._executor,
+            parse_document,
+            content,
+            dict(headers),
+            url,
+            kind,
+            scrape,
+            item_type,
+            context,
         )
 
     def __enter__(self) -> ParsePool:

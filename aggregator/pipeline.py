@@ -39,12 +39,13 @@ from aggregator import sources as edit_sources
 from aggregator.config import load_config, load_profile, load_profiles, parse_config
 from aggregator.config import profile_path as config_profile_path
 from aggregator.demo import SampleServer, example_profiles_dir
-from aggregator.discover import discover_feeds, looks_like_html
+from aggregator.discover import announced_feeds, looks_like_html
 from aggregator.errors import FeedParseError, LearnplaceError, RunLockedError, UnknownItemError
 from aggregator.fetch import fetch_many, fetch_one
 from aggregator.index import SearchFilters, SearchIndex, finish_swap
 from aggregator.mail import MailError, build_message, send_message
 from aggregator.models import (
+    UPCOMING_DAYS,
     CacheInfo,
     Config,
     Digest,
@@ -54,6 +55,7 @@ from aggregator.models import (
     ParsedFeed,
     Pick,
     Profile,
+    ReadContext,
     Settings,
     Share,
     SharedItem,
@@ -61,7 +63,15 @@ from aggregator.models import (
     SourceStatus,
 )
 from aggregator.parse_pool import ParsePool
-from aggregator.rank import EXCLUDE_KEY, choose_digest, personalize, plan, profile_queries
+from aggregator.rank import (
+    EXCLUDE_KEY,
+    choose_digest,
+    personalize,
+    plan,
+    profile_queries,
+    rank_items,
+)
+from aggregator.rank.digest import upcoming_picks
 from aggregator.render import SiteWriter, make_environment
 from aggregator.schedule import SourceState, decide, is_due
 from aggregator.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
@@ -156,8 +166,9 @@ def run(
     config = config or load_config(project.feeds_path)
     profiles = list(profiles) if profiles is not None else load_profiles(project.profiles_dir)
     summary = RunSummary()
+    ahead = max((profile.upcoming_days for profile in profiles), default=UPCOMING_DAYS)
     with _run_lock(project), Store(project.store_path) as store:
-        _refresh(store, config, now, reporter, summary, force)
+        _refresh(store, config, now, reporter, summary, force, ahead)
         with _open_index(project) as index:
             _update_index(store, index, reporter)
             with closing(_build_digests(store, index, profiles, now, reporter)) as digests:
@@ -187,10 +198,16 @@ def _refresh(
     reporter: Reporter,
     summary: RunSummary,
     force: bool,
+    upcoming_days: int = UPCOMING_DAYS,
 ) -> None:
-    """Fetch, parse and store; new and changed items wait in the store's index queue."""
+    """Fetch, parse and store; new and changed items wait in the store's index queue.
+
+    Calendars' recurring series are expanded ``upcoming_days`` ahead (the longest
+    horizon a profile looks at) and :data:`CALENDAR_REREAD` more.
+    """
     store.sync_sources(config.sources)
-    asyncio.run(_collect(config, store, now, reporter, summary, force))
+    ahead = timedelta(days=upcoming_days) + CALENDAR_REREAD
+    asyncio.run(_collect(config, store, now, reporter, summary, force, ahead))
 
 
 def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> RunSummary:
@@ -242,10 +259,11 @@ async def _collect(
     reporter: Reporter,
     summary: RunSummary,
     force: bool,
+    ahead: timedelta,
 ) -> None:
     """Fetch the due sources concurrently; parse in workers; store results a batch at a time."""
     due = _due_sources(config, store, now, summary, force)
-    targets = [(url, store.cache_info(item.source.url)) for url, item in due.items()]
+    targets = [(url, store.cache_info(item.source.url, now)) for url, item in due.items()]
     reporter.start("fetch", len(targets))
     writer = _ResultWriter(store, now, summary)
     with ParsePool() as pool:
@@ -253,7 +271,9 @@ async def _collect(
         async for result in fetch_many(targets, config.settings):
             item = due[result.url]
             if result.ok and result.content is not None:
-                parsing.append(asyncio.create_task(_parse(pool, writer, item, result)))
+                zone = item.source.timezone or config.settings.timezone
+                context = ReadContext(now, ahead, zone)
+                parsing.append(asyncio.create_task(_parse(pool, writer, item, result, context)))
             else:
                 writer.add(item, result)
             reporter.advance("fetch", item.source.name)
@@ -277,7 +297,9 @@ def _due_sources(
     return due
 
 
-async def _parse(pool: ParsePool, writer: _ResultWriter, item: _Due, result: FetchResult) -> None:
+async def _parse(
+    pool: ParsePool, writer: _ResultWriter, item: _Due, result: FetchResult, context: ReadContext
+) -> None:
     """A 200's entries; a body that is not a feed turns the result into a failure."""
     assert result.content is not None
     source = item.source
@@ -289,12 +311,17 @@ async def _parse(pool: ParsePool, writer: _ResultWriter, item: _Due, result: Fet
             source.kind,
             source.scrape,
             source.item_type,
+            context,
         )
     except FeedParseError as exc:
         writer.add(item, dataclasses.replace(result, error=str(exc)))
         return
-    writer.add(item, result, feed.problems, feed.entries)
+    writer.add(item, result, feed.problems, feed.entries, feed.complete_until)
 
+
+CALENDAR_REREAD = timedelta(days=7)
+"""How often a calendar is read in full (fetched without validators), so its recurring series
+stay expanded over the horizon while it answers 304: they are expanded this much further."""
 
 STORE_BATCH = 50
 """Sources whose results one store transaction holds: a commit per source cost more than parsing."""
@@ -323,9 +350,21 @@ class _ResultWriter:
         result: FetchResult,
         problems: Sequence[str] = (),
         entries: Sequence[Entry] | None = None,
+        complete_until: datetime | None = None,
     ) -> None:
         state = decide(result, item.state, self._now)
-        self._pending.append(FetchRecord(item.source.url, result, state, tuple(problems), entries))
+        reread_at = None if complete_until is None else self._now + CALENDAR_REREAD
+        self._pending.append(
+            FetchRecord(
+                item.source.url,
+                result,
+                state,
+                tuple(problems),
+                entries,
+                complete_until,
+                reread_at,
+            )
+        )
         _count(item, result, state, self._summary)
         if len(self._pending) >= STORE_BATCH or monotonic() - self._flushed >= STORE_BATCH_S:
             self.flush()
@@ -504,15 +543,35 @@ def preview(
     ``items_of`` (from :func:`shared_items`) lets the profiles of one run share item reads.
     """
     day = local_day(now)
-    return choose_digest(
+    items_of = items_of or store.items
+    digest = choose_digest(
         index,
-        items_of or store.items,
+        items_of,
         profile,
         now,
         day,
         already_sent=store.delivered_before(profile.name, day),
         judgements=store.feedback(profile.name),
     )
+    return dataclasses.replace(digest, upcoming=upcoming(store, index, items_of, profile, now))
+
+
+def upcoming(
+    store: Store,
+    index: SearchIndex,
+    items_of: Callable[[Iterable[int]], Mapping[int, Item]],
+    profile: Profile,
+    now: datetime,
+) -> tuple[Pick, ...]:
+    """The profile's Upcoming section: stored events that start within its horizon, whenever
+    they were announced, that match its interests (and none of its exclusions)."""
+    if profile.wanted_types and "event" not in profile.wanted_types:
+        return ()
+    until = now + timedelta(days=profile.upcoming_days)
+    items = items_of(store.upcoming_event_ids(now, until))
+    if not items:
+        return ()
+    return upcoming_picks(rank_items(index, profile, items), now)
 
 
 def _render(
@@ -637,19 +696,55 @@ def source_statuses(project: Project) -> list[SourceStatus]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class AddedSource:
+    """A source ``sources add`` wrote to feeds.toml, and why that feed was chosen."""
+
+    source: Source
+    reason: str
+
+
 def add_source(
     project: Project, url: str, *, name: str | None = None, kind: str = "blog"
-) -> Source:
-    """Check that ``url`` is a feed, or a page announcing one, and append it to feeds.toml."""
+) -> AddedSource:
+    """Check that ``url`` is a feed, or a page announcing one, and append it to feeds.toml.
+
+    A page's main feed is the first it announces; when that one fails, nothing is
+    added in its place (the next is often the comments feed): the error lists what
+    the page announces, so the person can add the one they want by its URL.
+    """
     settings = _settings(project)
-    found, feed = asyncio.run(_find_feed(url, settings, kind))
+    found, feed, reason = asyncio.run(_find_feed(url, settings, kind))
     source = Source(url=found, name=name or feed.title.strip() or found, kind=kind)
     if not edit_sources.add_sources(project.feeds_path, [source]):
         raise SourceCheckError(f"{found} is already in {project.feeds_path}")
-    return source
+    return AddedSource(source, reason)
 
 
-async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, ParsedFeed]:
+FORMAT_NAMES = {
+    "rss090": "RSS 0.90",
+    "rss091n": "RSS 0.91",
+    "rss091u": "RSS 0.91",
+    "rss092": "RSS 0.92",
+    "rss093": "RSS 0.93",
+    "rss094": "RSS 0.94",
+    "rss10": "RSS 1.0",
+    "rss20": "RSS 2.0",
+    "atom03": "Atom 0.3",
+    "atom10": "Atom 1.0",
+    "json10": "JSON Feed 1.0",
+    "json11": "JSON Feed 1.1",
+    "ical": "iCalendar",
+    "html-scrape": "a scraped page",
+}
+
+
+def _described(feed: ParsedFeed) -> str:
+    return f"{FORMAT_NAMES.get(feed.format, feed.format)}, {len(feed.entries)} items"
+
+
+async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, ParsedFeed, str]:
+    """The feed to add for ``url``, its parsed document and why it was chosen."""
     # Imported here: feedparser and the rest of the parser load only when a command
     # parses in this process (fetch runs parse in workers; a run of 304s in none).
     from aggregator.parse import parse_feed
@@ -661,24 +756,41 @@ async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, Pars
     content_type = page.headers.get("content-type", "")
     if not looks_like_html(page.content, content_type):
         try:
-            return home, parse_feed(page.content, page.headers, page.final_url, kind)
+            feed = parse_feed(page.content, page.headers, page.final_url, kind)
         except FeedParseError as exc:
             raise SourceCheckError(f"{url}: {exc}") from None
-    candidates = discover_feeds(page.content, page.final_url)
-    problems = []
-    for candidate in candidates:
-        result = await fetch_one(candidate, CacheInfo(), settings)
-        if result.content is None or result.error:
-            problems.append(f"{candidate}: {result.error}")
-            continue
+        return home, feed, f"the address is a feed itself ({_described(feed)})"
+    candidates = announced_feeds(page.content, page.final_url)
+    if not candidates:
+        raise SourceCheckError(
+            f'{url} is a web page without a working feed: no <link rel="alternate"> feed link'
+        )
+    main = candidates[0]
+    result = await fetch_one(main.url, CacheInfo(), settings)
+    problem = result.error or (None if result.content else f"HTTP {result.status}")
+    if problem is None and result.content is not None:
         try:
             feed = parse_feed(result.content, result.headers, result.final_url, kind)
         except FeedParseError as exc:
-            problems.append(f"{candidate}: {exc}")
-            continue
-        return (result.final_url if result.moved_permanently else candidate), feed
-    detail = "; ".join(problems) if problems else 'no <link rel="alternate"> feed link'
-    raise SourceCheckError(f"{url} is a web page without a working feed: {detail}")
+            problem = str(exc)
+        else:
+            chosen = result.final_url if result.moved_permanently else main.url
+            called = f' "{main.title}"' if main.title else ""
+            first = (
+                f"the first of the {len(candidates)} it announces"
+                if len(candidates) > 1
+                else ("the only one it announces")
+            )
+            return chosen, feed, f"the page's main feed{called}, {first} ({_described(feed)})"
+    listed = "\n".join(
+        f"  {n}. {c.url}" + (f' "{c.title}"' if c.title else "") + (" (failed)" if n == 1 else "")
+        for n, c in enumerate(candidates, start=1)
+    )
+    raise SourceCheckError(
+        f"{url} is a web page without a working feed: its main feed {main.url} failed "
+        f"({problem}), and another one it announces is not taken in its place (often its "
+        f"comments). The page announces:\n{listed}\nAdd the one you want by its address."
+    )
 
 
 def remove_source(project: Project, url_or_name: str) -> Source:

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from aggregator.atomic import TEMP_SUFFIX, write_atomic
-from aggregator.ical import event_ics
+from aggregator.ical import IcsEvent, event_ics
 from aggregator.models import ITEM_TYPES, Details, Digest, Item, Pick, Profile, SharedItem
 from aggregator.sanitize import html_to_text
 
@@ -135,6 +135,7 @@ def make_environment(template_dirs: Sequence[Path]) -> jinja2.Environment:
         xml_text=xml_text,
         atom_time=atom_time,
         event_when=event_when,
+        event_datetime=event_datetime,
         duration_label=duration_label,
         short_summary=short_summary,
         time_to_read=time_to_read,
@@ -146,15 +147,30 @@ def make_environment(template_dirs: Sequence[Path]) -> jinja2.Environment:
 
 def event_when(details: Details) -> str:
     """``Thu 3 Dec 2026, 14:00 Europe/Berlin``: in the event's own zone when the source named
-    one, else in UTC; an all-day event shows its date only."""
+    one, as "local time" when it gave a time without any zone, else in UTC; an all-day
+    event shows its date only. A series says how it repeats."""
+    if details.event_start is None:
+        return ""
+    repeats = f" ({details.event_repeats})" if details.event_repeats else ""
+    if details.event_all_day:
+        return day_label(details.event_start) + repeats
+    if details.event_floating:
+        start, label = details.event_start, "local time"
+    else:
+        zone = ZoneInfo(details.event_timezone) if details.event_timezone else UTC
+        start, label = details.event_start.astimezone(zone), details.event_timezone or "UTC"
+    return f"{day_label(start)}, {start:%H:%M} {label}{repeats}"
+
+
+def event_datetime(details: Details) -> str:
+    """The start for a ``<time datetime>``: a floating time as a local one, without offset."""
     if details.event_start is None:
         return ""
     if details.event_all_day:
-        return day_label(details.event_start)
-    zone = ZoneInfo(details.event_timezone) if details.event_timezone else UTC
-    start = details.event_start.astimezone(zone)
-    label = details.event_timezone or "UTC"
-    return f"{day_label(start)}, {start:%H:%M} {label}"
+        return details.event_start.date().isoformat()
+    if details.event_floating:
+        return details.event_start.replace(tzinfo=None).isoformat(timespec="minutes")
+    return details.event_start.isoformat(timespec="minutes")
 
 
 def duration_label(seconds: int | None) -> str:
@@ -172,6 +188,26 @@ class UpcomingEvent:
 
     pick: Pick
     ics_name: str
+
+
+def calendar_event(item: Item) -> IcsEvent:
+    """What an item's "add to calendar" file says. An occurrence of a series gets a UID of
+    its own (the occurrences share the series' link), so adding two adds two."""
+    details = item.details
+    assert details.event_start is not None
+    key = f"{item.source_url}\n{item.guid}" if details.event_series else ""
+    return IcsEvent(
+        uid_key=key or item.canonical_url or item.guid,
+        title=item.title,
+        start=details.event_start,
+        end=details.event_end,
+        all_day=details.event_all_day,
+        timezone=details.event_timezone,
+        floating=details.event_floating,
+        url=safe_href(item.url) or "",
+        description=item.text[:1000],
+        location=details.location,
+    )
 
 
 def ics_name(item: Item) -> str:
@@ -363,17 +399,8 @@ class SiteWriter:
                 continue
             text = self._calendars.get(item.id)
             if text is None:  # the same event is upcoming for many people
-                text = self._calendars[item.id] = event_ics(
-                    uid_key=item.canonical_url or item.guid,
-                    title=item.title,
-                    start=details.event_start,
-                    end=details.event_end,
-                    all_day=details.event_all_day,
-                    url=safe_href(item.url) or "",
-                    description=item.text[:1000],
-                    location=details.location,
-                    now=item.first_seen,
-                )
+                text = event_ics(calendar_event(item), now=item.first_seen)
+                self._calendars[item.id] = text
             write_atomic(person_dir / ics_name(item), text)
             upcoming.append(UpcomingEvent(pick, ics_name(item)))
         return upcoming

@@ -146,16 +146,21 @@ def _cleaner(base_url: str | None) -> nh3.Cleaner:
 
 
 def _images_from_the_web_only(tag: str, attribute: str, value: str) -> str | None:
-    """``mailto:`` is fine in a link but meaningless as an image source.
+    """``mailto:`` is fine in a link but meaningless as an image source, and an http(s)
+    address without a host is no address at all.
 
     nh3 calls this before it resolves relative URLs, so only values with a
     scheme are judged here; relative ones are resolved (or denied) later.
     """
-    if tag == "img" and attribute == "src":
-        try:
-            scheme = urlsplit(value.strip()).scheme.lower()
-        except ValueError:
-            return None
-        if scheme and scheme not in WEB_SCHEMES:
-            return None
+    if (tag, attribute) not in (("img", "src"), ("a", "href")):
+        return value
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if tag == "img" and scheme and scheme not in WEB_SCHEMES:
+        return None
+    if scheme in WEB_SCHEMES and not parts.hostname:
+        return None  # "https:/'x.example/": no host; browsers would guess one
     return value

@@ -15,7 +15,7 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -167,6 +167,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # between store and index is repaired by the next run. No foreign key: a pruned item's id
     # stays queued until its index entry is deleted too.
     ("CREATE TABLE index_queue (item_id INTEGER PRIMARY KEY)",),
+    # Version 7: events by their time (issue 16). An event's start and end as columns, for
+    # Upcoming by event time and for telling a series' occurrences apart across sources;
+    # whether the source dated an item (an undated one was given the time it was first seen,
+    # which is what marks those stored before); and when a calendar source must next be read
+    # in full, so its recurring series stay expanded over the horizon through 304s.
+    (
+        "ALTER TABLE items ADD COLUMN event_start TEXT",
+        "ALTER TABLE items ADD COLUMN event_end TEXT",
+        """
+        UPDATE items SET event_start = json_extract(details, '$.event_start'),
+                         event_end = json_extract(details, '$.event_end')
+        WHERE details != '{}'
+        """,
+        "CREATE INDEX items_event_start ON items(event_start) WHERE event_start IS NOT NULL",
+        "ALTER TABLE items ADD COLUMN dated INTEGER NOT NULL DEFAULT 1",
+        "UPDATE items SET dated = 0 WHERE published = first_seen",
+        "ALTER TABLE sources ADD COLUMN reread_at TEXT",
+    ),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
 
@@ -176,7 +194,7 @@ _ITEM_SELECT = """
     SELECT i.id, s.url, s.name, i.guid, i.url, i.canonical_url, i.title, i.summary,
            i.content, i.text, i.published, i.first_seen,
            COALESCE(i.type_override, i.item_type), i.tags, i.author,
-           i.enclosure_url, i.enclosure_type, i.details
+           i.enclosure_url, i.enclosure_type, i.details, i.dated
     FROM items i JOIN sources s ON s.id = i.source_id
 """
 
@@ -185,17 +203,19 @@ _OWN_ITEM_COLUMNS = "SELECT guid, id, title, summary, content, url, item_type, d
 """A source's stored item as :meth:`Store._refresh_item` compares it with a fresh entry."""
 _OWN_ITEMS = f"{_OWN_ITEM_COLUMNS} WHERE source_id = ? AND guid IN ({{marks}})"
 _OWN_IDS = "SELECT guid, id FROM items WHERE source_id = ? AND guid IN ({marks})"
-# Another source's first item for the same story: same canonical URL, else same title key.
-# Each query repeats its partial index's ``!= ''``: without it SQLite scans every item.
+# Another source's first item for the same story: same canonical URL, else same title key,
+# and the same event start (occurrences of a series share a URL and a title: each is its own
+# story). Keyed by :func:`_story_key`. Each query repeats its partial index's ``!= ''``:
+# without it SQLite scans every item.
 _SAME_CANONICALS = """
-    SELECT canonical_url, MIN(id) FROM items
+    SELECT canonical_url || char(10) || COALESCE(event_start, ''), MIN(id) FROM items
     WHERE source_id != ? AND canonical_url IN ({marks}) AND canonical_url != ''
-    GROUP BY canonical_url
+    GROUP BY canonical_url, event_start
 """
 _SAME_TITLE_KEYS = """
-    SELECT title_key, MIN(id) FROM items
+    SELECT title_key || char(10) || COALESCE(event_start, ''), MIN(id) FROM items
     WHERE source_id != ? AND title_key IN ({marks}) AND title_key != ''
-    GROUP BY title_key
+    GROUP BY title_key, event_start
 """
 _ENTRY_COLUMNS = (
     "url",
@@ -211,15 +231,17 @@ _ENTRY_COLUMNS = (
     "enclosure_url",
     "enclosure_type",
     "details",
+    "event_start",
+    "event_end",
 )
 """What an entry sets on its item, when inserted and when rewritten (:func:`_entry_values`)."""
 _INSERT_ITEM = f"""
-    INSERT INTO items (source_id, guid, first_seen, published, {", ".join(_ENTRY_COLUMNS)})
-    VALUES ({", ".join("?" * (4 + len(_ENTRY_COLUMNS)))})
+    INSERT INTO items (source_id, guid, first_seen, published, dated, {", ".join(_ENTRY_COLUMNS)})
+    VALUES ({", ".join("?" * (5 + len(_ENTRY_COLUMNS)))})
 """  # noqa: S608 (built from the constant column names above; values go as parameters)
 _UPDATE_ITEM = f"""
     UPDATE items SET {", ".join(f"{column} = ?" for column in _ENTRY_COLUMNS)},
-        published = COALESCE(?, published)
+        published = COALESCE(?, published), dated = MAX(dated, ?)
     WHERE id = ?
 """  # noqa: S608 (as _INSERT_ITEM)
 
@@ -257,6 +279,11 @@ class FetchRecord:
     state: SourceState
     problems: tuple[str, ...] = ()
     entries: Sequence[Entry] | None = None
+    complete_until: datetime | None = None
+    """For a calendar: it lists every event it has up to then (see ``ParsedFeed``)."""
+    reread_at: datetime | None = None
+    """For a calendar: from then on it is fetched without validators, so that its series
+    are expanded again before the horizon passes the end of what was expanded."""
 
 
 def _to_text(moment: datetime) -> str:
@@ -278,6 +305,15 @@ def _canonical(url: str) -> str:
     return canonical_url(url) if url else ""
 
 
+def _optional_text(moment: datetime | None) -> str | None:
+    return None if moment is None else _to_text(moment)
+
+
+def _story_key(key: str, entry: Entry) -> str:
+    """A canonical URL or title key with the entry's event start, as the story queries key."""
+    return f"{key}\n{_optional_text(entry.details.event_start) or ''}"
+
+
 def _entry_values(entry: Entry, canonical: str, key: str) -> tuple[object, ...]:
     """The values of :data:`_ENTRY_COLUMNS` for ``entry``."""
     return (
@@ -294,15 +330,25 @@ def _entry_values(entry: Entry, canonical: str, key: str) -> tuple[object, ...]:
         entry.enclosure_url,
         entry.enclosure_type,
         details_to_json(entry.details),
+        _optional_text(entry.details.event_start),
+        _optional_text(entry.details.event_end),
     )
 
 
 def _item_row(
     source_id: int, entry: Entry, canonical: str, key: str, now: datetime
 ) -> tuple[object, ...]:
-    """The values of :data:`_INSERT_ITEM` for a new entry."""
+    """The values of :data:`_INSERT_ITEM` for a new entry: undated, it is dated when first seen."""
     published = _to_text(entry.published or now)
-    return (source_id, entry.guid, _to_text(now), published, *_entry_values(entry, canonical, key))
+    values = _entry_values(entry, canonical, key)
+    return (
+        source_id,
+        entry.guid,
+        _to_text(now),
+        published,
+        int(entry.published is not None),
+        *values,
+    )
 
 
 def _rounds(entries: Sequence[Entry]) -> list[list[Entry]]:
@@ -352,6 +398,7 @@ def _item_from_row(row: sqlite3.Row) -> Item:
         enclosure_url=row[15],
         enclosure_type=row[16],
         details=details_from_json(row[17]),
+        dated=bool(row[18]),
     )
 
 
@@ -403,9 +450,60 @@ def _record_fetch(db: sqlite3.Connection, source_id: int, record: FetchRecord) -
     if result.ok and not result.not_modified:
         cache = result.cache_info
         db.execute(
-            "UPDATE sources SET etag = ?, last_modified = ? WHERE id = ?",
-            (cache.etag, cache.last_modified, source_id),
+            "UPDATE sources SET etag = ?, last_modified = ?, reread_at = ? WHERE id = ?",
+            (cache.etag, cache.last_modified, _optional_text(record.reread_at), source_id),
         )
+
+
+def _renamed(
+    db: sqlite3.Connection, source_id: int, entries: Sequence[Entry]
+) -> dict[str, tuple[Any, ...]]:
+    """Stored items of ``entries`` under an id an earlier version gave them, renamed to the
+    entries' ids: rows of :data:`_OWN_ITEM_COLUMNS` by the new id."""
+    former = {old: entry.guid for entry in entries for old in entry.former_guids}
+    current = {entry.guid for entry in entries}
+    found = _rows_by_key(
+        db, _OWN_ITEMS, [old for old in former if old not in current], (source_id,)
+    )
+    renamed: dict[str, tuple[Any, ...]] = {}
+    for old, row in found.items():
+        guid = former[old]
+        if guid not in renamed:
+            db.execute("UPDATE items SET guid = ? WHERE id = ?", (guid, row[1]))
+            renamed[guid] = (guid, *row[1:])
+    return renamed
+
+
+def withdraw_missing(
+    db: sqlite3.Connection,
+    source_id: int,
+    entries: Sequence[Entry],
+    now: datetime,
+    until: datetime,
+) -> list[int]:
+    """Mark cancelled the source's events between ``now`` and ``until`` that its calendar, read
+    in full up to ``until``, no longer lists (an occurrence deleted, a series ended); their ids.
+
+    They stay stored, for the pages that showed them; if one comes back, its fresh details
+    differ and it is updated like any changed item.
+    """
+    listed = {entry.guid for entry in entries}
+    rows = db.execute(
+        """
+        SELECT id, guid, details FROM items
+        WHERE source_id = ? AND event_start IS NOT NULL AND event_start BETWEEN ? AND ?
+        """,
+        (source_id, _to_text(now), _to_text(until)),
+    ).fetchall()
+    withdrawn = []
+    for item_id, guid, text in rows:
+        details = details_from_json(text)
+        if guid in listed or details.event_cancelled:
+            continue
+        cancelled = details_to_json(replace(details, event_cancelled=True))
+        db.execute("UPDATE items SET details = ? WHERE id = ?", (cancelled, item_id))
+        withdrawn.append(int(item_id))
+    return withdrawn
 
 
 def _queue_for_index(db: sqlite3.Connection, ids: Iterable[int]) -> None:
@@ -548,12 +646,15 @@ class Store:
             raise UnknownSourceError(f"unknown source {url!r}: sync_sources() has not recorded it")
         return int(row[0])
 
-    def cache_info(self, url: str) -> CacheInfo:
-        """Validators for a conditional GET; empty for a source never fetched (or unknown)."""
+    def cache_info(self, url: str, now: datetime | None = None) -> CacheInfo:
+        """Validators for a conditional GET; empty for a source never fetched (or unknown),
+        and for a calendar due to be read in full again at ``now`` (its ``reread_at``)."""
         row = self._db.execute(
-            "SELECT etag, last_modified FROM sources WHERE url = ?", (url,)
+            "SELECT etag, last_modified, reread_at FROM sources WHERE url = ?", (url,)
         ).fetchone()
-        return CacheInfo() if row is None else CacheInfo(row[0], row[1])
+        if row is None or (now is not None and row[2] is not None and row[2] <= _to_text(now)):
+            return CacheInfo()
+        return CacheInfo(row[0], row[1])
 
     def source_state(self, url: str) -> SourceState:
         """The fetch schedule of a source, as :func:`aggregator.schedule.decide` left it."""
@@ -592,6 +693,11 @@ class Store:
                 source_id = self._source_id(record.source_url)
                 if record.entries is not None:
                     self._add_feed(db, source_id, record.entries, now, added)
+                    if record.complete_until is not None:
+                        withdrawn = withdraw_missing(
+                            db, source_id, record.entries, now, record.complete_until
+                        )
+                        added.updated_ids.extend(withdrawn)
                 _record_fetch(db, source_id, record)
             _queue_for_index(db, [*added.new_ids, *added.updated_ids])
         return added
@@ -673,6 +779,7 @@ class Store:
         for the same stories, are read at once; new items go in with one ``executemany``."""
         guids = [entry.guid for entry in entries]
         own = _rows_by_key(db, _OWN_ITEMS, guids, (source_id,))
+        own |= _renamed(db, source_id, [entry for entry in entries if entry.guid not in own])
         fresh: list[tuple[Entry, str, str]] = []
         for entry in entries:
             row = own.get(entry.guid)
@@ -697,7 +804,9 @@ class Store:
         syndicated: list[tuple[int, int]] = []
         inserts: list[tuple[Entry, str, str]] = []
         for entry, canonical, key in fresh:
-            match = (canonical and by_canonical.get(canonical)) or (key and by_title.get(key))
+            match = (canonical and by_canonical.get(_story_key(canonical, entry))) or (
+                key and by_title.get(_story_key(key, entry))
+            )
             if match:
                 syndicated.append((int(match[1]), source_id))
             else:
@@ -751,7 +860,8 @@ class Store:
     ) -> None:
         """A changed entry keeps its id and first_seen; its date moves only if the feed has one."""
         published = None if entry.published is None else _to_text(entry.published)
-        db.execute(_UPDATE_ITEM, (*_entry_values(entry, canonical, key), published, item_id))
+        dated = int(published is not None)
+        db.execute(_UPDATE_ITEM, (*_entry_values(entry, canonical, key), published, dated, item_id))
 
     def items(self, ids: Iterable[int]) -> dict[int, Item]:
         """Items by id; ids that do not exist are simply absent from the result."""
@@ -770,6 +880,23 @@ class Store:
             (_to_text(since),),
         )
         return [_item_from_row(row) for row in rows]
+
+    def upcoming_event_ids(self, now: datetime, until: datetime) -> list[int]:
+        """Events that have not ended by ``now`` and start by ``until``, soonest first.
+
+        Chosen by when they happen, whatever the date they were announced on.
+        """
+        rows = self._db.execute(
+            """
+            SELECT id FROM items
+            WHERE event_start IS NOT NULL AND event_start <= ?
+              AND COALESCE(event_end, event_start) >= ?
+              AND COALESCE(type_override, item_type) = 'event'
+            ORDER BY event_start, id
+            """,
+            (_to_text(until), _to_text(now)),
+        )
+        return [row[0] for row in rows]
 
     def iter_items(self) -> Iterator[Item]:
         """Every item in id order, fetched in batches by keyset so no cursor stays open."""

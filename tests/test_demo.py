@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -53,7 +55,7 @@ def test_demo_rerun_gets_304s_and_adds_nothing(project: Path) -> None:
     if first["not_modified"] == 0:
         # The samples are re-dated at each full hour; a rerun across it is a fresh fetch.
         second = demo(project)
-    assert second["not_modified"] == second["sources_ok"] == 8
+    assert second["not_modified"] == second["sources_ok"] == 9
     assert second["new_items"] == 0
     assert [d["items"] for d in second["digests"]] == [d["items"] for d in first["digests"]]
 
@@ -63,3 +65,23 @@ def test_demo_sanitizes_the_hostile_sample(project: Path) -> None:
     assert "onerror" not in pages
     assert "javascript:" not in pages.lower()
     assert "<script" not in pages.lower()
+
+
+def test_demo_upcoming_lists_a_weekly_series_in_local_time_with_a_tzid_calendar_file(
+    project: Path,
+) -> None:
+    """Issue 16: the demo's Upcoming shows the sample calendar's weekly office hours, each
+    occurrence at 17:30 in Amsterdam, with an .ics whose DTSTART carries its TZID."""
+    demo(project)
+    page = project / "output" / "data-engineer" / "index.html"
+    tree = LexborHTMLParser(page.read_text(encoding="utf-8"))
+    lines = [
+        (li.css_first(".when").text(strip=True), li.css_first("a.add-to-calendar").attributes)
+        for li in tree.css_first("#section-upcoming").parent.css("li.item")
+        if li.css_first(".item-title").text(strip=True) == "Data quality office hours"
+    ]
+    assert len(lines) >= 4
+    for when, link in lines:
+        assert when.startswith("Tue ") and when.endswith(", 17:30 Europe/Amsterdam (every week)")
+        text = (page.parent / link["href"]).read_text(encoding="utf-8")
+        assert re.search(r"^DTSTART;TZID=Europe/Amsterdam:\d{8}T173000$", text, re.M)

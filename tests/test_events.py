@@ -125,7 +125,9 @@ def test_xcal_elements_in_rss() -> None:
 
 def test_ical_with_tzid_keeps_its_zone() -> None:
     content = (DATA / "events/calagator/synthetic/ical_apple.ics").read_bytes()
-    ((_event, when),) = list(ical.read_events(content))
+    read = ical.read_calendar(content, now=PUBLISHED, horizon=timedelta(days=60))
+    (event,) = read.events
+    when = event.time
     assert when is not None
     assert when.start == datetime(2002, 11, 28, 22, 0, tzinfo=UTC)  # 14:00 US/Pacific
     assert when.end == datetime(2002, 11, 28, 23, 0, tzinfo=UTC)
@@ -135,14 +137,14 @@ def test_ical_with_tzid_keeps_its_zone() -> None:
 def test_written_ics_parses_back_with_icalendar() -> None:
     start = datetime(2026, 10, 3, 16, 0, tzinfo=UTC)
     text = ical.event_ics(
-        uid_key="https://ev.example/1",
-        title="Data quality night, with commas; and semicolons",
-        start=start,
-        end=None,
-        all_day=False,
-        url="https://ev.example/1",
-        description="Line one\nLine two",
-        location="Rotterdam, NL",
+        ical.IcsEvent(
+            uid_key="https://ev.example/1",
+            title="Data quality night, with commas; and semicolons",
+            start=start,
+            url="https://ev.example/1",
+            description="Line one\nLine two",
+            location="Rotterdam, NL",
+        ),
         now=PUBLISHED,
     )
     assert "\r\n" in text
@@ -155,14 +157,9 @@ def test_written_ics_parses_back_with_icalendar() -> None:
     assert str(event["DESCRIPTION"]) == "Line one\nLine two"
     assert str(event["UID"]) == ical.event_uid("https://ev.example/1")
     all_day = ical.event_ics(
-        uid_key="x",
-        title="Summit",
-        start=start,
-        end=start + timedelta(days=1),
-        all_day=True,
-        url="",
-        description="",
-        location="",
+        ical.IcsEvent(
+            uid_key="x", title="Summit", start=start, end=start + timedelta(days=1), all_day=True
+        ),
         now=PUBLISHED,
     )
     (day_event,) = icalendar.Calendar.from_ical(all_day).walk("VEVENT")
@@ -170,6 +167,28 @@ def test_written_ics_parses_back_with_icalendar() -> None:
         date(2026, 10, 3),
         date(2026, 10, 5),
     )
+
+
+def test_an_event_in_a_named_zone_is_written_with_its_tzid_and_vtimezone() -> None:
+    """Defect 4: "add to calendar" wrote every time in UTC (or a floating one with ``Z``)."""
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 12, 3, 19, 0, tzinfo=berlin)
+    text = ical.event_ics(
+        ical.IcsEvent(uid_key="k", title="Meetup", start=start, timezone="Europe/Berlin"),
+        now=PUBLISHED,
+    )
+    assert "DTSTART;TZID=Europe/Berlin:20261203T190000\r\n" in text
+    assert "DTEND;TZID=Europe/Berlin:20261203T200000\r\n" in text
+    (calendar,) = icalendar.Calendar.from_ical(text, multiple=True)
+    assert [str(zone["TZID"]) for zone in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
+    (event,) = calendar.walk("VEVENT")
+    assert event["DTSTART"].dt == start
+    floating = ical.event_ics(
+        ical.IcsEvent(uid_key="k", title="Meetup", start=start.replace(tzinfo=UTC), floating=True),
+        now=PUBLISHED,
+    )
+    assert "DTSTART:20261203T190000\r\n" in floating
+    assert "VTIMEZONE" not in floating
 
 
 @pytest.mark.parametrize(

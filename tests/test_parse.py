@@ -84,7 +84,8 @@ def test_rss_091_iso_8859_1_decodes() -> None:
     assert entry.published is None  # RSS 0.91 items carry no date
 
 
-def test_json_feed_11_without_dates() -> None:
+def test_json_feed_11_with_rfc_822_dates() -> None:
+    """JSON Feed says RFC 3339; this real feed writes RFC 822, which is unambiguous: read."""
     feed = parse_file("real/feed-rs/jsonfeed/jsonfeed_elastic_1.1.json")
     assert feed.format == "json11"
     assert [entry.title for entry in feed.entries] == [
@@ -95,7 +96,11 @@ def test_json_feed_11_without_dates() -> None:
     assert all(entry.url.startswith("https://") for entry in feed.entries)
     assert feed.entries[0].author == "Chris Churilo, Fake Author 1"
     assert feed.entries[0].tags[:3] == ("InfluxDB", "Community", "Elasticsearch")
-    assert all(entry.published is None for entry in feed.entries)
+    assert [entry.published for entry in feed.entries] == [
+        datetime(2019, 5, 31, 19, 17, 58, tzinfo=UTC),
+        datetime(2018, 2, 6, 13, 34, 12, tzinfo=UTC),
+        None,
+    ]
 
 
 def test_golden_atom() -> None:
@@ -398,7 +403,10 @@ def test_json_feed_mapping() -> None:
     }
     feed = parse_feed(json.dumps(document).encode(), {}, "https://j.example/feed.json")
     assert (feed.title, feed.link, feed.format) == ("J & co", "https://j.example/", "json10")
-    assert feed.problems == ("item 1 is not an object, skipped",)
+    assert feed.problems == (
+        "item 1 is not an object, skipped",
+        "unreadable date 'garbage': left undated",
+    )
     first, second = feed.entries
     assert (first.guid, first.url, first.author) == ("42", "https://j.example/posts/42", "Ann")
     assert first.content == "Plain &lt;text&gt; &amp; more"

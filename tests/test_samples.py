@@ -12,16 +12,18 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 import feedparser
 import pytest
 
 from aggregator import config
 from aggregator.demo import fill_placeholders
-from aggregator.models import ITEM_TYPES, SOURCE_KINDS
+from aggregator.models import ITEM_TYPES, SOURCE_KINDS, ReadContext
+from aggregator.parse import parse_feed
 
 ROOT = Path(__file__).resolve().parent.parent
 FEEDS_TOML = ROOT / "feeds.toml"
@@ -29,7 +31,9 @@ PROFILES_DIR = ROOT / "profiles"
 SAMPLES_DIR = ROOT / "aggregator" / "samples"
 SAMPLES_TOML = SAMPLES_DIR / "feeds.toml"
 
-SAMPLE_FILES = sorted(p for p in SAMPLES_DIR.iterdir() if p.suffix != ".toml")
+SAMPLE_FILES = sorted(p for p in SAMPLES_DIR.iterdir() if p.suffix not in (".toml", ".ics"))
+"""The sample feeds; the sample calendar is checked on its own (below)."""
+CALENDAR = SAMPLES_DIR / "community-calendar.ics"
 PROFILES = sorted(PROFILES_DIR.glob("*.toml"))
 
 MIN_REAL_SOURCES = 22
@@ -98,8 +102,9 @@ def test_source_list_has_settings_and_complete_sources(path: Path) -> None:
     assert set(data["settings"]) == set(config.SETTINGS_KEYS)
     sources = data["source"]
     for source in sources:
-        # `type` and `scrape` are what a person adds only where needed.
-        assert set(source) | {"type", "scrape"} == set(config.SOURCE_KEYS), source.get("name")
+        # `type`, `scrape` and `timezone` are what a person adds only where needed.
+        optional = {"type", "scrape", "timezone"}
+        assert set(source) | optional == set(config.SOURCE_KEYS), source.get("name")
         assert source["kind"] in SOURCE_KINDS, source["name"]
         assert source["tags"], source["name"]
         assert all(isinstance(tag, str) and tag for tag in source["tags"])
@@ -135,7 +140,7 @@ def test_sample_source_list_names_every_sample_file_once() -> None:
     for source in data["source"]:
         assert source["url"].startswith("@@BASE@@/"), source["name"]
         listed.append(source["url"].removeprefix("@@BASE@@/"))
-    assert sorted(listed) == [p.name for p in SAMPLE_FILES]
+    assert sorted(listed) == sorted(p.name for p in (*SAMPLE_FILES, CALENDAR))
 
 
 # --- the sample feeds ------------------------------------------------------------------
@@ -258,3 +263,29 @@ def test_profiles_want_clearly_different_things() -> None:
     for i, mine in enumerate(interests):
         for theirs in interests[i + 1 :]:
             assert len(mine & theirs) <= 1
+
+
+def test_the_sample_calendar_has_series_in_a_named_zone_that_run_on() -> None:
+    """Made for the demo: weekly, fortnightly and monthly series in Europe/Amsterdam, fixed in
+    the past, so every day's demo finds their next occurrences in Upcoming."""
+    feed = parse_feed(
+        CALENDAR.read_bytes(),
+        {},
+        "http://127.0.0.1/community-calendar.ics",
+        "events",
+        context=ReadContext(NOW, timedelta(days=30)),
+    )
+    assert not feed.problems
+    by_series = {}
+    for entry in feed.entries:
+        by_series.setdefault(entry.title, []).append(entry.details)
+    office = by_series["Data quality office hours"]
+    assert {d.event_repeats for d in office} == {"every week"}
+    assert {d.event_timezone for d in office} == {"Europe/Amsterdam"}
+    local = [d.event_start.astimezone(ZoneInfo("Europe/Amsterdam")) for d in office]
+    assert {(t.weekday(), t.hour, t.minute) for t in local} == {(1, 17, 30)}  # Tuesdays 17:30
+    assert len(office) == 4
+    assert {d.event_repeats for d in by_series["Onboarding design lab"]} == {"every 2 weeks"}
+    assert {d.event_repeats for d in by_series["Mentoring circle: coaching new team leads"]} == {
+        "every month"
+    }

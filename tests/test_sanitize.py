@@ -214,3 +214,12 @@ def test_json_payload_round_trip_is_sanitized() -> None:
         assert dangers(entry.summary) == []
     assert feed.entries[-1].url == ""
     assert feed.entries[-1].summary == "&lt;script&gt;x&lt;/script&gt;"
+
+
+def test_a_web_link_without_a_host_is_dropped() -> None:
+    """Found by fuzzing a real Daring Fireball feed: a mangled ``https:/'www.x/`` link."""
+    html = sanitize_html('<a href="https:/\'www.realmacsoftware.com/">x</a>', "https://f.example/")
+    assert "href" not in html
+    assert 'href="https://www.realmacsoftware.com/"' in sanitize_html(
+        '<a href="https://www.realmacsoftware.com/">x</a>', "https://f.example/"
+    )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 from aggregator import pipeline
 from aggregator.config import parse_config
 from aggregator.errors import ConfigError
-from aggregator.models import ScrapeRules
+from aggregator.models import Profile, ScrapeRules
 from aggregator.parse import FeedParseError
 from aggregator.scrape import scrape_page
 from aggregator.store import Store
@@ -101,3 +103,80 @@ title = "h2"
     with Store(pipeline.Project.at(tmp_path).store_path) as store:
         items = list(store.iter_items())
     assert {item.item_type for item in items} == {"event"}
+
+
+UPCOMING_V3 = (PAGES / "events-calagator" / "hcal_upcoming_v3.html").read_bytes()
+
+
+def test_start_end_and_location_selectors_make_events_in_the_sources_zone():
+    """Defect 5: a scraped event's date went into `published`; no event start was stored."""
+    rules = ScrapeRules(item=".vevent", title=".summary", start=".dtstart", location=".location")
+
+    feed = scrape_page(
+        HCALENDAR, "https://jellyfish.example/night", rules, "blog", timezone="Europe/Berlin"
+    )
+
+    first = feed.entries[0]
+    assert first.item_type == "event"  # a start says so, whatever the source's kind
+    assert first.details.event_start == datetime(
+        2011, 7, 20, 13, 0, tzinfo=ZoneInfo("Europe/Berlin")
+    )
+    assert first.details.event_timezone == "Europe/Berlin"
+    assert first.details.location == "Kaffee Mitte, 2 Weinmeisterstrasse, Berlin"
+    assert first.published is None  # not invented from the event's date
+
+
+def test_a_real_hcalendar_page_gives_the_time_of_day_not_only_the_date():
+    """``content="2009-02-19"`` beside ``title="20090219T190000"``: the time wins; without a
+    zone anywhere it stays a local (floating) time."""
+    rules = ScrapeRules(item=".vevent", title=".summary", start=".dtstart", end=".dtend")
+
+    (entry,) = scrape_page(UPCOMING_V3, "https://upcoming.example/event/1", rules, "events").entries
+
+    assert entry.details.event_start == datetime(2009, 2, 19, 19, 0, tzinfo=UTC)
+    assert entry.details.event_floating
+    assert not entry.details.event_all_day
+
+
+def test_changing_the_link_selector_keeps_each_items_id():
+    """Smaller: a changed ``link`` selector gave every scraped item a new id (a duplicate)."""
+    before = ScrapeRules(item="li.event", title=".name")
+    after = ScrapeRules(item="li.event", title=".name", link="a.col")
+    url = "https://www.songkick.com/metro-areas/24426-uk-london"
+
+    first = scrape_page(SONGKICK, url, before, "events").entries
+    second = scrape_page(SONGKICK, url, after, "events").entries
+
+    assert [e.guid for e in first] == [e.guid for e in second]
+    # Items stored by the version that used the link as id are found under it.
+    assert first[0].former_guids == (first[0].url,)
+
+
+def test_a_scraped_event_reaches_upcoming_in_a_run(static_server, tmp_path):
+    page = static_server.add("/events", HCALENDAR, headers={"Content-Type": "text/html"})
+    text = f"""
+[settings]
+allow_private_networks = true
+
+[[source]]
+name = "Jellyfish night"
+url = "{page}"
+kind = "events"
+timezone = "Europe/Berlin"
+[source.scrape]
+item = ".vevent"
+title = ".summary"
+start = ".dtstart"
+location = ".location"
+"""
+    config = parse_config(text, tmp_path / "feeds.toml")
+    profile = Profile(name="jo", display_name="Jo", interests={"jellyfish": 1.0})
+    now = datetime(2011, 7, 19, 9, 0, tzinfo=UTC)
+    pipeline.run(pipeline.Project.at(tmp_path), now=now, config=config, profiles=[profile])
+
+    digest = (tmp_path / "output" / "jo" / "2011-07-19.html").read_text(encoding="utf-8")
+    upcoming = LexborHTMLParser(digest).css_first("#section-upcoming").parent
+    assert [n.text(strip=True) for n in upcoming.css(".when")][:1] == [
+        "Wed 20 Jul 2011, 13:00 Europe/Berlin"
+    ]
+    assert "new today" not in upcoming.text()

@@ -138,3 +138,45 @@ def test_opml_from_another_reader_with_folders():
       <outline text="Local" xmlUrl="file:///etc/passwd"/></body></opml>"""
     sources = read_opml(opml)
     assert [(s.name, s.url, s.kind) for s in sources] == [("A & B", "https://a.example/f", "blog")]
+
+
+LEMIRE = (PAGES / "trafilatura-cache" / "lemire.me.json.html").read_bytes()
+"""A real WordPress post page: it announces the blog's feed, then its comments feeds."""
+
+
+def lemire_page(static_server) -> str:
+    """The page served on 127.0.0.1, its feed links pointing there instead of lemire.me."""
+    body = LEMIRE.replace(b"https://lemire.me/", static_server.url("/").encode())
+    return static_server.add("/blog/post/", body, headers={"Content-Type": "text/html"})
+
+
+def test_add_refuses_when_the_pages_main_feed_fails_and_lists_the_candidates(
+    project, static_server
+):
+    """Defect 9: the comments feed was added silently when the main feed failed."""
+    page = lemire_page(static_server)
+    static_server.add("/blog/feed/", b"gone", status=404)
+    static_server.add("/blog/comments/feed/", ATOM, headers={"Content-Type": "application/rss+xml"})
+    before = (project / "feeds.toml").read_text()
+
+    output = learnplace(project, "sources", "add", page, ok=False)
+
+    assert f"its main feed {static_server.url('/blog/feed/')} failed (HTTP 404" in output
+    assert f"1. {static_server.url('/blog/feed/')}" in output
+    assert f"2. {static_server.url('/blog/comments/feed/')}" in output
+    assert "Comments Feed" in output
+    assert "3. " in output
+    assert (project / "feeds.toml").read_text() == before
+
+
+def test_add_says_which_feed_it_chose_and_why(project, static_server):
+    page = lemire_page(static_server)
+    static_server.add("/blog/feed/", ATOM, headers={"Content-Type": "application/rss+xml"})
+
+    output = learnplace(project, "sources", "add", page)
+
+    assert "Added " in output and static_server.url("/blog/feed/") in output
+    assert "chosen: the page's main feed \"Daniel Lemire's blog » Feed\", the first of the 3" in (
+        output
+    )
+    assert load_config(project / "feeds.toml").sources[-1].url == static_server.url("/blog/feed/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -534,3 +535,102 @@ def test_shared_items_start_over_when_full_and_still_find_every_item(
     assert set(items_of(ids.new_ids)) == set(ids.new_ids)
     # nothing read again while it fits; past the bound it starts over with what is wanted
     assert reads == [4, 0, 4, 12]
+
+
+def test_a_version_6_store_opens_with_event_times_and_undated_items_marked(
+    tmp_path: Path,
+) -> None:
+    """Issue 16's migration: a store the previous version wrote (schema 6) opens, keeps every
+    item, finds its events by their time and marks the items it had dated by first sight."""
+    path = tmp_path / "v6.sqlite3"
+    with sqlite3.connect(path) as db:
+        for statements in MIGRATIONS[:6]:
+            for statement in statements:
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 6")
+        db.execute(
+            "INSERT INTO sources (url, name, kind, etag) VALUES (?, 'A', 'events', ?)",
+            ("http://a.test/f", '"e"'),
+        )
+        seen = "2026-11-01T06:00:00.123456+00:00"
+        start = "2026-12-03T18:00:00.000000+00:00"
+        rows = [
+            ("meetup", "2026-10-01T00:00:00.000000+00:00", f'{{"event_start": "{start}"}}'),
+            ("undated", seen, "{}"),
+            ("dated", "2026-10-30T12:00:00.000000+00:00", "{}"),
+        ]
+        for guid, published, details in rows:
+            db.execute(
+                """
+                INSERT INTO items (source_id, guid, url, canonical_url, title, summary, content,
+                    text, published, first_seen, item_type, details)
+                VALUES (1, ?, '', '', ?, '', '', '', ?, ?, ?, ?)
+                """,
+                (
+                    guid,
+                    guid.title(),
+                    published,
+                    seen,
+                    "event" if guid == "meetup" else "article",
+                    details,
+                ),
+            )
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        items = {item.guid: item for item in store.iter_items()}
+        assert set(items) == {"meetup", "undated", "dated"}
+        assert items["meetup"].details.event_start == datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
+        assert (items["undated"].dated, items["dated"].dated, items["meetup"].dated) == (
+            False,
+            True,
+            True,
+        )
+        found = store.upcoming_event_ids(NOW, NOW + timedelta(days=60))
+        assert found == [items["meetup"].id]
+        assert store.cache_info("http://a.test/f", NOW).etag == '"e"'
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    db.close()
+
+
+def test_an_undated_entry_keeps_the_day_it_was_first_seen_and_is_marked(store: Store) -> None:
+    """Defect 7: an undated item got each run's time and looked new every day."""
+    (item_id,) = store.add_entries(BLOG.url, [entry("u", published=None)], NOW).new_ids
+    later = NOW + timedelta(days=3)
+    changed = entry("u", published=None, title="Post u, edited")
+    store.add_entries(BLOG.url, [changed], later)
+    item = store.items([item_id])[item_id]
+    assert (item.title, item.published, item.first_seen, item.dated) == (
+        "Post u, edited",
+        NOW,
+        NOW,
+        False,
+    )
+    store.add_entries(BLOG.url, [entry("u", published=later, title="Dated at last")], later)
+    assert store.items([item_id])[item_id].dated
+
+
+def test_occurrences_that_share_a_link_are_not_merged_across_sources(store: Store) -> None:
+    """Smaller: events of a series that share one URL were merged whatever their dates."""
+    link = "https://meetup.example/weekly"
+    first = Details(event_start=NOW + timedelta(days=2))
+    second = Details(event_start=NOW + timedelta(days=9))
+    store.add_entries(BLOG.url, [entry("a", url=link, item_type="event", details=first)], NOW)
+    again = [
+        entry("b1", url=link, item_type="event", details=first),  # the same occurrence: merged
+        entry("b2", url=link, item_type="event", details=second),  # another one: its own item
+    ]
+    result = store.add_entries(NEWS.url, again, NOW)
+    assert len(result.new_ids) == 1
+    assert store.item_count() == 2
+
+
+def test_an_entry_stored_under_a_former_id_takes_its_new_id(store: Store) -> None:
+    (item_id,) = store.add_entries(BLOG.url, [entry("old-id")], NOW).new_ids
+    old = entry("old-id")
+    renamed = dataclasses.replace(old, guid="new-id", former_guids=("old-id",))
+    result = store.add_entries(BLOG.url, [renamed], NOW)
+    assert (result.new_ids, result.updated_ids) == ([], [])
+    assert store.items([item_id])[item_id].guid == "new-id"
+    assert store.item_count() == 1

@@ -16,7 +16,9 @@ from selectolax.lexbor import LexborHTMLParser
 
 from aggregator import pipeline
 from aggregator.config import parse_config
+from aggregator.index import SearchIndex
 from aggregator.models import Profile
+from aggregator.store import Store
 
 DAY1 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 SOON = DAY1 + timedelta(hours=10)  # tonight: over by the next day's run
@@ -128,3 +130,33 @@ def test_upcoming_section_lists_future_events_in_date_order_and_drops_them_once_
         "Webinar: data quality basics",
         "Meetup: data quality night",
     ]
+
+
+def test_preview_of_an_earlier_day_shows_nothing_published_after_it(
+    tmp_path: Path, static_server
+) -> None:
+    """Smaller: ``preview --date`` in the past listed later items as "new today"."""
+    later = DAY1 + timedelta(days=5)
+    feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title>
+    <link>https://blog.example/</link>
+    <item><title>Data quality, day one</title><link>https://blog.example/1</link>
+    <pubDate>{rfc822(DAY1 - timedelta(hours=2))}</pubDate></item>
+    <item><title>Data quality, five days on</title><link>https://blog.example/2</link>
+    <pubDate>{rfc822(later)}</pubDate></item>
+    </channel></rss>""".encode()
+    url = static_server.add("/blog.xml", feed)
+    config = parse_config(
+        f'[settings]\nallow_private_networks = true\n\n[[source]]\nname = "Blog"\nurl = "{url}"\n',
+        tmp_path / "feeds.toml",
+    )
+    project = pipeline.Project.at(tmp_path)
+    pipeline.run(project, now=later + timedelta(hours=1), config=config, profiles=[PROFILE])
+    with (
+        Store(project.store_path) as store,
+        SearchIndex.open(project.index_dir) as index,
+    ):
+        then = pipeline.preview(store, index, PROFILE, DAY1)
+        now = pipeline.preview(store, index, PROFILE, later + timedelta(hours=1))
+    assert [pick.item.title for pick in then.picks] == ["Data quality, day one"]
+    assert "new today" in then.picks[0].reasons
+    assert now.picks[0].item.title == "Data quality, five days on"

@@ -16,6 +16,7 @@ from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors
 from aggregator.errors import ConfigError
 from aggregator.models import Digest, Item
+from aggregator.render import event_when
 
 
 @cli.group()
@@ -145,7 +146,7 @@ def preview(project_dir: Path, name: str, day: datetime | None) -> None:
 
 
 def _print_digest(digest: Digest) -> None:
-    if not digest.picks:
+    if not digest.picks and not digest.upcoming:
         click.echo(f"Nothing for {digest.profile.name} on {digest.day}.")
         return
     click.echo(f"{digest.profile.display_name}, {digest.day}: {len(digest.picks)} items")
@@ -154,6 +155,16 @@ def _print_digest(digest: Digest) -> None:
         click.echo(f"{number:>2}. [{item.id}] {item.title} ({item.source_name}, {item.item_type})")
         click.echo(f"      {item.url}")
         click.echo(f"      why: {'; '.join(pick.reasons)}")
+    if not digest.upcoming:
+        return
+    click.echo(f"Upcoming (next {digest.profile.upcoming_days} days): {len(digest.upcoming)}")
+    for pick in digest.upcoming:
+        item = pick.item
+        click.echo(f"  {event_when(item.details)}  [{item.id}] {item.title} ({item.source_name})")
+        if item.url:
+            click.echo(f"      {item.url}")
+        if pick.reasons:
+            click.echo(f"      why: {'; '.join(pick.reasons)}")
 
 
 @cli.command()

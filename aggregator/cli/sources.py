@@ -49,8 +49,9 @@ def sources(ctx: click.Context, as_json: bool) -> None:
 @friendly_errors
 def add(project_dir: Path, url: str, name: str | None, kind: str) -> None:
     """Add a feed, or a web page whose feed is found by autodiscovery, to feeds.toml."""
-    source = pipeline.add_source(pipeline.Project.at(project_dir), url, name=name, kind=kind)
-    click.echo(f"Added {source.name}: {source.url}")
+    added = pipeline.add_source(pipeline.Project.at(project_dir), url, name=name, kind=kind)
+    click.echo(f"Added {added.source.name}: {added.source.url}")
+    click.echo(f"  chosen: {added.reason}")
 
 
 @sources.command()

@@ -9,7 +9,7 @@ how recency and preferences enter; :mod:`~aggregator.rank.reasons` the reasons;
 """
 
 from aggregator.rank.blending import EXCLUDE_KEY, Ranked, blend, personalize, profile_queries
-from aggregator.rank.choose import choose_digest, rank_profile
+from aggregator.rank.choose import choose_digest, rank_items, rank_profile
 from aggregator.rank.feedback import Feedback
 from aggregator.rank.model import DEFAULT_MODEL, TUNED, TUNED_FEEDBACK, RankingModel, plan
 from aggregator.rank.reasons import explain
@@ -28,5 +28,6 @@ __all__ = [
     "personalize",
     "plan",
     "profile_queries",
+    "rank_items",
     "rank_profile",
 ]

@@ -149,14 +149,6 @@ class Ranking(Sequence[Ranked]):
     def __iter__(self) -> Iterator[Ranked]:
         return (self[n] for n in range(len(self)))
 
-    def events(self) -> list[Ranked]:
-        """The ranked items that are events (few), for the digest's Upcoming."""
-        return [
-            self[n]
-            for n, item_id in enumerate(self._ids)
-            if self._items[item_id].item_type == "event"
-        ]
-
 
 def blend(
     profile: Profile,

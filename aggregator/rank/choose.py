@@ -11,7 +11,14 @@ from aggregator.models import Digest, Item, Profile
 from aggregator.rank.blending import EXCLUDE_KEY, Ranking, blend, profile_queries
 from aggregator.rank.digest import build_digest
 from aggregator.rank.feedback import Feedback, learn, moved
-from aggregator.rank.model import DEFAULT_MODEL, RANKED_FIELDS, RankingModel, plan, universe
+from aggregator.rank.model import (
+    DEFAULT_MODEL,
+    RANKED_FIELDS,
+    RankingModel,
+    hits,
+    plan,
+    universe,
+)
 
 ItemsOf = Callable[[Iterable[int]], Mapping[int, Item]]
 """Ids to stored items: the store's ``items``, or a dict lookup in a benchmark."""
@@ -59,7 +66,15 @@ def choose_digest(
 ) -> Digest:
     """Rank and choose one profile's digest for ``day``, leaving out what was sent before."""
     ranked = rank_profile(index, items_of, profile, now, judgements=judgements, model=model)
-    return build_digest(profile, day, ranked, already_sent, now, ranked.events())
+    return build_digest(profile, day, ranked, already_sent, now)
+
+
+def rank_items(index: SearchIndex, profile: Profile, items: Mapping[int, Item]) -> Ranking:
+    """Given items (Upcoming's events, chosen by their time) ranked for ``profile``, those
+    matching it only; their words are scored among these items alone."""
+    chosen = plan(profile)
+    scores = index.score_docs(profile_queries(profile, chosen), index.hits_for(items))
+    return blend(profile, chosen, {key: hits(found) for key, found in scores.items()}, items)
 
 
 def _frequencies(index: SearchIndex) -> Callable[[set[str]], tuple[dict[str, int], int]]:

@@ -9,18 +9,22 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Collection, Iterable, Sequence
-from datetime import date, datetime
+from collections.abc import Collection, Iterable
+from datetime import date, datetime, timedelta
 
-from aggregator.models import Digest, Profile
+from aggregator.models import Digest, Item, Pick, Profile
 from aggregator.rank.blending import Ranked
-from aggregator.rank.reasons import explain
+from aggregator.rank.reasons import explain, interest_reasons
 
 MAX_SOURCE_SHARE = 0.4
 """No source fills more than this share of a digest while others have matching items."""
 
-MAX_UPCOMING = 10
+MAX_UPCOMING = 20
 """Events listed under "Upcoming" at most: the soonest, which are the ones to act on."""
+
+MAX_PER_SERIES = 4
+"""Occurrences of one recurring series listed at most (about a month of a weekly meetup), so a
+daily series leaves room for the other events."""
 
 
 def build_digest(
@@ -29,7 +33,6 @@ def build_digest(
     ranked: Iterable[Ranked],
     already_sent: Collection[int],
     now: datetime,
-    events: Iterable[Ranked] = (),
 ) -> Digest:
     """Choose ``profile.digest_size`` picks from ``ranked`` (best first).
 
@@ -39,10 +42,11 @@ def build_digest(
     ``ranked`` is read only as far as the picks need, so a lazy ranking of
     thousands of matches costs what a digest uses of it.
 
-    Events that are over by ``now`` are left out, and items of types the
-    profile does not want. Dated events still ahead (of ``events``, the
-    ranking's events) go to ``upcoming`` instead, soonest first, every day
-    until they happen, whether sent before or not.
+    Events that are over by ``now`` are left out, items of types the profile
+    does not want, and items published after ``now`` (a preview of a past day
+    shows what that day knew). Events starting within the profile's
+    ``upcoming_days`` are not picks: they are the digest's Upcoming, which the
+    pipeline chooses among all stored events by their time (:func:`upcoming_picks`).
     """
     wanted = set(profile.wanted_types) or None
     size = profile.digest_size
@@ -53,8 +57,11 @@ def build_digest(
     titles: set[str] = set()
     for position, candidate in enumerate(ranked):
         item = candidate.item
-        if (wanted is not None and item.item_type not in wanted) or (
-            item.item_type == "event" and (item.is_upcoming(now) or item.is_past_event(now))
+        if (
+            (wanted is not None and item.item_type not in wanted)
+            or item.published > now
+            or item.is_past_event(now)
+            or in_horizon(item, profile, now)
         ):
             continue
         key = _title_key(item.title)
@@ -70,29 +77,51 @@ def build_digest(
             over_cap.append((position, candidate))
     if len(chosen) < size:
         chosen = sorted(chosen + over_cap[: size - len(chosen)], key=lambda pair: pair[0])
-    upcoming = _upcoming([c for c in events if wanted is None or c.item.item_type in wanted], now)
-    return Digest(
-        profile=profile,
-        day=day,
-        picks=tuple(explain(c, now) for _, c in chosen),
-        upcoming=tuple(explain(c, now) for c in upcoming),
-    )
+    return Digest(profile=profile, day=day, picks=tuple(explain(c, now) for _, c in chosen))
 
 
-def _upcoming(ranked: Sequence[Ranked], now: datetime) -> list[Ranked]:
-    """The soonest upcoming events, one per title (the same event announced by two sources)."""
+def in_horizon(item: Item, profile: Profile, now: datetime) -> bool:
+    """An event that has not ended and starts within the profile's Upcoming horizon."""
+    start = item.details.event_start
+    horizon = now + timedelta(days=profile.upcoming_days)
+    return start is not None and start <= horizon and item.is_upcoming(now)
+
+
+def upcoming_picks(ranked: Iterable[Ranked], now: datetime) -> tuple[Pick, ...]:
+    """The soonest upcoming events: each occurrence of a series its own line (at most
+    :data:`MAX_PER_SERIES` of one series), the same event from two sources once (same title,
+    same start).
+
+    Their reasons are the interests they match: the day they were announced says
+    nothing about an event, its date does.
+    """
     events = sorted(
         (c for c in ranked if c.item.is_upcoming(now)),
         key=lambda c: (c.item.details.event_start, -c.score, c.item.id),
     )
-    titles: set[str] = set()
-    chosen = []
+    seen: set[tuple[str, datetime | None]] = set()
+    per_series: dict[tuple[str, str], int] = {}
+    chosen: list[Pick] = []
     for candidate in events:
-        key = _title_key(candidate.item.title)
-        if key not in titles:
-            titles.add(key)
-            chosen.append(candidate)
-    return chosen[:MAX_UPCOMING]
+        item = candidate.item
+        key = (_title_key(item.title), item.details.event_start)
+        series = (item.source_url, item.details.event_series)
+        if key in seen or (series[1] and per_series.get(series, 0) >= MAX_PER_SERIES):
+            continue
+        seen.add(key)
+        if series[1]:
+            per_series[series] = per_series.get(series, 0) + 1
+        chosen.append(_event_pick(candidate))
+        if len(chosen) == MAX_UPCOMING:
+            break
+    return tuple(chosen)
+
+
+def _event_pick(ranked: Ranked) -> Pick:
+    reasons = interest_reasons(ranked.item, ranked.matched)
+    if ranked.source_weight > 1:
+        reasons.append(f"preferred source: {ranked.item.source_name}")
+    return Pick(item=ranked.item, score=round(ranked.score, 4), reasons=tuple(reasons))
 
 
 @functools.lru_cache(maxsize=65_536)

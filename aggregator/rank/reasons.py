@@ -30,7 +30,10 @@ def explain(ranked: Ranked, now: datetime) -> Pick:
     reasons = interest_reasons(ranked.item, ranked.matched)
     age_days = int(max(0.0, (now - ranked.item.published).total_seconds()) // 86400)
     if age_days <= 1:
-        reasons.append("new today" if age_days == 0 else "from yesterday")
+        if ranked.item.dated:
+            reasons.append("new today" if age_days == 0 else "from yesterday")
+        else:  # its date is when it was first seen, which says nothing of when it was written
+            reasons.append(f"undated, first seen {'today' if age_days == 0 else 'yesterday'}")
     elif age_days > OLDER_DAYS:
         reasons.append(f"older ({age_days} days)")
     if ranked.type_weight != 1.0:
