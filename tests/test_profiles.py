@@ -138,7 +138,7 @@ def test_feedback_more_moves_the_next_digest_toward_the_item_and_names_its_words
     liked_words = set(re.findall(r"\w+", f"{liked.title} {liked.text}".lower()))
     liked_terms = set(analysed(f"{liked.title} {liked.text}"))
     learnt = [
-        reason.partition("(")[2].rstrip(")").split(", ")
+        reason.partition("(")[2].rstrip(")").rsplit(" in ", 1)[0].split(", ")
         for pick in after.picks
         for reason in pick.reasons
         if reason.startswith("like items you wanted more of")

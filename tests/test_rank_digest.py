@@ -209,7 +209,7 @@ def test_feedback_reasons_use_the_items_own_words() -> None:
     scores = scored({("term", "onboard"): {2: 1.0}, ("term", fatigue): {2: 1.0}})
     ranked = blend(profile(), chosen, scores, {2: other}, feedback, moved(chosen, feedback))
     reasons = explain(ranked[0], NOW).reasons
-    assert "like items you wanted more of (fatigue, pager)" in reasons
+    assert "like items you wanted more of (fatigue, pager in title)" in reasons
 
 
 def ranked(it: Item, score: float) -> Ranked:

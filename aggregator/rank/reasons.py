@@ -42,9 +42,12 @@ def explain(ranked: Ranked, now: datetime) -> Pick:
     if ranked.source_weight > 1:
         reasons.append(f"preferred source: {ranked.item.source_name}")
     if ranked.liked:
-        reasons.append(f"like items you wanted more of ({', '.join(ranked.liked)})")
+        where = _fields_holding(ranked.item, ranked.liked)
+        reasons.append(f"like items you wanted more of ({', '.join(ranked.liked)} in {where})")
     if ranked.disliked:
-        reasons.append(f"lowered: like items you wanted less of ({', '.join(ranked.disliked)})")
+        where = _fields_holding(ranked.item, ranked.disliked)
+        words = ", ".join(ranked.disliked)
+        reasons.append(f"lowered: like items you wanted less of ({words} in {where})")
     return Pick(item=ranked.item, score=round(ranked.score, 6), reasons=tuple(reasons))
 
 
@@ -97,6 +100,18 @@ def matched_words(
             where.append(label)
             words.extend(word for word in found if word not in words)
     return words, where
+
+
+def _fields_holding(item: Item, words: Sequence[str]) -> str:
+    """Where the item holds any of ``words`` (as it spells them), for a reason to say."""
+    texts = document(item)
+    wanted = set(words)
+    found = [
+        label
+        for name, label in _FIELD_LABELS.items()
+        if wanted & set(spelled(str(texts[name])).values())
+    ]
+    return ", ".join(found)
 
 
 def _contains(tokens: list[str], wanted: list[str]) -> bool:
