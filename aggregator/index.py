@@ -11,7 +11,9 @@ freshness window by a document set computed once per run.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import mmap
 import multiprocessing
 import os
 import re
@@ -34,7 +36,6 @@ from types import TracebackType
 from typing import Any
 
 import numpy as np
-import whoosh.filedb.compound
 import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
 from whoosh import formats, query, scoring
@@ -42,6 +43,7 @@ from whoosh.analysis import StemmingAnalyzer
 from whoosh.codec.base import Segment
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3TermInfo, _lenfield
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import BufferFile, StructFile
 from whoosh.idsets import BitSet
 from whoosh.matching import ListMatcher, Matcher
@@ -231,7 +233,45 @@ class _MappedFile(BufferFile):
         self.file = _ViewReader(buf)
 
 
-whoosh.filedb.compound.BufferFile = _MappedFile  # type: ignore[misc]
+class _SegmentFile(StructFile):
+    """A compound segment file that maps itself and hands out its parts as :class:`_MappedFile`.
+
+    Whoosh asks a segment file for each part with ``subset`` when it does not map the
+    file itself (see :class:`_IndexStorage`).
+    """
+
+    def __init__(self, fileobj: Any, name: str | None = None, onclose: Any = None) -> None:
+        super().__init__(fileobj, name=name, onclose=onclose)
+        self._map = mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def subset(self, offset: int, length: int, name: str | None = None) -> _MappedFile:
+        return _MappedFile(memoryview(self._map)[offset : offset + length], name or self._name)
+
+    def close(self) -> None:
+        # A reader may still hold a view of it: then the map goes with the last view.
+        with contextlib.suppress(BufferError):
+            self._map.close()
+        super().close()
+
+
+class _IndexStorage(FileStorage):
+    """The index folder, whose segments are read in place through :class:`_SegmentFile`.
+
+    Told that the storage cannot map files (``supports_mmap=False``, a public
+    option), Whoosh reads each part of a compound segment through the segment
+    file's ``subset``, which :class:`_SegmentFile` answers with a view of its map.
+    Only indexes opened through :meth:`SearchIndex.open` read this way: a plain
+    Whoosh index in the same process (a benchmark's baseline) is left as Whoosh
+    reads it. tests/test_index.py fails if Whoosh stops asking for ``subset``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path), supports_mmap=False)
+
+    def open_file(self, name: str, **kwargs: Any) -> StructFile:
+        if not name.endswith(Segment.COMPOUND_EXT):
+            return super().open_file(name, **kwargs)
+        return _SegmentFile(Path(self._fpath(name)).open("rb"), name=name, **kwargs)
 
 
 PARALLEL_MIN_DOCS = 5_000
@@ -1121,9 +1161,10 @@ class SearchIndex:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         try:
-            if not whoosh.index.exists_in(str(path)):
-                return cls(whoosh.index.create_in(str(path), SCHEMA), path)
-            ix = whoosh.index.open_dir(str(path))
+            storage = _IndexStorage(path)
+            if not storage.index_exists():
+                return cls(storage.create_index(SCHEMA), path)
+            ix = storage.open_index()
         except (ImportError, AttributeError) as error:
             # The table of contents pickles the schema and codec classes that wrote it.
             ix, stale = None, f"the index was written by another version ({error})"
@@ -1133,7 +1174,7 @@ class SearchIndex:
             if ix is not None:
                 ix.close()
             if recreate_if_stale:
-                return cls(whoosh.index.create_in(str(path), SCHEMA), path)
+                return cls(_IndexStorage(path).create_index(SCHEMA), path)
             raise IndexSchemaError(f"{path}: {stale}; `learnplace run` rebuilds it from the store")
         return cls(ix, path)
 
