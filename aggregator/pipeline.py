@@ -2,10 +2,10 @@
 
     load config + profiles          (validate everything before writing anything)
     schedule                        (sources backing off, rate-limited or retired wait; --force)
-    fetch_many | parse | store      (fetches run concurrently; each changed body is parsed in a
-                                     worker process; results are stored as they come back,
-                                     through a single SQLite writer; schedule.decide sets
-                                     each source's next attempt)
+    fetch_many | parse | store      (aggregator.collect: fetches run concurrently; each changed
+                                     body is parsed in a worker process; results are stored as
+                                     they come back, through a single SQLite writer;
+                                     schedule.decide sets each source's next attempt)
     index                           (new and changed items, one commit; repaired if behind)
     rank | digest                   (per profile, over the freshness window)
     render                          (pages, archives, feeds, team pages, site index; atomic writes)
@@ -19,7 +19,6 @@ Only one run may write a project at a time: a second one refuses clearly.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import multiprocessing
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -28,7 +27,6 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from time import monotonic
 from typing import Protocol
 
 import tomlkit
@@ -36,21 +34,20 @@ from filelock import FileLock, Timeout
 
 from aggregator import profile_edit
 from aggregator import sources as edit_sources
+from aggregator.collect import RunSummary, collect
 from aggregator.config import load_config, load_profile, load_profiles, parse_config
 from aggregator.config import profile_path as config_profile_path
 from aggregator.demo import SampleServer, example_profiles_dir
 from aggregator.digest import build_digest
 from aggregator.discover import discover_feeds, looks_like_html
 from aggregator.errors import FeedParseError, LearnplaceError, RunLockedError, UnknownItemError
-from aggregator.fetch import fetch_many, fetch_one
+from aggregator.fetch import fetch_one
 from aggregator.index import SearchFilters, SearchIndex, finish_swap
 from aggregator.mail import MailError, build_message, send_message
 from aggregator.models import (
     CacheInfo,
     Config,
     Digest,
-    Entry,
-    FetchResult,
     Item,
     ParsedFeed,
     Pick,
@@ -61,7 +58,6 @@ from aggregator.models import (
     Source,
     SourceStatus,
 )
-from aggregator.parse_pool import ParsePool
 from aggregator.rank import (
     EXCLUDE_KEY,
     EXPAND_KEY,
@@ -76,9 +72,8 @@ from aggregator.rank import (
     terms_query,
 )
 from aggregator.render import SiteWriter, make_environment
-from aggregator.schedule import SourceState, decide, is_due
 from aggregator.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
-from aggregator.store import FetchRecord, Store
+from aggregator.store import Store
 
 FEED_DAYS = 14
 """How many days of digests a person's Atom feed carries."""
@@ -136,22 +131,6 @@ class SilentReporter:
         """Ignore the step."""
 
 
-@dataclass(slots=True)
-class RunSummary:
-    """What one run did, for the closing summary and ``--json``."""
-
-    sources_ok: int = 0
-    not_modified: int = 0
-    skipped: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    moved: list[tuple[str, str]] = field(default_factory=list)
-    retired: list[str] = field(default_factory=list)
-    new_items: int = 0
-    updated_items: int = 0
-    digests: list[tuple[str, int, Path]] = field(default_factory=list)
-    site_index: Path | None = None
-
-
 def run(
     project: Project,
     *,
@@ -203,7 +182,7 @@ def _refresh(
 ) -> None:
     """Fetch, parse and store; new and changed items wait in the store's index queue."""
     store.sync_sources(config.sources)
-    asyncio.run(_collect(config, store, now, reporter, summary, force))
+    asyncio.run(collect(config, store, now, reporter, summary, force))
 
 
 def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> RunSummary:
@@ -238,131 +217,6 @@ def _run_lock(project: Project) -> Iterator[None]:
         yield
     finally:
         lock.release()
-
-
-@dataclass(frozen=True, slots=True)
-class _Due:
-    """A source picked for this run and its schedule before the fetch."""
-
-    source: Source
-    state: SourceState
-
-
-async def _collect(
-    config: Config,
-    store: Store,
-    now: datetime,
-    reporter: Reporter,
-    summary: RunSummary,
-    force: bool,
-) -> None:
-    """Fetch the due sources concurrently; parse in workers; store results a batch at a time."""
-    due = _due_sources(config, store, now, summary, force)
-    targets = [(url, store.cache_info(item.source.url)) for url, item in due.items()]
-    reporter.start("fetch", len(targets))
-    writer = _ResultWriter(store, now, summary)
-    with ParsePool() as pool:
-        parsing: list[asyncio.Task[None]] = []
-        async for result in fetch_many(targets, config.settings):
-            item = due[result.url]
-            if result.ok and result.content is not None:
-                parsing.append(asyncio.create_task(_parse(pool, writer, item, result)))
-            else:
-                writer.add(item, result)
-            reporter.advance("fetch", item.source.name)
-        await asyncio.gather(*parsing)
-    writer.flush()
-
-
-def _due_sources(
-    config: Config, store: Store, now: datetime, summary: RunSummary, force: bool
-) -> dict[str, _Due]:
-    """Sources to fetch now, by the URL to fetch (a permanently moved source's new one)."""
-    due: dict[str, _Due] = {}
-    for source in config.sources:
-        state = store.source_state(source.url)
-        if not is_due(state, now, force=force):
-            summary.skipped += 1
-            continue
-        if state.fetch_url in due:  # moved onto another source's URL: fetch its own again
-            state = dataclasses.replace(state, fetch_url=source.url, moved_from=None)
-        due[state.fetch_url] = _Due(source, state)
-    return due
-
-
-async def _parse(pool: ParsePool, writer: _ResultWriter, item: _Due, result: FetchResult) -> None:
-    """A 200's entries; a body that is not a feed turns the result into a failure."""
-    assert result.content is not None
-    source = item.source
-    try:
-        feed = await pool.parse(
-            result.content,
-            result.headers,
-            result.final_url,
-            source.kind,
-            source.scrape,
-            source.item_type,
-        )
-    except FeedParseError as exc:
-        writer.add(item, dataclasses.replace(result, error=str(exc)))
-        return
-    writer.add(item, result, feed.problems, feed.entries)
-
-
-STORE_BATCH = 50
-"""Sources whose results one store transaction holds: a commit per source cost more than parsing."""
-
-STORE_BATCH_S = 0.5
-"""A batch is committed after this long even if smaller, so a slow run's progress is kept."""
-
-
-class _ResultWriter:
-    """Fetch results into the store, a batch of sources per transaction.
-
-    A kill loses at most the batch not yet committed: those sources' new
-    validators were not saved either, so the next run fetches them again.
-    """
-
-    def __init__(self, store: Store, now: datetime, summary: RunSummary) -> None:
-        self._store = store
-        self._now = now
-        self._summary = summary
-        self._pending: list[FetchRecord] = []
-        self._flushed = monotonic()
-
-    def add(
-        self,
-        item: _Due,
-        result: FetchResult,
-        problems: Sequence[str] = (),
-        entries: Sequence[Entry] | None = None,
-    ) -> None:
-        state = decide(result, item.state, self._now)
-        self._pending.append(FetchRecord(item.source.url, result, state, tuple(problems), entries))
-        _count(item, result, state, self._summary)
-        if len(self._pending) >= STORE_BATCH or monotonic() - self._flushed >= STORE_BATCH_S:
-            self.flush()
-
-    def flush(self) -> None:
-        self._flushed = monotonic()
-        if self._pending:
-            added = self._store.record_fetches(self._pending, self._now)
-            self._pending = []
-            self._summary.new_items += len(added.new_ids)
-            self._summary.updated_items += len(added.updated_ids)
-
-
-def _count(item: _Due, result: FetchResult, state: SourceState, summary: RunSummary) -> None:
-    name = item.source.name
-    if result.ok:
-        summary.sources_ok += 1
-        summary.not_modified += result.not_modified
-    else:
-        summary.failures.append((name, result.error or f"HTTP {result.status}"))
-    if state.fetch_url != item.state.fetch_url:
-        summary.moved.append((name, state.fetch_url))
-    if state.retired and not item.state.retired:
-        summary.retired.append(name)
 
 
 @contextmanager

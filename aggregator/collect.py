@@ -1,0 +1,169 @@
+"""The fetch, parse and store stages of a run: each source's outcome is recorded, whatever it is.
+
+fetch_many | parse | store      fetches run concurrently; each changed body is parsed in a
+                                worker process; results are stored as they come back,
+                                through a single SQLite writer; schedule.decide sets
+                                each source's next attempt
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from time import monotonic
+from typing import TYPE_CHECKING
+
+from aggregator.errors import FeedParseError
+from aggregator.fetch import fetch_many
+from aggregator.models import Config, Entry, FetchResult, Source
+from aggregator.parse_pool import ParsePool
+from aggregator.schedule import SourceState, decide, is_due
+from aggregator.store import FetchRecord, Store
+
+if TYPE_CHECKING:
+    from aggregator.pipeline import Reporter
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What one run did, for the closing summary and ``--json``."""
+
+    sources_ok: int = 0
+    not_modified: int = 0
+    skipped: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    new_items: int = 0
+    updated_items: int = 0
+    digests: list[tuple[str, int, Path]] = field(default_factory=list)
+    site_index: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """A source picked for this run and its schedule before the fetch."""
+
+    source: Source
+    state: SourceState
+
+
+async def collect(
+    config: Config,
+    store: Store,
+    now: datetime,
+    reporter: Reporter,
+    summary: RunSummary,
+    force: bool,
+) -> None:
+    """Fetch the due sources concurrently; parse in workers; store results a batch at a time."""
+    due = _due_sources(config, store, now, summary, force)
+    targets = [(url, store.cache_info(item.source.url)) for url, item in due.items()]
+    reporter.start("fetch", len(targets))
+    writer = _ResultWriter(store, now, summary)
+    with ParsePool() as pool:
+        parsing: list[asyncio.Task[None]] = []
+        async for result in fetch_many(targets, config.settings):
+            item = due[result.url]
+            if result.ok and result.content is not None:
+                parsing.append(asyncio.create_task(_parse(pool, writer, item, result)))
+            else:
+                writer.add(item, result)
+            reporter.advance("fetch", item.source.name)
+        await asyncio.gather(*parsing)
+    writer.flush()
+
+
+def _due_sources(
+    config: Config, store: Store, now: datetime, summary: RunSummary, force: bool
+) -> dict[str, _Due]:
+    """Sources to fetch now, by the URL to fetch (a permanently moved source's new one)."""
+    due: dict[str, _Due] = {}
+    for source in config.sources:
+        state = store.source_state(source.url)
+        if not is_due(state, now, force=force):
+            summary.skipped += 1
+            continue
+        if state.fetch_url in due:  # moved onto another source's URL: fetch its own again
+            state = dataclasses.replace(state, fetch_url=source.url, moved_from=None)
+        due[state.fetch_url] = _Due(source, state)
+    return due
+
+
+async def _parse(pool: ParsePool, writer: _ResultWriter, item: _Due, result: FetchResult) -> None:
+    """A 200's entries; a body that is not a feed turns the result into a failure."""
+    assert result.content is not None
+    source = item.source
+    try:
+        feed = await pool.parse(
+            result.content,
+            result.headers,
+            result.final_url,
+            source.kind,
+            source.scrape,
+            source.item_type,
+        )
+    except FeedParseError as exc:
+        writer.add(item, dataclasses.replace(result, error=str(exc)))
+        return
+    writer.add(item, result, feed.problems, feed.entries)
+
+
+STORE_BATCH = 50
+"""Sources whose results one store transaction holds: a commit per source cost more than parsing."""
+
+STORE_BATCH_S = 0.5
+"""A batch is committed after this long even if smaller, so a slow run's progress is kept."""
+
+
+class _ResultWriter:
+    """Fetch results into the store, a batch of sources per transaction.
+
+    A kill loses at most the batch not yet committed: those sources' new
+    validators were not saved either, so the next run fetches them again.
+    """
+
+    def __init__(self, store: Store, now: datetime, summary: RunSummary) -> None:
+        self._store = store
+        self._now = now
+        self._summary = summary
+        self._pending: list[FetchRecord] = []
+        self._flushed = monotonic()
+
+    def add(
+        self,
+        item: _Due,
+        result: FetchResult,
+        problems: Sequence[str] = (),
+        entries: Sequence[Entry] | None = None,
+    ) -> None:
+        state = decide(result, item.state, self._now)
+        self._pending.append(FetchRecord(item.source.url, result, state, tuple(problems), entries))
+        _count(item, result, state, self._summary)
+        if len(self._pending) >= STORE_BATCH or monotonic() - self._flushed >= STORE_BATCH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        self._flushed = monotonic()
+        if self._pending:
+            added = self._store.record_fetches(self._pending, self._now)
+            self._pending = []
+            self._summary.new_items += len(added.new_ids)
+            self._summary.updated_items += len(added.updated_ids)
+
+
+def _count(item: _Due, result: FetchResult, state: SourceState, summary: RunSummary) -> None:
+    name = item.source.name
+    if result.ok:
+        summary.sources_ok += 1
+        summary.not_modified += result.not_modified
+    else:
+        summary.failures.append((name, result.error or f"HTTP {result.status}"))
+    if state.fetch_url != item.state.fetch_url:
+        summary.moved.append((name, state.fetch_url))
+    if state.retired and not item.state.retired:
+        summary.retired.append(name)
