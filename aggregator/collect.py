@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import traceback
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,10 +19,11 @@ from pathlib import Path
 from time import monotonic
 from typing import TYPE_CHECKING
 
-from aggregator.errors import FeedParseError
+from aggregator.bounds import MAX_PROBLEM_CHARS, clean_text, undated_if_future
+from aggregator.errors import FeedParseError, SourceCrashWarning
 from aggregator.fetch import fetch_many
 from aggregator.models import Config, Entry, FetchResult, Source
-from aggregator.parse_pool import ParsePool
+from aggregator.parse_pool import ParsePool, worker_memory
 from aggregator.schedule import SourceState, decide, is_due
 from aggregator.store import FetchRecord, Store
 
@@ -59,13 +62,19 @@ async def collect(
     reporter: Reporter,
     summary: RunSummary,
     force: bool,
+    pool: ParsePool | None = None,
 ) -> None:
-    """Fetch the due sources concurrently; parse in workers; store results a batch at a time."""
+    """Fetch the due sources concurrently; parse in workers; store results a batch at a time.
+
+    ``pool`` is where bodies are parsed: by default a new :class:`ParsePool` whose
+    workers may use :func:`worker_memory` of the body cap.
+    """
     due = _due_sources(config, store, now, summary, force)
     targets = [(url, store.cache_info(item.source.url)) for url, item in due.items()]
     reporter.start("fetch", len(targets))
     writer = _ResultWriter(store, now, summary)
-    with ParsePool() as pool:
+    pool = pool or ParsePool(memory_limit=worker_memory(config.settings.max_body_bytes))
+    with pool:
         parsing: list[asyncio.Task[None]] = []
         async for result in fetch_many(targets, config.settings):
             item = due[result.url]
@@ -95,7 +104,7 @@ def _due_sources(
 
 
 async def _parse(pool: ParsePool, writer: _ResultWriter, item: _Due, result: FetchResult) -> None:
-    """A 200's entries; a body that is not a feed turns the result into a failure."""
+    """A 200's entries; a body that is no feed, or that the parser fails on, is a failure."""
     assert result.content is not None
     source = item.source
     try:
@@ -108,9 +117,29 @@ async def _parse(pool: ParsePool, writer: _ResultWriter, item: _Due, result: Fet
             source.item_type,
         )
     except FeedParseError as exc:
-        writer.add(item, dataclasses.replace(result, error=str(exc)))
+        error = str(exc)
+    except MemoryError:
+        error = f"the document needs more than {pool.memory_limit_mib} MiB to parse"
+    except Exception as exc:  # whatever else a source's bytes make the parser raise is its failure
+        error = _crashed(source, "parsing its document", exc)
+    else:
+        writer.add(item, result, feed.problems, feed.entries)
         return
-    writer.add(item, result, feed.problems, feed.entries)
+    writer.add(item, dataclasses.replace(result, error=error))
+
+
+def _crashed(source: Source, doing: str, exc: Exception) -> str:
+    """The recorded error for an exception no source should cause, after warning about it.
+
+    The warning carries the traceback (a worker's comes back as the exception's cause):
+    a person sees it on stderr, and the test suite, which makes warnings errors, fails.
+    """
+    cause = exc.__cause__
+    trace = getattr(cause, "tb", None) or "".join(traceback.format_exception(exc))
+    error = f"{type(exc).__name__} while {doing}: {exc}"
+    message = f"{source.name} ({source.url}): {error}, recorded as its failure\n{trace}"
+    warnings.warn(SourceCrashWarning(clean_text(message).replace("\r", "")), stacklevel=2)
+    return f"{clean_text(error)[:MAX_PROBLEM_CHARS]} (a bug: please report it)"
 
 
 STORE_BATCH = 50
@@ -125,13 +154,15 @@ class _ResultWriter:
 
     A kill loses at most the batch not yet committed: those sources' new
     validators were not saved either, so the next run fetches them again.
+    A batch the store refuses is stored again one source at a time, so only a
+    source whose own entries the store cannot take fails (without its entries).
     """
 
     def __init__(self, store: Store, now: datetime, summary: RunSummary) -> None:
         self._store = store
         self._now = now
         self._summary = summary
-        self._pending: list[FetchRecord] = []
+        self._pending: list[tuple[_Due, FetchRecord]] = []
         self._flushed = monotonic()
 
     def add(
@@ -141,19 +172,54 @@ class _ResultWriter:
         problems: Sequence[str] = (),
         entries: Sequence[Entry] | None = None,
     ) -> None:
-        state = decide(result, item.state, self._now)
-        self._pending.append(FetchRecord(item.source.url, result, state, tuple(problems), entries))
-        _count(item, result, state, self._summary)
+        if entries is not None:
+            entries, future = undated_if_future(entries, self._now)
+            problems = (*problems, future) if future else problems
+        record = FetchRecord(
+            item.source.url, result, self._decide(item, result), tuple(problems), entries
+        )
+        self._pending.append((item, record))
         if len(self._pending) >= STORE_BATCH or monotonic() - self._flushed >= STORE_BATCH_S:
             self.flush()
 
+    def _decide(self, item: _Due, result: FetchResult) -> SourceState:
+        try:
+            return decide(result, item.state, self._now)
+        except Exception as exc:  # a response header no scheduler should choke on
+            error = _crashed(item.source, "reading its response headers", exc)
+            return decide(
+                dataclasses.replace(result, headers={}, error=error), item.state, self._now
+            )
+
     def flush(self) -> None:
         self._flushed = monotonic()
-        if self._pending:
-            added = self._store.record_fetches(self._pending, self._now)
-            self._pending = []
-            self._summary.new_items += len(added.new_ids)
-            self._summary.updated_items += len(added.updated_ids)
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        try:
+            self._record([record for _, record in pending])
+        except Exception:
+            pending = [(item, self._record_alone(item, record)) for item, record in pending]
+        for item, record in pending:
+            _count(item, record.result, record.state, self._summary)
+
+    def _record(self, records: list[FetchRecord]) -> None:
+        added = self._store.record_fetches(records, self._now)
+        self._summary.new_items += len(added.new_ids)
+        self._summary.updated_items += len(added.updated_ids)
+
+    def _record_alone(self, item: _Due, record: FetchRecord) -> FetchRecord:
+        """``record`` stored by itself; if the store refuses it, its failure without entries."""
+        try:
+            self._record([record])
+        except Exception as exc:
+            error = _crashed(item.source, "storing its entries", exc)
+            result = dataclasses.replace(record.result, error=error)
+            record = FetchRecord(
+                record.source_url, result, self._decide(item, result), record.problems
+            )
+            self._record([record])  # a store that refuses even this is broken: that is raised
+        return record
 
 
 def _count(item: _Due, result: FetchResult, state: SourceState, summary: RunSummary) -> None:

@@ -8,7 +8,7 @@ commas and the ``TZID`` parameters real exports are full of.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ def event_time(event: icalendar.Event) -> EventTime | None:
     if event.get("DTEND") is not None:
         end = _moment(event["DTEND"].dt)[0]
     elif event.get("DURATION") is not None and event["DURATION"].dt > timedelta(0):
-        end = start + event["DURATION"].dt
+        end = _within_calendar(lambda: start + event["DURATION"].dt)
     return EventTime(
         start=start,
         end=end if end is not None and end >= start else None,
@@ -65,7 +65,16 @@ def moment_of(prop: Any) -> datetime | None:
     value = getattr(prop, "dt", None)
     if not isinstance(value, date):
         return None
-    return _moment(value)[0].astimezone(UTC)
+    return _within_calendar(lambda: _moment(value)[0].astimezone(UTC))
+
+
+def _within_calendar(moment: Callable[[], datetime]) -> datetime | None:
+    """``moment()``, or None where it would fall outside years 1 to 9999 (DTSTART 9999-12-31
+    plus a week, a year-1 time moved into UTC)."""
+    try:
+        return moment()
+    except OverflowError:
+        return None
 
 
 def _moment(value: date | datetime) -> tuple[datetime, str, bool]:

@@ -17,7 +17,7 @@ import html
 import inspect
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -30,12 +30,14 @@ import feedparser
 import feedparser.mixin
 import feedparser.urls
 
-from aggregator import events, ical
+from aggregator import entities, events, ical
+from aggregator.bounds import bounded
 from aggregator.classify import Signals, classify
+from aggregator.entities import without_entity_declarations
 from aggregator.errors import FeedParseError
 from aggregator.models import Details, Entry, ParsedFeed
 from aggregator.sanitize import html_to_text, sanitize_html
-from aggregator.urls import is_web_link
+from aggregator.urls import has_hidden_characters, is_web_link
 
 MAX_TEXT_CHARS = 20_000
 """Plain text kept per entry for the index; long posts rank fine on their first pages."""
@@ -146,17 +148,18 @@ def parse_feed(
     every entry and skips guessing. Survivable damage (a feed that is not
     well-formed but still yields entries, a wrong charset) is recorded in
     ``problems``; a document that is no feed raises :class:`FeedParseError`.
-    An empty but valid feed has zero entries.
+    An empty but valid feed has zero entries. Whatever the document holds, the
+    result is within :func:`aggregator.bounds.bounded`.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     if not content.strip():
         raise FeedParseError("empty document: no feed to parse")
     feed = _Feed(url, kind, item_type)
     if ical.is_calendar(content):
-        return _parse_calendar(content, feed)
+        return bounded(_parse_calendar(content, feed))
     if _is_json_feed(content, lowered.get("content-type", "")):
-        return _parse_json_feed(content, feed)
-    return _parse_xml_feed(content, lowered, feed)
+        return bounded(_parse_json_feed(content, feed))
+    return bounded(_parse_xml_feed(content, lowered, feed))
 
 
 def _is_json_feed(content: bytes, content_type: str) -> bool:
@@ -177,6 +180,7 @@ def _is_json_feed(content: bytes, content_type: str) -> bool:
 
 def _parse_xml_feed(content: bytes, headers: dict[str, str], feed: _Feed) -> ParsedFeed:
     url = feed.url
+    content, headers, had_entities = without_entity_declarations(content, headers)
     # feedparser's own sanitizer is off: every fragment goes through nh3 below,
     # which is stricter, and skipping the first pass makes parsing ~1.5x faster.
     # Its relative-URI pass (another HTML parse per fragment, ~20% of the time)
@@ -192,7 +196,7 @@ def _parse_xml_feed(content: bytes, headers: dict[str, str], feed: _Feed) -> Par
     except FEEDPARSER_CRASHES as error:
         raise FeedParseError(f"not a feed: the parser gave up ({_describe(error)})") from error
     version = result.get("version", "")
-    problems = _problems(result, headers)
+    problems = ((entities.PROBLEM,) if had_entities else ()) + _problems(result, headers)
     if not result.entries:
         _require_feed(content, headers, version, problems)
     channel = result.feed
@@ -201,12 +205,14 @@ def _parse_xml_feed(content: bytes, headers: dict[str, str], feed: _Feed) -> Par
         language=str(channel.get("language") or ""),
         title=_plain(channel.get("title", "")),
     )
+    entries = tuple(_xml_entry(entry, feed) for entry in result.entries)
+    links = [entry.get("link", "") for entry in result.entries]
     return ParsedFeed(
         title=feed.title,
         link=_web_link(channel.get("link", ""), url),
-        entries=tuple(_xml_entry(entry, feed) for entry in result.entries),
+        entries=entries,
         format=version or "unknown",
-        problems=problems,
+        problems=problems + _refused_links(links, entries),
     )
 
 
@@ -511,11 +517,23 @@ def _parse_json_feed(content: bytes, feed: _Feed) -> ParsedFeed:
     if version not in JSON_FEED_VERSIONS:
         problems.append(f"unknown JSON Feed version {version!r}, read as 1.1")
     entries = []
+    undated = 0
     for position, item in enumerate(items):
         if isinstance(item, dict):
             entries.append(_json_entry(item, feed))
+            dated = _string(item.get("date_published")) or _string(item.get("date_modified"))
+            undated += bool(dated) and entries[-1].published is None
         else:
             problems.append(f"item {position} is not an object, skipped")
+    if undated:
+        noun = "item" if undated == 1 else "items"
+        problems.append(f"{undated} {noun} dated with no RFC 3339 time: kept undated")
+    links = [
+        _string(item.get("url")) or _string(item.get("external_url"))
+        for item in items
+        if isinstance(item, dict)
+    ]
+    problems += _refused_links(links, entries)
     return ParsedFeed(
         title=feed.title,
         link=_web_link(_string(document.get("home_page_url")), url),
@@ -587,7 +605,10 @@ def _from_rfc3339(value: str) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        return None
 
 
 def _dicts(value: Any) -> list[Mapping[str, Any]]:
@@ -615,10 +636,25 @@ def _plain(value: str) -> str:
     return html_to_text(html.unescape(value)) if value else ""
 
 
+def _refused_links(links: Sequence[Any], entries: Sequence[Entry]) -> tuple[str, ...]:
+    """A problem naming how many entries gave a link that :func:`_web_link` refused."""
+    refused = sum(
+        1
+        for link, entry in zip(links, entries, strict=True)
+        if isinstance(link, str) and link.strip() and not entry.url
+    )
+    if not refused:
+        return ()
+    return (
+        f"{refused} of {len(entries)} links refused: not http(s), or holding control characters",
+    )
+
+
 def _web_link(link: str, base: str) -> str:
     """``link`` made absolute against ``base``; "" unless it is a safe http(s) link."""
-    link = link.strip() if isinstance(link, str) else ""
-    if not link:
+    # A space is the one character feeds put in links by mistake that a link can carry encoded.
+    link = link.strip().replace(" ", "%20") if isinstance(link, str) else ""
+    if not link or has_hidden_characters(link):
         return ""
     try:
         absolute = urljoin(base, link)

@@ -5,6 +5,12 @@ core), so the event loop hands bodies to a process pool and keeps fetching;
 the results come back to the one process that writes SQLite. The pool is
 started on the first body only: a warm run of 304s never pays for it.
 ``forkserver`` keeps workers free of the parent's threads and sockets.
+
+A worker has a memory limit, so a document that needs too much raises
+``MemoryError`` there instead of calling the kernel's OOM killer. A worker
+that dies anyway (killed, crashed) takes every document it was given with
+it: those are parsed again one at a time in a pool of their own, so only
+the document that kills a worker again fails, as its source's error.
 """
 
 from __future__ import annotations
@@ -13,14 +19,25 @@ import asyncio
 import dataclasses
 import multiprocessing
 import os
+import resource
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 
+from aggregator.errors import FeedParseError
 from aggregator.models import ParsedFeed, ScrapeRules
 
 MAX_PARSE_WORKERS = 4
 """More workers than this only compete with fetching and storing for the cores."""
+
+WORKER_MEMORY_MIN = 1 << 30
+WORKER_MEMORY_PER_BODY = 16
+"""A worker may use this many bytes per byte of the body cap (at least
+:data:`WORKER_MEMORY_MIN`): feedparser reads a 10 MB feed in about 80 MB."""
+
+PRELOADED = ("aggregator.parse", "aggregator.scrape", "dateparser", "dateparser.search")
+"""Imported once by the forkserver, so no worker pays for them (dateparser is lazy in events)."""
 
 
 def parse_workers() -> int:
@@ -28,12 +45,21 @@ def parse_workers() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_PARSE_WORKERS))
 
 
-PRELOADED = ("aggregator.parse", "aggregator.scrape", "dateparser", "dateparser.search")
-"""Imported once by the forkserver, so no worker pays for them (dateparser is lazy in events)."""
+def worker_memory(max_body_bytes: int) -> int:
+    """The memory limit of a parse worker for a given body cap."""
+    return max(WORKER_MEMORY_MIN, WORKER_MEMORY_PER_BODY * max_body_bytes)
 
 
-def start_worker() -> None:
-    """A worker's set-up: feedparser made faster where it can be (only workers need it)."""
+def start_worker(memory_limit: int | None) -> None:
+    """A worker's set-up: its memory limit, and feedparser made faster where it can be.
+
+    The limit is on the data segment (``RLIMIT_DATA``: heap and private mappings),
+    which is what parsing grows; a process's shared libraries do not count.
+    """
+    if memory_limit is not None:
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        limit = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
     from aggregator.parse import speed_up_feedparser
 
     speed_up_feedparser()
@@ -53,16 +79,17 @@ def parse_document(
     The parser is imported here, in the worker (the forkserver has preloaded it), so
     the fetching process never loads feedparser: a run of 304s starts faster.
     """
+    from aggregator.bounds import bounded
     from aggregator.parse import parse_feed
     from aggregator.scrape import scrape_page
 
     if scrape is None:
         return parse_feed(content, headers, url, kind, item_type)
     feed = scrape_page(content, url, scrape, kind)
-    if item_type is None:
-        return feed
-    entries = tuple(dataclasses.replace(entry, item_type=item_type) for entry in feed.entries)
-    return dataclasses.replace(feed, entries=entries)
+    if item_type is not None:
+        entries = tuple(dataclasses.replace(entry, item_type=item_type) for entry in feed.entries)
+        feed = dataclasses.replace(feed, entries=entries)
+    return bounded(feed)
 
 
 ParseFunction = Callable[
@@ -73,15 +100,38 @@ ParseFunction = Callable[
 class ParsePool:
     """``await pool.parse(...)`` runs :func:`parse_document` in a worker.
 
-    ``function`` is what a worker runs for each document (tests give their own).
+    ``memory_limit`` bounds each worker (see :func:`start_worker`); ``function`` is
+    what a worker runs for each document (tests give one that kills its worker).
     """
 
     def __init__(
-        self, workers: int | None = None, *, function: ParseFunction = parse_document
+        self,
+        workers: int | None = None,
+        *,
+        memory_limit: int | None = None,
+        function: ParseFunction = parse_document,
     ) -> None:
         self._workers = workers or parse_workers()
+        self._memory_limit = memory_limit
         self._function = function
-        self._executor: ProcessPoolExecutor | None = None
+        self._shared: ProcessPoolExecutor | None = None
+        self._alone: ProcessPoolExecutor | None = None
+        self._one_at_a_time = asyncio.Lock()
+
+    @property
+    def memory_limit_mib(self) -> int | None:
+        """Each worker's memory limit, in MiB (None: no limit)."""
+        return None if self._memory_limit is None else self._memory_limit >> 20
+
+    def _executor(self, workers: int) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(PRELOADED))
+        return ProcessPoolExecutor(
+            workers,
+            mp_context=context,
+            initializer=start_worker,
+            initargs=(self._memory_limit,),
+        )
 
     async def parse(
         self,
@@ -92,17 +142,38 @@ class ParsePool:
         scrape: ScrapeRules | None = None,
         item_type: str | None = None,
     ) -> ParsedFeed:
-        """Parse in a worker; :class:`aggregator.parse.FeedParseError` comes back as raised."""
-        if self._executor is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(list(PRELOADED))
-            self._executor = ProcessPoolExecutor(
-                self._workers, mp_context=context, initializer=start_worker
-            )
+        """Parse in a worker; what the parser raises comes back as raised.
+
+        A document whose worker dies twice, the second time alone, raises
+        :class:`~aggregator.errors.FeedParseError`.
+        """
+        arguments = (content, dict(headers), url, kind, scrape, item_type)
+        if self._shared is None:
+            self._shared = self._executor(self._workers)
+        shared = self._shared
+        try:
+            return await self._run(shared, arguments)
+        except BrokenProcessPool:
+            if self._shared is shared:  # the first of its documents to notice restarts the pool
+                shared.shutdown(wait=False, cancel_futures=True)
+                self._shared = None
+        async with self._one_at_a_time:
+            if self._alone is None:
+                self._alone = self._executor(1)
+            try:
+                return await self._run(self._alone, arguments)
+            except BrokenProcessPool:
+                self._alone.shutdown(wait=False)
+                self._alone = None
+                raise FeedParseError(
+                    "the parser's process died reading this document (out of memory, or killed)"
+                ) from None
+
+    async def _run(
+        self, executor: ProcessPoolExecutor, arguments: tuple[object, ...]
+    ) -> ParsedFeed:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, self._function, content, dict(headers), url, kind, scrape, item_type
-        )
+        return await loop.run_in_executor(executor, self._function, *arguments)
 
     def __enter__(self) -> ParsePool:
         return self
@@ -113,5 +184,6 @@ class ParsePool:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(cancel_futures=True)
+        for executor in (self._shared, self._alone):
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)

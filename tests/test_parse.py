@@ -398,7 +398,10 @@ def test_json_feed_mapping() -> None:
     }
     feed = parse_feed(json.dumps(document).encode(), {}, "https://j.example/feed.json")
     assert (feed.title, feed.link, feed.format) == ("J & co", "https://j.example/", "json10")
-    assert feed.problems == ("item 1 is not an object, skipped",)
+    assert feed.problems == (
+        "item 1 is not an object, skipped",
+        "1 item dated with no RFC 3339 time: kept undated",
+    )
     first, second = feed.entries
     assert (first.guid, first.url, first.author) == ("42", "https://j.example/posts/42", "Ann")
     assert first.content == "Plain &lt;text&gt; &amp; more"
