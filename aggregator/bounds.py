@@ -56,9 +56,23 @@ UNSAFE_CHARS = re.compile(
 overrides and isolates (which make text read other than it is), lone surrogates."""
 
 
+ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"  # CSI: parameters, intermediates, final byte
+    r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, ended by BEL or ST
+    r"|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?"  # DCS, SOS, PM, APC strings
+    r"|\x1b[ -~]?"  # any other escape and the character it introduces
+    r"|\x9b[0-?]*[ -/]*[@-~]?"  # 8-bit CSI
+    r"|[\x90\x98\x9d\x9e\x9f][^\x07\x9c]*[\x07\x9c]?"  # 8-bit OSC and string controls
+)
+"""A whole terminal escape sequence (OSC 0 retitles a window, OSC 52 writes the clipboard),
+removed with what it carries: ``]0;pwned`` is no text either."""
+
+
 def clean_text(text: str) -> str:
-    """``text`` without :data:`UNSAFE_CHARS`."""
-    return UNSAFE_CHARS.sub("", text)
+    """``text`` without escape sequences and :data:`UNSAFE_CHARS`."""
+    if not UNSAFE_CHARS.search(text):
+        return text
+    return UNSAFE_CHARS.sub("", ESCAPE_SEQUENCE.sub("", text))
 
 
 def bounded(feed: ParsedFeed) -> ParsedFeed:

@@ -216,9 +216,9 @@ class _StaticHTTPServer(ThreadingHTTPServer):
         self.state = state
 
 
-@pytest.fixture
-def static_server() -> Iterator[StaticServer]:
-    """A fresh :class:`StaticServer` on 127.0.0.1:0 for one test."""
+@contextmanager
+def serve_static() -> Iterator[StaticServer]:
+    """A :class:`StaticServer` on 127.0.0.1:0 in a thread, stopped on leaving."""
     state = StaticServer()
     httpd = _StaticHTTPServer(state)
     state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -232,6 +232,13 @@ def static_server() -> Iterator[StaticServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def static_server() -> Iterator[StaticServer]:
+    """A fresh :class:`StaticServer` on 127.0.0.1:0 for one test."""
+    with serve_static() as state:
+        yield state
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import uvicorn
 
 from aggregator import pipeline
 from aggregator.cli.app import cli
+from aggregator.cli.terminal import clean, echo
 from aggregator.web import InsecureBindError, create_app
 
 
@@ -26,7 +27,7 @@ def serve(project_dir: Path, host: str, port: int, token: str | None) -> None:
     try:
         app = create_app(pipeline.Project.at(project_dir), host=host, token=token)
     except InsecureBindError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(clean(exc)) from None
     if token:
-        click.echo(f"Open http://{host}:{port}/login?token=… (the token you gave) to sign in.")
+        echo(f"Open http://{host}:{port}/login?token=… (the token you gave) to sign in.")
     uvicorn.run(app, host=host, port=port, log_level="warning")
