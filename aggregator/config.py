@@ -26,8 +26,10 @@ from aggregator.models import (
     Source,
 )
 from aggregator.scrape import check_selector
+from aggregator.urls import has_hidden_characters
 
-PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""A profile id, matched whole (``fullmatch``: ``$`` would let ``"evil\\n"`` through)."""
 SETTINGS_KEYS = (
     "title",
     "contact",
@@ -41,7 +43,7 @@ SETTINGS_KEYS = (
 SOURCE_KEYS = ("name", "url", "kind", "tags", "type", "scrape")
 SCRAPE_KEYS = ("item", "title", "link", "date", "summary")
 SMTP_KEYS = ("host", "port", "starttls", "user", "password_env", "from", "timeout")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROFILE_KEYS = (
     "name",
     "email",
@@ -57,6 +59,10 @@ PROFILE_KEYS = (
 EXCLUDE_KEYS = ("words", "sources")
 PREFER_KEYS = ("sources",)
 MAX_WEIGHT = 100.0
+_URL = re.compile(r"https?://[^\s/]+\S*")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_ONE_LINE = re.compile("[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*")
+"""Text that stays on one line and reads as written: names, addresses, the contact."""
 
 
 class _Locator:
@@ -141,6 +147,14 @@ class _Checker:
                 full = f"{table}.{key}" if table else key
                 raise self.fail(f"unknown key{hint}", full, table, n)
 
+    def one_line(self, value: str, key: str, table: str = "", n: int = 0) -> str:
+        """``value``, which a header, a log line or a terminal must show as one line."""
+        if not _ONE_LINE.fullmatch(value):
+            raise self.fail(
+                f"must be one line without control characters, got {value!r}", key, table, n
+            )
+        return value
+
     def typed(
         self,
         data: Mapping[str, Any],
@@ -176,6 +190,9 @@ def _read(path: Path) -> tuple[str, dict[str, Any]]:
 def _toml(path: Path, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        message = "invalid TOML: arrays or inline tables nested too deeply to read"
+        raise ConfigError(str(path), message) from None
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = int(match.group(1)) if match else None
@@ -219,8 +236,9 @@ def _smtp(check: _Checker, raw: Any) -> SmtpSettings:
     if not isinstance(raw, dict):
         raise check.fail("expected an [smtp] table", t)
     check.known_keys(raw, SMTP_KEYS, t)
-    for key in ("host", "from"):
-        if not check.typed(raw, key, str, "", t).strip():
+    for key in ("host", "from", "user"):
+        value = check.one_line(check.typed(raw, key, str, "", t), f"{t}.{key}", t)
+        if key != "user" and not value.strip():
             raise check.fail(f"[smtp] needs {key!r}", f"{t}.{key}", t)
     port = check.typed(raw, "port", int, 587, t)
     if not 1 <= port <= 65535:
@@ -229,7 +247,7 @@ def _smtp(check: _Checker, raw: Any) -> SmtpSettings:
     if not 0.1 <= timeout <= 300:
         raise check.fail(f"must be between 0.1 and 300, got {timeout}", f"{t}.timeout", t)
     password_env = check.typed(raw, "password_env", str, None, t)
-    if password_env is not None and not ENV_NAME.match(password_env):
+    if password_env is not None and not ENV_NAME.fullmatch(password_env):
         message = f"names an environment variable (like SMTP_PASSWORD), got {password_env!r}"
         raise check.fail(message, f"{t}.password_env", t)
     return SmtpSettings(
@@ -250,11 +268,11 @@ def _teams(check: _Checker, raw: Any) -> dict[str, tuple[str, ...]]:
         raise check.fail('expected a [teams] table: team = ["person", ...]', t)
     teams: dict[str, tuple[str, ...]] = {}
     for team, members in raw.items():
-        if not PROFILE_NAME.match(team):
+        if not PROFILE_NAME.fullmatch(team):
             message = "team names use lower-case letters, digits, '-' and '_' only"
             raise check.fail(message, f"{t}.{team}", t)
         if not isinstance(members, list) or not all(
-            isinstance(m, str) and PROFILE_NAME.match(m) for m in members
+            isinstance(m, str) and PROFILE_NAME.fullmatch(m) for m in members
         ):
             raise check.fail("expected a list of profile names", f"{t}.{team}", t)
         teams[team] = tuple(dict.fromkeys(members))
@@ -283,8 +301,10 @@ def _settings(check: _Checker, raw: Any) -> Settings:
         if not low <= value <= high:
             raise check.fail(f"must be between {low} and {high}, got {value}", f"{t}.{key}", t)
     return Settings(
-        title=check.typed(raw, "title", str, defaults.title, t),
-        user_agent_contact=check.typed(raw, "contact", str, defaults.user_agent_contact, t),
+        title=check.one_line(check.typed(raw, "title", str, defaults.title, t), f"{t}.title", t),
+        user_agent_contact=check.one_line(
+            check.typed(raw, "contact", str, defaults.user_agent_contact, t), f"{t}.contact", t
+        ),
         timeout_s=float(timeout),
         deadline_s=float(deadline),
         max_body_bytes=int(max_body_mb * 2**20),
@@ -305,7 +325,7 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
         if key not in raw:
             raise check.fail(f"source #{n + 1} has no {key!r}", "", t, n)
     url = check.typed(raw, "url", str, "", t, n).strip()
-    if not re.match(r"^https?://[^\s/]+", url):
+    if not _URL.fullmatch(url) or has_hidden_characters(url):
         raise check.fail(f"not an http(s) URL: {url!r}", f"{t}.url", t, n)
     kind = check.typed(raw, "kind", str, "blog", t, n)
     if kind not in SOURCE_KINDS:
@@ -315,7 +335,7 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
     tags = check.typed(raw, "tags", list, [], t, n)
     if not all(isinstance(tag, str) for tag in tags):
         raise check.fail("tags must be strings", f"{t}.tags", t, n)
-    name = check.typed(raw, "name", str, "", t, n).strip()
+    name = check.one_line(check.typed(raw, "name", str, "", t, n), f"{t}.name", t, n).strip()
     if not name:
         raise check.fail("must not be empty", f"{t}.name", t, n)
     item_type = check.typed(raw, "type", str, None, t, n)
@@ -369,7 +389,7 @@ def _scrape(check: _Checker, raw: Any, n: int) -> ScrapeRules | None:
 def load_profile(path: Path) -> Profile:
     """Read one person's profile; the file name (without .toml) is the person's id."""
     name = path.stem
-    if not PROFILE_NAME.match(name):
+    if not PROFILE_NAME.fullmatch(name):
         raise ConfigError(
             str(path), "profile file names use lower-case letters, digits, '-' and '_' only"
         )
@@ -379,7 +399,7 @@ def load_profile(path: Path) -> Profile:
 
 def parse_profile(text: str, path: Path) -> Profile:
     """Validate profile text before it is saved at ``path`` (CLI edits); errors name ``path``."""
-    if not PROFILE_NAME.match(path.stem):
+    if not PROFILE_NAME.fullmatch(path.stem):
         raise ConfigError(
             str(path), "profile file names use lower-case letters, digits, '-' and '_' only"
         )
@@ -398,7 +418,7 @@ def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
     if not 1 <= freshness <= 3650:
         raise check.fail(f"must be between 1 and 3650, got {freshness}", "freshness_days")
     email = check.typed(data, "email", str, None)
-    if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+    if email is not None and not (_EMAIL.fullmatch(email) and _ONE_LINE.fullmatch(email)):
         raise check.fail(f"not an e-mail address: {email!r}", "email")
     interests = _weights(check, data.get("interests"), "interests", required=True)
     exclude = check.typed(data, "exclude", dict, {})
@@ -414,7 +434,7 @@ def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
     section_order = (*sections, *(t for t in ITEM_TYPES if t not in sections)) if sections else ()
     return Profile(
         name=name,
-        display_name=check.typed(data, "name", str, name).strip() or name,
+        display_name=check.one_line(check.typed(data, "name", str, name), "name").strip() or name,
         email=email,
         interests=interests,
         exclude=_strings(check, exclude, "words"),
@@ -468,7 +488,7 @@ def profile_path(directory: Path, name: str, *, existing: bool = True) -> Path:
     id is accepted, and the resolved path must still sit in ``directory``.
     ``existing=False`` is for a profile about to be created.
     """
-    if not PROFILE_NAME.match(name):
+    if not PROFILE_NAME.fullmatch(name):
         raise ConfigError(
             str(directory), f"no such profile {name!r}: ids use lower-case letters, digits, - and _"
         )
@@ -485,4 +505,13 @@ def load_profiles(directory: Path) -> list[Profile]:
     """Every ``*.toml`` profile in ``directory``, sorted by name; the first bad one raises."""
     if not directory.is_dir():
         raise ConfigError(str(directory), "profiles folder not found")
-    return [load_profile(path) for path in sorted(directory.glob("*.toml"))]
+    folder = directory.resolve()
+    profiles = []
+    for path in sorted(directory.glob("*.toml")):
+        if path.resolve().parent != folder:
+            raise ConfigError(
+                str(path),
+                f"links to {path.resolve()}, outside {folder}: profiles live in the folder",
+            )
+        profiles.append(load_profile(path))
+    return profiles

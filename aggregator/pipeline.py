@@ -749,17 +749,18 @@ def _send_one(
     colleagues = _colleagues(store, config, profile, today, days)
     subject, text, html = writer.email_bodies(digest, colleagues)
     assert config.smtp is not None
-    message = build_message(
-        sender=config.smtp.sender,
-        recipient=address,
-        subject=subject,
-        text=text,
-        html=html,
-        sent_at=now,
-    )
     try:
+        # A header the e-mail library refuses (a line break in a name) fails this person only.
+        message = build_message(
+            sender=config.smtp.sender,
+            recipient=address,
+            subject=subject,
+            text=text,
+            html=html,
+            sent_at=now,
+        )
         send_message(config.smtp, message)
-    except MailError as exc:
+    except (MailError, ValueError) as exc:
         store.record_mailing(profile.name, today, now, error=str(exc))
         return Mailing(profile.name, address, "failed", str(exc))
     store.record_mailing(profile.name, today, now)
