@@ -49,7 +49,6 @@ from whoosh.filedb.structfile import BufferFile, StructFile
 from whoosh.idsets import BitSet
 from whoosh.matching import ListMatcher, Matcher
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser
-from whoosh.qparser.common import QueryParserError
 from whoosh.reading import IndexReader, TermNotFound
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
@@ -1353,7 +1352,7 @@ class SearchIndex:
         check_query_text(text)
         try:
             parsed = self._parser.parse(text)
-        except (QueryParserError, ValueError) as exc:
+        except Exception as exc:  # Whoosh raises a bare Exception for a range of bad dates
             raise QuerySyntaxError(_not_understood(text, str(exc))) from exc
         errors = list(_query_errors(parsed))
         if errors:
