@@ -59,6 +59,10 @@ PROFILE_KEYS = (
 EXCLUDE_KEYS = ("words", "sources")
 PREFER_KEYS = ("sources",)
 MAX_WEIGHT = 100.0
+MAX_ENTRIES = 200
+"""Interests (or excluded words, or sources) one profile may list: each is ranked against
+the whole index, so a 20,000-interest profile never finished a preview."""
+MAX_PHRASE_CHARS = 200
 _URL = re.compile(r"https?://[^\s/]+\S*")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _ONE_LINE = re.compile("[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*")
@@ -456,8 +460,13 @@ def _weights(check: _Checker, raw: Any, table: str, *, required: bool) -> dict[s
         return {}
     if not isinstance(raw, dict):
         raise check.fail(f"expected a [{table}] table", table)
+    if len(raw) > MAX_ENTRIES:
+        raise check.fail(f"{len(raw):,} entries: at most {MAX_ENTRIES}", table, table)
     weights: dict[str, float] = {}
     for key, value in raw.items():
+        if len(key) > MAX_PHRASE_CHARS:
+            message = f"a phrase of {len(key):,} characters: at most {MAX_PHRASE_CHARS}"
+            raise check.fail(message, f"{table}.{key}", table)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise check.fail(f"weight must be a number, got {value!r}", f"{table}.{key}", table)
         if not 0 <= value <= MAX_WEIGHT:
@@ -478,6 +487,9 @@ def _strings(
     values = check.typed(data, key, list, [], table)
     if not all(isinstance(v, str) and v.strip() for v in values):
         raise check.fail("expected a list of non-empty strings", f"{table}.{key}", table)
+    if len(values) > MAX_ENTRIES or any(len(v) > MAX_PHRASE_CHARS for v in values):
+        message = f"at most {MAX_ENTRIES} entries of at most {MAX_PHRASE_CHARS} characters"
+        raise check.fail(message, f"{table}.{key}", table)
     return tuple(v.strip() for v in values)
 
 

@@ -54,6 +54,8 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
         ("python AND title:*", "title:* stands for every item"),
         ("a*", f"more than {MAX_EXPANDED_TERMS} words"),
         ("title:[a TO z]", f"more than {MAX_EXPANDED_TERMS} words"),
+        ("published:[x TO y]", "cannot understand the query"),  # Whoosh raised a bare Exception
+        ("published:[0 TO 99999999999999]", "cannot understand the query"),
     ],
 )
 def test_costly_queries_are_refused_with_a_clear_error(
