@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
@@ -34,13 +35,20 @@ from filelock import FileLock, Timeout
 
 from aggregator import profile_edit
 from aggregator import sources as edit_sources
+from aggregator.bounds import clean_text
 from aggregator.collect import RunSummary, collect
 from aggregator.config import load_config, load_profile, load_profiles, parse_config
 from aggregator.config import profile_path as config_profile_path
 from aggregator.demo import SampleServer, example_profiles_dir
 from aggregator.digest import build_digest
 from aggregator.discover import discover_feeds, looks_like_html
-from aggregator.errors import FeedParseError, LearnplaceError, RunLockedError, UnknownItemError
+from aggregator.errors import (
+    FeedParseError,
+    LearnplaceError,
+    RunLockedError,
+    SourceCrashWarning,
+    UnknownItemError,
+)
 from aggregator.fetch import fetch_one
 from aggregator.index import SearchFilters, SearchIndex, finish_swap
 from aggregator.mail import MailError, build_message, send_message
@@ -587,8 +595,8 @@ async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, Pars
     if not looks_like_html(page.content, content_type):
         try:
             return home, parse_feed(page.content, page.headers, page.final_url, kind)
-        except FeedParseError as exc:
-            raise SourceCheckError(f"{url}: {exc}") from None
+        except Exception as exc:  # whatever the document makes the parser raise: not a feed
+            raise SourceCheckError(f"{url}: {_not_parsed(exc)}") from None
     candidates = discover_feeds(page.content, page.final_url)
     problems = []
     for candidate in candidates:
@@ -598,12 +606,22 @@ async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, Pars
             continue
         try:
             feed = parse_feed(result.content, result.headers, result.final_url, kind)
-        except FeedParseError as exc:
-            problems.append(f"{candidate}: {exc}")
+        except Exception as exc:
+            problems.append(f"{candidate}: {_not_parsed(exc)}")
             continue
         return (result.final_url if result.moved_permanently else candidate), feed
     detail = "; ".join(problems) if problems else 'no <link rel="alternate"> feed link'
     raise SourceCheckError(f"{url} is a web page without a working feed: {detail}")
+
+
+def _not_parsed(exc: Exception) -> str:
+    """Why a document is no feed; an exception other than FeedParseError is also a bug,
+    reported as :func:`aggregator.collect` reports one during a run."""
+    if isinstance(exc, FeedParseError):
+        return str(exc)
+    message = f"the parser failed on it ({type(exc).__name__}: {exc}); a bug: please report it"
+    warnings.warn(SourceCrashWarning(clean_text(message)), stacklevel=3)
+    return clean_text(message)
 
 
 def remove_source(project: Project, url_or_name: str) -> Source:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import bounds
+from aggregator import bounds, pipeline
 from aggregator.bounds import MAX_FEED_CHARS, MAX_FEED_ENTRIES, UNSAFE_CHARS, bounded
+from aggregator.config import load_config
 from aggregator.models import Entry, ParsedFeed
 from aggregator.parse import parse_feed
 from aggregator.store import Store
@@ -195,3 +196,15 @@ def test_a_run_over_every_hostile_feed_stores_the_good_ones_and_records_each(
         assert not UNSAFE_CHARS.search(item_.title + item_.summary + item_.url)
         assert len(item_.title) <= bounds.MAX_TITLE_CHARS
     assert max(len(item_.summary) for item_ in items.values()) <= bounds.MAX_HTML_CHARS + 10
+
+
+def test_sources_add_reads_the_hostile_documents_as_feeds(tmp_path: Path, static_server) -> None:
+    """``sources add`` parses in the CLI's own process, where no worker isolates it."""
+    (tmp_path / "feeds.toml").write_text("[settings]\nallow_private_networks = true\n", "utf-8")
+    project = pipeline.Project.at(tmp_path)
+    for name in ("ical-overflow", "json-year-one", "entities-utf7", "escapes"):
+        body, media_type = HOSTILE[name]
+        url = static_server.add(f"/{name}", body, headers={"Content-Type": media_type})
+        source = pipeline.add_source(project, url, kind="events")
+        assert source.url == url and not UNSAFE_CHARS.search(source.name)
+    assert len(load_config(project.feeds_path).sources) == 4
