@@ -62,8 +62,9 @@ def escapes_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         )
         (root / "feeds.toml").write_text(
             "[settings]\nallow_private_networks = true\n"
-            f'[[source]]\nname = "Escapes \\u001b]0;name\\u0007 [red]x[/red]"\nurl = "{url}"\n'
-            f'[[source]]\nname = "Missing \\u009b2J"\nurl = "{server.url("/missing.xml")}"\n',
+            f'[[source]]\nname = "Escapes [red]x[/red]"\nurl = "{url}"\n'
+            f'[[source]]\nname = "Missing [link=https://x]m[/link]"\n'
+            f'url = "{server.url("/missing.xml")}"\n',
             encoding="utf-8",
         )
         (root / "profiles").mkdir()
@@ -100,5 +101,25 @@ def test_markup_in_feed_text_is_printed_not_interpreted(escapes_project: Path) -
     printed = learnplace(escapes_project, "preview", "ana", color=True)
     assert "[bold]markup[/bold] [link=https://x]l[/link]" in printed
     assert "\x1b]8;" not in printed  # no hyperlink was made of it
-    table = learnplace(escapes_project, "sources", color=False)
-    assert "[red]x[/red]" in table
+    table = learnplace(escapes_project, "sources", color=True)
+    assert "[red]x[/red]" in table and "\x1b]8;" not in table
+
+
+def test_a_source_name_holding_escapes_is_refused_and_the_error_prints_safely(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "feeds.toml").write_text(
+        '[[source]]\nname = "Evil \\u001b]0;owned\\u0007"\nurl = "https://e.example/f"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "profiles").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "aggregator", "--project", str(tmp_path), "sources"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+    assert done.returncode == 1 and "source.name: must be one line" in done.stderr
+    assert "\x1b" not in done.stderr + done.stdout
