@@ -46,6 +46,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from aggregator import pipeline
+from aggregator.config import MAX_ENTRIES
 from aggregator.errors import ConfigError
 from aggregator.index import (
     SEARCH_LIMIT_MAX,
@@ -389,7 +390,11 @@ def form_changes(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
             except ValueError:
                 errors[key] = f"a whole number, not {raw!r}"
     interests: dict[str, float] = {}
-    for line in _lines(str(form.get("interests", ""))):
+    lines = _lines(str(form.get("interests", "")))
+    if len(lines) > MAX_ENTRIES:  # said before any of them costs a TOML edit
+        errors["interests"] = f"{len(lines):,} interests: at most {MAX_ENTRIES}"
+        lines = []
+    for line in lines:
         problem = _interest(line, interests)
         if problem:
             errors["interests"] = problem
@@ -407,8 +412,10 @@ def form_changes(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
             if weight != 1:
                 types[kind] = weight
     changes["types"] = types
-    changes["exclude_words"] = _lines(str(form.get("exclude_words", "")))
-    changes["exclude_sources"] = _lines(str(form.get("exclude_sources", "")))
+    for key in ("exclude_words", "exclude_sources"):
+        changes[key] = _lines(str(form.get(key, "")))
+        if len(changes[key]) > MAX_ENTRIES:
+            errors[key] = f"{len(changes[key]):,} lines: at most {MAX_ENTRIES}"
     return changes, errors
 
 

@@ -279,7 +279,8 @@ def test_the_app_answers_while_previews_rank(project: Path, port: int) -> None:
         (many_interests(20_000), 413, "a form of more than 64 KB"),
         ("a" + " " * 100_000 + "b = 1", 413, "a form of more than 64 KB"),
         ("a" + " " * 60_000 + "b = 1", 400, "a line of 60,006 characters"),
-        (many_interests(201), 400, "201 entries: at most 200"),
+        (many_interests(201), 400, "201 interests: at most 200"),
+        (many_interests(2_000), 400, "2,000 interests: at most 200"),
     ],
 )
 def test_a_profile_form_too_large_is_refused_at_once(
