@@ -14,13 +14,17 @@ UTF-8 when they declare entities.
 from __future__ import annotations
 
 import codecs
+import html.entities
 import re
 from collections.abc import Iterator, Mapping
 
 _KEYWORD = "<!ENTITY"
-_DECLARATION = re.compile(rb"<!ENTITY(?:\"[^\"]*+\"|'[^']*+'|[^>\"'])*+>")
-_DECLARATION_TEXT = re.compile(r"<!ENTITY(?:\"[^\"]*+\"|'[^']*+'|[^>\"'])*+>")
+_DECLARATION = re.compile(r"<!ENTITY(?:\"[^\"]*+\"|'[^']*+'|[^>\"'])*+>")
 """One declaration, quoted values and all (possessive: linear on any input)."""
+_DECLARED_NAME = re.compile(r"<!ENTITY\s+(?:%\s*)?([^\s%;&<>\"']{1,100})")
+_REFERENCE = re.compile(r"&([^\s%;&<>\"'#]{1,100});")
+_KEPT_NAMES = frozenset(html.entities.name2codepoint) | {"amp", "lt", "gt", "quot", "apos"}
+"""References left as they are: XML's own and HTML's, which expand to a character."""
 _XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*>")
 _DECLARED_ENCODING = re.compile(
     rb"^[\s\xef\xbb\xbf]*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]{1,40})"
@@ -50,16 +54,15 @@ def without_entity_declarations(
     its ``Content-Type`` says so.
     """
     found = _KEYWORD.encode() in content
-    if found:
-        content = _DECLARATION.sub(b"", content).replace(_KEYWORD.encode(), b"")
+    if found:  # latin-1 maps bytes to characters one to one: any ASCII-based encoding survives
+        content = _stripped(content.decode("latin-1")).encode("latin-1")
     for encoding in _other_encodings(content, headers):
         try:
             text = content.decode(encoding, errors="replace")
         except LookupError:  # a codec that is no text encoding ("zlib"): feedparser refuses it too
             continue
         if _KEYWORD in text:
-            text = _DECLARATION_TEXT.sub("", text).replace(_KEYWORD, "")
-            text = _XML_DECLARATION.sub("", text.lstrip("\ufeff"), count=1)
+            text = _XML_DECLARATION.sub("", _stripped(text).lstrip("\ufeff"), count=1)
             media_type = headers.get("content-type", "application/xml").partition(";")[0]
             utf8 = '<?xml version="1.0" encoding="utf-8"?>' + text
             return (
@@ -68,6 +71,21 @@ def without_entity_declarations(
                 True,
             )
     return content, dict(headers), found
+
+
+def _stripped(text: str) -> str:
+    """``text`` without entity declarations, references to what they declared escaped."""
+    declared = {
+        name
+        for declaration in _DECLARATION.finditer(text)
+        for name in _DECLARED_NAME.findall(declaration.group())
+    } - _KEPT_NAMES
+    text = _DECLARATION.sub("", text).replace(_KEYWORD, "")
+    if not declared:
+        return text
+    return _REFERENCE.sub(
+        lambda ref: f"&amp;{ref.group(1)};" if ref.group(1) in declared else ref.group(), text
+    )
 
 
 def _other_encodings(content: bytes, headers: Mapping[str, str]) -> Iterator[str]:
