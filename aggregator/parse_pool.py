@@ -36,7 +36,13 @@ WORKER_MEMORY_PER_BODY = 16
 """A worker may use this many bytes per byte of the body cap (at least
 :data:`WORKER_MEMORY_MIN`): feedparser reads a 10 MB feed in about 80 MB."""
 
-PRELOADED = ("aggregator.parse", "aggregator.scrape", "dateparser", "dateparser.search")
+PRELOADED = (
+    "aggregator.parse",
+    "aggregator.speedups",
+    "aggregator.scrape",
+    "dateparser",
+    "dateparser.search",
+)
 """Imported once by the forkserver, so no worker pays for them (dateparser is lazy in events)."""
 
 
@@ -60,7 +66,7 @@ def start_worker(memory_limit: int | None) -> None:
         _, hard = resource.getrlimit(resource.RLIMIT_DATA)
         limit = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
-    from aggregator.parse import speed_up_feedparser
+    from aggregator.speedups import speed_up_feedparser
 
     speed_up_feedparser()
 

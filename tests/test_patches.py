@@ -1,6 +1,6 @@
 """The two places Learnplace reaches into a library, each applied only where it is needed.
 
-* feedparser's per-element costs (:func:`aggregator.parse.speed_up_feedparser`): in parse
+* feedparser's per-element costs (:func:`aggregator.speedups.speed_up_feedparser`): in parse
   workers only, by feature detection, with the very same results;
 * Whoosh's segment reading (:class:`aggregator.index._IndexStorage`): only indexes opened
   through :class:`SearchIndex` read in place; a plain Whoosh index in the same process (the
@@ -29,7 +29,7 @@ from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import MultifieldParser
 
-from aggregator import parse
+from aggregator import parse, speedups
 from aggregator.errors import FeedParseError
 from aggregator.index import SearchIndex
 from aggregator.models import ParsedFeed, ScrapeRules
@@ -58,7 +58,7 @@ def patches_in_worker(
     used = []
     if hasattr(cached, "cache_info"):
         used.append(f"xml:base cache hit {cached.cache_info().hits} times")
-    if getattr(feedparser.mixin.copy, "deepcopy", None) is parse._copy_content_params:
+    if getattr(feedparser.mixin.copy, "deepcopy", None) is speedups._copy_content_params:
         used.append("content params copy")
     return replace(feed, title=", ".join(used))
 
@@ -124,8 +124,8 @@ def test_feedparser_that_uses_copy_otherwise_is_left_alone(tmp_path: Path) -> No
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert not parse._copies_only_content_params(module)
-    assert parse._copies_only_content_params(feedparser.mixin)
+    assert not speedups._copies_only_content_params(module)
+    assert speedups._copies_only_content_params(feedparser.mixin)
 
 
 def heap_while(search: Callable[[], object]) -> int:
