@@ -27,8 +27,10 @@ from aggregator.models import (
     Source,
 )
 from aggregator.scrape import check_selector
+from aggregator.urls import has_hidden_characters
 
-PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""A profile id, matched whole (``fullmatch``: ``$`` would let ``"evil\\n"`` through)."""
 SETTINGS_KEYS = (
     "title",
     "contact",
@@ -43,7 +45,7 @@ SETTINGS_KEYS = (
 SOURCE_KEYS = ("name", "url", "kind", "tags", "type", "scrape", "timezone")
 SCRAPE_KEYS = ("item", "title", "link", "date", "summary", "start", "end", "location")
 SMTP_KEYS = ("host", "port", "starttls", "user", "password_env", "from", "timeout")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROFILE_KEYS = (
     "name",
     "email",
@@ -62,6 +64,14 @@ PREFER_KEYS = ("sources",)
 MAX_WEIGHT = 100.0
 MAX_UPCOMING_DAYS = 366
 """A year ahead at most: recurring series are expanded that far for the longest horizon."""
+MAX_ENTRIES = 200
+"""Interests (or excluded words, or sources) one profile may list: each is ranked against
+the whole index, so a 20,000-interest profile never finished a preview."""
+MAX_PHRASE_CHARS = 200
+_URL = re.compile(r"https?://[^\s/]+\S*")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_ONE_LINE = re.compile("[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*")
+"""Text that stays on one line and reads as written: names, addresses, the contact."""
 
 
 class _Locator:
@@ -146,6 +156,14 @@ class _Checker:
                 full = f"{table}.{key}" if table else key
                 raise self.fail(f"unknown key{hint}", full, table, n)
 
+    def one_line(self, value: str, key: str, table: str = "", n: int = 0) -> str:
+        """``value``, which a header, a log line or a terminal must show as one line."""
+        if not _ONE_LINE.fullmatch(value):
+            raise self.fail(
+                f"must be one line without control characters, got {value!r}", key, table, n
+            )
+        return value
+
     def typed(
         self,
         data: Mapping[str, Any],
@@ -181,6 +199,9 @@ def _read(path: Path) -> tuple[str, dict[str, Any]]:
 def _toml(path: Path, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        message = "invalid TOML: arrays or inline tables nested too deeply to read"
+        raise ConfigError(str(path), message) from None
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = int(match.group(1)) if match else None
@@ -224,8 +245,9 @@ def _smtp(check: _Checker, raw: Any) -> SmtpSettings:
     if not isinstance(raw, dict):
         raise check.fail("expected an [smtp] table", t)
     check.known_keys(raw, SMTP_KEYS, t)
-    for key in ("host", "from"):
-        if not check.typed(raw, key, str, "", t).strip():
+    for key in ("host", "from", "user"):
+        value = check.one_line(check.typed(raw, key, str, "", t), f"{t}.{key}", t)
+        if key != "user" and not value.strip():
             raise check.fail(f"[smtp] needs {key!r}", f"{t}.{key}", t)
     port = check.typed(raw, "port", int, 587, t)
     if not 1 <= port <= 65535:
@@ -234,7 +256,7 @@ def _smtp(check: _Checker, raw: Any) -> SmtpSettings:
     if not 0.1 <= timeout <= 300:
         raise check.fail(f"must be between 0.1 and 300, got {timeout}", f"{t}.timeout", t)
     password_env = check.typed(raw, "password_env", str, None, t)
-    if password_env is not None and not ENV_NAME.match(password_env):
+    if password_env is not None and not ENV_NAME.fullmatch(password_env):
         message = f"names an environment variable (like SMTP_PASSWORD), got {password_env!r}"
         raise check.fail(message, f"{t}.password_env", t)
     return SmtpSettings(
@@ -255,11 +277,11 @@ def _teams(check: _Checker, raw: Any) -> dict[str, tuple[str, ...]]:
         raise check.fail('expected a [teams] table: team = ["person", ...]', t)
     teams: dict[str, tuple[str, ...]] = {}
     for team, members in raw.items():
-        if not PROFILE_NAME.match(team):
+        if not PROFILE_NAME.fullmatch(team):
             message = "team names use lower-case letters, digits, '-' and '_' only"
             raise check.fail(message, f"{t}.{team}", t)
         if not isinstance(members, list) or not all(
-            isinstance(m, str) and PROFILE_NAME.match(m) for m in members
+            isinstance(m, str) and PROFILE_NAME.fullmatch(m) for m in members
         ):
             raise check.fail("expected a list of profile names", f"{t}.{team}", t)
         teams[team] = tuple(dict.fromkeys(members))
@@ -288,8 +310,10 @@ def _settings(check: _Checker, raw: Any) -> Settings:
         if not low <= value <= high:
             raise check.fail(f"must be between {low} and {high}, got {value}", f"{t}.{key}", t)
     return Settings(
-        title=check.typed(raw, "title", str, defaults.title, t),
-        user_agent_contact=check.typed(raw, "contact", str, defaults.user_agent_contact, t),
+        title=check.one_line(check.typed(raw, "title", str, defaults.title, t), f"{t}.title", t),
+        user_agent_contact=check.one_line(
+            check.typed(raw, "contact", str, defaults.user_agent_contact, t), f"{t}.contact", t
+        ),
         timeout_s=float(timeout),
         deadline_s=float(deadline),
         max_body_bytes=int(max_body_mb * 2**20),
@@ -324,7 +348,7 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
         if key not in raw:
             raise check.fail(f"source #{n + 1} has no {key!r}", "", t, n)
     url = check.typed(raw, "url", str, "", t, n).strip()
-    if not re.match(r"^https?://[^\s/]+", url):
+    if not _URL.fullmatch(url) or has_hidden_characters(url):
         raise check.fail(f"not an http(s) URL: {url!r}", f"{t}.url", t, n)
     kind = check.typed(raw, "kind", str, "blog", t, n)
     if kind not in SOURCE_KINDS:
@@ -334,7 +358,7 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
     tags = check.typed(raw, "tags", list, [], t, n)
     if not all(isinstance(tag, str) for tag in tags):
         raise check.fail("tags must be strings", f"{t}.tags", t, n)
-    name = check.typed(raw, "name", str, "", t, n).strip()
+    name = check.one_line(check.typed(raw, "name", str, "", t, n), f"{t}.name", t, n).strip()
     if not name:
         raise check.fail("must not be empty", f"{t}.name", t, n)
     item_type = check.typed(raw, "type", str, None, t, n)
@@ -394,7 +418,7 @@ def _scrape(check: _Checker, raw: Any, n: int) -> ScrapeRules | None:
 def load_profile(path: Path) -> Profile:
     """Read one person's profile; the file name (without .toml) is the person's id."""
     name = path.stem
-    if not PROFILE_NAME.match(name):
+    if not PROFILE_NAME.fullmatch(name):
         raise ConfigError(
             str(path), "profile file names use lower-case letters, digits, '-' and '_' only"
         )
@@ -404,7 +428,7 @@ def load_profile(path: Path) -> Profile:
 
 def parse_profile(text: str, path: Path) -> Profile:
     """Validate profile text before it is saved at ``path`` (CLI edits); errors name ``path``."""
-    if not PROFILE_NAME.match(path.stem):
+    if not PROFILE_NAME.fullmatch(path.stem):
         raise ConfigError(
             str(path), "profile file names use lower-case letters, digits, '-' and '_' only"
         )
@@ -427,7 +451,7 @@ def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
         message = f"must be between 1 and {MAX_UPCOMING_DAYS}, got {upcoming_days}"
         raise check.fail(message, "upcoming_days")
     email = check.typed(data, "email", str, None)
-    if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+    if email is not None and not (_EMAIL.fullmatch(email) and _ONE_LINE.fullmatch(email)):
         raise check.fail(f"not an e-mail address: {email!r}", "email")
     interests = _weights(check, data.get("interests"), "interests", required=True)
     exclude = check.typed(data, "exclude", dict, {})
@@ -443,7 +467,7 @@ def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
     section_order = (*sections, *(t for t in ITEM_TYPES if t not in sections)) if sections else ()
     return Profile(
         name=name,
-        display_name=check.typed(data, "name", str, name).strip() or name,
+        display_name=check.one_line(check.typed(data, "name", str, name), "name").strip() or name,
         email=email,
         interests=interests,
         exclude=_strings(check, exclude, "words"),
@@ -466,8 +490,13 @@ def _weights(check: _Checker, raw: Any, table: str, *, required: bool) -> dict[s
         return {}
     if not isinstance(raw, dict):
         raise check.fail(f"expected a [{table}] table", table)
+    if len(raw) > MAX_ENTRIES:
+        raise check.fail(f"{len(raw):,} entries: at most {MAX_ENTRIES}", table, table)
     weights: dict[str, float] = {}
     for key, value in raw.items():
+        if len(key) > MAX_PHRASE_CHARS:
+            message = f"a phrase of {len(key):,} characters: at most {MAX_PHRASE_CHARS}"
+            raise check.fail(message, f"{table}.{key}", table)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise check.fail(f"weight must be a number, got {value!r}", f"{table}.{key}", table)
         if not 0 <= value <= MAX_WEIGHT:
@@ -488,6 +517,9 @@ def _strings(
     values = check.typed(data, key, list, [], table)
     if not all(isinstance(v, str) and v.strip() for v in values):
         raise check.fail("expected a list of non-empty strings", f"{table}.{key}", table)
+    if len(values) > MAX_ENTRIES or any(len(v) > MAX_PHRASE_CHARS for v in values):
+        message = f"at most {MAX_ENTRIES} entries of at most {MAX_PHRASE_CHARS} characters"
+        raise check.fail(message, f"{table}.{key}", table)
     return tuple(v.strip() for v in values)
 
 
@@ -498,7 +530,7 @@ def profile_path(directory: Path, name: str, *, existing: bool = True) -> Path:
     id is accepted, and the resolved path must still sit in ``directory``.
     ``existing=False`` is for a profile about to be created.
     """
-    if not PROFILE_NAME.match(name):
+    if not PROFILE_NAME.fullmatch(name):
         raise ConfigError(
             str(directory), f"no such profile {name!r}: ids use lower-case letters, digits, - and _"
         )
@@ -515,4 +547,13 @@ def load_profiles(directory: Path) -> list[Profile]:
     """Every ``*.toml`` profile in ``directory``, sorted by name; the first bad one raises."""
     if not directory.is_dir():
         raise ConfigError(str(directory), "profiles folder not found")
-    return [load_profile(path) for path in sorted(directory.glob("*.toml"))]
+    folder = directory.resolve()
+    profiles = []
+    for path in sorted(directory.glob("*.toml")):
+        if path.resolve().parent != folder:
+            raise ConfigError(
+                str(path),
+                f"links to {path.resolve()}, outside {folder}: profiles live in the folder",
+            )
+        profiles.append(load_profile(path))
+    return profiles

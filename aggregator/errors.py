@@ -7,6 +7,10 @@ LearnplaceError
 
 FeedParseError (ValueError)      a fetched document that is no feed: recorded as that
                                  source's error, never raised to the person
+
+SourceCrashWarning (RuntimeWarning)  a source's document made parsing or storing raise
+                                 what no parser should (a bug, here or in a library): the
+                                 source's recorded error says so, and the run goes on
 """
 
 from __future__ import annotations
@@ -39,3 +43,11 @@ class FeedParseError(ValueError):
 
 class UnknownItemError(LearnplaceError, LookupError):
     """An item reference (id or URL) that matches nothing in the store."""
+
+
+class SourceCrashWarning(RuntimeWarning):
+    """A source's bytes raised an unexpected exception, recorded as that source's failure.
+
+    A warning rather than silence: a person sees it once on stderr, and the test suite,
+    which turns warnings into errors, fails on it, so a parser bug is never hidden.
+    """

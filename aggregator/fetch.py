@@ -93,12 +93,41 @@ def user_agent(settings: Settings) -> str:
     return f"Learnplace/{__version__} (+{settings.user_agent_contact})"
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+"""The well-known NAT64 prefix: a gateway forwards these to the IPv4 address in the low 32 bits."""
+_NOT_GLOBAL_V6 = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("fec0::/10"))
+"""Local-use NAT64 (RFC 8215) and the old site-local block, which ``is_global`` lets through."""
+
+
 def is_public_address(address: str) -> bool:
-    """Whether an IP address is globally routable (not private, loopback, link-local...)."""
+    """Whether an IP address is globally routable (not private, loopback, link-local...).
+
+    An IPv6 address that carries an IPv4 one (mapped ``::ffff:7f00:1``, translated
+    ``::ffff:0:7f00:1``, compatible ``::127.0.0.1``, NAT64 ``64:ff9b::7f00:1``, 6to4
+    ``2002:7f00:1::``, Teredo) is as public as that IPv4 address: each can reach it.
+    """
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback however it is written
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in network for network in _NOT_GLOBAL_V6):
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return all(is_public_address(str(v4)) for v4 in embedded)
     return ip.is_global and not ip.is_multicast
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...] | None:
+    """The IPv4 addresses an IPv6 address leads to, or None if it is plainly IPv6."""
+    low = ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if int(ip) >> 32 in (0, 0xFFFF_0000) or ip in _NAT64:  # compatible, translated, NAT64
+        return (low,)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo
+    return None
 
 
 @dataclass

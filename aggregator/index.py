@@ -11,8 +11,10 @@ freshness window by a document set computed once per run.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import mmap
 import multiprocessing
 import os
 import re
@@ -31,12 +33,12 @@ from collections.abc import (
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import numpy as np
-import whoosh.filedb.compound
 import whoosh.index
 from selectolax.lexbor import LexborHTMLParser
 from whoosh import formats, query, scoring
@@ -44,11 +46,11 @@ from whoosh.analysis import StemmingAnalyzer
 from whoosh.codec.base import Segment
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3TermInfo, _lenfield
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import BufferFile, StructFile
 from whoosh.idsets import BitSet
 from whoosh.matching import ListMatcher, Matcher
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser
-from whoosh.qparser.common import QueryParserError
 from whoosh.reading import IndexReader, TermNotFound
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
@@ -119,6 +121,19 @@ WRITE_LOCK_TIMEOUT_S = 10.0
 
 SEARCH_LIMIT_MAX = 1_000
 """An interactive search never needs more; it bounds the cost of one request."""
+
+MAX_QUERY_CHARS = 1_000
+MAX_WORD_CHARS = 100
+"""No word is longer; a 70,000-character one cost 40 s of stemming and "did you mean"."""
+MAX_QUERY_DEPTH = 10
+"""Brackets nested deeper are refused before Whoosh's recursive parser sees them."""
+MAX_EXPANDED_TERMS = 500
+"""Words of the index that wildcards (``a*``), fuzzy terms and ranges may stand for, in all."""
+MAX_SUGGESTED_WORDS = 5
+SUGGESTED_WORD_CHARS = 20
+""""Did you mean" corrects at most this many words of a query, none longer than this, and
+keeps each word's first letter: Whoosh compares a word with every title word that could
+be near it (4 s for one 30-letter word among 20,000 words, when any first letter could)."""
 
 RANKING_CACHE_BYTES = 64 * 2**20
 """Postings and phrase matches kept between profiles before ranking starts over."""
@@ -234,7 +249,45 @@ class _MappedFile(BufferFile):
         self.file = _ViewReader(buf)
 
 
-whoosh.filedb.compound.BufferFile = _MappedFile  # type: ignore[misc]
+class _SegmentFile(StructFile):
+    """A compound segment file that maps itself and hands out its parts as :class:`_MappedFile`.
+
+    Whoosh asks a segment file for each part with ``subset`` when it does not map the
+    file itself (see :class:`_IndexStorage`).
+    """
+
+    def __init__(self, fileobj: Any, name: str | None = None, onclose: Any = None) -> None:
+        super().__init__(fileobj, name=name, onclose=onclose)
+        self._map = mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def subset(self, offset: int, length: int, name: str | None = None) -> _MappedFile:
+        return _MappedFile(memoryview(self._map)[offset : offset + length], name or self._name)
+
+    def close(self) -> None:
+        # A reader may still hold a view of it: then the map goes with the last view.
+        with contextlib.suppress(BufferError):
+            self._map.close()
+        super().close()
+
+
+class _IndexStorage(FileStorage):
+    """The index folder, whose segments are read in place through :class:`_SegmentFile`.
+
+    Told that the storage cannot map files (``supports_mmap=False``, a public
+    option), Whoosh reads each part of a compound segment through the segment
+    file's ``subset``, which :class:`_SegmentFile` answers with a view of its map.
+    Only indexes opened through :meth:`SearchIndex.open` read this way: a plain
+    Whoosh index in the same process (a benchmark's baseline) is left as Whoosh
+    reads it. tests/test_index.py fails if Whoosh stops asking for ``subset``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path), supports_mmap=False)
+
+    def open_file(self, name: str, **kwargs: Any) -> StructFile:
+        if not name.endswith(Segment.COMPOUND_EXT):
+            return super().open_file(name, **kwargs)
+        return _SegmentFile(Path(self._fpath(name)).open("rb"), name=name, **kwargs)
 
 
 PARALLEL_MIN_DOCS = 5_000
@@ -336,6 +389,7 @@ FACET_FIELDS: Mapping[str, str] = {"type": "type", "source": "source_name"}
 """Facet name -> the column that counts it."""
 
 _OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})
+_WORD_RUN = re.compile(r"\w+")
 _WORD = re.compile(r"(?<![\w:])([^\W\d_]{3,})(?![\w:])")
 """A plain word of the query: not a field name (``title:``), not a field's value, not a number."""
 
@@ -433,7 +487,17 @@ def document(item: Item) -> dict[str, object]:
 
 
 def check_query_text(text: str) -> None:
-    """Whoosh silently reads unbalanced quotes and brackets as words; say so instead."""
+    """Refuse what Whoosh would silently misread (unbalanced quotes and brackets) and what
+    would cost more than a search may (a huge query, word or nesting)."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QuerySyntaxError(
+            f"a query of {len(text):,} characters: at most {MAX_QUERY_CHARS:,}, please"
+        )
+    longest = max(map(len, _WORD_RUN.findall(text)), default=0)
+    if longest > MAX_WORD_CHARS:
+        raise QuerySyntaxError(
+            f"a word of {longest:,} characters: no word searched for is over {MAX_WORD_CHARS}"
+        )
     if text.count('"') % 2:
         raise QuerySyntaxError(f'unclosed quote in {text!r}: phrases need a closing "')
     for opening, closing in _PAIRS:
@@ -442,8 +506,32 @@ def check_query_text(text: str) -> None:
             depth += (char == opening) - (char == closing)
             if depth < 0:
                 raise QuerySyntaxError(f"{closing!r} without a matching {opening!r} in {text!r}")
+            if depth > MAX_QUERY_DEPTH:
+                raise QuerySyntaxError(f"{opening!r} nested more than {MAX_QUERY_DEPTH} deep")
         if depth:
             raise QuerySyntaxError(f"{opening!r} is never closed in {text!r}")
+
+
+def check_query_cost(q: query.Query, reader: IndexReader) -> None:
+    """Refuse a query whose wildcards, fuzzy terms and ranges stand for too many words.
+
+    Whoosh expands each into every matching word of the index and searches for them
+    all: ``*`` or ``title:[a TO z]`` over 100,000 items took half a minute. The words are
+    counted lazily, so counting stops at the limit.
+    """
+    budget = MAX_EXPANDED_TERMS
+    for leaf in q.leaves():
+        if isinstance(leaf, query.Every) and leaf.fieldname:
+            raise QuerySyntaxError(
+                f"{leaf.fieldname}:* stands for every item: search without text to list them"
+            )
+        if isinstance(leaf, query.MultiTerm):
+            budget -= sum(1 for _ in islice(leaf.expanded_terms(reader), budget + 1))
+            if budget < 0:
+                raise QuerySyntaxError(
+                    f"{leaf} stands for more than {MAX_EXPANDED_TERMS} words of the index "
+                    "(with the rest of the query): give more letters or a narrower range"
+                )
 
 
 def _not_understood(text: str, detail: str) -> str:
@@ -1222,9 +1310,10 @@ class SearchIndex:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         try:
-            if not whoosh.index.exists_in(str(path)):
-                return cls(whoosh.index.create_in(str(path), SCHEMA), path)
-            ix = whoosh.index.open_dir(str(path))
+            storage = _IndexStorage(path)
+            if not storage.index_exists():
+                return cls(storage.create_index(SCHEMA), path)
+            ix = storage.open_index()
         except (ImportError, AttributeError) as error:
             # The table of contents pickles the schema and codec classes that wrote it.
             ix, stale = None, f"the index was written by another version ({error})"
@@ -1234,7 +1323,7 @@ class SearchIndex:
             if ix is not None:
                 ix.close()
             if recreate_if_stale:
-                return cls(whoosh.index.create_in(str(path), SCHEMA), path)
+                return cls(_IndexStorage(path).create_index(SCHEMA), path)
             raise IndexSchemaError(f"{path}: {stale}; `learnplace run` rebuilds it from the store")
         return cls(ix, path)
 
@@ -1364,7 +1453,7 @@ class SearchIndex:
         check_query_text(text)
         try:
             parsed = self._parser.parse(text)
-        except (QueryParserError, ValueError) as exc:
+        except Exception as exc:  # Whoosh raises a bare Exception for a range of bad dates
             raise QuerySyntaxError(_not_understood(text, str(exc))) from exc
         errors = list(_query_errors(parsed))
         if errors:
@@ -1391,10 +1480,12 @@ class SearchIndex:
         filters = filters or SearchFilters()
         if not text.strip() and not filters:
             return SearchPage(hits=(), total=0)
-        parsed = self.parse(text) if text.strip() else query.Every()
+        # A lone "*" means everything, as no text does (Whoosh reads it as "every word").
+        parsed = self.parse(text) if text.strip() not in ("", "*") else query.Every()
         searcher = self._current()
         if searcher.doc_count_all() == 0:
             return SearchPage(hits=(), total=0)  # an empty index has no id column to read
+        check_query_cost(parsed, searcher.reader())
         # Every match, for the exact total and the facets; it also serves as the
         # search's filter (Whoosh's document-set filter, not a Require clause, which
         # trips an assertion in Whoosh's optimised top-k collector with date ranges).
@@ -1513,11 +1604,17 @@ class SearchIndex:
                 reader.doc_frequency(name, stem) for stem in stems for name in TEXT_FIELDS
             )
 
+        tries = 0
+
         def correct(match: re.Match[str]) -> str:
+            nonlocal tries
             word = match.group(1)
-            if word in _OPERATORS or known(word):
+            if len(word) > SUGGESTED_WORD_CHARS or word in _OPERATORS or known(word):
                 return word
-            found = corrector.suggest(word.lower(), limit=1, maxdist=2)
+            tries += 1
+            if tries > MAX_SUGGESTED_WORDS:  # each costs a walk of the title words
+                return word
+            found = corrector.suggest(word.lower(), limit=1, maxdist=2, prefix=1)
             return found[0] if found else word
 
         corrected = _WORD.sub(correct, text)

@@ -18,23 +18,21 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from time import struct_time
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
-import feedparser.mixin
-import feedparser.urls
 
-from aggregator import dates, events, ical
+from aggregator import dates, entities, events, ical
+from aggregator.bounds import bounded
 from aggregator.classify import Signals, classify, enclosure_kind
+from aggregator.entities import without_entity_declarations
 from aggregator.errors import FeedParseError
 from aggregator.models import Details, Entry, ParsedFeed, ReadContext
 from aggregator.plaintext import exact, json_text, text_of
 from aggregator.sanitize import html_to_text, sanitize_html
-from aggregator.urls import is_web_link
+from aggregator.urls import has_hidden_characters, is_web_link
 
 MAX_TEXT_CHARS = 20_000
 """Plain text kept per entry for the index; long posts rank fine on their first pages."""
@@ -56,33 +54,6 @@ mangled ``encoding=`` declaration (UnicodeDecodeError) and a broken element (Typ
 from ``int(None)`` when a ``<width>`` element is cut open). A damaged feed is the source's
 problem, never a crash of the run."""
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
-BASE_URI_CACHE_SIZE = 4096
-"""(base, xml:base) pairs remembered; a feed uses one or a few, so this covers a whole run."""
-
-
-def _copy_content_params(params: feedparser.FeedParserDict) -> feedparser.FeedParserDict:
-    """What ``copy.deepcopy`` makes of a text construct's parameters, without its machinery.
-
-    Their values are strings, numbers or None (type, language, base, src), so a shallow
-    copy is as deep as a deep one.
-    """
-    return feedparser.FeedParserDict(params)
-
-
-# Two of feedparser's per-element costs, made cheaper without changing a result:
-# - it resolves the xml:base in scope at every start tag, nearly always the same base
-#   against itself: a urljoin per element, ~13% of its parse time. The function is pure
-#   (strings in, string out), so a cache returns the very same answers;
-# - it deep-copies a text construct's parameters (mixin.py uses ``copy`` for nothing else)
-#   for every title, summary and content: ~5% of its time.
-# Both reach into feedparser's modules, as read in 6.0.x; another series runs unpatched.
-if feedparser.__version__.startswith("6.0."):
-    feedparser.mixin.make_safe_absolute_uri = lru_cache(maxsize=BASE_URI_CACHE_SIZE)(
-        feedparser.urls.make_safe_absolute_uri
-    )
-    feedparser.mixin.copy = SimpleNamespace(deepcopy=_copy_content_params)  # type: ignore[assignment]
-
-
 # --------------------------------------------------------------------------- entry point
 
 
@@ -125,17 +96,18 @@ def parse_feed(
     Survivable damage (a feed that is not well-formed but still yields
     entries, a wrong charset) is recorded in ``problems``; a document that is
     no feed raises :class:`FeedParseError`. An empty but valid feed has zero
-    entries.
+    entries. Whatever the document holds, the
+    result is within :func:`aggregator.bounds.bounded`.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     if not content.strip():
         raise FeedParseError("empty document: no feed to parse")
     feed = _Feed(url, kind, item_type, context=context or ReadContext(datetime.now(UTC)))
     if ical.is_calendar(content):
-        return _parse_calendar(content, feed)
+        return bounded(_parse_calendar(content, feed))
     if _is_json_feed(content, lowered.get("content-type", "")):
-        return _parse_json_feed(content, feed)
-    return _parse_xml_feed(content, lowered, feed)
+        return bounded(_parse_json_feed(content, feed))
+    return bounded(_parse_xml_feed(content, lowered, feed))
 
 
 def _is_json_feed(content: bytes, content_type: str) -> bool:
@@ -156,6 +128,7 @@ def _is_json_feed(content: bytes, content_type: str) -> bool:
 
 def _parse_xml_feed(content: bytes, headers: dict[str, str], feed: _Feed) -> ParsedFeed:
     url = feed.url
+    content, headers, had_entities = without_entity_declarations(content, headers)
     # feedparser's own sanitizer is off: every fragment goes through nh3 below,
     # which is stricter, and skipping the first pass makes parsing ~1.5x faster.
     # Its relative-URI pass (another HTML parse per fragment, ~20% of the time)
@@ -171,7 +144,7 @@ def _parse_xml_feed(content: bytes, headers: dict[str, str], feed: _Feed) -> Par
     except FEEDPARSER_CRASHES as error:
         raise FeedParseError(f"not a feed: the parser gave up ({_describe(error)})") from error
     version = result.get("version", "")
-    problems = _problems(result, headers)
+    problems = ((entities.PROBLEM,) if had_entities else ()) + _problems(result, headers)
     if not result.entries:
         _require_feed(content, headers, version, problems)
     channel = result.feed
@@ -180,12 +153,13 @@ def _parse_xml_feed(content: bytes, headers: dict[str, str], feed: _Feed) -> Par
     feed = replace(feed, title=title)
     notes: list[str] = []
     entries = tuple(_xml_entry(entry, feed, notes) for entry in result.entries)
+    links = [entry.get("link", "") for entry in result.entries]
     return ParsedFeed(
         title=feed.title,
         link=_web_link(channel.get("link", ""), url),
         entries=entries,
         format=version or "unknown",
-        problems=(*problems, *_summarized(notes)),
+        problems=(*problems, *_summarized(notes), *_refused_links(links, entries)),
     )
 
 
@@ -580,6 +554,12 @@ def _parse_json_feed(content: bytes, feed: _Feed) -> ParsedFeed:
             entries.append(_json_entry(item, feed, notes))
         else:
             problems.append(f"item {position} is not an object, skipped")
+    links = [
+        _string(item.get("url")) or _string(item.get("external_url"))
+        for item in items
+        if isinstance(item, dict)
+    ]
+    problems += _refused_links(links, entries)
     return ParsedFeed(
         title=feed.title,
         link=_web_link(_string(document.get("home_page_url")), url),
@@ -672,10 +652,25 @@ def _string(value: Any) -> str:
 # --------------------------------------------------------------------------- shared helpers
 
 
+def _refused_links(links: Sequence[Any], entries: Sequence[Entry]) -> tuple[str, ...]:
+    """A problem naming how many entries gave a link that :func:`_web_link` refused."""
+    refused = sum(
+        1
+        for link, entry in zip(links, entries, strict=True)
+        if isinstance(link, str) and link.strip() and not entry.url
+    )
+    if not refused:
+        return ()
+    return (
+        f"{refused} of {len(entries)} links refused: not http(s), or holding control characters",
+    )
+
+
 def _web_link(link: str, base: str) -> str:
     """``link`` made absolute against ``base``; "" unless it is a safe http(s) link."""
-    link = link.strip() if isinstance(link, str) else ""
-    if not link:
+    # A space is the one character feeds put in links by mistake that a link can carry encoded.
+    link = link.strip().replace(" ", "%20") if isinstance(link, str) else ""
+    if not link or has_hidden_characters(link):
         return ""
     try:
         absolute = urljoin(base, link)

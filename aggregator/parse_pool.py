@@ -5,6 +5,12 @@ core), so the event loop hands bodies to a process pool and keeps fetching;
 the results come back to the one process that writes SQLite. The pool is
 started on the first body only: a warm run of 304s never pays for it.
 ``forkserver`` keeps workers free of the parent's threads and sockets.
+
+A worker has a memory limit, so a document that needs too much raises
+``MemoryError`` there instead of calling the kernel's OOM killer. A worker
+that dies anyway (killed, crashed) takes every document it was given with
+it: those are parsed again one at a time in a pool of their own, so only
+the document that kills a worker again fails, as its source's error.
 """
 
 from __future__ import annotations
@@ -13,19 +19,56 @@ import asyncio
 import dataclasses
 import multiprocessing
 import os
-from collections.abc import Mapping
+import resource
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 
+from aggregator.errors import FeedParseError
 from aggregator.models import ParsedFeed, ReadContext, ScrapeRules
 
 MAX_PARSE_WORKERS = 4
 """More workers than this only compete with fetching and storing for the cores."""
 
+WORKER_MEMORY_MIN = 1 << 30
+WORKER_MEMORY_PER_BODY = 16
+"""A worker may use this many bytes per byte of the body cap (at least
+:data:`WORKER_MEMORY_MIN`): feedparser reads a 10 MB feed in about 80 MB."""
+
+PRELOADED = (
+    "aggregator.parse",
+    "aggregator.speedups",
+    "aggregator.scrape",
+    "dateparser",
+    "dateparser.search",
+)
+"""Imported once by the forkserver, so no worker pays for them (dateparser is lazy in events)."""
+
 
 def parse_workers() -> int:
     """One worker per core, within :data:`MAX_PARSE_WORKERS`."""
     return max(1, min(os.cpu_count() or 1, MAX_PARSE_WORKERS))
+
+
+def worker_memory(max_body_bytes: int) -> int:
+    """The memory limit of a parse worker for a given body cap."""
+    return max(WORKER_MEMORY_MIN, WORKER_MEMORY_PER_BODY * max_body_bytes)
+
+
+def start_worker(memory_limit: int | None) -> None:
+    """A worker's set-up: its memory limit, and feedparser made faster where it can be.
+
+    The limit is on the data segment (``RLIMIT_DATA``: heap and private mappings),
+    which is what parsing grows; a process's shared libraries do not count.
+    """
+    if memory_limit is not None:
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        limit = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    from aggregator.speedups import speed_up_feedparser
+
+    speed_up_feedparser()
 
 
 def parse_document(
@@ -44,24 +87,60 @@ def parse_document(
     The parser is imported here, in the worker (the forkserver has preloaded it), so
     the fetching process never loads feedparser: a run of 304s starts faster.
     """
+    from aggregator.bounds import bounded
     from aggregator.parse import parse_feed
     from aggregator.scrape import scrape_page
 
     if scrape is None:
         return parse_feed(content, headers, url, kind, item_type, context=context)
     feed = scrape_page(content, url, scrape, kind, timezone=context.timezone if context else "")
-    if item_type is None:
-        return feed
-    entries = tuple(dataclasses.replace(entry, item_type=item_type) for entry in feed.entries)
-    return dataclasses.replace(feed, entries=entries)
+    if item_type is not None:
+        entries = tuple(dataclasses.replace(entry, item_type=item_type) for entry in feed.entries)
+        feed = dataclasses.replace(feed, entries=entries)
+    return bounded(feed)
+
+
+ParseFunction = Callable[
+    [bytes, Mapping[str, str], str, str, ScrapeRules | None, str | None, ReadContext | None],
+    ParsedFeed,
+]
 
 
 class ParsePool:
-    """``await pool.parse(...)`` runs :func:`aggregator.parse.parse_feed` in a worker."""
+    """``await pool.parse(...)`` runs :func:`parse_document` in a worker.
 
-    def __init__(self, workers: int | None = None) -> None:
+    ``memory_limit`` bounds each worker (see :func:`start_worker`); ``function`` is
+    what a worker runs for each document (tests give one that kills its worker).
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        memory_limit: int | None = None,
+        function: ParseFunction = parse_document,
+    ) -> None:
         self._workers = workers or parse_workers()
-        self._executor: ProcessPoolExecutor | None = None
+        self._memory_limit = memory_limit
+        self._function = function
+        self._shared: ProcessPoolExecutor | None = None
+        self._alone: ProcessPoolExecutor | None = None
+        self._one_at_a_time = asyncio.Lock()
+
+    @property
+    def memory_limit_mib(self) -> int | None:
+        """Each worker's memory limit, in MiB (None: no limit)."""
+        return None if self._memory_limit is None else self._memory_limit >> 20
+
+    def _executor(self, workers: int) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(PRELOADED))
+        return ProcessPoolExecutor(
+            workers,
+            mp_context=context,
+            initializer=start_worker,
+            initargs=(self._memory_limit,),
+        )
 
     async def parse(
         self,
@@ -73,27 +152,38 @@ class ParsePool:
         item_type: str | None = None,
         context: ReadContext | None = None,
     ) -> ParsedFeed:
-        """Parse in a worker; :class:`aggregator.parse.FeedParseError` comes back as raised."""
-        if self._executor is None:
-            processes = multiprocessing.get_context("forkserver")
-            # dateparser is imported lazily by events; loading it here once saves
-            # every worker the import.
-            processes.set_forkserver_preload(
-                ["aggregator.parse", "aggregator.scrape", "dateparser", "dateparser.search"]
-            )
-            self._executor = ProcessPoolExecutor(self._workers, mp_context=processes)
+        """Parse in a worker; what the parser raises comes back as raised.
+
+        A document whose worker dies twice, the second time alone, raises
+        :class:`~aggregator.errors.FeedParseError`.
+        """
+        arguments = (content, dict(headers), url, kind, scrape, item_type, context)
+        if self._shared is None:
+            self._shared = self._executor(self._workers)
+        shared = self._shared
+        try:
+            return await self._run(shared, arguments)
+        except BrokenProcessPool:
+            if self._shared is shared:  # the first of its documents to notice restarts the pool
+                shared.shutdown(wait=False, cancel_futures=True)
+                self._shared = None
+        async with self._one_at_a_time:
+            if self._alone is None:
+                self._alone = self._executor(1)
+            try:
+                return await self._run(self._alone, arguments)
+            except BrokenProcessPool:
+                self._alone.shutdown(wait=False)
+                self._alone = None
+                raise FeedParseError(
+                    "the parser's process died reading this document (out of memory, or killed)"
+                ) from None
+
+    async def _run(
+        self, executor: ProcessPoolExecutor, arguments: tuple[object, ...]
+    ) -> ParsedFeed:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor,
-            parse_document,
-            content,
-            dict(headers),
-            url,
-            kind,
-            scrape,
-            item_type,
-            context,
-        )
+        return await loop.run_in_executor(executor, self._function, *arguments)
 
     def __enter__(self) -> ParsePool:
         return self
@@ -104,5 +194,6 @@ class ParsePool:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(cancel_futures=True)
+        for executor in (self._shared, self._alone):
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)

@@ -2,10 +2,10 @@
 
     load config + profiles          (validate everything before writing anything)
     schedule                        (sources backing off, rate-limited or retired wait; --force)
-    fetch_many | parse | store      (fetches run concurrently; each changed body is parsed in a
-                                     worker process; results are stored as they come back,
-                                     through a single SQLite writer; schedule.decide sets
-                                     each source's next attempt)
+    fetch_many | parse | store      (aggregator.collect: fetches run concurrently; each changed
+                                     body is parsed in a worker process; results are stored as
+                                     they come back, through a single SQLite writer;
+                                     schedule.decide sets each source's next attempt)
     index                           (new and changed items, one commit; repaired if behind)
     rank | digest                   (per profile, over the freshness window)
     render                          (pages, archives, feeds, team pages, site index; atomic writes)
@@ -22,13 +22,13 @@ import asyncio
 import dataclasses
 import multiprocessing
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from time import monotonic
 from typing import Protocol
 
 import tomlkit
@@ -36,12 +36,20 @@ from filelock import FileLock, Timeout
 
 from aggregator import profile_edit
 from aggregator import sources as edit_sources
+from aggregator.bounds import clean_text
+from aggregator.collect import CALENDAR_REREAD, RunSummary, collect
 from aggregator.config import load_config, load_profile, load_profiles, parse_config
 from aggregator.config import profile_path as config_profile_path
 from aggregator.demo import SampleServer, example_profiles_dir
 from aggregator.discover import announced_feeds, looks_like_html
-from aggregator.errors import FeedParseError, LearnplaceError, RunLockedError, UnknownItemError
-from aggregator.fetch import fetch_many, fetch_one
+from aggregator.errors import (
+    FeedParseError,
+    LearnplaceError,
+    RunLockedError,
+    SourceCrashWarning,
+    UnknownItemError,
+)
+from aggregator.fetch import fetch_one
 from aggregator.index import SearchFilters, SearchIndex, finish_swap
 from aggregator.mail import MailError, build_message, send_message
 from aggregator.models import (
@@ -49,20 +57,16 @@ from aggregator.models import (
     CacheInfo,
     Config,
     Digest,
-    Entry,
-    FetchResult,
     Item,
     ParsedFeed,
     Pick,
     Profile,
-    ReadContext,
     Settings,
     Share,
     SharedItem,
     Source,
     SourceStatus,
 )
-from aggregator.parse_pool import ParsePool
 from aggregator.rank import (
     EXCLUDE_KEY,
     choose_digest,
@@ -73,9 +77,8 @@ from aggregator.rank import (
 )
 from aggregator.rank.digest import upcoming_picks
 from aggregator.render import SiteWriter, make_environment
-from aggregator.schedule import SourceState, decide, is_due
 from aggregator.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
-from aggregator.store import FetchRecord, Store
+from aggregator.store import Store
 
 FEED_DAYS = 14
 """How many days of digests a person's Atom feed carries."""
@@ -131,22 +134,6 @@ class SilentReporter:
 
     def advance(self, stage: str, detail: str = "") -> None:
         """Ignore the step."""
-
-
-@dataclass(slots=True)
-class RunSummary:
-    """What one run did, for the closing summary and ``--json``."""
-
-    sources_ok: int = 0
-    not_modified: int = 0
-    skipped: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    moved: list[tuple[str, str]] = field(default_factory=list)
-    retired: list[str] = field(default_factory=list)
-    new_items: int = 0
-    updated_items: int = 0
-    digests: list[tuple[str, int, Path]] = field(default_factory=list)
-    site_index: Path | None = None
 
 
 def run(
@@ -207,7 +194,7 @@ def _refresh(
     """
     store.sync_sources(config.sources)
     ahead = timedelta(days=upcoming_days) + CALENDAR_REREAD
-    asyncio.run(_collect(config, store, now, reporter, summary, force, ahead))
+    asyncio.run(collect(config, store, now, reporter, summary, force, ahead))
 
 
 def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> RunSummary:
@@ -242,153 +229,6 @@ def _run_lock(project: Project) -> Iterator[None]:
         yield
     finally:
         lock.release()
-
-
-@dataclass(frozen=True, slots=True)
-class _Due:
-    """A source picked for this run and its schedule before the fetch."""
-
-    source: Source
-    state: SourceState
-
-
-async def _collect(
-    config: Config,
-    store: Store,
-    now: datetime,
-    reporter: Reporter,
-    summary: RunSummary,
-    force: bool,
-    ahead: timedelta,
-) -> None:
-    """Fetch the due sources concurrently; parse in workers; store results a batch at a time."""
-    due = _due_sources(config, store, now, summary, force)
-    targets = [(url, store.cache_info(item.source.url, now)) for url, item in due.items()]
-    reporter.start("fetch", len(targets))
-    writer = _ResultWriter(store, now, summary)
-    with ParsePool() as pool:
-        parsing: list[asyncio.Task[None]] = []
-        async for result in fetch_many(targets, config.settings):
-            item = due[result.url]
-            if result.ok and result.content is not None:
-                zone = item.source.timezone or config.settings.timezone
-                context = ReadContext(now, ahead, zone)
-                parsing.append(asyncio.create_task(_parse(pool, writer, item, result, context)))
-            else:
-                writer.add(item, result)
-            reporter.advance("fetch", item.source.name)
-        await asyncio.gather(*parsing)
-    writer.flush()
-
-
-def _due_sources(
-    config: Config, store: Store, now: datetime, summary: RunSummary, force: bool
-) -> dict[str, _Due]:
-    """Sources to fetch now, by the URL to fetch (a permanently moved source's new one)."""
-    due: dict[str, _Due] = {}
-    for source in config.sources:
-        state = store.source_state(source.url)
-        if not is_due(state, now, force=force):
-            summary.skipped += 1
-            continue
-        if state.fetch_url in due:  # moved onto another source's URL: fetch its own again
-            state = dataclasses.replace(state, fetch_url=source.url, moved_from=None)
-        due[state.fetch_url] = _Due(source, state)
-    return due
-
-
-async def _parse(
-    pool: ParsePool, writer: _ResultWriter, item: _Due, result: FetchResult, context: ReadContext
-) -> None:
-    """A 200's entries; a body that is not a feed turns the result into a failure."""
-    assert result.content is not None
-    source = item.source
-    try:
-        feed = await pool.parse(
-            result.content,
-            result.headers,
-            result.final_url,
-            source.kind,
-            source.scrape,
-            source.item_type,
-            context,
-        )
-    except FeedParseError as exc:
-        writer.add(item, dataclasses.replace(result, error=str(exc)))
-        return
-    writer.add(item, result, feed.problems, feed.entries, feed.complete_until)
-
-
-CALENDAR_REREAD = timedelta(days=7)
-"""How often a calendar is read in full (fetched without validators), so its recurring series
-stay expanded over the horizon while it answers 304: they are expanded this much further."""
-
-STORE_BATCH = 50
-"""Sources whose results one store transaction holds: a commit per source cost more than parsing."""
-
-STORE_BATCH_S = 0.5
-"""A batch is committed after this long even if smaller, so a slow run's progress is kept."""
-
-
-class _ResultWriter:
-    """Fetch results into the store, a batch of sources per transaction.
-
-    A kill loses at most the batch not yet committed: those sources' new
-    validators were not saved either, so the next run fetches them again.
-    """
-
-    def __init__(self, store: Store, now: datetime, summary: RunSummary) -> None:
-        self._store = store
-        self._now = now
-        self._summary = summary
-        self._pending: list[FetchRecord] = []
-        self._flushed = monotonic()
-
-    def add(
-        self,
-        item: _Due,
-        result: FetchResult,
-        problems: Sequence[str] = (),
-        entries: Sequence[Entry] | None = None,
-        complete_until: datetime | None = None,
-    ) -> None:
-        state = decide(result, item.state, self._now)
-        reread_at = None if complete_until is None else self._now + CALENDAR_REREAD
-        self._pending.append(
-            FetchRecord(
-                item.source.url,
-                result,
-                state,
-                tuple(problems),
-                entries,
-                complete_until,
-                reread_at,
-            )
-        )
-        _count(item, result, state, self._summary)
-        if len(self._pending) >= STORE_BATCH or monotonic() - self._flushed >= STORE_BATCH_S:
-            self.flush()
-
-    def flush(self) -> None:
-        self._flushed = monotonic()
-        if self._pending:
-            added = self._store.record_fetches(self._pending, self._now)
-            self._pending = []
-            self._summary.new_items += len(added.new_ids)
-            self._summary.updated_items += len(added.updated_ids)
-
-
-def _count(item: _Due, result: FetchResult, state: SourceState, summary: RunSummary) -> None:
-    name = item.source.name
-    if result.ok:
-        summary.sources_ok += 1
-        summary.not_modified += result.not_modified
-    else:
-        summary.failures.append((name, result.error or f"HTTP {result.status}"))
-    if state.fetch_url != item.state.fetch_url:
-        summary.moved.append((name, state.fetch_url))
-    if state.retired and not item.state.retired:
-        summary.retired.append(name)
 
 
 @contextmanager
@@ -757,8 +597,8 @@ async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, Pars
     if not looks_like_html(page.content, content_type):
         try:
             feed = parse_feed(page.content, page.headers, page.final_url, kind)
-        except FeedParseError as exc:
-            raise SourceCheckError(f"{url}: {exc}") from None
+        except Exception as exc:  # whatever the document makes the parser raise: not a feed
+            raise SourceCheckError(f"{url}: {_not_parsed(exc)}") from None
         return home, feed, f"the address is a feed itself ({_described(feed)})"
     candidates = announced_feeds(page.content, page.final_url)
     if not candidates:
@@ -771,8 +611,8 @@ async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, Pars
     if problem is None and result.content is not None:
         try:
             feed = parse_feed(result.content, result.headers, result.final_url, kind)
-        except FeedParseError as exc:
-            problem = str(exc)
+        except Exception as exc:
+            problem = _not_parsed(exc)
         else:
             chosen = result.final_url if result.moved_permanently else main.url
             called = f' "{main.title}"' if main.title else ""
@@ -791,6 +631,16 @@ async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, Pars
         f"({problem}), and another one it announces is not taken in its place (often its "
         f"comments). The page announces:\n{listed}\nAdd the one you want by its address."
     )
+
+
+def _not_parsed(exc: Exception) -> str:
+    """Why a document is no feed; an exception other than FeedParseError is also a bug,
+    reported as :func:`aggregator.collect` reports one during a run."""
+    if isinstance(exc, FeedParseError):
+        return str(exc)
+    message = f"the parser failed on it ({type(exc).__name__}: {exc}); a bug: please report it"
+    warnings.warn(SourceCrashWarning(clean_text(message)), stacklevel=3)
+    return clean_text(message)
 
 
 def remove_source(project: Project, url_or_name: str) -> Source:
@@ -936,17 +786,18 @@ def _send_one(
     colleagues = _colleagues(store, config, profile, today, days)
     subject, text, html = writer.email_bodies(digest, colleagues)
     assert config.smtp is not None
-    message = build_message(
-        sender=config.smtp.sender,
-        recipient=address,
-        subject=subject,
-        text=text,
-        html=html,
-        sent_at=now,
-    )
     try:
+        # A header the e-mail library refuses (a line break in a name) fails this person only.
+        message = build_message(
+            sender=config.smtp.sender,
+            recipient=address,
+            subject=subject,
+            text=text,
+            html=html,
+            sent_at=now,
+        )
         send_message(config.smtp, message)
-    except MailError as exc:
+    except (MailError, ValueError) as exc:
         store.record_mailing(profile.name, today, now, error=str(exc))
         return Mailing(profile.name, address, "failed", str(exc))
     store.record_mailing(profile.name, today, now)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
+from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Table
 
 from aggregator.atomic import write_atomic
@@ -57,7 +58,7 @@ def edit(path: Path, change: Callable[[tomlkit.TOMLDocument], None]) -> Profile:
     """Apply ``change`` to the parsed file and save it if the result is a valid profile."""
     if not path.exists():
         raise ConfigError(str(path), "no such profile")
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    document = _parse(path)
     change(document)
     return _replace(path, tomlkit.dumps(document))
 
@@ -85,6 +86,16 @@ def add_exclusion(document: tomlkit.TOMLDocument, key: str, value: str) -> None:
         table[key] = tomlkit.array()
     if value not in table[key]:
         table[key].append(value)
+
+
+def _parse(path: Path) -> tomlkit.TOMLDocument:
+    """The profile file as tomlkit reads it; a file it cannot read is a clear error."""
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except TOMLKitError as exc:
+        raise ConfigError(
+            str(path), f"invalid TOML: {exc}", line=getattr(exc, "line", None)
+        ) from None
 
 
 def _table(document: tomlkit.TOMLDocument, name: str) -> Table:
@@ -132,7 +143,7 @@ def apply(path: Path, changes: Mapping[str, Any]) -> tuple[str, Profile]:
     unknown = set(changes) - set(FORM_KEYS)
     if unknown:
         raise ValueError(f"not editable here: {', '.join(sorted(unknown))}")
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    doc = _parse(path)
     for key in ("digest_size", "freshness_days"):
         if key in changes:
             doc[key] = changes[key]

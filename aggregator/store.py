@@ -42,6 +42,8 @@ BUSY_TIMEOUT_MS = 10_000
 """How long a writer waits for another process's transaction before giving up."""
 
 ID_CHUNK = 500
+MAX_ID = 2**63 - 1
+"""SQLite's largest integer: a larger "id" a person typed names no item (and would overflow)."""
 """Ids per ``IN (...)`` query: well under SQLite's bound-parameter limit."""
 
 ITER_BATCH = 1_000
@@ -865,7 +867,7 @@ class Store:
 
     def items(self, ids: Iterable[int]) -> dict[int, Item]:
         """Items by id; ids that do not exist are simply absent from the result."""
-        wanted = sorted(set(ids))
+        wanted = sorted(item_id for item_id in set(ids) if 0 < item_id <= MAX_ID)
         found: dict[int, Item] = {}
         for chunk in _chunks(wanted):
             marks = ",".join("?" * len(chunk))
@@ -915,6 +917,8 @@ class Store:
         parser's guess."""
         if item_type is not None and item_type not in ITEM_TYPES:
             raise ValueError(f"unknown item type {item_type!r}; use one of {', '.join(ITEM_TYPES)}")
+        if not 0 < item_id <= MAX_ID:
+            raise UnknownItemError(f"no item with id {item_id}")
         with self._transaction() as db:
             cursor = db.execute(
                 "UPDATE items SET type_override = ? WHERE id = ?", (item_type, item_id)
@@ -1095,7 +1099,9 @@ class Store:
     def find_item(self, ref: str) -> int | None:
         """An item id from what a person typed: the id itself, or the item's (canonical) URL."""
         ref = ref.strip()
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():  # "²" is a digit to isdigit, not to int
+            if len(ref) > len(str(MAX_ID)) or int(ref) > MAX_ID:
+                return None
             row = self._db.execute("SELECT id FROM items WHERE id = ?", (int(ref),)).fetchone()
             return None if row is None else int(row[0])
         row = self._db.execute(

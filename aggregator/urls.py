@@ -7,6 +7,7 @@ different tracking parameters, default ports or fragments.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 SAFE_LINK_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
@@ -15,6 +16,10 @@ SAFE_LINK_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
 WEB_SCHEMES: frozenset[str] = frozenset({"http", "https"})
 
 DEFAULT_PORTS: dict[str, int] = {"http": 80, "https": 443}
+
+_HIDDEN_IN_URL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""Characters no link needs: controls (a line break would end a header or a terminal
+line), line separators and bidirectional controls (a link would read other than it goes)."""
 
 TRACKING_PARAM_PREFIXES: tuple[str, ...] = ("utm_", "mtm_")
 """Google Analytics and Matomo campaign parameters: whole families, so matched by prefix."""
@@ -106,6 +111,15 @@ def _is_tracking(pair: str) -> bool:
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PARAM_PREFIXES)
 
 
+def has_hidden_characters(url: str) -> bool:
+    """Whether ``url`` holds a control, line-separator or bidirectional character.
+
+    ``urlsplit`` (and so ``urljoin``) silently drops tabs and line breaks, so a link
+    must be checked before it is resolved: ``/a\\nSet-Cookie`` must not become ``/aSet-Cookie``.
+    """
+    return _HIDDEN_IN_URL.search(url) is not None
+
+
 def is_safe_link(url: str) -> bool:
     """Whether ``url`` may be put in an ``href`` of a page we render.
 
@@ -113,10 +127,14 @@ def is_safe_link(url: str) -> bool:
     Relative links fail too: a digest is served from elsewhere than the
     source, so they would point nowhere; resolve them first. The scheme is
     read the way browsers read it (``urlsplit`` drops tabs and newlines, so
-    ``java\\tscript:`` is still ``javascript:``).
+    ``java\\tscript:`` is still ``javascript:``), and a link holding a control or
+    bidirectional character anywhere is refused.
     """
+    url = url.strip()
+    if has_hidden_characters(url):
+        return False
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
     except ValueError:
         return False
     scheme = parts.scheme.lower()

@@ -5,52 +5,77 @@ running ``learnplace run`` in WAL mode) and the index (Whoosh readers see the
 last commit), and writes nothing but profile files, through
 :mod:`aggregator.profile_edit`.
 
-Security, in request order:
+Security, in request order (:mod:`aggregator.webguard` does the first three):
 
+* the ``Host`` header must name this app (loopback names, the bound address, and
+  ``--allowed-host`` names): a page of another site whose name was rebound to
+  127.0.0.1 (DNS rebinding) gets a 400, not the app;
 * a token, when one is set (any non-loopback bind needs one): ``Authorization:
-  Bearer``, or the cookie that ``/login?token=…`` sets; checked on every request;
-* forms carry a per-session CSRF token (double submit: cookie + field) and
-  must come from this origin (``Origin``/``Referer``); cookies are SameSite=Strict;
+  Bearer``, or the session cookie that ``/login?token=…`` sets (signed, never the
+  token itself, ``Secure`` over https); checked on every request;
+* forms carry a CSRF token derived from the session, and must come from an
+  allowed origin (``Origin``/``Referer``); cookies are SameSite=Strict;
+* forms are at most 64 KB, and the work a request causes
+  (search, preview, save) runs in worker threads, at most :data:`CPU_SLOTS` at a
+  time, so the event loop keeps answering;
 * profile names in URLs must match :data:`config.PROFILE_NAME` and resolve
   inside ``profiles/``.
 """
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import ipaddress
 import re
-import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from aggregator import pipeline
+from aggregator.config import MAX_ENTRIES
 from aggregator.errors import ConfigError
-from aggregator.index import QuerySyntaxError, SearchFilters, highlight, plain_text
+from aggregator.index import (
+    SEARCH_LIMIT_MAX,
+    QuerySyntaxError,
+    SearchFilters,
+    highlight,
+    plain_text,
+)
 from aggregator.models import ITEM_TYPES, Digest, Profile
 from aggregator.render import make_environment, packaged_templates_dir
-
-TOKEN_COOKIE = "learnplace_token"  # noqa: S105 (a cookie name, not a secret)
-CSRF_COOKIE = "learnplace_csrf"
-PAGE_SIZE = 20
-CSP = (
-    "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
-    "img-src 'self' https: http: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+from aggregator.webguard import (
+    FormError,
+    Sessions,
+    allowed_hosts,
+    csrf,
+    csrf_ok,
+    guard,
+    read_form,
 )
-_LINE = re.compile(r"^\s*(?P<phrase>[^=]+?)\s*=\s*(?P<weight>\S+)\s*$")
+
+PAGE_SIZE = 20
+MAX_PAGE = SEARCH_LIMIT_MAX // PAGE_SIZE
+"""Search reads at most SEARCH_LIMIT_MAX results, so pages end there."""
+MAX_LINE_CHARS = 300
+"""One line of the interests field; a phrase longer than that is no interest."""
+CPU_SLOTS = 2
+"""Requests that search or rank at once; more wait their turn off the event loop."""
+_PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,3}")
+_ITEM_ID = re.compile(r"[0-9]{1,18}")
 
 
 def is_loopback(host: str) -> bool:
@@ -68,20 +93,28 @@ class InsecureBindError(ValueError):
 
 
 def create_app(
-    project: pipeline.Project, *, host: str = "127.0.0.1", token: str | None = None
+    project: pipeline.Project,
+    *,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    extra_hosts: Iterable[str] = (),
 ) -> Starlette:
-    """The ASGI app for ``project``; refuses a non-loopback ``host`` without a ``token``."""
+    """The ASGI app for ``project``; refuses a non-loopback ``host`` without a ``token``.
+
+    ``extra_hosts`` are more names the app answers to (a reverse proxy's, say).
+    """
     if not is_loopback(host) and not token:
         raise InsecureBindError(
             f"serving on {host} needs an access token: pass --token or set LEARNPLACE_TOKEN"
         )
     env = make_environment([project.templates_dir])
     web = _Web(project, env)
+    hosts = allowed_hosts(host, extra_hosts)
     routes = [
         Route("/", web.home),
         Route("/login", web.login),
         Route("/search", web.search),
-        Route("/items/{item_id:int}", web.item),
+        Route("/items/{item_id}", web.item),
         Route("/profiles/{name}", web.profile, methods=["GET", "POST"]),
         Route("/profiles/{name}/preview", web.preview, methods=["POST"]),
         Route("/sources", web.sources),
@@ -89,56 +122,12 @@ def create_app(
         Mount("/site", StaticFiles(directory=project.output_dir, html=True, check_dir=False)),
     ]
     return Starlette(
-        routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=_guard(token))]
+        routes=routes,
+        middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
+            Middleware(BaseHTTPMiddleware, dispatch=guard(Sessions(token), hosts)),
+        ],
     )
-
-
-def _guard(token: str | None) -> Callable[..., Awaitable[Response]]:
-    async def guard(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if token is not None:
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            given = given or request.cookies.get(TOKEN_COOKIE, "")
-            if request.url.path == "/login":
-                given = given or request.query_params.get("token", "")
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                return PlainTextResponse("an access token is required", status_code=401)
-        if request.method == "POST" and not _same_origin(request):
-            return PlainTextResponse("cross-site request refused", status_code=403)
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        if CSRF_COOKIE not in request.cookies:
-            response.set_cookie(CSRF_COOKIE, _csrf(request), httponly=True, samesite="strict")
-        return response
-
-    return guard
-
-
-def _same_origin(request: Request) -> bool:
-    """A browser names the page a POST came from; it must be one of ours."""
-    claimed = request.headers.get("origin") or request.headers.get("referer")
-    if not claimed:
-        return False
-    parts = urlsplit(claimed)
-    return f"{parts.scheme}://{parts.netloc}" == f"{request.url.scheme}://{request.url.netloc}"
-
-
-def _csrf(request: Request) -> str:
-    """This session's CSRF token, made once per browser and kept in a cookie."""
-    if "csrf" not in request.scope.setdefault("state", {}):
-        request.scope["state"]["csrf"] = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(
-            24
-        )
-    return str(request.scope["state"]["csrf"])
-
-
-def _csrf_ok(request: Request, form: FormData) -> bool:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    field = str(form.get("csrf", ""))
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), field.encode())
 
 
 def _parse_day(value: str, *, end: bool) -> datetime | None:
@@ -152,10 +141,20 @@ class _Web:
     def __init__(self, project: pipeline.Project, env: jinja2.Environment) -> None:
         self.project = project
         self.env = env
+        self._slots = asyncio.Semaphore(CPU_SLOTS)
+
+    async def _work(self, function: Callable[..., Response], *args: Any) -> Response:
+        """Run ``function`` in a worker thread, at most :data:`CPU_SLOTS` at once.
+
+        Searching and ranking are pure Python: run on the event loop, a 2,000-interest
+        preview held every other request for seconds.
+        """
+        async with self._slots:
+            return await run_in_threadpool(function, *args)
 
     def page(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
         html = self.env.get_template(template).render(
-            csrf=_csrf(request),
+            csrf=csrf(request),
             marked=highlight,
             plain_text=plain_text,
             people=self._people(),
@@ -171,14 +170,13 @@ class _Web:
         return self.page(request, "web/home.html", has_site=has_site)
 
     async def login(self, request: Request) -> Response:
-        """Reached only with the right token (the guard checked it): keep it in a cookie."""
-        response = RedirectResponse("/", status_code=303)
-        token = request.query_params.get("token")
-        if token:
-            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-        return response
+        """Reached only with the right token (the guard checked it and set the session)."""
+        return RedirectResponse("/", status_code=303)
 
-    def search(self, request: Request) -> Response:
+    async def search(self, request: Request) -> Response:
+        return await self._work(self._search, request)
+
+    def _search(self, request: Request) -> Response:
         params = request.query_params
         text = params.get("q", "")
         errors: list[str] = []
@@ -195,7 +193,10 @@ class _Web:
             since=since,
             until=until,
         )
-        page = max(1, int(params["page"])) if params.get("page", "").isdigit() else 1
+        page = _page_number(params.get("page", ""))
+        if page is None:
+            page = 1
+            errors.append(f"pages are numbered 1 to {MAX_PAGE}")
         sort = params.get("sort") if params.get("sort") in ("relevance", "date") else "relevance"
         person = params.get("profile", "")
         found = None
@@ -217,7 +218,7 @@ class _Web:
             pairs = [(k, v) for k, v in base if k not in changes] + list(changes.items())
             return "/search?" + urlencode([(k, v) for k, v in pairs if v])
 
-        pages = -(-found.total // PAGE_SIZE) if found else 0
+        pages = min(-(-found.total // PAGE_SIZE), MAX_PAGE) if found else 0
         return self.page(
             request,
             "web/search.html",
@@ -236,8 +237,13 @@ class _Web:
             status=400 if errors else 200,
         )
 
-    def item(self, request: Request) -> Response:
-        item_id = request.path_params["item_id"]
+    async def item(self, request: Request) -> Response:
+        raw = request.path_params["item_id"]
+        if not _ITEM_ID.fullmatch(raw):
+            return PlainTextResponse("no such item", status_code=404)
+        return await self._work(self._item, request, int(raw))
+
+    def _item(self, request: Request, item_id: int) -> Response:
         found = pipeline.item(self.project, item_id)
         if found is None:
             return PlainTextResponse("no such item", status_code=404)
@@ -249,17 +255,31 @@ class _Web:
         except ConfigError:
             return None
 
+    async def _posted(self, request: Request) -> FormData | Response:
+        """The request's form if it may be read and carries this session's CSRF token."""
+        try:
+            form = await read_form(request)
+        except FormError as exc:
+            return PlainTextResponse(str(exc), status_code=exc.status)
+        if not csrf_ok(request, form):
+            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
+        return form
+
     async def profile(self, request: Request) -> Response:
         """The form; a POST saves it, or shows each error by its field and saves nothing."""
         path = self._profile_file(request)
         if path is None:
             return PlainTextResponse("no such profile", status_code=404)
-        errors: dict[str, str] = {}
-        form: FormData | None = None
+        form = None
         if request.method == "POST":
-            form = await request.form()
-            if not _csrf_ok(request, form):
-                return PlainTextResponse("missing or wrong CSRF token", status_code=403)
+            form = await self._posted(request)
+            if isinstance(form, Response):
+                return form
+        return await self._work(self._profile, request, path, form)
+
+    def _profile(self, request: Request, path: Path, form: FormData | None) -> Response:
+        errors: dict[str, str] = {}
+        if form is not None:
             changes, errors = form_changes(form)
             if not errors:
                 try:
@@ -293,9 +313,12 @@ class _Web:
         path = self._profile_file(request)
         if path is None:
             return PlainTextResponse("no such profile", status_code=404)
-        form = await request.form()
-        if not _csrf_ok(request, form):
-            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
+        form = await self._posted(request)
+        if isinstance(form, Response):
+            return form
+        return await self._work(self._preview_panel, path, form)
+
+    def _preview_panel(self, path: Path, form: FormData) -> Response:
         changes, errors = form_changes(form)
         digest = None
         if not errors:
@@ -307,11 +330,21 @@ class _Web:
         html = self.env.get_template("web/preview.html").render(digest=digest, errors=errors)
         return HTMLResponse(html, status_code=400 if errors else 200)
 
-    def sources(self, request: Request) -> Response:
+    async def sources(self, request: Request) -> Response:
+        return await self._work(self._sources, request)
+
+    def _sources(self, request: Request) -> Response:
         statuses = (
             pipeline.source_statuses(self.project) if self.project.store_path.exists() else []
         )
         return self.page(request, "web/sources.html", statuses=statuses)
+
+
+def _page_number(raw: str) -> int | None:
+    """A results page asked for in a URL, 1 when none is; None when it is no page there is."""
+    if not raw:
+        return 1
+    return int(raw) if _PAGE_NUMBER.fullmatch(raw) and int(raw) <= MAX_PAGE else None
 
 
 def _field_of(key: str) -> str:
@@ -326,6 +359,25 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def _interest(line: str, interests: dict[str, float]) -> str:
+    """Read ``phrase = weight`` into ``interests``; what is wrong with the line, or "".
+
+    Split at the last ``=`` (no regular expression: one of ``a``, 100,000 spaces and
+    ``b`` once took a backtracking pattern 11 s).
+    """
+    if len(line) > MAX_LINE_CHARS:
+        return f"a line of {len(line):,} characters: an interest is at most {MAX_LINE_CHARS}"
+    phrase, equals, weight = line.rpartition("=")
+    phrase = phrase.strip().strip("\"' ")
+    try:
+        if not (equals and phrase):
+            raise ValueError
+        interests[phrase] = float(weight.strip())
+    except ValueError:
+        return f"write one interest a line as: phrase = weight (got {line!r})"
+    return ""
+
+
 def form_changes(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     """The profile changes a submitted form asks for, and the fields a person must fix."""
     changes: dict[str, Any] = {}
@@ -338,14 +390,14 @@ def form_changes(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
             except ValueError:
                 errors[key] = f"a whole number, not {raw!r}"
     interests: dict[str, float] = {}
-    for line in _lines(str(form.get("interests", ""))):
-        match = _LINE.match(line)
-        try:
-            if match is None:
-                raise ValueError
-            interests[match["phrase"].strip("\"' ")] = float(match["weight"])
-        except ValueError:
-            errors["interests"] = f"write one interest a line as: phrase = weight (got {line!r})"
+    lines = _lines(str(form.get("interests", "")))
+    if len(lines) > MAX_ENTRIES:  # said before any of them costs a TOML edit
+        errors["interests"] = f"{len(lines):,} interests: at most {MAX_ENTRIES}"
+        lines = []
+    for line in lines:
+        problem = _interest(line, interests)
+        if problem:
+            errors["interests"] = problem
             break
     changes["interests"] = interests
     types: dict[str, float] = {}
@@ -360,8 +412,10 @@ def form_changes(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
             if weight != 1:
                 types[kind] = weight
     changes["types"] = types
-    changes["exclude_words"] = _lines(str(form.get("exclude_words", "")))
-    changes["exclude_sources"] = _lines(str(form.get("exclude_sources", "")))
+    for key in ("exclude_words", "exclude_sources"):
+        changes[key] = _lines(str(form.get(key, "")))
+        if len(changes[key]) > MAX_ENTRIES:
+            errors[key] = f"{len(changes[key]):,} lines: at most {MAX_ENTRIES}"
     return changes, errors
 
 

@@ -6,6 +6,8 @@
   ``.reset()``.
 * ``static_server`` — a tiny server whose routes a test fills in; answers
   ``If-None-Match`` / ``If-Modified-Since`` with 304 and counts requests per path.
+* ``serve_static()`` — the same as a context manager, for module-scoped fixtures;
+* ``serve_app(app)`` — an ASGI app on a real uvicorn at 127.0.0.1 (yields the port).
 * ``whooshs_schema`` — the index's schema with Whoosh's own positions format.
 """
 
@@ -17,6 +19,7 @@ import json
 import os
 import random
 import threading
+import time
 import urllib.request
 import warnings
 from collections import Counter
@@ -27,7 +30,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import uvicorn
 from hypothesis import HealthCheck, settings
+from starlette.applications import Starlette
 from whoosh import formats
 from whoosh.fields import Schema
 
@@ -216,9 +221,9 @@ class _StaticHTTPServer(ThreadingHTTPServer):
         self.state = state
 
 
-@pytest.fixture
-def static_server() -> Iterator[StaticServer]:
-    """A fresh :class:`StaticServer` on 127.0.0.1:0 for one test."""
+@contextmanager
+def serve_static() -> Iterator[StaticServer]:
+    """A :class:`StaticServer` on 127.0.0.1:0 in a thread, stopped on leaving."""
     state = StaticServer()
     httpd = _StaticHTTPServer(state)
     state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -232,6 +237,30 @@ def static_server() -> Iterator[StaticServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def static_server() -> Iterator[StaticServer]:
+    """A fresh :class:`StaticServer` on 127.0.0.1:0 for one test."""
+    with serve_static() as state:
+        yield state
+
+
+@contextmanager
+def serve_app(app: Starlette) -> Iterator[int]:
+    """``app`` on a real uvicorn at 127.0.0.1, on a free port (yielded), in a thread."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture

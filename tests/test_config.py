@@ -178,3 +178,83 @@ def test_concurrency_limits_are_settings(tmp_path: Path) -> None:
     text = GOOD_FEEDS.replace("timeout = 5", "concurrency = 32\nper_host_concurrency = 32")
     settings = load_config(write(tmp_path, "feeds.toml", text)).settings
     assert (settings.concurrency, settings.per_host_concurrency) == (32, 32)
+
+
+# --------------------------------------------------------------- issue 15: full matches, one line
+
+
+@pytest.mark.parametrize(
+    ("profile", "key", "says"),
+    [
+        ('email = "x@example.org\\n"\n[interests]\na = 1\n', "email", "not an e-mail address"),
+        ('email = "x@example.org\\u001b"\n[interests]\na = 1\n', "email", "not an e-mail address"),
+        ('name = "Ana\\nBcc: all@example.org"\n[interests]\na = 1\n', "name", "one line"),
+        ('name = "Ana \\u202eevil"\n[interests]\na = 1\n', "name", "one line"),
+    ],
+)
+def test_profile_values_that_would_leave_their_line_are_refused(
+    tmp_path: Path, profile: str, key: str, says: str
+) -> None:
+    with pytest.raises(ConfigError, match=says) as error:
+        load_profile(write(tmp_path, "ana.toml", profile))
+    assert (error.value.line, error.value.key) == (1, key)
+
+
+@pytest.mark.parametrize(
+    ("feeds", "key", "says"),
+    [
+        ('[settings]\ncontact = "me@example.org\\r\\nX-Evil: 1"\n', "settings.contact", "one line"),
+        ('[settings]\ntitle = "T\\nU"\n', "settings.title", "one line"),
+        (
+            '[[source]]\nname = "A"\nurl = "https://a.example/feed\\nX"\n',
+            "source.url",
+            r"http\(s\) URL",
+        ),
+        (
+            '[[source]]\nname = "A"\nurl = "https://a.example/f\\u0000"\n',
+            "source.url",
+            r"http\(s\) URL",
+        ),
+        ('[[source]]\nname = "A\\u0007"\nurl = "https://a.example/f"\n', "source.name", "one line"),
+        (
+            '[smtp]\nhost = "mail.example"\nfrom = "a@b.example\\r\\nBcc: x"\n',
+            "smtp.from",
+            "one line",
+        ),
+    ],
+)
+def test_config_values_that_would_leave_their_line_are_refused(
+    tmp_path: Path, feeds: str, key: str, says: str
+) -> None:
+    with pytest.raises(ConfigError, match=says) as error:
+        load_config(write(tmp_path, "feeds.toml", feeds))
+    assert error.value.key == key and error.value.line is not None
+
+
+def test_a_profile_file_name_must_be_an_id_as_a_whole(tmp_path: Path) -> None:
+    path = write(tmp_path, "evil\n.toml", GOOD_PROFILE)
+    with pytest.raises(ConfigError, match="file names use lower-case letters"):
+        load_profile(path)
+    with pytest.raises(ConfigError, match="file names use lower-case letters"):
+        load_profiles(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["[" * 2000 + "]" * 2000, "{a = " * 2000 + "1" + "}" * 2000])
+def test_deeply_nested_toml_is_a_clear_error(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match="nested too deeply") as error:
+        load_config(write(tmp_path, "feeds.toml", f"x = {value}\n"))
+    assert str(error.value).startswith(str(tmp_path / "feeds.toml"))
+
+
+def test_a_profile_linking_outside_the_folder_is_refused(tmp_path: Path) -> None:
+    outside = write(tmp_path, "secret.toml", GOOD_PROFILE)
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    write(profiles, "ana.toml", GOOD_PROFILE)
+    (profiles / "bob.toml").symlink_to(outside)
+    with pytest.raises(ConfigError, match="outside") as error:
+        load_profiles(profiles)
+    assert error.value.path == str(profiles / "bob.toml")
+    (profiles / "bob.toml").unlink()
+    (profiles / "bob.toml").symlink_to(profiles / "ana.toml")  # a link within the folder is fine
+    assert [p.name for p in load_profiles(profiles)] == ["ana", "bob"]

@@ -306,6 +306,21 @@ def test_loopback_is_allowed_when_configured(static_server):
         ("fe80::1", False),
         ("fc00::1", False),
         ("::ffff:127.0.0.1", False),
+        # IPv6 forms that carry an IPv4 address (issue 15): as public as what they carry.
+        ("::ffff:0:7f00:1", False),  # IPv4-translated
+        ("::127.0.0.1", False),  # IPv4-compatible
+        ("::a00:1", False),
+        ("64:ff9b::7f00:1", False),  # NAT64
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 to 169.254.169.254
+        ("64:ff9b:1::a00:1", False),  # local-use NAT64
+        ("2002:7f00:1::", False),  # 6to4
+        ("2002:c0a8:101::1", False),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),  # Teredo
+        ("fec0::1", False),  # site-local
+        ("::", False),
+        ("::ffff:8.8.8.8", True),
+        ("64:ff9b::808:808", True),
+        ("2002:808:808::1", True),
         ("93.184.215.14", True),
         ("2606:4700:4700::1111", True),
     ],

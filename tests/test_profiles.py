@@ -172,3 +172,21 @@ def test_second_days_digest_repeats_nothing(project: Path) -> None:
     day_two = pipeline.preview_profile(p, "ada", NOW + timedelta(days=1))
     assert day_one.picks and day_two.picks
     assert not {pick.item.id for pick in day_one.picks} & {pick.item.id for pick in day_two.picks}
+
+
+def test_a_profile_name_with_a_trailing_line_break_is_refused_and_nothing_created(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "feeds.toml").write_text("", encoding="utf-8")
+    result = learnplace(tmp_path, "profile", "new", "evil\n")
+    assert result.returncode == 1 and "ids use lower-case letters" in result.stderr
+    assert list((tmp_path / "profiles").iterdir()) == []
+
+
+def test_editing_a_profile_tomlkit_cannot_read_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "ana.toml").write_text("a = " + "[" * 500, encoding="utf-8")
+    result = learnplace(tmp_path, "profile", "add-interest", "ana", "python")
+    assert result.returncode == 1 and "invalid TOML" in result.stderr
+    assert "Traceback" not in result.stderr

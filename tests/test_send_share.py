@@ -216,3 +216,18 @@ def test_version_1_store_upgrades_in_place(tmp_path: Path) -> None:
         assert store.schema_version == len(MIGRATIONS)
         assert store.shares({"alice"}, NOW - timedelta(days=1)) == []
         assert not store.mailed("alice", NOW.date())
+
+
+def test_a_display_name_with_a_line_break_is_a_clear_error_before_any_mail(tmp_path: Path) -> None:
+    """Once a header error for one person stopped mail for everyone after them."""
+    (tmp_path / "feeds.toml").write_text(
+        '[smtp]\nhost = "127.0.0.1"\nport = 2525\nfrom = "digest@example.org"\n', encoding="utf-8"
+    )
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "ana.toml").write_text(
+        'name = "Ana\\nBcc: everyone@example.org"\nemail = "ana@example.org"\n[interests]\na = 1\n',
+        encoding="utf-8",
+    )
+    result = learnplace(pipeline.Project.at(tmp_path), "send")
+    assert result.returncode == 1
+    assert "ana.toml:1: name: must be one line" in result.stderr

@@ -103,3 +103,15 @@ def test_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         (item,) = store.items([1]).values()
         assert (item.title, item.item_type, item.details) == ("Old", "event", Details())
         assert store.delivered_before("ada", date(2026, 11, 30)) == {1}
+
+
+@pytest.mark.parametrize("ref", ["99999999999999999999999", "9223372036854775808", "²", "1" * 5000])
+def test_an_id_sqlite_cannot_hold_names_no_item(tmp_path: Path, ref: str) -> None:
+    with Store(tmp_path / "s.sqlite3") as store:
+        store.sync_sources([EVENTS])
+        store.add_entries(EVENTS.url, [entry("a")], NOW)
+        assert store.find_item(ref) is None
+        assert store.items([2**64, -1, 10**30]) == {}
+        with pytest.raises(UnknownItemError):
+            store.set_item_type(2**64, "course")
+        assert store.find_item("1") == 1

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import uvicorn
 import whoosh.index
 from playwright.sync_api import Page, expect, sync_playwright
 from starlette.testclient import TestClient
@@ -22,6 +19,7 @@ from aggregator.config import load_profile
 from aggregator.models import ITEM_TYPES
 from aggregator.web import InsecureBindError, create_app, is_loopback
 from tests.chromium import launch_chromium
+from tests.conftest import serve_app
 from tests.test_end_to_end import learnplace
 
 if TYPE_CHECKING:
@@ -40,7 +38,8 @@ python = 3  # her main language
 [exclude]
 words = ["sponsored"]
 """
-ORIGIN = "http://testserver"
+ORIGIN = "http://127.0.0.1"
+"""The app answers to loopback names only (Starlette's TestClient would say "testserver")."""
 BROAD = "data OR python OR learning OR course OR podcast OR design"
 
 
@@ -73,13 +72,14 @@ def project(web_project: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def client(project: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(pipeline.Project.at(project))) as test_client:
+    with TestClient(create_app(pipeline.Project.at(project)), base_url=ORIGIN) as test_client:
         yield test_client
 
 
 def csrf_of(client: TestClient) -> str:
-    client.get("/profiles/ana")
-    return client.cookies["learnplace_csrf"]
+    """The CSRF token of the client's session, as the profile form carries it."""
+    page = client.get("/profiles/ana").text
+    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
 
 
 def form(csrf: str, **fields: str) -> dict[str, str]:
@@ -110,13 +110,13 @@ def test_non_loopback_bind_needs_a_token(project: Path) -> None:
 
 def test_every_request_without_the_token_is_refused(project: Path) -> None:
     app = create_app(pipeline.Project.at(project), host="0.0.0.0", token="s3cret")
-    with TestClient(app) as anonymous:
+    with TestClient(app, base_url=ORIGIN) as anonymous:
         for path in ("/", "/search?q=python", "/profiles/ana", "/sources", "/site/index.html"):
             assert anonymous.get(path).status_code == 401, path
         assert anonymous.get("/", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert anonymous.get("/login?token=wrong").status_code == 401
         assert anonymous.get("/", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-    with TestClient(app) as browser:
+    with TestClient(app, base_url=ORIGIN) as browser:
         assert browser.get("/login?token=s3cret").status_code == 200  # redirected home
         assert browser.get("/search?q=python").status_code == 200  # the cookie carries it
 
@@ -249,7 +249,7 @@ def test_search_page_filters_highlights_and_facets(client: TestClient, project: 
 def test_before_the_first_run_search_says_so_and_items_are_not_found(tmp_path: Path) -> None:
     (tmp_path / "feeds.toml").write_text("", encoding="utf-8")
     (tmp_path / "profiles").mkdir()
-    with TestClient(create_app(pipeline.Project.at(tmp_path))) as fresh:
+    with TestClient(create_app(pipeline.Project.at(tmp_path)), base_url=ORIGIN) as fresh:
         response = fresh.get("/search?q=python")
         assert response.status_code == 200
         assert "nothing collected yet" in response.text and "run `learnplace run`" in response.text
@@ -285,20 +285,8 @@ def test_cli_search_filters_facets_profile_and_suggestion(project: Path) -> None
 @pytest.fixture
 def live_url(project: Path) -> Iterator[str]:
     """The app served by a real uvicorn on 127.0.0.1, on a free port, in a thread."""
-    config = uvicorn.Config(
-        create_app(pipeline.Project.at(project)), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(create_app(pipeline.Project.at(project))) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from aggregator import __version__, pipeline
+from aggregator.cli.terminal import clean, console
 from aggregator.errors import LearnplaceError
 from aggregator.index import QuerySyntaxError
 
@@ -51,7 +51,7 @@ def progress_reporter(quiet: bool) -> Iterator[pipeline.Reporter]:
         yield pipeline.SilentReporter()
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*columns, console=console(stderr=True), transient=True) as progress:
         yield RichReporter(progress)
 
 
@@ -63,7 +63,7 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (LearnplaceError, QuerySyntaxError) as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(clean(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 

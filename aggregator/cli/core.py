@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors, progress_reporter
+from aggregator.cli.terminal import console, echo, json_text, markup, text
 
 
 @cli.command()
@@ -50,32 +49,32 @@ def demo(project_dir: Path, quiet: bool, as_json: bool) -> None:
 
 def _report(summary: pipeline.RunSummary, *, quiet: bool, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(_summary_json(summary), indent=2, ensure_ascii=False))
+        echo(json_text(_summary_json(summary)))
         return
     if quiet:
         return
-    console = Console()
+    out = console()
     total = summary.sources_ok + len(summary.failures)
-    console.print(
+    out.print(
         f"[bold]Sources:[/] {summary.sources_ok}/{total} ok "
         f"({summary.not_modified} unchanged), {len(summary.failures)} failed, "
         f"{summary.skipped} not due"
     )
     for name, url in summary.moved:
-        console.print(f"  [yellow]→[/] {name} moved permanently to {url}")
+        out.print(f"  [yellow]→[/] {markup(name)} moved permanently to {markup(url)}")
     for name in summary.retired:
-        console.print(f"  [yellow]✗[/] {name} is gone (HTTP 410): retired")
+        out.print(f"  [yellow]✗[/] {markup(name)} is gone (HTTP 410): retired")
     for name, error in summary.failures[:8]:
-        console.print(f"  [red]✗[/] {name}: {error}")
+        out.print(f"  [red]✗[/] {markup(name)}: {markup(error)}")
     if len(summary.failures) > 8:
-        console.print(f"  … and {len(summary.failures) - 8} more (see `learnplace run --json`)")
-    console.print(f"[bold]Items:[/] {summary.new_items} new, {summary.updated_items} updated")
+        out.print(f"  … and {len(summary.failures) - 8} more (see `learnplace run --json`)")
+    out.print(f"[bold]Items:[/] {summary.new_items} new, {summary.updated_items} updated")
     table = Table("Person", "Items", "Page", title="Digests written", title_justify="left")
     for name, count, path in summary.digests:
-        table.add_row(name, str(count), str(path))
-    console.print(table)
+        table.add_row(text(name), str(count), text(path))
+    out.print(table)
     if summary.site_index is not None:
-        console.print(f"Open [bold]{summary.site_index.as_uri()}[/] in a browser.")
+        out.print(f"Open [bold]{markup(summary.site_index.as_uri())}[/] in a browser.")
 
 
 def _summary_json(summary: pipeline.RunSummary) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +10,7 @@ import click
 
 from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors
+from aggregator.cli.terminal import echo, json_text
 
 
 @cli.command()
@@ -31,12 +31,12 @@ def send(project_dir: Path, name: str | None, as_json: bool) -> None:
             {"person": r.person, "address": r.address, "status": r.status, "detail": r.detail}
             for r in results
         ]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        echo(json_text(rows))
     elif not results:
-        click.echo("Nobody to e-mail: no profile has an `email`.")
+        echo("Nobody to e-mail: no profile has an `email`.")
     for result in results if not as_json else ():
         detail = f" ({result.detail})" if result.detail else ""
-        click.echo(f"{result.person} <{result.address}>: {result.status}{detail}")
+        echo(f"{result.person} <{result.address}>: {result.status}{detail}")
     if any(result.status == "failed" for result in results):
         sys.exit(1)
 
@@ -54,7 +54,7 @@ def share(project_dir: Path, name: str, item: str, note: str) -> None:
     """
     project = pipeline.Project.at(project_dir)
     recorded = pipeline.share(project, name, item, note, now=datetime.now(UTC))
-    click.echo(
+    echo(
         f"Shared item {recorded.item_id} from {name}: on the team pages now, "
         "and in each teammate's next digest."
     )

@@ -8,6 +8,7 @@ import click
 
 from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors
+from aggregator.cli.terminal import echo
 from aggregator.models import ITEM_TYPES
 
 
@@ -25,4 +26,4 @@ def set_type(project_dir: Path, item_id: int, item_type: str) -> None:
     """Give item ITEM_ID the type ITEM_TYPE for good; `auto` goes back to the guessed type."""
     project = pipeline.Project.at(project_dir)
     changed = pipeline.set_item_type(project, item_id, None if item_type == "auto" else item_type)
-    click.echo(f"{changed.id}: {changed.title} is now {changed.item_type}")
+    echo(f"{changed.id}: {changed.title} is now {changed.item_type}")

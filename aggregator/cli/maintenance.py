@@ -10,6 +10,7 @@ import click
 
 from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors
+from aggregator.cli.terminal import echo
 
 _AGE = re.compile(r"(\d+)([dw])")
 _UNIT_DAYS = {"d": 1, "w": 7}
@@ -41,7 +42,7 @@ def prune(project_dir: Path, age: str) -> None:
     """
     project = pipeline.Project.at(project_dir)
     removed = pipeline.prune(project, older_than=parse_age(age), now=datetime.now(UTC))
-    click.echo(f"Pruned {removed} items published more than {age} ago.")
+    echo(f"Pruned {removed} items published more than {age} ago.")
 
 
 @cli.command()
@@ -51,4 +52,4 @@ def reindex(project_dir: Path) -> None:
     """Rebuild the search index from the store (searches keep working meanwhile)."""
     project = pipeline.Project.at(project_dir)
     count = pipeline.reindex(project)
-    click.echo(f"Indexed {count} items into {project.index_dir}.")
+    echo(f"Indexed {count} items into {project.index_dir}.")

@@ -14,6 +14,7 @@ import click
 
 from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors
+from aggregator.cli.terminal import clean, echo
 from aggregator.errors import ConfigError
 from aggregator.models import Digest, Item
 from aggregator.render import event_when
@@ -33,7 +34,7 @@ def new(project_dir: Path, name: str, interests: tuple[str, ...]) -> None:
     """Create profiles/NAME.toml from a commented template."""
     wanted = dict.fromkeys(interests, 1.0) or {"learning": 1.0}
     created = pipeline.new_profile(pipeline.Project.at(project_dir), name, wanted)
-    click.echo(f"Created {created.path}; edit it with `learnplace profile edit {name}`.")
+    echo(f"Created {created.path}; edit it with `learnplace profile edit {name}`.")
 
 
 @profile.command("list")
@@ -42,7 +43,7 @@ def new(project_dir: Path, name: str, interests: tuple[str, ...]) -> None:
 def list_(project_dir: Path) -> None:
     """Every profile with its digest size and interest count."""
     for found in pipeline.load_profiles(pipeline.Project.at(project_dir).profiles_dir):
-        click.echo(
+        echo(
             f"{found.name}\t{found.display_name}\t{len(found.interests)} interests\t"
             f"{found.digest_size} items / {found.freshness_days} days"
         )
@@ -55,20 +56,20 @@ def list_(project_dir: Path) -> None:
 def show(project_dir: Path, name: str) -> None:
     """A profile as Learnplace understands it."""
     found = pipeline.load_named_profile(pipeline.Project.at(project_dir), name)
-    click.echo(f"{found.display_name} ({found.name}) {found.email or ''}".rstrip())
-    click.echo(f"digest: {found.digest_size} items, last {found.freshness_days} days")
-    click.echo("interests:")
+    echo(f"{found.display_name} ({found.name}) {found.email or ''}".rstrip())
+    echo(f"digest: {found.digest_size} items, last {found.freshness_days} days")
+    echo("interests:")
     for phrase, weight in sorted(found.interests.items(), key=lambda kv: -kv[1]):
-        click.echo(f"  {weight:g}  {phrase}")
+        echo(f"  {weight:g}  {phrase}")
     for label, values in (
         ("excluded words", found.exclude),
         ("excluded sources", found.exclude_sources),
         ("preferred sources", found.prefer_sources),
     ):
         if values:
-            click.echo(f"{label}: {', '.join(values)}")
+            echo(f"{label}: {', '.join(values)}")
     if found.types:
-        click.echo("types: " + ", ".join(f"{k} {v:g}" for k, v in found.types.items()))
+        echo("types: " + ", ".join(f"{k} {v:g}" for k, v in found.types.items()))
 
 
 @profile.command("add-interest")
@@ -80,7 +81,7 @@ def show(project_dir: Path, name: str) -> None:
 def add_interest(project_dir: Path, name: str, phrase: str, weight: float) -> None:
     """Add an interest (or change its weight)."""
     pipeline.add_interest(pipeline.Project.at(project_dir), name, phrase, weight)
-    click.echo(f"{name}: “{phrase}” = {weight:g}")
+    echo(f"{name}: “{phrase}” = {weight:g}")
 
 
 @profile.command("remove-interest")
@@ -91,7 +92,7 @@ def add_interest(project_dir: Path, name: str, phrase: str, weight: float) -> No
 def remove_interest(project_dir: Path, name: str, phrase: str) -> None:
     """Remove an interest."""
     pipeline.remove_interest(pipeline.Project.at(project_dir), name, phrase)
-    click.echo(f"{name}: removed “{phrase}”")
+    echo(f"{name}: removed “{phrase}”")
 
 
 @profile.command("exclude")
@@ -103,7 +104,7 @@ def remove_interest(project_dir: Path, name: str, phrase: str) -> None:
 def exclude(project_dir: Path, name: str, value: str, source: bool) -> None:
     """Never pick items with this word (or from this source)."""
     pipeline.exclude(pipeline.Project.at(project_dir), name, value, source=source)
-    click.echo(f"{name}: excluded {'source' if source else 'word'} “{value}”")
+    echo(f"{name}: excluded {'source' if source else 'word'} “{value}”")
 
 
 @profile.command("edit")
@@ -122,13 +123,13 @@ def edit(project_dir: Path, name: str) -> None:
         subprocess.run([*shlex.split(editor), str(copy)], check=False)
         text = copy.read_text(encoding="utf-8")
     if text == original:
-        click.echo("No changes.")
+        echo("No changes.")
         return
     try:
         pipeline.replace_profile_text(project, name, text)
     except ConfigError as exc:
-        raise click.ClickException(f"{exc}\nThe profile was not changed.") from None
-    click.echo(f"Saved {path}.")
+        raise click.ClickException(clean(f"{exc}\nThe profile was not changed.")) from None
+    echo(f"Saved {path}.")
 
 
 @cli.command()
@@ -147,24 +148,24 @@ def preview(project_dir: Path, name: str, day: datetime | None) -> None:
 
 def _print_digest(digest: Digest) -> None:
     if not digest.picks and not digest.upcoming:
-        click.echo(f"Nothing for {digest.profile.name} on {digest.day}.")
+        echo(f"Nothing for {digest.profile.name} on {digest.day}.")
         return
-    click.echo(f"{digest.profile.display_name}, {digest.day}: {len(digest.picks)} items")
+    echo(f"{digest.profile.display_name}, {digest.day}: {len(digest.picks)} items")
     for number, pick in enumerate(digest.picks, start=1):
         item = pick.item
-        click.echo(f"{number:>2}. [{item.id}] {item.title} ({item.source_name}, {item.item_type})")
-        click.echo(f"      {item.url}")
-        click.echo(f"      why: {'; '.join(pick.reasons)}")
+        echo(f"{number:>2}. [{item.id}] {item.title} ({item.source_name}, {item.item_type})")
+        echo(f"      {item.url}")
+        echo(f"      why: {'; '.join(pick.reasons)}")
     if not digest.upcoming:
         return
-    click.echo(f"Upcoming (next {digest.profile.upcoming_days} days): {len(digest.upcoming)}")
+    echo(f"Upcoming (next {digest.profile.upcoming_days} days): {len(digest.upcoming)}")
     for pick in digest.upcoming:
         item = pick.item
-        click.echo(f"  {event_when(item.details)}  [{item.id}] {item.title} ({item.source_name})")
+        echo(f"  {event_when(item.details)}  [{item.id}] {item.title} ({item.source_name})")
         if item.url:
-            click.echo(f"      {item.url}")
+            echo(f"      {item.url}")
         if pick.reasons:
-            click.echo(f"      why: {'; '.join(pick.reasons)}")
+            echo(f"      why: {'; '.join(pick.reasons)}")
 
 
 @cli.command()
@@ -197,17 +198,17 @@ def feedback(
         if judgement != 0:
             raise click.UsageError("say which ITEM you want more or less like")
         cleared = pipeline.clear_feedback(project, name)
-        click.echo(f"{name}: took back {cleared} judgement{'s' if cleared != 1 else ''}")
+        echo(f"{name}: took back {cleared} judgement{'s' if cleared != 1 else ''}")
         return
     judged = pipeline.record_feedback(project, name, item, judgement, datetime.now(UTC))
     said = {1: "more like", -1: "less like", 0: "no judgement on"}[judgement]
-    click.echo(f"{name}: {said} “{judged.title}”")
+    echo(f"{name}: {said} “{judged.title}”")
 
 
 def _print_judgements(name: str, found: list[tuple[Item, int, datetime]]) -> None:
     if not found:
-        click.echo(f"{name} has judged no items.")
+        echo(f"{name} has judged no items.")
         return
     for item, sign, at in found:
         said = "more" if sign > 0 else "less"
-        click.echo(f"[{item.id}] {said:<4} {at:%Y-%m-%d}  {item.title} ({item.source_name})")
+        echo(f"[{item.id}] {said:<4} {at:%Y-%m-%d}  {item.title} ({item.source_name})")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, time
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors
+from aggregator.cli.terminal import clean, console, echo, json_text, markup, text
 from aggregator.index import SORTS, SearchFilters, highlight, plain_text
 from aggregator.models import Item
 
@@ -69,7 +68,7 @@ def search(
     request = pipeline.SearchRequest(text, filters, sort, limit, profile=profile)
     found = pipeline.search(project, request, now=datetime.now(UTC))
     if as_json:
-        click.echo(json.dumps(_as_json(found), indent=2, ensure_ascii=False))
+        echo(json_text(_as_json(found)))
         return
     _print(found)
 
@@ -96,19 +95,19 @@ def _item_json(item: Item, score: float) -> dict[str, object]:
     }
 
 
-def _marked(text: str, terms: frozenset[str], width: int | None = None) -> Text:
+def _marked(value: str, terms: frozenset[str], width: int | None = None) -> Text:
     marked = Text()
-    for piece, matched in highlight(text, terms, width=width):
+    for piece, matched in highlight(clean(value), terms, width=width):
         marked.append(piece, style="bold yellow" if matched else "")
     return marked
 
 
 def _print(found: pipeline.SearchResults) -> None:
-    console = Console()
+    out = console()
     if not found.results:
-        console.print("No items match.")
+        out.print("No items match.")
         if found.suggestion:
-            console.print(Text.assemble("Did you mean: ", (found.suggestion, "bold"), "?"))
+            out.print(Text.assemble("Did you mean: ", text(found.suggestion, "bold"), "?"))
         return
     table = Table("Title", "Source", "Date", show_lines=True)
     table.add_column("Link", overflow="fold")
@@ -118,10 +117,11 @@ def _print(found: pipeline.SearchResults) -> None:
         if snippet:
             title.append("\n")
             title.append_text(_marked(snippet, found.terms, width=SNIPPET_CHARS))
-        table.add_row(title, item.source_name, item.published.date().isoformat(), item.url)
-    console.print(table)
+        row = (text(item.source_name), item.published.date().isoformat(), text(item.url))
+        table.add_row(title, *row)
+    out.print(table)
     shown = len(found.results)
-    console.print(f"{shown} of {found.total} matching items")
+    out.print(f"{shown} of {found.total} matching items")
     for facet, counts in found.facets.items():
         listed = ", ".join(f"{name} {count}" for name, count in list(counts.items())[:10])
-        console.print(f"[bold]By {facet}:[/] {listed}")
+        out.print(f"[bold]By {facet}:[/] {markup(listed)}")

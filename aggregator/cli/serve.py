@@ -9,6 +9,7 @@ import uvicorn
 
 from aggregator import pipeline
 from aggregator.cli.app import cli
+from aggregator.cli.terminal import clean, echo
 from aggregator.web import InsecureBindError, create_app
 
 
@@ -20,13 +21,30 @@ from aggregator.web import InsecureBindError, create_app
     envvar="LEARNPLACE_TOKEN",
     help="Access token every request must carry (required beyond loopback; or LEARNPLACE_TOKEN).",
 )
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    envvar="LEARNPLACE_ALLOWED_HOSTS",
+    metavar="NAME",
+    help="Another name the app answers to, such as a reverse proxy's (repeatable; or "
+    "LEARNPLACE_ALLOWED_HOSTS, space-separated). Loopback names and HOST always are.",
+)
 @click.pass_obj
-def serve(project_dir: Path, host: str, port: int, token: str | None) -> None:
-    """Serve output/ with search, profile editing and source health at http://HOST:PORT/."""
+def serve(
+    project_dir: Path, host: str, port: int, token: str | None, allowed_hosts: tuple[str, ...]
+) -> None:
+    """Serve output/ with search, profile editing and source health at http://HOST:PORT/.
+
+    Requests must name the app by an allowed host (see --allowed-host): a web page
+    whose own name was pointed at this machine (DNS rebinding) is refused.
+    """
     try:
-        app = create_app(pipeline.Project.at(project_dir), host=host, token=token)
+        app = create_app(
+            pipeline.Project.at(project_dir), host=host, token=token, extra_hosts=allowed_hosts
+        )
     except InsecureBindError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(clean(exc)) from None
     if token:
-        click.echo(f"Open http://{host}:{port}/login?token=… (the token you gave) to sign in.")
+        echo(f"Open http://{host}:{port}/login?token=… (the token you gave) to sign in.")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors
+from aggregator.cli.terminal import console, echo, json_text, text
 from aggregator.models import SOURCE_KINDS, SourceStatus
 
 
@@ -26,19 +25,19 @@ def sources(ctx: click.Context, as_json: bool) -> None:
         return
     statuses = pipeline.source_statuses(pipeline.Project.at(ctx.obj))
     if as_json:
-        click.echo(json.dumps([_status_json(s) for s in statuses], indent=2, ensure_ascii=False))
+        echo(json_text([_status_json(s) for s in statuses]))
         return
     table = Table("Name", "Status", "Items", "Last success", "Next attempt", "Error")
     for status in statuses:
         table.add_row(
-            status.name,
+            text(status.name),
             _status_word(status),
             str(status.items),
             _when(status.last_success),
             "retired" if status.retired else _when(status.next_attempt) or "next run",
-            status.last_error or "",
+            text(status.last_error or ""),
         )
-    Console().print(table)
+    console().print(table)
 
 
 @sources.command()
@@ -50,8 +49,8 @@ def sources(ctx: click.Context, as_json: bool) -> None:
 def add(project_dir: Path, url: str, name: str | None, kind: str) -> None:
     """Add a feed, or a web page whose feed is found by autodiscovery, to feeds.toml."""
     added = pipeline.add_source(pipeline.Project.at(project_dir), url, name=name, kind=kind)
-    click.echo(f"Added {added.source.name}: {added.source.url}")
-    click.echo(f"  chosen: {added.reason}")
+    echo(f"Added {added.source.name}: {added.source.url}")
+    echo(f"  chosen: {added.reason}")
 
 
 @sources.command()
@@ -61,7 +60,7 @@ def add(project_dir: Path, url: str, name: str | None, kind: str) -> None:
 def remove(project_dir: Path, url_or_name: str) -> None:
     """Remove a source from feeds.toml (its items stay in the store)."""
     source = pipeline.remove_source(pipeline.Project.at(project_dir), url_or_name)
-    click.echo(f"Removed {source.name}: {source.url}")
+    echo(f"Removed {source.name}: {source.url}")
 
 
 @sources.command("import")
@@ -71,7 +70,7 @@ def remove(project_dir: Path, url_or_name: str) -> None:
 def import_(project_dir: Path, opml: click.utils.LazyFile) -> None:
     """Append the feeds of an OPML file (``-`` for stdin) to feeds.toml."""
     added, known = pipeline.import_opml(pipeline.Project.at(project_dir), opml.read())
-    click.echo(f"Imported {len(added)} sources ({known} already listed).")
+    echo(f"Imported {len(added)} sources ({known} already listed).")
 
 
 @sources.command()
