@@ -1,16 +1,34 @@
-"""The one exception tree users see; the CLI turns these into clean messages.
+"""The one exception tree a person sees; the CLI and the web app turn it into one-line messages.
+
+Every error raised on purpose is here, so that catching :class:`LearnplaceError` catches
+everything that is the person's to fix, and anything else is a bug shown as one. sqlite and
+Whoosh errors are wrapped at the store and search boundaries into the branches below.
 
 LearnplaceError
-├── ConfigError (ValueError)     a bad feeds.toml or profile: names file, line and key
-├── RunLockedError               another ``learnplace run`` holds the project
-└── UnknownItemError (LookupError) an item id or URL that matches nothing stored
+├── ConfigError (ValueError)          a bad feeds.toml or profile: names file, line and key
+├── SourceListError                   a change to feeds.toml's sources that cannot be made
+├── SourceCheckError                  ``sources add`` of a URL that is no feed and names none
+├── UnknownPersonError (LookupError)  a name that no profile has
+├── NothingCollectedError             a command that reads what a run collected, before any run
+├── RunLockedError                    another ``learnplace run`` holds the project
+├── StoreError                        the store cannot be read or written as asked
+│   ├── StoreVersionError             written by a newer Learnplace
+│   ├── UnknownItemError (LookupError)    an item id or URL that matches nothing stored
+│   └── UnknownSourceError (LookupError)  a source URL the store never recorded
+├── SearchIndexError                  the search index cannot answer
+│   ├── IndexSchemaError              built with another schema: ``learnplace reindex``
+│   └── QuerySyntaxError (ValueError) a query that cannot be understood, said why
+├── MailError                         one message the SMTP server did not take
+└── WebError                          what the local web app refuses
+    ├── InsecureBindError (ValueError)    serving beyond loopback without a token
+    └── FormError                     a form too large, too many fields, or not url-encoded
 
-FeedParseError (ValueError)      a fetched document that is no feed: recorded as that
-                                 source's error, never raised to the person
+FeedParseError (ValueError)           a fetched document that is no feed: recorded as that
+                                      source's error, never raised to the person
 
-SourceCrashWarning (RuntimeWarning)  a source's document made parsing or storing raise
-                                 what no parser should (a bug, here or in a library): the
-                                 source's recorded error says so, and the run goes on
+SourceCrashWarning (RuntimeWarning)   a source's document made parsing or storing raise what
+                                      no parser should (a bug, here or in a library): the
+                                      source's recorded error says so, and the run goes on
 """
 
 from __future__ import annotations
@@ -29,20 +47,80 @@ class ConfigError(LearnplaceError, ValueError):
         super().__init__(f"{where}: {key + ': ' if key else ''}{message}")
 
 
+class SourceListError(LearnplaceError):
+    """A change to the source list that cannot be made (duplicate, unknown, bad OPML)."""
+
+
+class SourceCheckError(LearnplaceError):
+    """A URL given to ``sources add`` is neither a working feed nor a page that names one."""
+
+
+class UnknownPersonError(LearnplaceError, LookupError):
+    """A name that no profile in ``profiles/`` has."""
+
+
+class NothingCollectedError(LearnplaceError):
+    """The project has no store yet: ``learnplace run`` has not collected anything."""
+
+
 class RunLockedError(LearnplaceError):
     """Two runs must not write the same store at once."""
+
+
+class StoreError(LearnplaceError):
+    """The store cannot do what was asked; the message says why (locked, damaged, unknown)."""
+
+
+class StoreVersionError(StoreError):
+    """The database was written by a newer Learnplace than this one."""
+
+
+class UnknownItemError(StoreError, LookupError):
+    """An item reference (id or URL) that matches nothing in the store."""
+
+
+class UnknownSourceError(StoreError, LookupError):
+    """A source URL that the store never recorded."""
+
+
+class SearchIndexError(LearnplaceError):
+    """The search index cannot answer; the message says what to do."""
+
+
+class IndexSchemaError(SearchIndexError):
+    """The index on disk was built with another schema: rebuild it with ``learnplace reindex``."""
+
+
+class QuerySyntaxError(SearchIndexError, ValueError):
+    """A query that cannot be understood; the message says why, for the person who typed it."""
+
+
+class MailError(LearnplaceError):
+    """One message could not be handed to the SMTP server; the next run tries again."""
+
+
+class WebError(LearnplaceError):
+    """Something the local web app refuses to do."""
+
+
+class InsecureBindError(WebError, ValueError):
+    """Serving beyond loopback without a token would hand profiles to the network."""
+
+
+class FormError(WebError):
+    """A form this app will not read: too large, too many fields, or not url-encoded."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class FeedParseError(ValueError):
     """A fetched document is not a feed at all (an HTML page, an empty body, broken JSON...).
 
-    Here rather than in :mod:`aggregator.parse` so that catching it does not load the
-    parser: a run of 304s never parses anything.
+    Here rather than in the parser so that catching it does not load the parser: a run of
+    304s never parses anything.
     """
-
-
-class UnknownItemError(LearnplaceError, LookupError):
-    """An item reference (id or URL) that matches nothing in the store."""
 
 
 class SourceCrashWarning(RuntimeWarning):

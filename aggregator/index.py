@@ -57,7 +57,7 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.writing import MERGE_SMALL, SegmentWriter
 
 from aggregator import postings
-from aggregator.errors import LearnplaceError
+from aggregator.errors import IndexSchemaError, QuerySyntaxError
 from aggregator.models import Item
 from aggregator.postings import (
     BlockMatcher,
@@ -368,18 +368,6 @@ class _SegmentWorkers:
 
     def cancel(self) -> None:
         self._executor.shutdown(cancel_futures=True)
-
-
-class SearchIndexError(LearnplaceError):
-    """Root of the errors this module raises on purpose."""
-
-
-class IndexSchemaError(SearchIndexError):
-    """The index on disk was built with another schema: rebuild it with ``learnplace reindex``."""
-
-
-class QuerySyntaxError(SearchIndexError, ValueError):
-    """A query that cannot be understood; the message says why, for the person who typed it."""
 
 
 SORTS = ("relevance", "date")

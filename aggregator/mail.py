@@ -16,12 +16,8 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from aggregator.errors import LearnplaceError
+from aggregator.errors import MailError
 from aggregator.models import SmtpSettings
-
-
-class MailError(LearnplaceError):
-    """One message could not be handed to the SMTP server; the next run tries again."""
 
 
 def build_message(

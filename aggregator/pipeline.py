@@ -45,9 +45,12 @@ from aggregator.discover import announced_feeds, looks_like_html
 from aggregator.errors import (
     FeedParseError,
     LearnplaceError,
+    NothingCollectedError,
     RunLockedError,
+    SourceCheckError,
     SourceCrashWarning,
     UnknownItemError,
+    UnknownPersonError,
 )
 from aggregator.fetch import fetch_one
 from aggregator.index import SearchFilters, SearchIndex, finish_swap
@@ -520,10 +523,6 @@ def local_day(now: datetime) -> date:
     return now.astimezone().date()
 
 
-class SourceCheckError(LearnplaceError):
-    """A URL given to ``sources add`` is neither a working feed nor a page that names one."""
-
-
 def source_statuses(project: Project) -> list[SourceStatus]:
     """Every listed source with its health; sources never fetched show no status yet."""
     config = load_config(project.feeds_path)
@@ -700,14 +699,6 @@ def reindex(project: Project) -> int:
         count = SearchIndex.rebuild(project.index_dir, store.iter_items())
         store.clear_index_queue()
     return count
-
-
-class UnknownPersonError(LearnplaceError):
-    """A name that no profile in ``profiles/`` has."""
-
-
-class NothingCollectedError(LearnplaceError):
-    """The project has no store yet: ``learnplace run`` has not collected anything."""
 
 
 def _collected(project: Project) -> Path:

@@ -22,12 +22,8 @@ from tomlkit.items import AoT, Table
 
 from aggregator.atomic import write_atomic
 from aggregator.config import parse_config
-from aggregator.errors import LearnplaceError
+from aggregator.errors import SourceListError
 from aggregator.models import SOURCE_KINDS, Config, Source
-
-
-class SourceListError(LearnplaceError):
-    """A change to the source list that cannot be made (duplicate, unknown, bad OPML)."""
 
 
 def add_sources(path: Path, sources: Sequence[Source]) -> list[Source]:

@@ -22,7 +22,12 @@ from types import TracebackType
 from typing import Any
 
 from aggregator.dedupe import title_key
-from aggregator.errors import LearnplaceError
+from aggregator.errors import (
+    StoreError,
+    StoreVersionError,
+    UnknownItemError,
+    UnknownSourceError,
+)
 from aggregator.models import (
     ITEM_TYPES,
     CacheInfo,
@@ -246,22 +251,6 @@ _UPDATE_ITEM = f"""
         published = COALESCE(?, published), dated = MAX(dated, ?)
     WHERE id = ?
 """  # noqa: S608 (as _INSERT_ITEM)
-
-
-class StoreError(LearnplaceError):
-    """Root of the errors this module raises on purpose."""
-
-
-class StoreVersionError(StoreError):
-    """The database was written by a newer Learnplace than this one."""
-
-
-class UnknownItemError(StoreError, LookupError):
-    """An item id the store does not hold."""
-
-
-class UnknownSourceError(StoreError, LookupError):
-    """A source URL that :meth:`Store.sync_sources` never recorded."""
 
 
 @dataclass(frozen=True, slots=True)

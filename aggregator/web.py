@@ -47,10 +47,15 @@ from starlette.staticfiles import StaticFiles
 
 from aggregator import pipeline
 from aggregator.config import MAX_ENTRIES
-from aggregator.errors import ConfigError
+from aggregator.errors import (
+    ConfigError,
+    FormError,
+    InsecureBindError,
+    NothingCollectedError,
+    QuerySyntaxError,
+)
 from aggregator.index import (
     SEARCH_LIMIT_MAX,
-    QuerySyntaxError,
     SearchFilters,
     highlight,
     plain_text,
@@ -58,7 +63,6 @@ from aggregator.index import (
 from aggregator.models import ITEM_TYPES, Digest, Profile
 from aggregator.render import make_environment, packaged_templates_dir
 from aggregator.webguard import (
-    FormError,
     Sessions,
     allowed_hosts,
     csrf,
@@ -86,10 +90,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-class InsecureBindError(ValueError):
-    """Serving beyond loopback without a token would hand profiles to the network."""
 
 
 def create_app(
@@ -210,7 +210,7 @@ class _Web:
                 found = pipeline.search(self.project, request_, now=datetime.now(UTC))
         except (QuerySyntaxError, ConfigError) as exc:
             errors.append(str(exc))
-        except pipeline.NothingCollectedError as exc:
+        except NothingCollectedError as exc:
             empty = str(exc)
         base = [(k, v) for k, v in params.multi_items() if k != "page"]
 

@@ -20,6 +20,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from aggregator.errors import FormError
+
 SESSION_COOKIE = "learnplace_session"
 SESSION_S = 30 * 24 * 3600
 """How long a session cookie is good for; then ``/login?token=…`` again."""
@@ -167,14 +169,6 @@ def csrf(request: Request) -> str:
 def csrf_ok(request: Request, form: FormData) -> bool:
     field = str(form.get("csrf", ""))
     return hmac.compare_digest(csrf(request).encode(), field.encode())
-
-
-class FormError(Exception):
-    """A form this app will not read: too large, too many fields, or not url-encoded."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 async def read_form(request: Request) -> FormData:

@@ -23,12 +23,11 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from aggregator import index as index_module
 from aggregator import postings
+from aggregator.errors import IndexSchemaError, QuerySyntaxError
 from aggregator.index import (
     SCHEMA,
     TEXT_FIELDS,
-    IndexSchemaError,
     Near,
-    QuerySyntaxError,
     SearchIndex,
     SearchPage,
     _block_ids,

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from aggregator.errors import QuerySyntaxError
 from aggregator.index import (
     MAX_EXPANDED_TERMS,
     MAX_QUERY_CHARS,
     MAX_QUERY_DEPTH,
     MAX_SUGGESTED_WORDS,
     MAX_WORD_CHARS,
-    QuerySyntaxError,
     SearchIndex,
 )
 from tests.test_index import item

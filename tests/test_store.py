@@ -11,18 +11,10 @@ from pathlib import Path
 import pytest
 
 from aggregator import store as store_module
+from aggregator.errors import StoreError, StoreVersionError, UnknownSourceError
 from aggregator.models import Details, Entry, FetchResult, Item, Pick, Source
 from aggregator.schedule import SourceState, decide
-from aggregator.store import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    AddResult,
-    FetchRecord,
-    Store,
-    StoreError,
-    StoreVersionError,
-    UnknownSourceError,
-)
+from aggregator.store import MIGRATIONS, SCHEMA_VERSION, AddResult, FetchRecord, Store
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 BLOG = Source(url="https://blog.example/feed.xml", name="Example Blog", kind="blog")

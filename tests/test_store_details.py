@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.errors import UnknownItemError
 from aggregator.models import Details, Entry, Pick, Source
-from aggregator.store import MIGRATIONS, SCHEMA_VERSION, Store, UnknownItemError
+from aggregator.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 EVENTS = Source(url="https://events.example/rss", name="Events", kind="events")

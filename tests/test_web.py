@@ -16,8 +16,9 @@ from starlette.testclient import TestClient
 
 from aggregator import pipeline
 from aggregator.config import load_profile
+from aggregator.errors import InsecureBindError
 from aggregator.models import ITEM_TYPES
-from aggregator.web import InsecureBindError, create_app, is_loopback
+from aggregator.web import create_app, is_loopback
 from tests.chromium import launch_chromium
 from tests.conftest import serve_app
 from tests.test_end_to_end import learnplace

@@ -18,8 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from aggregator import __version__, pipeline
 from aggregator.cli.terminal import clean, console
-from aggregator.errors import LearnplaceError
-from aggregator.index import QuerySyntaxError
+from aggregator.errors import LearnplaceError, QuerySyntaxError
 
 F = TypeVar("F", bound=Callable[..., Any])
 STAGE_LABELS = {

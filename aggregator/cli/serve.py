@@ -10,7 +10,8 @@ import uvicorn
 from aggregator import pipeline
 from aggregator.cli.app import cli
 from aggregator.cli.terminal import clean, echo
-from aggregator.web import InsecureBindError, create_app
+from aggregator.errors import InsecureBindError
+from aggregator.web import create_app
 
 
 @cli.command()
