@@ -42,7 +42,7 @@ WORKER_MEMORY_PER_BODY = 16
 :data:`WORKER_MEMORY_MIN`): feedparser reads a 10 MB feed in about 80 MB."""
 
 PRELOADED = (
-    "aggregator.parse.feeds",
+    "aggregator.parse.registry",
     "aggregator.parse.speedups",
     "aggregator.parse.scrape",
     "dateparser",
@@ -112,7 +112,7 @@ def parse_document(
     the fetching process never loads feedparser: a run of 304s starts faster.
     """
     from aggregator.bounds import bounded
-    from aggregator.parse.feeds import parse_feed
+    from aggregator.parse.registry import parse_feed
     from aggregator.parse.scrape import scrape_page
 
     if scrape is None:

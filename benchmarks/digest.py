@@ -37,7 +37,7 @@ from whoosh.qparser import MultifieldParser, OrGroup
 
 from aggregator.index import SCHEMA, SearchIndex, _naive_utc
 from aggregator.models import Entry, Profile, Source
-from aggregator.parse.feeds import parse_feed
+from aggregator.parse.registry import parse_feed
 from aggregator.rank import daily
 from aggregator.store import SCHEMA_VERSION, Store
 from feedfarm import corpus as ff_corpus

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aggregator.models import ITEM_TYPES, Entry, ReadContext
-from aggregator.parse.feeds import parse_feed
+from aggregator.parse.registry import parse_feed
 from aggregator.process.classify import KIND_ITEM_TYPES
 from feedfarm import corpus as ff_corpus
 

@@ -21,7 +21,7 @@ from aggregator import app as application
 from aggregator.app.collect import CALENDAR_REREAD
 from aggregator.config.files import parse_config
 from aggregator.models import Profile, ReadContext
-from aggregator.parse.feeds import parse_feed
+from aggregator.parse.registry import parse_feed
 from aggregator.store import Store
 from tests.test_end_to_end import learnplace
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aggregator.models import ITEM_TYPES
-from aggregator.parse.feeds import parse_feed
+from aggregator.parse.registry import parse_feed
 from aggregator.process.classify import (
     CATEGORY_TYPES,
     KIND_ITEM_TYPES,

@@ -16,7 +16,7 @@ from aggregator import app as application
 from aggregator.config.files import parse_config
 from aggregator.index import SearchIndex
 from aggregator.models import Profile, ReadContext
-from aggregator.parse.feeds import parse_feed
+from aggregator.parse.registry import parse_feed
 from aggregator.process.dates import checked_date
 from aggregator.rank import daily
 from aggregator.store import Store

@@ -11,7 +11,7 @@ import icalendar
 import pytest
 
 from aggregator.parse import ical
-from aggregator.parse.feeds import parse_feed
+from aggregator.parse.registry import parse_feed
 from aggregator.process import events
 
 DATA = Path(__file__).parent / "data" / "feeds"

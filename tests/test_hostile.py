@@ -22,7 +22,7 @@ from aggregator import bounds
 from aggregator.bounds import MAX_FEED_CHARS, MAX_FEED_ENTRIES, UNSAFE_CHARS, bounded
 from aggregator.config.files import load_config
 from aggregator.models import Entry, ParsedFeed
-from aggregator.parse.feeds import parse_feed
+from aggregator.parse.registry import parse_feed
 from aggregator.store import Store
 from aggregator.urls import is_safe_link
 from tests import hostile

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aggregator.app import SilentReporter
 
+from aggregator.app import SilentReporter
 from aggregator.app.collect import RunSummary, collect
 from aggregator.config.files import parse_config
 from aggregator.errors import SourceCrashWarning

@@ -14,13 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.errors import FeedParseError
 from aggregator.models import ITEM_TYPES, ParsedFeed
-from aggregator.parse.feeds import (
-    MAX_TAGS,
-    MAX_TEXT_CHARS,
-    FeedParseError,
-    parse_feed,
-)
+from aggregator.parse.common import MAX_TAGS, MAX_TEXT_CHARS
+from aggregator.parse.registry import parse_feed
 
 ROOT = Path(__file__).parent.parent
 FEEDS = Path(__file__).parent / "data" / "feeds"

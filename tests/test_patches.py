@@ -32,7 +32,7 @@ from whoosh.qparser import MultifieldParser
 from aggregator.errors import FeedParseError
 from aggregator.index import SearchIndex
 from aggregator.models import ParsedFeed, ReadContext, ScrapeRules
-from aggregator.parse import feeds as parse
+from aggregator.parse import registry as parse
 from aggregator.parse import speedups
 from aggregator.workers import ParsePool
 from tests.test_index import item

@@ -25,7 +25,7 @@ from aggregator.config.files import PROFILE_KEYS, parse_profile
 from aggregator.errors import ConfigError
 from aggregator.fetch import schedule
 from aggregator.models import FetchResult
-from aggregator.parse.feeds import parse_feed
+from aggregator.parse.registry import parse_feed
 from aggregator.process import events
 from aggregator.sanitize import sanitize_html
 from aggregator.urls import (

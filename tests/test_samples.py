@@ -23,7 +23,7 @@ import pytest
 from aggregator.app.demo import fill_placeholders
 from aggregator.config import files as config
 from aggregator.models import ITEM_TYPES, SOURCE_KINDS, ReadContext
-from aggregator.parse.feeds import parse_feed
+from aggregator.parse.registry import parse_feed
 
 ROOT = Path(__file__).resolve().parent.parent
 FEEDS_TOML = ROOT / "feeds.toml"

@@ -11,9 +11,8 @@ from selectolax.lexbor import LexborHTMLParser
 
 from aggregator import app as application
 from aggregator.config.files import parse_config
-from aggregator.errors import ConfigError
+from aggregator.errors import ConfigError, FeedParseError
 from aggregator.models import Profile, ScrapeRules
-from aggregator.parse.feeds import FeedParseError
 from aggregator.parse.scrape import scrape_page
 from aggregator.store import Store
 
