@@ -278,7 +278,7 @@ class _IndexStorage(FileStorage):
     file's ``subset``, which :class:`_SegmentFile` answers with a view of its map.
     Only indexes opened through :meth:`SearchIndex.open` read this way: a plain
     Whoosh index in the same process (a benchmark's baseline) is left as Whoosh
-    reads it. tests/test_index.py fails if Whoosh stops asking for ``subset``.
+    reads it. tests/integration/test_index.py fails if Whoosh stops asking for ``subset``.
     """
 
     def __init__(self, path: Path) -> None:

@@ -47,7 +47,7 @@ DATE_FIELDS_PARSED: tuple[str, ...] = tuple(f"{name}_parsed" for name in DATE_FI
 
 FEEDPARSER_CRASHES: tuple[type[Exception], ...] = (ValueError, TypeError, OverflowError)
 """What feedparser 6 raises on damaged documents instead of flagging them, found by
-tests/test_parse_fuzz.py: ``&#xFFFFFFFF;`` (OverflowError in its entity decoder), a
+tests/unit/test_parse_fuzz.py: ``&#xFFFFFFFF;`` (OverflowError in its entity decoder), a
 mangled ``encoding=`` declaration (UnicodeDecodeError) and a broken element (TypeError
 from ``int(None)`` when a ``<width>`` element is cut open). A damaged feed is the source's
 problem, never a crash of the run."""

@@ -14,7 +14,7 @@ from aggregator.config.files import load_config, parse_config
 from aggregator.config.sources import read_opml, write_opml
 from aggregator.fetch.discover import discover_feeds
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 PAGES = DATA / "html" / "autodiscovery"
 ATOM = (DATA / "feeds" / "real" / "feedjira" / "itunes_feedburner.xml").read_bytes()
 FEEDS_TOML = """\

@@ -21,9 +21,9 @@ from aggregator.models import Entry
 from aggregator.parse.registry import parse_feed
 from aggregator.sanitize import sanitize_html
 from aggregator.urls import is_safe_link, is_web_link
-from tests.test_properties import assert_nothing_executable
+from tests.unit.test_properties import assert_nothing_executable
 
-FEEDS = Path(__file__).parent / "data" / "feeds"
+FEEDS = Path(__file__).parents[1] / "data" / "feeds"
 SAMPLES = sorted(
     path
     for path in FEEDS.rglob("*")

@@ -14,7 +14,7 @@ import pytest
 from aggregator.models import ParsedFeed
 from aggregator.parse.registry import parse_feed
 
-DATA = Path(__file__).parent / "data" / "feeds"
+DATA = Path(__file__).parents[1] / "data" / "feeds"
 
 
 def parse(path: str, kind: str = "blog") -> ParsedFeed:

@@ -35,12 +35,12 @@ from aggregator.models import ParsedFeed, ReadContext, ScrapeRules
 from aggregator.parse import registry as parse
 from aggregator.parse import speedups
 from aggregator.workers import ParsePool
-from tests.test_index import item
+from tests.integration.test_index import item
 
 FEEDS = sorted(
     path
     for folder in ("real", "synthetic")
-    for path in (Path(__file__).parent / "data" / "feeds" / folder).rglob("*")
+    for path in (Path(__file__).parents[1] / "data" / "feeds" / folder).rglob("*")
     if path.is_file() and path.suffix in (".xml", ".rss", ".atom", ".json")
 )
 

@@ -32,8 +32,8 @@ from tests.digest_site import make_project, rss
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
-XSS_DIR = Path(__file__).parent / "data" / "xss"
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"
+XSS_DIR = Path(__file__).parents[1] / "data" / "xss"
 OWASP_SEPARATOR = "\n\x1e\n"
 NOW = datetime.now(UTC).replace(microsecond=0)
 T = TypeVar("T")

@@ -16,7 +16,7 @@ from aggregator.models import Profile, ScrapeRules
 from aggregator.parse.scrape import scrape_page
 from aggregator.store import Store
 
-PAGES = Path(__file__).parent / "data" / "html" / "no-feed"
+PAGES = Path(__file__).parents[1] / "data" / "html" / "no-feed"
 SONGKICK = (PAGES / "tovestyrke.html").read_bytes()
 HCALENDAR = (PAGES / "langeNacht_events.html").read_bytes()
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ from aggregator.models import ITEM_TYPES
 from aggregator.web.app import create_app, is_loopback
 from tests.chromium import launch_chromium
 from tests.conftest import serve_app
-from tests.test_end_to_end import learnplace
+from tests.e2e.test_end_to_end import learnplace
 
 if TYPE_CHECKING:
     from tests.conftest import FeedfarmServer

@@ -378,7 +378,7 @@ def test_titles_that_only_look_alike_stay_apart(
 def test_a_first_release_store_is_upgraded_in_place_keeping_its_data(tmp_path: Path) -> None:
     """A store made with the frozen version-1 schema opens with every migration applied."""
     path = tmp_path / "v1.sqlite3"
-    schema = (Path(__file__).parent / "data" / "schema_v1.sql").read_text(encoding="utf-8")
+    schema = (Path(__file__).parents[1] / "data" / "schema_v1.sql").read_text(encoding="utf-8")
     with sqlite3.connect(path) as db:
         db.executescript(schema)
         db.execute(
@@ -417,7 +417,7 @@ def test_a_failing_migration_leaves_the_old_store_untouched(
 ) -> None:
     """Migrations run in one transaction: a failure part-way keeps version 1 and its data."""
     path = tmp_path / "v1.sqlite3"
-    schema = (Path(__file__).parent / "data" / "schema_v1.sql").read_text(encoding="utf-8")
+    schema = (Path(__file__).parents[1] / "data" / "schema_v1.sql").read_text(encoding="utf-8")
     with sqlite3.connect(path) as db:
         db.executescript(schema)
     db.close()

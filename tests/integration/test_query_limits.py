@@ -22,7 +22,7 @@ from aggregator.index import (
     MAX_WORD_CHARS,
     SearchIndex,
 )
-from tests.test_index import item
+from tests.integration.test_index import item
 
 WORDS = [f"a{''.join(random.Random(n).choices('bcdefghijklmnop', k=6))}" for n in range(1500)]
 """1,500 distinct words starting with "a": ``a*`` stands for more than the limit."""

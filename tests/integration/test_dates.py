@@ -21,7 +21,7 @@ from aggregator.process.dates import checked_date
 from aggregator.rank import daily
 from aggregator.store import Store
 
-FEEDS = Path(__file__).parent / "data" / "feeds"
+FEEDS = Path(__file__).parents[1] / "data" / "feeds"
 
 
 def rss(pub_date: str) -> bytes:

@@ -9,7 +9,7 @@ import pytest
 from aggregator.config.files import load_config, load_profile, load_profiles
 from aggregator.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 GOOD_FEEDS = """\
 [settings]

@@ -25,7 +25,7 @@ from aggregator.config import files as config
 from aggregator.models import ITEM_TYPES, SOURCE_KINDS, ReadContext
 from aggregator.parse.registry import parse_feed
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FEEDS_TOML = ROOT / "feeds.toml"
 PROFILES_DIR = ROOT / "profiles"
 SAMPLES_DIR = ROOT / "aggregator" / "samples"

@@ -19,7 +19,7 @@ from aggregator.models import Entry, ParsedFeed, ReadContext
 from aggregator.parse.registry import parse_feed
 from aggregator.sanitize import html_to_text
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 NOW = datetime(2019, 2, 16, tzinfo=UTC)  # the calendar's export date: its events are ahead
 
 

@@ -15,7 +15,7 @@ import pytest
 from aggregator.cli.terminal import clean, json_text
 from tests import hostile
 from tests.conftest import serve_static
-from tests.test_end_to_end import REPO
+from tests.e2e.test_end_to_end import REPO
 
 PAYLOADS = ("]0;pwned", "]52;c;", "\x1b[31mred", "\x9b", "\u202e", "\x07", "\r")
 """What the hostile title carries: none of it may be printed."""

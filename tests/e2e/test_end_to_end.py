@@ -33,7 +33,7 @@ from feedfarm.vocab import TOPICS
 if TYPE_CHECKING:
     from tests.conftest import FeedfarmServer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def learnplace(project: Path, *args: str) -> subprocess.CompletedProcess[str]:

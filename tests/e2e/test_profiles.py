@@ -15,7 +15,7 @@ import pytest
 from aggregator import app as application
 from aggregator.models import Digest
 from aggregator.rank.analysis import analysed
-from tests.test_end_to_end import learnplace
+from tests.e2e.test_end_to_end import learnplace
 
 if TYPE_CHECKING:
     from tests.conftest import FeedfarmServer

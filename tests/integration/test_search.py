@@ -11,7 +11,7 @@ import pytest
 from aggregator.index import SearchFilters, SearchIndex, highlight, matching_docs
 from aggregator.models import Profile
 from aggregator.rank import personalize, plan, profile_queries
-from tests.test_index import NOW, item
+from tests.integration.test_index import NOW, item
 
 ITEMS = [
     item(1, "Python for data pipelines", summary="Batch jobs in Python", item_type="course"),

@@ -23,9 +23,9 @@ from aggregator.config.files import parse_config
 from aggregator.models import Profile, ReadContext
 from aggregator.parse.registry import parse_feed
 from aggregator.store import Store
-from tests.test_end_to_end import learnplace
+from tests.e2e.test_end_to_end import learnplace
 
-CALENDARS = Path(__file__).parent / "data" / "feeds" / "events" / "recurring-ical-events"
+CALENDARS = Path(__file__).parents[1] / "data" / "feeds" / "events" / "recurring-ical-events"
 BERLIN = ZoneInfo("Europe/Berlin")
 
 

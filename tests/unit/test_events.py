@@ -14,7 +14,7 @@ from aggregator.parse import ical
 from aggregator.parse.registry import parse_feed
 from aggregator.process import events
 
-DATA = Path(__file__).parent / "data" / "feeds"
+DATA = Path(__file__).parents[1] / "data" / "feeds"
 PUBLISHED = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)  # a Tuesday
 
 

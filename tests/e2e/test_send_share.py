@@ -29,7 +29,7 @@ from aggregator.store import MIGRATIONS, Store
 from tests.conftest import StaticServer
 from tests.digest_site import make_project, rss
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

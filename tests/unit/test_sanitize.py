@@ -16,7 +16,7 @@ from aggregator.parse.registry import parse_feed
 from aggregator.sanitize import html_to_text, sanitize_html
 from feedfarm.server import XSS as FEEDFARM_XSS
 
-XSS_DIR = Path(__file__).parent / "data" / "xss"
+XSS_DIR = Path(__file__).parents[1] / "data" / "xss"
 OWASP_SEPARATOR = "\n\x1e\n"  # separates the (multi-line) vectors of the OWASP extract
 PAYLOAD_LISTS = ("XSS_Polyglots.txt", "RSNAKE_XSS.txt", "BRUTELOGIC-XSS-STRINGS.txt")
 FORBIDDEN_TAGS = {

@@ -19,8 +19,8 @@ from aggregator.models import ITEM_TYPES, ParsedFeed
 from aggregator.parse.common import MAX_TAGS, MAX_TEXT_CHARS
 from aggregator.parse.registry import parse_feed
 
-ROOT = Path(__file__).parent.parent
-FEEDS = Path(__file__).parent / "data" / "feeds"
+ROOT = Path(__file__).parents[2]
+FEEDS = Path(__file__).parents[1] / "data" / "feeds"
 FEED_URL = "https://feeds.example/dir/feed.xml"
 RSS = {"content-type": "application/rss+xml; charset=utf-8"}
 

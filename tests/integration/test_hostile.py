@@ -26,7 +26,7 @@ from aggregator.parse.registry import parse_feed
 from aggregator.store import Store
 from aggregator.urls import is_safe_link
 from tests import hostile
-from tests.test_end_to_end import REPO
+from tests.e2e.test_end_to_end import REPO
 
 URL = "https://hostile.example/feed"
 

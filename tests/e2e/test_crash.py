@@ -29,7 +29,7 @@ from selectolax.lexbor import LexborHTMLParser
 from aggregator.index import SearchIndex
 from feedfarm import corpus as ff_corpus
 from tests.conftest import FeedfarmServer, serve_feedfarm
-from tests.test_end_to_end import REPO, learnplace, pick_topics, profile_toml
+from tests.e2e.test_end_to_end import REPO, learnplace, pick_topics, profile_toml
 
 KILLS = 20
 FEEDS = 10
