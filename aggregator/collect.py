@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 from aggregator.bounds import MAX_PROBLEM_CHARS, clean_text, undated_if_future
 from aggregator.errors import FeedParseError, SourceCrashWarning
 from aggregator.fetch import fetch_many
-from aggregator.models import Config, Entry, FetchResult, ReadContext, Source
+from aggregator.models import Config, Entry, FetchResult, ReadContext, Source, SourceState
 from aggregator.parse_pool import ParsePool, worker_memory
-from aggregator.schedule import SourceState, decide, is_due
+from aggregator.schedule import decide, is_due
 from aggregator.store import FetchRecord, Store
 
 if TYPE_CHECKING:

@@ -38,9 +38,9 @@ from aggregator.models import (
     Pick,
     Share,
     Source,
+    SourceState,
     SourceStatus,
 )
-from aggregator.schedule import SourceState
 from aggregator.urls import canonical_url
 
 BUSY_TIMEOUT_MS = 10_000
