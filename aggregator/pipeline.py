@@ -81,7 +81,7 @@ from aggregator.rank import (
 from aggregator.rank.digest import upcoming_picks
 from aggregator.render import SiteWriter, make_environment
 from aggregator.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
-from aggregator.store import Store
+from aggregator.store import Store, open_store
 
 FEED_DAYS = 14
 """How many days of digests a person's Atom feed carries."""
@@ -157,7 +157,7 @@ def run(
     profiles = list(profiles) if profiles is not None else load_profiles(project.profiles_dir)
     summary = RunSummary()
     ahead = max((profile.upcoming_days for profile in profiles), default=UPCOMING_DAYS)
-    with _run_lock(project), Store(project.store_path) as store:
+    with _run_lock(project), open_store(project.store_path) as store:
         _refresh(store, config, now, reporter, summary, force, ahead)
         with _open_index(project) as index:
             _update_index(store, index, reporter)
@@ -176,7 +176,7 @@ def refresh(
     """Only the fetch, parse and store stages of :func:`run` (benchmarks measure this part)."""
     config = config or load_config(project.feeds_path)
     summary = RunSummary()
-    with _run_lock(project), Store(project.store_path) as store:
+    with _run_lock(project), open_store(project.store_path) as store:
         _refresh(store, config, now, SilentReporter(), summary, force)
     return summary
 
@@ -324,7 +324,7 @@ def _choose_digests(
         workers,
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=_open_for_ranking,
-        initargs=(store.path, index.path),
+        initargs=(store.location, index.path),
     )
     try:
         for chosen in pool.map(_rank_in_worker, tasks, [now] * len(tasks)):
@@ -339,10 +339,10 @@ _worker_state: tuple[Store, SearchIndex, Callable[[Iterable[int]], Mapping[int, 
 )
 
 
-def _open_for_ranking(store_path: Path, index_dir: Path) -> None:
+def _open_for_ranking(store_location: str, index_dir: Path) -> None:
     """A ranking worker's store and index, open for all its tasks (their caches are the point)."""
     global _worker_state
-    store = Store(store_path, read_only=True)
+    store = open_store(store_location, read_only=True)
     _worker_state = (store, SearchIndex.open(index_dir), shared_items(store))
 
 
@@ -527,7 +527,7 @@ def source_statuses(project: Project) -> list[SourceStatus]:
     """Every listed source with its health; sources never fetched show no status yet."""
     config = load_config(project.feeds_path)
     project.state_dir.mkdir(parents=True, exist_ok=True)
-    with Store(project.store_path) as store:
+    with open_store(project.store_path) as store:
         known = {status.url: status for status in store.source_statuses()}
     return [
         known.get(s.url) or SourceStatus(s.url, s.name, None, None, None, 0, 0, fetch_url=s.url)
@@ -669,7 +669,7 @@ def _settings(project: Project) -> Settings:
 def set_item_type(project: Project, item_id: int, item_type: str | None) -> Item:
     """Override an item's type (``None`` goes back to the parser's guess) in store and index."""
     store_path = _collected(project)
-    with _run_lock(project), Store(store_path) as store:
+    with _run_lock(project), open_store(store_path) as store:
         store.set_item_type(item_id, item_type)
         with _open_index(project) as index:
             _update_index(store, index, SilentReporter())
@@ -685,7 +685,7 @@ def prune(project: Project, *, older_than: timedelta, now: datetime) -> int:
     """
     cutoff = now - older_than
     store_path = _collected(project)
-    with _run_lock(project), Store(store_path) as store:
+    with _run_lock(project), open_store(store_path) as store:
         removed = store.prune(cutoff, keep_digests_since=local_day(cutoff))
         with _open_index(project) as index:
             _update_index(store, index, SilentReporter())
@@ -695,7 +695,7 @@ def prune(project: Project, *, older_than: timedelta, now: datetime) -> int:
 def reindex(project: Project) -> int:
     """Rebuild the search index from the store; searches use the old one until the swap."""
     store_path = _collected(project)
-    with _run_lock(project), Store(store_path) as store:
+    with _run_lock(project), open_store(store_path) as store:
         count = SearchIndex.rebuild(project.index_dir, store.iter_items())
         store.clear_index_queue()
     return count
@@ -720,7 +720,7 @@ def share(project: Project, person: str, ref: str, note: str, *, now: datetime) 
     if person not in {profile.name for profile in profiles}:
         raise UnknownPersonError(f"no profile named {person!r} in {project.profiles_dir}")
     store_path = _collected(project)
-    with _run_lock(project), Store(store_path) as store:
+    with _run_lock(project), open_store(store_path) as store:
         item_id = store.find_item(ref)
         if item_id is None:
             raise UnknownItemError(f"no item {ref!r}: use the number or link on a digest page")
@@ -756,7 +756,7 @@ def send(project: Project, *, now: datetime, only: str | None = None) -> list[Ma
     today = local_day(now)
     writer = _site_writer(project, config)
     results: list[Mailing] = []
-    with _run_lock(project), Store(project.store_path) as store:
+    with _run_lock(project), open_store(project.store_path) as store:
         for profile in profiles:
             if profile.email is None:
                 continue
@@ -838,14 +838,14 @@ def replace_profile_text(project: Project, name: str, text: str) -> Profile:
 def preview_profile(project: Project, name: str, now: datetime) -> Digest:
     """What ``name`` would get at ``now``, read from the store and index; nothing is written."""
     profile = load_named_profile(project, name)
-    with Store(project.store_path) as store, SearchIndex.open(project.index_dir) as index:
+    with open_store(project.store_path) as store, SearchIndex.open(project.index_dir) as index:
         return preview(store, index, profile, now)
 
 
 def record_feedback(project: Project, name: str, ref: str, judgement: int, now: datetime) -> Item:
     """Store a person's judgement of an item (by id or URL); 0 takes it back."""
     load_named_profile(project, name)
-    with Store(project.store_path) as store:
+    with open_store(project.store_path) as store:
         item_id = store.find_item(ref)
         if item_id is None:
             raise UnknownItemError(f"no item {ref!r}: give an item id or URL from a digest")
@@ -856,7 +856,7 @@ def record_feedback(project: Project, name: str, ref: str, judgement: int, now: 
 def judgements(project: Project, name: str) -> list[tuple[Item, int, datetime]]:
     """A person's judgements, newest first: the item, 1 (more) or -1 (less), and when."""
     load_named_profile(project, name)
-    with Store(_collected(project), read_only=True) as store:
+    with open_store(_collected(project), read_only=True) as store:
         found = store.judgements(name)
         items = store.items(item_id for item_id, _, _ in found)
     return [(items[i], sign, at) for i, sign, at in found if i in items]
@@ -865,7 +865,7 @@ def judgements(project: Project, name: str) -> list[tuple[Item, int, datetime]]:
 def clear_feedback(project: Project, name: str) -> int:
     """Take back all of a person's judgements; how many there were."""
     load_named_profile(project, name)
-    with Store(_collected(project)) as store:
+    with open_store(_collected(project)) as store:
         return store.clear_feedback(name)
 
 
@@ -902,7 +902,7 @@ class SearchResults:
 def search(project: Project, request: SearchRequest, *, now: datetime) -> SearchResults:
     """Items matching a request (Whoosh query language), best first; reads store and index only."""
     with (
-        Store(_collected(project), read_only=True) as store,
+        open_store(_collected(project), read_only=True) as store,
         SearchIndex.open(project.index_dir) as index,
     ):
         return search_in(store, index, request, now=now)
@@ -953,7 +953,7 @@ def draft_profile(path: Path, changes: Mapping[str, object]) -> Profile:
 def preview_unsaved(project: Project, profile: Profile, now: datetime) -> Digest:
     """:func:`preview` for a profile that may not be saved yet; reads store and index only."""
     with (
-        Store(project.store_path, read_only=True) as store,
+        open_store(project.store_path, read_only=True) as store,
         SearchIndex.open(project.index_dir) as index,
     ):
         return preview(store, index, profile, now)
@@ -963,5 +963,5 @@ def item(project: Project, item_id: int) -> Item | None:
     """One stored item, or None (also before anything is collected)."""
     if not project.store_path.exists():
         return None
-    with Store(project.store_path, read_only=True) as store:
+    with open_store(project.store_path, read_only=True) as store:
         return store.items([item_id]).get(item_id)

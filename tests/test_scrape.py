@@ -15,7 +15,7 @@ from aggregator.errors import ConfigError
 from aggregator.models import Profile, ScrapeRules
 from aggregator.parse import FeedParseError
 from aggregator.scrape import scrape_page
-from aggregator.store import Store
+from aggregator.store import SqliteStore
 
 PAGES = Path(__file__).parent / "data" / "html" / "no-feed"
 SONGKICK = (PAGES / "tovestyrke.html").read_bytes()
@@ -100,7 +100,7 @@ title = "h2"
     assert summary.failures == [
         ("Changed listing", "scrape: item selector 'div.gone' matches nothing")
     ]
-    with Store(pipeline.Project.at(tmp_path).store_path) as store:
+    with SqliteStore(pipeline.Project.at(tmp_path).store_path) as store:
         items = list(store.iter_items())
     assert {item.item_type for item in items} == {"event"}
 

@@ -18,7 +18,7 @@ from aggregator import pipeline
 from aggregator.config import parse_config
 from aggregator.index import SearchIndex
 from aggregator.models import Profile
-from aggregator.store import Store
+from aggregator.store import SqliteStore
 
 DAY1 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 SOON = DAY1 + timedelta(hours=10)  # tonight: over by the next day's run
@@ -152,7 +152,7 @@ def test_preview_of_an_earlier_day_shows_nothing_published_after_it(
     project = pipeline.Project.at(tmp_path)
     pipeline.run(project, now=later + timedelta(hours=1), config=config, profiles=[PROFILE])
     with (
-        Store(project.store_path) as store,
+        SqliteStore(project.store_path) as store,
         SearchIndex.open(project.index_dir) as index,
     ):
         then = pipeline.preview(store, index, PROFILE, DAY1)
