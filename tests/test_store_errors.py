@@ -3,6 +3,7 @@ person can act on, and the CLI shows it as one line, never an sqlite traceback."
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from aggregator.cli import cli
 from aggregator.errors import StoreDamagedError, StoreLockedError
 from aggregator.models import Entry, Source
-from aggregator.store import SqliteStore
+from aggregator.store import SqliteStore, Store
 from aggregator.store.sqlite import connection
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
@@ -137,3 +138,13 @@ def test_the_cli_says_a_damaged_store_in_one_line(tmp_path: Path) -> None:
     message = one_line_error(["--project", str(tmp_path), "sources"])
     assert "damaged" in message
     assert "backup" in message
+
+
+def test_every_operation_of_the_protocol_goes_through_the_boundary() -> None:
+    """A method added without ``guarded`` would let sqlite errors through again."""
+    operations = {name for name in dir(Store) if not name.startswith("_")}
+    assert operations == {name for name in dir(SqliteStore) if not name.startswith("_")} - {"path"}
+    for name in operations - {"close", "location"}:
+        member = inspect.getattr_static(SqliteStore, name)
+        function = member.fget if isinstance(member, property) else member
+        assert hasattr(function, "__wrapped__"), f"{name} is not guarded"
