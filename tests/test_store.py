@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import StoreError, StoreVersionError, UnknownSourceError
-from aggregator.models import Details, Entry, FetchResult, Item, Pick, Source
-from aggregator.schedule import SourceState, decide
+from aggregator.fetch.schedule import decide
+from aggregator.models import Details, Entry, FetchResult, Item, Pick, Source, SourceState
 from aggregator.store import MIGRATIONS, SCHEMA_VERSION, AddResult, FetchRecord, SqliteStore, Store
 from aggregator.store.sqlite import schema as store_schema
 
@@ -510,14 +510,14 @@ def test_many_sources_outcomes_are_stored_in_one_transaction(store: Store) -> No
 def test_shared_items_start_over_when_full_and_still_find_every_item(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aggregator import pipeline
+    from aggregator.rank import daily
 
     ids = store.add_entries(BLOG.url, [entry(f"g{n}", title=f"Post {n}") for n in range(12)], NOW)
-    monkeypatch.setattr(pipeline, "SHARED_ITEMS_MAX", 5)
+    monkeypatch.setattr(daily, "SHARED_ITEMS_MAX", 5)
     reads: list[int] = []
     items = store.items
     monkeypatch.setattr(store, "items", lambda wanted: reads.append(len(wanted)) or items(wanted))
-    items_of = pipeline.shared_items(store)
+    items_of = daily.shared_items(store)
     first, second = ids.new_ids[:4], ids.new_ids[3:7]
     assert {i: it.title for i, it in items_of(first).items()} == {
         i: f"Post {n}" for n, i in enumerate(first)

@@ -286,7 +286,8 @@ class Store(
     """Everything Learnplace keeps except the search index, open until :meth:`close`.
 
     Opened with :func:`aggregator.store.open_store`; a read-only store never migrates
-    nor blocks a writer. One store object is used from one thread.
+    nor blocks a writer. A writer is used from one thread; a read-only store from any
+    thread, one call at a time.
     """
 
     @property

@@ -107,21 +107,24 @@ def guarded_iter(
 class Connection:
     """The file, its schema version and its transactions; the domain mixins build on it.
 
-    One connection per store; use it from the thread that opened it. Rows come as
-    :class:`sqlite3.Row`, read by column name.
+    One connection per store; a writer is used from the thread that opened it. Rows
+    come as :class:`sqlite3.Row`, read by column name.
     """
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         """``read_only``: for readers (search, the web app) beside a running ``learnplace run``.
 
         A read-only connection never migrates nor takes the write lock, so in
-        WAL mode it neither blocks the run nor waits for it.
+        WAL mode it neither blocks the run nor waits for it. It may be used from
+        any thread, one at a time (the web app's worker threads take turns).
         """
         self.path = Path(path)
         try:
             if read_only:
                 uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
+                self._db = sqlite3.connect(
+                    uri, uri=True, isolation_level=None, check_same_thread=False
+                )
             else:
                 # isolation_level=None: the module's own BEGIN/COMMIT decide the transactions.
                 self._db = sqlite3.connect(self.path, isolation_level=None)
