@@ -39,7 +39,7 @@ from aggregator.index import SCHEMA, SearchIndex, _naive_utc
 from aggregator.models import Entry, Profile, Source
 from aggregator.parse.registry import parse_feed
 from aggregator.rank import daily
-from aggregator.store import SCHEMA_VERSION, Store
+from aggregator.store import SCHEMA_VERSION, SqliteStore
 from feedfarm import corpus as ff_corpus
 from feedfarm.vocab import TOPICS
 
@@ -87,7 +87,7 @@ def build_store(state: Path, feeds: int, items: int, workers: int) -> None:
     print(f"generated {len(files)} feeds in {time.perf_counter() - started:.0f} s", flush=True)
     started = time.perf_counter()
     jobs = [(str(p), s.url) for p, s in zip(files, sources, strict=True)]
-    with Store(state / "learnplace.sqlite3") as store:
+    with SqliteStore(state / "learnplace.sqlite3") as store:
         store.sync_sources(sources)
         with ProcessPoolExecutor(max_workers=workers) as pool:
             parsed = pool.map(_parse_file, jobs, chunksize=8)
@@ -110,7 +110,7 @@ def build_index(state: Path) -> None:
     window is then the tail of the index, which ranking skips to).
     """
     started = time.perf_counter()
-    with Store(state / "learnplace.sqlite3") as store:
+    with SqliteStore(state / "learnplace.sqlite3") as store:
         items = sorted(store.iter_items(), key=lambda item: (item.published, item.id))
         if (state / INDEX_NAME).exists():
             shutil.rmtree(state / INDEX_NAME)
@@ -174,7 +174,7 @@ def main() -> None:
         build_index(state)
     profiles = make_profiles(args.profiles)
     with (
-        Store(state / "learnplace.sqlite3") as store,
+        SqliteStore(state / "learnplace.sqlite3") as store,
         SearchIndex.open(state / INDEX_NAME) as index,
     ):
         print(f"store: {store.item_count()} items; {len(profiles)} profiles; now={NOW.isoformat()}")

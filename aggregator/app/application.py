@@ -42,7 +42,7 @@ from aggregator.models import (
     local_day,
 )
 from aggregator.rank.daily import digest_for
-from aggregator.store import Store
+from aggregator.store import Store, open_store
 
 
 class Application:
@@ -89,7 +89,7 @@ class Application:
         collected(self.project)
         with self._lock:
             if self._store is None:
-                self._store = Store(self.project.store_path, read_only=True)
+                self._store = open_store(self.project.store_path, read_only=True)
             if self._index is None:
                 self._index = SearchIndex.open(self.project.index_dir)
             yield self._store, self._index
@@ -129,7 +129,7 @@ class Application:
                 raise self._unknown_person(only)
         today = local_day(now)
         writer = site_writer(self.project, config)
-        with run_lock(self.project), Store(self.project.store_path) as store:
+        with run_lock(self.project), open_store(self.project.store_path) as store:
             return [
                 send_one(store, writer, config, profile, today, now)
                 for profile in profiles
@@ -144,7 +144,7 @@ class Application:
         if person not in {profile.name for profile in profiles}:
             raise self._unknown_person(person)
         store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), Store(store_path) as store:
+        with run_lock(self.project), open_store(store_path) as store:
             item_id = store.find_item(ref)
             if item_id is None:
                 raise UnknownItemError(f"no item {ref!r}: use the number or link on a digest page")
@@ -155,7 +155,7 @@ class Application:
     def set_item_type(self, item_id: int, item_type: str | None) -> Item:
         """Override an item's type (``None`` goes back to the parser's guess) in store and index."""
         store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), Store(store_path) as store:
+        with run_lock(self.project), open_store(store_path) as store:
             store.set_item_type(item_id, item_type)
             with open_index(self.project) as index:
                 update_index(store, index)
@@ -170,7 +170,7 @@ class Application:
         """
         cutoff = now - older_than
         store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), Store(store_path) as store:
+        with run_lock(self.project), open_store(store_path) as store:
             removed = store.prune(cutoff, keep_digests_since=local_day(cutoff))
             with open_index(self.project) as index:
                 update_index(store, index)
@@ -179,7 +179,7 @@ class Application:
     def reindex(self) -> int:
         """Rebuild the search index from the store; searches use the old one until the swap."""
         store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), Store(store_path) as store:
+        with run_lock(self.project), open_store(store_path) as store:
             count = SearchIndex.rebuild(self.project.index_dir, store.iter_items())
             store.clear_index_queue()
         return count
@@ -301,7 +301,7 @@ class Application:
     def record_feedback(self, name: str, ref: str, judgement: int, now: datetime) -> Item:
         """Store a person's judgement of an item (by id or URL); 0 takes it back."""
         self.profile(name)
-        with Store(collected(self.project)) as store:
+        with open_store(collected(self.project)) as store:
             item_id = store.find_item(ref)
             if item_id is None:
                 raise UnknownItemError(f"no item {ref!r}: give an item id or URL from a digest")
@@ -319,5 +319,5 @@ class Application:
     def clear_feedback(self, name: str) -> int:
         """Take back all of a person's judgements; how many there were."""
         self.profile(name)
-        with Store(collected(self.project)) as store:
+        with open_store(collected(self.project)) as store:
             return store.clear_feedback(name)

@@ -33,7 +33,7 @@ from aggregator.errors import NothingCollectedError, RunLockedError
 from aggregator.index import SearchIndex, finish_swap
 from aggregator.models import UPCOMING_DAYS, Config, Digest, Item, Profile, local_day
 from aggregator.rank.daily import choose_digests
-from aggregator.store import Store
+from aggregator.store import Store, open_store
 
 
 def run(
@@ -54,7 +54,7 @@ def run(
     profiles = list(profiles) if profiles is not None else load_profiles(project.profiles_dir)
     summary = RunSummary()
     ahead = max((profile.upcoming_days for profile in profiles), default=UPCOMING_DAYS)
-    with run_lock(project), Store(project.store_path) as store:
+    with run_lock(project), open_store(project.store_path) as store:
         _refresh(store, config, now, reporter, summary, force, ahead)
         with open_index(project) as index:
             update_index(store, index, reporter)
@@ -73,7 +73,7 @@ def refresh(
     """Only the fetch, parse and store stages of :func:`run` (benchmarks measure this part)."""
     config = config or load_config(project.feeds_path)
     summary = RunSummary()
-    with run_lock(project), Store(project.store_path) as store:
+    with run_lock(project), open_store(project.store_path) as store:
         _refresh(store, config, now, SilentReporter(), summary, force)
     return summary
 

@@ -26,7 +26,7 @@ from aggregator import app as application
 from aggregator.config.files import load_profiles
 from aggregator.models import Digest, Pick
 from aggregator.render.site import SiteWriter, make_environment
-from aggregator.store import Store
+from aggregator.store import SqliteStore
 from tests.chromium import launch_chromium
 from tests.digest_site import make_project, rss
 
@@ -299,7 +299,7 @@ def test_every_xss_vector_renders_inert(
     summary = in_thread(application.run, project, now=NOW)
     assert summary.sources_ok == len(sources), summary.failures
     # Every stored item goes on a page, not just the ranked few: render them all.
-    with Store(project.store_path) as store:
+    with SqliteStore(project.store_path) as store:
         items = list(store.iter_items())
     assert len(items) >= len(vectors)
     profile = next(p for p in load_profiles(project.profiles_dir))

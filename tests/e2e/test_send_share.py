@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 from selectolax.lexbor import LexborHTMLParser
 
 from aggregator import app as application
-from aggregator.store import MIGRATIONS, Store
+from aggregator.store import MIGRATIONS, SqliteStore
 from tests.conftest import StaticServer
 from tests.digest_site import make_project, rss
 
@@ -214,7 +214,7 @@ def test_version_1_store_upgrades_in_place(tmp_path: Path) -> None:
         for statement in MIGRATIONS[0]:
             db.execute(statement)
         db.execute("PRAGMA user_version = 1")
-    with Store(path) as store:
+    with SqliteStore(path) as store:
         assert store.schema_version == len(MIGRATIONS)
         assert store.shares({"alice"}, NOW - timedelta(days=1)) == []
         assert not store.mailed("alice", NOW.date())

@@ -22,7 +22,7 @@ from aggregator.app.collect import CALENDAR_REREAD
 from aggregator.config.files import parse_config
 from aggregator.models import Profile, ReadContext
 from aggregator.parse.registry import parse_feed
-from aggregator.store import Store
+from aggregator.store import SqliteStore
 from tests.e2e.test_end_to_end import learnplace
 
 CALENDARS = Path(__file__).parents[1] / "data" / "feeds" / "events" / "recurring-ical-events"
@@ -278,7 +278,7 @@ def test_an_unchanged_calendar_reports_no_updated_items_and_occurrences_stay_apa
     second = run(tmp_path, static_server, now + timedelta(hours=1), profile, body, etag='"b"')
     assert (first.new_items, first.updated_items) == (3, 0)  # Nov 26, Dec 17 (moved), Jan 28
     assert (second.new_items, second.updated_items) == (0, 0)
-    with Store(tmp_path / "state" / "learnplace.sqlite3") as store:
+    with SqliteStore(tmp_path / "state" / "learnplace.sqlite3") as store:
         items = list(store.iter_items())
     assert sorted(i.details.event_start for i in items) == [
         datetime(2021, 11, 26, 21, 30, tzinfo=BERLIN),

@@ -18,7 +18,7 @@ import pytest
 from aggregator import app as application
 from aggregator.config.files import parse_config
 from aggregator.fetch.schedule import BACKOFF_BASE
-from aggregator.store import Store
+from aggregator.store import SqliteStore
 from feedfarm.server import FAULTS
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
@@ -65,7 +65,7 @@ def fault_run(feedfarm_server, feedfarm_corpus, tmp_path_factory):
     started = time.monotonic()
     summary = application.refresh(project, now=NOW, config=config)
     elapsed = time.monotonic() - started
-    with Store(project.store_path) as store:
+    with SqliteStore(project.store_path) as store:
         statuses = {s.name: s for s in store.source_statuses()}
         states = {name: store.source_state(s.url) for name, s in statuses.items()}
     return {

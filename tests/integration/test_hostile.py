@@ -23,7 +23,7 @@ from aggregator.bounds import MAX_FEED_CHARS, MAX_FEED_ENTRIES, UNSAFE_CHARS, bo
 from aggregator.config.files import load_config
 from aggregator.models import Entry, ParsedFeed
 from aggregator.parse.registry import parse_feed
-from aggregator.store import Store
+from aggregator.store import SqliteStore
 from aggregator.urls import is_safe_link
 from tests import hostile
 from tests.e2e.test_end_to_end import REPO
@@ -184,7 +184,7 @@ def test_a_run_over_every_hostile_feed_stores_the_good_ones_and_records_each(
     assert summary["digests"][0]["person"] == "ana"
     # What the hostile feeds add is bounded by the body cap (expanded, they were gigabytes).
     assert peak_kib < good_peak_kib + 2 * cap_mb * 1024
-    with Store(project / "state" / "learnplace.sqlite3") as store:
+    with SqliteStore(project / "state" / "learnplace.sqlite3") as store:
         statuses = {status.name: status for status in store.source_statuses()}
         items = store.items(range(1, 1000))
     for name in good:

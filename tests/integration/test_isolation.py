@@ -21,7 +21,7 @@ from aggregator.app.collect import RunSummary, collect
 from aggregator.config.files import parse_config
 from aggregator.errors import SourceCrashWarning
 from aggregator.models import Entry, ParsedFeed
-from aggregator.store import Store
+from aggregator.store import SqliteStore
 from aggregator.workers import ParsePool, parse_document
 from tests.hostile import GOOD_FEED, item, rss
 
@@ -53,7 +53,7 @@ def feeds(static_server, documents: dict[str, bytes], **settings: object) -> str
 def collect_with(tmp_path: Path, toml: str, pool: ParsePool) -> tuple[RunSummary, dict, dict]:
     config = parse_config(toml, tmp_path / "feeds.toml")
     summary = RunSummary()
-    with Store(tmp_path / "store.sqlite3") as store:
+    with SqliteStore(tmp_path / "store.sqlite3") as store:
         store.sync_sources(config.sources)
         ahead = timedelta(days=60)
         asyncio.run(collect(config, store, NOW, SilentReporter(), summary, False, ahead, pool))

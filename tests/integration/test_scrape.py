@@ -14,7 +14,7 @@ from aggregator.config.files import parse_config
 from aggregator.errors import ConfigError, FeedParseError
 from aggregator.models import Profile, ScrapeRules
 from aggregator.parse.scrape import scrape_page
-from aggregator.store import Store
+from aggregator.store import SqliteStore
 
 PAGES = Path(__file__).parents[1] / "data" / "html" / "no-feed"
 SONGKICK = (PAGES / "tovestyrke.html").read_bytes()
@@ -99,7 +99,7 @@ title = "h2"
     assert summary.failures == [
         ("Changed listing", "scrape: item selector 'div.gone' matches nothing")
     ]
-    with Store(application.Project.at(tmp_path).store_path) as store:
+    with SqliteStore(application.Project.at(tmp_path).store_path) as store:
         items = list(store.iter_items())
     assert {item.item_type for item in items} == {"event"}
 

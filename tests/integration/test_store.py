@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import store as store_module
 from aggregator.errors import StoreError, StoreVersionError, UnknownSourceError
-from aggregator.fetch.schedule import SourceState, decide
-from aggregator.models import Details, Entry, FetchResult, Item, Pick, Source
-from aggregator.store import MIGRATIONS, SCHEMA_VERSION, AddResult, FetchRecord, Store
+from aggregator.fetch.schedule import decide
+from aggregator.models import Details, Entry, FetchResult, Item, Pick, Source, SourceState
+from aggregator.store import MIGRATIONS, SCHEMA_VERSION, AddResult, FetchRecord, SqliteStore, Store
+from aggregator.store.sqlite import schema as store_schema
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 BLOG = Source(url="https://blog.example/feed.xml", name="Example Blog", kind="blog")
@@ -23,7 +23,7 @@ NEWS = Source(url="https://news.example/rss", name="Example News", kind="news")
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "learnplace.db") as opened:
+    with SqliteStore(tmp_path / "learnplace.db") as opened:
         opened.sync_sources([BLOG, NEWS])
         yield opened
 
@@ -52,7 +52,7 @@ def item_sources(path: Path) -> list[tuple[int, str]]:
 
 def test_new_store_has_current_schema_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
-    with Store(path) as store:
+    with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -69,7 +69,7 @@ def test_version_1_store_is_upgraded_in_place_and_gains_feedback(tmp_path: Path)
             "INSERT INTO sources (url, name, kind) VALUES ('https://a.example/', 'A', 'blog')"
         )
         db.execute("PRAGMA user_version = 1")
-    with Store(path) as store:
+    with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
         assert [s.url for s in store.source_statuses()] == ["https://a.example/"]
         assert store.feedback("ada") == {}
@@ -77,7 +77,7 @@ def test_version_1_store_is_upgraded_in_place_and_gains_feedback(tmp_path: Path)
 
 def test_feedback_is_stored_replaced_and_cleared(tmp_path: Path) -> None:
     now = datetime(2026, 11, 30, tzinfo=UTC)
-    with Store(tmp_path / "s.db") as store:
+    with SqliteStore(tmp_path / "s.db") as store:
         store.sync_sources([Source(url="https://a.example/feed", name="A")])
         entry = Entry(guid="g1", url="https://a.example/1?utm_source=x", title="One")
         [item_id] = store.add_entries("https://a.example/feed", [entry], now).new_ids
@@ -94,21 +94,21 @@ def test_feedback_is_stored_replaced_and_cleared(tmp_path: Path) -> None:
 
 def test_reopening_keeps_data_and_version(tmp_path: Path) -> None:
     path = tmp_path / "again.db"
-    with Store(path) as store:
+    with SqliteStore(path) as store:
         store.sync_sources([BLOG])
         store.add_entries(BLOG.url, [entry("a")], NOW)
-    with Store(path) as store:
+    with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
         assert store.item_count() == 1
 
 
 def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
-    Store(path).close()
+    SqliteStore(path).close()
     with sqlite3.connect(path) as db:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(StoreVersionError, match=r"newer Learnplace.*upgrade"):
-        Store(path)
+        SqliteStore(path)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
 
@@ -117,7 +117,7 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_bytes(b"these are not the pages you are looking for" * 100)
     with pytest.raises(StoreError, match="cannot open as a Learnplace store"):
-        Store(path)
+        SqliteStore(path)
 
 
 def test_sync_sources_upserts_and_deactivates(store: Store) -> None:
@@ -136,7 +136,7 @@ def record(store: Store, result: FetchResult, now: datetime) -> None:
 
 def test_schedule_state_round_trips_and_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    with Store(path) as store:
+    with SqliteStore(path) as store:
         store.sync_sources([BLOG])
         assert store.source_state(BLOG.url) == SourceState(fetch_url=BLOG.url)
         moved = FetchResult(BLOG.url, NEWS.url, 200, b"<rss/>", redirects=((301, NEWS.url),))
@@ -145,7 +145,7 @@ def test_schedule_state_round_trips_and_survives_reopening(tmp_path: Path) -> No
         record(store, gone, NOW)
         problems = FetchRecord(BLOG.url, gone, store.source_state(BLOG.url), ("bozo: bad &",))
         store.record_fetches([problems], NOW)
-    with Store(path) as store:
+    with SqliteStore(path) as store:
         state = store.source_state(BLOG.url)
         status = store.source_statuses()[0]
     assert state.fetch_url == NEWS.url and state.moved_from == BLOG.url
@@ -164,7 +164,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         )
         db.execute("PRAGMA user_version = 1")
     db.close()
-    with Store(path) as store:
+    with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
         assert store.source_state(BLOG.url) == SourceState(fetch_url=BLOG.url, failures=2)
         assert store.cache_info(BLOG.url).etag == "e"
@@ -398,7 +398,7 @@ def test_a_first_release_store_is_upgraded_in_place_keeping_its_data(tmp_path: P
             "VALUES ('ann', '2026-01-02', 1, 0, 1.5)"
         )
     db.close()
-    with Store(path) as store:
+    with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
         item = store.items([1])[1]
         assert (item.title, item.item_type, item.details) == ("Old item", "article", Details())
@@ -421,10 +421,10 @@ def test_a_failing_migration_leaves_the_old_store_untouched(
     with sqlite3.connect(path) as db:
         db.executescript(schema)
     db.close()
-    broken = (*store_module.MIGRATIONS[:-1], ("CREATE TABLE sources (x)",))
-    monkeypatch.setattr(store_module, "MIGRATIONS", broken)
+    broken = (*store_schema.MIGRATIONS[:-1], ("CREATE TABLE sources (x)",))
+    monkeypatch.setattr(store_schema, "MIGRATIONS", broken)
     with pytest.raises(StoreError):
-        Store(path)
+        SqliteStore(path)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (1,)
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
@@ -568,7 +568,7 @@ def test_a_version_6_store_opens_with_event_times_and_undated_items_marked(
                 ),
             )
     db.close()
-    with Store(path) as store:
+    with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
         items = {item.guid: item for item in store.iter_items()}
         assert set(items) == {"meetup", "undated", "dated"}

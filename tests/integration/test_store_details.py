@@ -10,7 +10,7 @@ import pytest
 
 from aggregator.errors import UnknownItemError
 from aggregator.models import Details, Entry, Pick, Source
-from aggregator.store import MIGRATIONS, SCHEMA_VERSION, Store
+from aggregator.store import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 EVENTS = Source(url="https://events.example/rss", name="Events", kind="events")
@@ -38,7 +38,7 @@ def entry(guid: str, **overrides: object) -> Entry:
 
 
 def test_details_round_trip_and_change_marks_item_updated(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with SqliteStore(tmp_path / "s.db") as store:
         store.sync_sources([EVENTS])
         added = store.add_entries(EVENTS.url, [entry("a")], NOW)
         item = store.items(added.new_ids)[added.new_ids[0]]
@@ -50,7 +50,7 @@ def test_details_round_trip_and_change_marks_item_updated(tmp_path: Path) -> Non
 
 
 def test_type_override_survives_refetch_and_can_be_undone(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+    with SqliteStore(tmp_path / "s.db") as store:
         store.sync_sources([EVENTS])
         (item_id,) = store.add_entries(EVENTS.url, [entry("a")], NOW).new_ids
         store.set_item_type(item_id, "course")
@@ -66,7 +66,7 @@ def test_type_override_survives_refetch_and_can_be_undone(tmp_path: Path) -> Non
 
 def test_upcoming_events_are_not_counted_as_sent(tmp_path: Path) -> None:
     day = date(2026, 11, 30)
-    with Store(tmp_path / "s.db") as store:
+    with SqliteStore(tmp_path / "s.db") as store:
         store.sync_sources([EVENTS])
         ids = store.add_entries(EVENTS.url, [entry("a"), entry("b")], NOW).new_ids
         items = store.items(ids)
@@ -99,7 +99,7 @@ def test_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
-    with Store(path) as store:
+    with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
         (item,) = store.items([1]).values()
         assert (item.title, item.item_type, item.details) == ("Old", "event", Details())
@@ -108,7 +108,7 @@ def test_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("ref", ["99999999999999999999999", "9223372036854775808", "²", "1" * 5000])
 def test_an_id_sqlite_cannot_hold_names_no_item(tmp_path: Path, ref: str) -> None:
-    with Store(tmp_path / "s.sqlite3") as store:
+    with SqliteStore(tmp_path / "s.sqlite3") as store:
         store.sync_sources([EVENTS])
         store.add_entries(EVENTS.url, [entry("a")], NOW)
         assert store.find_item(ref) is None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from aggregator.dedupe import title_key
+from aggregator.dedupe import title_key, title_words
+from aggregator.rank import digest
 
 MORNING = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -22,3 +23,15 @@ def test_the_day_is_the_utc_day():
 
 def test_short_titles_have_no_key():
     assert title_key("Weekly links #12", MORNING) == ""
+
+
+def test_the_store_and_a_digest_tell_one_story_by_the_same_words():
+    """One normalisation: a digest collapses exactly the copies the store would key together."""
+    wide = "\uff34\uff45\uff41\uff43\uff48\uff49\uff4e\uff47_SQL: a field guide"  # full-width
+    assert (
+        title_words(wide)
+        == title_words("teaching sql — A Field Guide")
+        == "teaching sql a field guide"
+    )
+    assert title_key(wide, MORNING) == f"{title_words(wide)}|2026-11-30"
+    assert digest.title_words is title_words
