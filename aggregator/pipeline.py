@@ -53,7 +53,6 @@ from aggregator.errors import (
     UnknownPersonError,
 )
 from aggregator.fetch import fetch_one
-from aggregator.index import SearchFilters, SearchIndex, finish_swap
 from aggregator.mail import MailError, build_message, send_message
 from aggregator.models import (
     UPCOMING_DAYS,
@@ -80,6 +79,8 @@ from aggregator.rank import (
 )
 from aggregator.rank.digest import upcoming_picks
 from aggregator.render import SiteWriter, make_environment
+from aggregator.search import SearchFilters, finish_swap
+from aggregator.search import WhooshIndex as SearchIndex
 from aggregator.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
 from aggregator.store import Store
 

@@ -54,14 +54,10 @@ from aggregator.errors import (
     NothingCollectedError,
     QuerySyntaxError,
 )
-from aggregator.index import (
-    SEARCH_LIMIT_MAX,
-    SearchFilters,
-    highlight,
-    plain_text,
-)
 from aggregator.models import ITEM_TYPES, Digest, Profile
 from aggregator.render import make_environment, packaged_templates_dir
+from aggregator.sanitize import html_to_text
+from aggregator.search import SEARCH_LIMIT_MAX, SearchFilters, highlight
 from aggregator.webguard import (
     Sessions,
     allowed_hosts,
@@ -156,7 +152,7 @@ class _Web:
         html = self.env.get_template(template).render(
             csrf=csrf(request),
             marked=highlight,
-            plain_text=plain_text,
+            plain_text=html_to_text,
             people=self._people(),
             **context,
         )

@@ -35,11 +35,12 @@ from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema  # noqa: E402
 from whoosh.qparser import MultifieldParser  # noqa: E402
 
 from aggregator import pipeline  # noqa: E402
-from aggregator.index import SCHEMA, SearchFilters, SearchIndex, document  # noqa: E402
 from aggregator.models import ITEM_TYPES, SOURCE_KINDS, Entry, Item, Profile, Source  # noqa: E402
-from aggregator.postings import BLOCK_POSTINGS  # noqa: E402
 from aggregator.rank import plan, profile_queries  # noqa: E402
 from aggregator.sanitize import html_to_text, sanitize_html  # noqa: E402
+from aggregator.search import SearchFilters, WhooshIndex, document  # noqa: E402
+from aggregator.search.postings import BLOCK_POSTINGS  # noqa: E402
+from aggregator.search.schema import SCHEMA  # noqa: E402
 from aggregator.store import Store  # noqa: E402
 from feedfarm import corpus as ff_corpus  # noqa: E402
 
@@ -161,7 +162,7 @@ def build_product_index(cache: Path, store_path: Path) -> tuple[Path, float | No
         return path, None
     shutil.rmtree(path, ignore_errors=True)
     started = time.perf_counter()
-    with Store(store_path, read_only=True) as store, SearchIndex.open(path) as index:
+    with Store(store_path, read_only=True) as store, WhooshIndex.open(path) as index:
         index.add(store.iter_items())
     took = time.perf_counter() - started
     (path / ".done").write_text(f"{took:.1f}\n", encoding="utf-8")
@@ -244,7 +245,7 @@ def bench_product(store_path: Path, index_path: Path, rounds: int) -> dict[str, 
         "profile": [],
         "date": [],
     }
-    with Store(store_path, read_only=True) as store, SearchIndex.open(index_path) as index:
+    with Store(store_path, read_only=True) as store, WhooshIndex.open(index_path) as index:
         cases = [("bare", pipeline.SearchRequest(text, facets=False)) for text in QUERIES]
         cases += [("plain", pipeline.SearchRequest(text)) for text in QUERIES]
         cases += [("filtered", pipeline.SearchRequest(t, f)) for t, f in FILTERED]
@@ -271,7 +272,7 @@ def check_results(index_path: Path) -> list[str]:
     scores of the first query's 200 candidates equal Whoosh's scores for them.
     """
     differences = []
-    with SearchIndex.open(index_path) as index:
+    with WhooshIndex.open(index_path) as index:
         searcher = index._current()
         for text in QUERIES:
             parsed = index.parse(text)
@@ -312,7 +313,7 @@ def bench_add(store_path: Path, index_path: Path, cache: Path, count: int = 1000
         Item(**{**{s: getattr(i, s) for s in Item.__slots__}, "id": 10_000_000 + n})
         for n, i in enumerate(base)
     ]
-    with SearchIndex.open(copy) as index:
+    with WhooshIndex.open(copy) as index:
         started = time.perf_counter()
         index.add(fresh)
         took = time.perf_counter() - started

@@ -15,9 +15,9 @@ import pytest
 from aggregator import pipeline
 from aggregator.config import parse_config
 from aggregator.dates import checked_date
-from aggregator.index import SearchIndex
 from aggregator.models import Profile, ReadContext
 from aggregator.parse import parse_feed
+from aggregator.search import WhooshIndex
 from aggregator.store import Store
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -93,7 +93,7 @@ def test_an_undated_item_keeps_its_first_day_marked_and_is_never_new_on_later_ru
     day1 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
     pipeline.run(project, now=day1, config=config, profiles=[ada])
     pipeline.run(project, now=day1 + timedelta(days=2), config=config, profiles=[ada])
-    with Store(project.store_path) as store, SearchIndex.open(project.index_dir) as index:
+    with Store(project.store_path) as store, WhooshIndex.open(project.index_dir) as index:
         (item,) = store.iter_items()
         first = store.digest("ada", day1.date())
         later = pipeline.preview(store, index, bo, day1 + timedelta(days=2))

@@ -24,8 +24,8 @@ from selectolax.lexbor import LexborHTMLParser
 
 from aggregator import pipeline
 from aggregator.config import load_profiles
-from aggregator.index import SearchIndex
 from aggregator.models import Digest
+from aggregator.search import WhooshIndex
 from aggregator.store import Store
 from feedfarm.vocab import TOPICS
 
@@ -261,7 +261,7 @@ def test_many_profiles_ranked_in_worker_processes_get_the_same_digests(
     profiles = load_profiles(root / "profiles") * 3
     now = datetime.now(UTC)
     state = pipeline.Project.at(root)
-    with Store(state.store_path) as store, SearchIndex.open(state.index_dir) as index:
+    with Store(state.store_path) as store, WhooshIndex.open(state.index_dir) as index:
         monkeypatch.setattr(pipeline, "PARALLEL_MIN_PROFILES", len(profiles) + 1)
         here = list(pipeline._choose_digests(store, index, profiles, now))
         monkeypatch.setattr(pipeline, "PARALLEL_MIN_PROFILES", 2)

@@ -16,8 +16,8 @@ from selectolax.lexbor import LexborHTMLParser
 
 from aggregator import pipeline
 from aggregator.config import parse_config
-from aggregator.index import SearchIndex
 from aggregator.models import Profile
+from aggregator.search import WhooshIndex
 from aggregator.store import Store
 
 DAY1 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -153,7 +153,7 @@ def test_preview_of_an_earlier_day_shows_nothing_published_after_it(
     pipeline.run(project, now=later + timedelta(hours=1), config=config, profiles=[PROFILE])
     with (
         Store(project.store_path) as store,
-        SearchIndex.open(project.index_dir) as index,
+        WhooshIndex.open(project.index_dir) as index,
     ):
         then = pipeline.preview(store, index, PROFILE, DAY1)
         now = pipeline.preview(store, index, PROFILE, later + timedelta(hours=1))

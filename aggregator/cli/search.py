@@ -12,8 +12,9 @@ from rich.text import Text
 from aggregator import pipeline
 from aggregator.cli.app import cli, friendly_errors
 from aggregator.cli.terminal import clean, console, echo, json_text, markup, text
-from aggregator.index import SORTS, SearchFilters, highlight, plain_text
 from aggregator.models import Item
+from aggregator.sanitize import html_to_text
+from aggregator.search import SORTS, SearchFilters, highlight
 
 SNIPPET_CHARS = 160
 """Enough of a summary around the first match to judge an item, without flooding the terminal."""
@@ -113,7 +114,7 @@ def _print(found: pipeline.SearchResults) -> None:
     table.add_column("Link", overflow="fold")
     for item, _ in found.results:
         title = _marked(item.title, found.terms)
-        snippet = plain_text(item.summary) or item.text
+        snippet = html_to_text(item.summary) or item.text
         if snippet:
             title.append("\n")
             title.append_text(_marked(snippet, found.terms, width=SNIPPET_CHARS))
