@@ -380,3 +380,8 @@ class SourceStatus:
     fetch_url: str = ""
     moved_from: str | None = None
     problems: tuple[str, ...] = ()
+
+
+def local_day(now: datetime) -> date:
+    """The calendar day a person reading the digest is in (the machine's time zone)."""
+    return now.astimezone().date()

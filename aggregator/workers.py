@@ -1,52 +1,233 @@
-"""Worker processes: how Learnplace starts them, and the pool that writes index segments.
+"""Worker processes: every process pool Learnplace starts is set up here, the same way.
 
-Every pool starts its workers with ``forkserver``: a worker forked from a
-process that runs threads (the fetcher's, the web server's) or holds sockets
-would inherit them half-copied; the fork server is a clean, single-threaded
-process started once. How many workers a pool gets is one rule
-(:func:`worker_count`): no more than the cores, nor than the pool's own limit.
+``forkserver`` keeps workers free of the parent's threads, sockets and open SQLite
+connections; workers never outnumber the cores. Three stages use them: parsing (below),
+ranking (:mod:`aggregator.rank.daily`) and writing index segments (:class:`SegmentWorkers`).
+
+Parsing: feedparser is pure Python and the cost of a cold run (~1,000 items/s per
+core), so the event loop hands bodies to a process pool and keeps fetching;
+the results come back to the one process that writes SQLite. The pool is
+started on the first body only: a warm run of 304s never pays for it.
+``forkserver`` keeps workers free of the parent's threads and sockets.
+
+A worker has a memory limit, so a document that needs too much raises
+``MemoryError`` there instead of calling the kernel's OOM killer. A worker
+that dies anyway (killed, crashed) takes every document it was given with
+it: those are parsed again one at a time in a pool of their own, so only
+the document that kills a worker again fails, as its source's error.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import functools
 import multiprocessing
 import os
+import resource
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Generic, TypeVar
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import Generic, TypeVar
 
-from aggregator.models import Item
+from aggregator.errors import FeedParseError
+from aggregator.models import Item, ParsedFeed, ReadContext, ScrapeRules
 
 T = TypeVar("T")
+
+MAX_PARSE_WORKERS = 4
+"""More workers than this only compete with fetching and storing for the cores."""
+
+WORKER_MEMORY_MIN = 1 << 30
+WORKER_MEMORY_PER_BODY = 16
+"""A worker may use this many bytes per byte of the body cap (at least
+:data:`WORKER_MEMORY_MIN`): feedparser reads a 10 MB feed in about 80 MB."""
+
+PRELOADED = (
+    "aggregator.parse.feeds",
+    "aggregator.parse.speedups",
+    "aggregator.parse.scrape",
+    "dateparser",
+    "dateparser.search",
+)
+"""Imported once by the forkserver, so no worker pays for them (dateparser is lazy in events)."""
+
+
+def worker_count(maximum: int) -> int:
+    """One worker per core, within ``maximum``."""
+    return max(1, min(os.cpu_count() or 1, maximum))
+
+
+def process_pool(
+    workers: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[object, ...] = (),
+    *,
+    preload: Sequence[str] = (),
+) -> ProcessPoolExecutor:
+    """A pool of ``workers`` forkserver processes, each set up by ``initializer(*initargs)``
+    (if any).
+
+    ``preload`` names modules the forkserver imports once, so no worker pays for them.
+    """
+    context = multiprocessing.get_context("forkserver")
+    if preload:
+        context.set_forkserver_preload(list(preload))
+    if initializer is None:
+        return ProcessPoolExecutor(workers, mp_context=context)
+    return ProcessPoolExecutor(
+        workers, mp_context=context, initializer=initializer, initargs=initargs
+    )
+
+
+def worker_memory(max_body_bytes: int) -> int:
+    """The memory limit of a parse worker for a given body cap."""
+    return max(WORKER_MEMORY_MIN, WORKER_MEMORY_PER_BODY * max_body_bytes)
+
+
+def start_worker(memory_limit: int | None) -> None:
+    """A worker's set-up: its memory limit, and feedparser made faster where it can be.
+
+    The limit is on the data segment (``RLIMIT_DATA``: heap and private mappings),
+    which is what parsing grows; a process's shared libraries do not count.
+    """
+    if memory_limit is not None:
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        limit = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    from aggregator.parse.speedups import speed_up_feedparser
+
+    speed_up_feedparser()
+
+
+def parse_document(
+    content: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    kind: str,
+    scrape: ScrapeRules | None,
+    item_type: str | None = None,
+    context: ReadContext | None = None,
+) -> ParsedFeed:
+    """A feed, or a page read with its source's scrape selectors (runs in a worker).
+
+    ``item_type`` is the source's own type from ``feeds.toml``: it replaces guessing;
+    ``context`` is when and in which zone to read (see :func:`aggregator.parse.parse_feed`).
+    The parser is imported here, in the worker (the forkserver has preloaded it), so
+    the fetching process never loads feedparser: a run of 304s starts faster.
+    """
+    from aggregator.bounds import bounded
+    from aggregator.parse.feeds import parse_feed
+    from aggregator.parse.scrape import scrape_page
+
+    if scrape is None:
+        return parse_feed(content, headers, url, kind, item_type, context=context)
+    feed = scrape_page(content, url, scrape, kind, timezone=context.timezone if context else "")
+    if item_type is not None:
+        entries = tuple(dataclasses.replace(entry, item_type=item_type) for entry in feed.entries)
+        feed = dataclasses.replace(feed, entries=entries)
+    return bounded(feed)
+
+
+ParseFunction = Callable[
+    [bytes, Mapping[str, str], str, str, ScrapeRules | None, str | None, ReadContext | None],
+    ParsedFeed,
+]
+
+
+class ParsePool:
+    """``await pool.parse(...)`` runs :func:`parse_document` in a worker.
+
+    ``memory_limit`` bounds each worker (see :func:`start_worker`); ``function`` is
+    what a worker runs for each document (tests give one that kills its worker).
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        memory_limit: int | None = None,
+        function: ParseFunction = parse_document,
+    ) -> None:
+        self._workers = workers or worker_count(MAX_PARSE_WORKERS)
+        self._memory_limit = memory_limit
+        self._function: Callable[..., ParsedFeed] = function  # called with checked arguments
+        self._shared: ProcessPoolExecutor | None = None
+        self._alone: ProcessPoolExecutor | None = None
+        self._one_at_a_time = asyncio.Lock()
+
+    @property
+    def memory_limit_mib(self) -> int | None:
+        """Each worker's memory limit, in MiB (None: no limit)."""
+        return None if self._memory_limit is None else self._memory_limit >> 20
+
+    def _executor(self, workers: int) -> ProcessPoolExecutor:
+        return process_pool(workers, start_worker, (self._memory_limit,), preload=PRELOADED)
+
+    async def parse(
+        self,
+        content: bytes,
+        headers: Mapping[str, str],
+        url: str,
+        kind: str,
+        scrape: ScrapeRules | None = None,
+        item_type: str | None = None,
+        context: ReadContext | None = None,
+    ) -> ParsedFeed:
+        """Parse in a worker; what the parser raises comes back as raised.
+
+        A document whose worker dies twice, the second time alone, raises
+        :class:`~aggregator.errors.FeedParseError`.
+        """
+        arguments = (content, dict(headers), url, kind, scrape, item_type, context)
+        if self._shared is None:
+            self._shared = self._executor(self._workers)
+        shared = self._shared
+        try:
+            return await self._run(shared, arguments)
+        except BrokenProcessPool:
+            if self._shared is shared:  # the first of its documents to notice restarts the pool
+                shared.shutdown(wait=False, cancel_futures=True)
+                self._shared = None
+        async with self._one_at_a_time:
+            if self._alone is None:
+                self._alone = self._executor(1)
+            try:
+                return await self._run(self._alone, arguments)
+            except BrokenProcessPool:
+                self._alone.shutdown(wait=False)
+                self._alone = None
+                raise FeedParseError(
+                    "the parser's process died reading this document (out of memory, or killed)"
+                ) from None
+
+    async def _run(
+        self, executor: ProcessPoolExecutor, arguments: tuple[object, ...]
+    ) -> ParsedFeed:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, functools.partial(self._function, *arguments))
+
+    def __enter__(self) -> ParsePool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for executor in (self._shared, self._alone):
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)
+
 
 SEGMENT_DOCS_MAX = 40_000
 """The largest batch a worker writes as one segment: its items travel to it at once."""
 
 SEGMENT_WORKERS_MAX = 4
 """Workers beyond the cores only compete for them."""
-
-
-def worker_count(limit: int) -> int:
-    """Workers for a pool: one per core, at least one, at most ``limit``."""
-    return max(1, min(os.cpu_count() or 1, limit))
-
-
-def process_pool(
-    workers: int,
-    *,
-    preload: Sequence[str] = (),
-    initializer: Callable[..., object] | None = None,
-    initargs: tuple[Any, ...] = (),
-) -> ProcessPoolExecutor:
-    """A pool of ``workers`` processes started by the fork server (which imports ``preload``
-    once, so no worker pays for those imports)."""
-    context = multiprocessing.get_context("forkserver")
-    if preload:
-        context.set_forkserver_preload(list(preload))
-    return ProcessPoolExecutor(
-        workers, mp_context=context, initializer=initializer, initargs=initargs
-    )
 
 
 class SegmentWorkers(Generic[T]):

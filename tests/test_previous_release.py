@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import load_profiles
+from aggregator.config.files import load_profiles
 from aggregator.rank import plan, profile_queries
 from aggregator.search import SearchFilters, WhooshIndex
 from aggregator.search.reference import ReferenceIndex

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aggregator.config import load_profiles
+from aggregator.config.files import load_profiles
 from aggregator.models import Item, Profile
 from aggregator.rank import plan, profile_queries, rank_items, rank_profile
 from aggregator.search import SearchFilters, SearchIndex, WhooshIndex, postings

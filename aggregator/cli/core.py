@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
-from aggregator import pipeline
+from aggregator.app import Application, RunSummary
 from aggregator.cli.app import cli, friendly_errors, progress_reporter
 from aggregator.cli.terminal import console, echo, json_text, markup, text
 
@@ -21,11 +20,10 @@ from aggregator.cli.terminal import console, echo, json_text, markup, text
 @click.option("--force", is_flag=True, help="Fetch every source now, ignoring backoff.")
 @click.pass_obj
 @friendly_errors
-def run(project_dir: Path, quiet: bool, as_json: bool, force: bool) -> None:
+def run(app: Application, quiet: bool, as_json: bool, force: bool) -> None:
     """Fetch every due source, update the index and write today's digests to output/."""
-    project = pipeline.Project.at(project_dir)
     with progress_reporter(quiet or as_json) as reporter:
-        summary = pipeline.run(project, now=datetime.now(UTC), reporter=reporter, force=force)
+        summary = app.run(now=datetime.now(UTC), reporter=reporter, force=force)
     _report(summary, quiet=quiet, as_json=as_json)
     if summary.sources_ok == 0 and summary.failures:
         sys.exit(2)
@@ -36,18 +34,18 @@ def run(project_dir: Path, quiet: bool, as_json: bool, force: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
 @friendly_errors
-def demo(project_dir: Path, quiet: bool, as_json: bool) -> None:
+def demo(app: Application, quiet: bool, as_json: bool) -> None:
     """Run the whole pipeline offline on the bundled sample feeds.
 
     The samples are served from a loopback server this command starts, so the
     real fetch path runs. State goes to state/demo/, pages to output/.
     """
     with progress_reporter(quiet or as_json) as reporter:
-        summary = pipeline.run_demo(project_dir, now=datetime.now(UTC), reporter=reporter)
+        summary = Application.run_demo(app.project.root, now=datetime.now(UTC), reporter=reporter)
     _report(summary, quiet=quiet, as_json=as_json)
 
 
-def _report(summary: pipeline.RunSummary, *, quiet: bool, as_json: bool) -> None:
+def _report(summary: RunSummary, *, quiet: bool, as_json: bool) -> None:
     if as_json:
         echo(json_text(_summary_json(summary)))
         return
@@ -77,7 +75,7 @@ def _report(summary: pipeline.RunSummary, *, quiet: bool, as_json: bool) -> None
         out.print(f"Open [bold]{markup(summary.site_index.as_uri())}[/] in a browser.")
 
 
-def _summary_json(summary: pipeline.RunSummary) -> dict[str, Any]:
+def _summary_json(summary: RunSummary) -> dict[str, Any]:
     return {
         "sources_ok": summary.sources_ok,
         "not_modified": summary.not_modified,

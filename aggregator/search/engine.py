@@ -226,7 +226,7 @@ class SearchRun:
     def _leaf_docs(self, q: query.Term | query.Phrase, within: np.ndarray | None) -> np.ndarray:
         if type(q) is query.Phrase:
             return self._phrase_docs(q)
-        text = term_bytes(q)  # type: ignore[arg-type]
+        text = term_bytes(q)
         if text is None:
             raise Unsupported
         return self._flags(self._word(q.fieldname, text, within=within).ids)
@@ -282,13 +282,13 @@ class SearchRun:
                 docs = np.flatnonzero(self._phrase_docs(part) & matched)
                 found = self._phrase_scores(part, docs)
             else:
-                text = term_bytes(part)  # type: ignore[arg-type]
+                text = term_bytes(part)
                 if text is None:
                     raise Unsupported
                 word = self._word(part.fieldname, text, within=matched)
                 hit = matched[word.ids]
                 docs = word.ids[hit]
-                found = self._scores(part, docs, word.weights[hit])  # type: ignore[arg-type]
+                found = self._scores(part, docs, word.weights[hit])
             scores[docs] += found * part.boost
         return scores, constant
 
