@@ -21,7 +21,7 @@ from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import MultifieldParser, OrGroup
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from aggregator.errors import IndexSchemaError, QuerySyntaxError
+from aggregator.errors import IndexSchemaError, QuerySyntaxError, SearchIndexError
 from aggregator.models import Item
 from aggregator.search import Near, SearchPage, WhooshIndex, document, postings, schema, storage
 from aggregator.search import index as index_module
@@ -673,3 +673,18 @@ def test_relevance_equals_whoosh_when_the_last_documents_have_no_body(
             page = index.search(text, limit=100)
             assert [hit.docnum for hit in page.hits] == [docnum for _, docnum in expected], text
             assert [hit.score for hit in page.hits] == pytest.approx([s for s, _ in expected])
+
+
+def test_a_locked_index_is_a_search_index_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoosh's own LockError stops at the search boundary, as the branch the CLI reports."""
+    monkeypatch.setattr(index_module, "WRITE_LOCK_TIMEOUT_S", 0.2)
+    with WhooshIndex.open(tmp_path / "index") as index:
+        other = whoosh.index.open_dir(str(tmp_path / "index")).writer()  # another writer
+        try:
+            with pytest.raises(SearchIndexError, match="another process is writing the index"):
+                index.add(ITEMS[:1])
+        finally:
+            other.cancel()
+        assert index.add(ITEMS[:1]) == 1
