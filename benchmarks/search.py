@@ -41,6 +41,7 @@ from aggregator.rank import plan, profile_queries  # noqa: E402
 from aggregator.sanitize import html_to_text, sanitize_html  # noqa: E402
 from aggregator.search import SearchFilters, WhooshIndex, document  # noqa: E402
 from aggregator.search.postings import BLOCK_POSTINGS  # noqa: E402
+from aggregator.search.queries import to_whoosh  # noqa: E402
 from aggregator.search.schema import SCHEMA  # noqa: E402
 from aggregator.store import Store  # noqa: E402
 from feedfarm import corpus as ff_corpus  # noqa: E402
@@ -288,7 +289,8 @@ def check_results(index_path: Path) -> list[str]:
                 differences.append(f"total of {text!r}")
         hits = index.search(QUERIES[0], limit=200).hits
         docnums = {hit.docnum for hit in hits}
-        # Whoosh has no reading of a proximity pair (Near): the Whoosh queries are compared.
+        # Whoosh has no reading of a proximity pair (Near): the other queries are compared,
+        # as the Whoosh queries they translate to.
         queries = {
             k: q for k, q in profile_queries(PROFILE, plan(PROFILE)).items() if k[0] != "near"
         }
@@ -296,7 +298,7 @@ def check_results(index_path: Path) -> list[str]:
             q = queries[key]
             expected_scores = {
                 int(searcher.stored_fields(docnum)["id"]): round(score, 9)
-                for score, docnum in searcher.search(q, limit=None, filter=docnums).top_n
+                for score, docnum in searcher.search(to_whoosh(q), limit=None, filter=docnums).top_n
             }
             if {k: round(v, 9) for k, v in scores.items()} != expected_scores:
                 differences.append(f"profile scores for {key!r}")
