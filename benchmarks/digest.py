@@ -35,10 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from whoosh import query as wq
 from whoosh.qparser import MultifieldParser, OrGroup
 
-from aggregator.index import SCHEMA, SearchIndex, _naive_utc
 from aggregator.models import Entry, Profile, Source
 from aggregator.parse.registry import parse_feed
 from aggregator.rank import daily
+from aggregator.search import WhooshIndex
+from aggregator.search.schema import SCHEMA, naive_utc
 from aggregator.store import SCHEMA_VERSION, SqliteStore
 from feedfarm import corpus as ff_corpus
 from feedfarm.vocab import TOPICS
@@ -114,7 +115,7 @@ def build_index(state: Path) -> None:
         items = sorted(store.iter_items(), key=lambda item: (item.published, item.id))
         if (state / INDEX_NAME).exists():
             shutil.rmtree(state / INDEX_NAME)
-        with SearchIndex.open(state / INDEX_NAME) as index:
+        with WhooshIndex.open(state / INDEX_NAME) as index:
             index.add(items)
     print(f"indexed in {time.perf_counter() - started:.0f} s", flush=True)
     (state / f"{INDEX_NAME}.complete").write_text("indexed\n", encoding="utf-8")
@@ -135,14 +136,14 @@ def make_profiles(count: int) -> list[Profile]:
     return profiles
 
 
-def baseline(index: SearchIndex, profile: Profile) -> float:
+def baseline(index: WhooshIndex, profile: Profile) -> float:
     parser = MultifieldParser(["title", "summary", "body"], SCHEMA, group=OrGroup)
     text = " ".join(f'"{phrase}"' if " " in phrase else phrase for phrase in profile.interests)
     q = parser.parse(text)
     since = NOW - timedelta(days=profile.freshness_days)
     searcher = index._current()
     started = time.perf_counter()
-    searcher.search(q, limit=20, filter=wq.DateRange("published", _naive_utc(since), None))
+    searcher.search(q, limit=20, filter=wq.DateRange("published", naive_utc(since), None))
     return time.perf_counter() - started
 
 
@@ -175,7 +176,7 @@ def main() -> None:
     profiles = make_profiles(args.profiles)
     with (
         SqliteStore(state / "learnplace.sqlite3") as store,
-        SearchIndex.open(state / INDEX_NAME) as index,
+        WhooshIndex.open(state / INDEX_NAME) as index,
     ):
         print(f"store: {store.item_count()} items; {len(profiles)} profiles; now={NOW.isoformat()}")
         times = []

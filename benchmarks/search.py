@@ -36,11 +36,13 @@ from whoosh.qparser import MultifieldParser  # noqa: E402
 
 from aggregator import app as application  # noqa: E402
 from aggregator.app.search import search_in  # noqa: E402
-from aggregator.index import SCHEMA, SearchFilters, SearchIndex, document  # noqa: E402
 from aggregator.models import ITEM_TYPES, SOURCE_KINDS, Entry, Item, Profile, Source  # noqa: E402
-from aggregator.postings import BLOCK_POSTINGS  # noqa: E402
 from aggregator.rank import plan, profile_queries  # noqa: E402
 from aggregator.sanitize import html_to_text, sanitize_html  # noqa: E402
+from aggregator.search import SearchFilters, WhooshIndex, document  # noqa: E402
+from aggregator.search.postings import BLOCK_POSTINGS  # noqa: E402
+from aggregator.search.queries import to_whoosh  # noqa: E402
+from aggregator.search.schema import SCHEMA  # noqa: E402
 from aggregator.store import SqliteStore  # noqa: E402
 from feedfarm import corpus as ff_corpus  # noqa: E402
 
@@ -162,7 +164,7 @@ def build_product_index(cache: Path, store_path: Path) -> tuple[Path, float | No
         return path, None
     shutil.rmtree(path, ignore_errors=True)
     started = time.perf_counter()
-    with SqliteStore(store_path, read_only=True) as store, SearchIndex.open(path) as index:
+    with SqliteStore(store_path, read_only=True) as store, WhooshIndex.open(path) as index:
         index.add(store.iter_items())
     took = time.perf_counter() - started
     (path / ".done").write_text(f"{took:.1f}\n", encoding="utf-8")
@@ -245,7 +247,7 @@ def bench_product(store_path: Path, index_path: Path, rounds: int) -> dict[str, 
         "profile": [],
         "date": [],
     }
-    with SqliteStore(store_path, read_only=True) as store, SearchIndex.open(index_path) as index:
+    with SqliteStore(store_path, read_only=True) as store, WhooshIndex.open(index_path) as index:
         cases = [("bare", application.SearchRequest(text, facets=False)) for text in QUERIES]
         cases += [("plain", application.SearchRequest(text)) for text in QUERIES]
         cases += [("filtered", application.SearchRequest(t, f)) for t, f in FILTERED]
@@ -272,7 +274,7 @@ def check_results(index_path: Path) -> list[str]:
     scores of the first query's 200 candidates equal Whoosh's scores for them.
     """
     differences = []
-    with SearchIndex.open(index_path) as index:
+    with WhooshIndex.open(index_path) as index:
         searcher = index._current()
         for text in QUERIES:
             parsed = index.parse(text)
@@ -287,7 +289,8 @@ def check_results(index_path: Path) -> list[str]:
                 differences.append(f"total of {text!r}")
         hits = index.search(QUERIES[0], limit=200).hits
         docnums = {hit.docnum for hit in hits}
-        # Whoosh has no reading of a proximity pair (Near): the Whoosh queries are compared.
+        # Whoosh has no reading of a proximity pair (Near): the other queries are compared,
+        # as the Whoosh queries they translate to.
         queries = {
             k: q for k, q in profile_queries(PROFILE, plan(PROFILE)).items() if k[0] != "near"
         }
@@ -295,7 +298,7 @@ def check_results(index_path: Path) -> list[str]:
             q = queries[key]
             expected_scores = {
                 int(searcher.stored_fields(docnum)["id"]): round(score, 9)
-                for score, docnum in searcher.search(q, limit=None, filter=docnums).top_n
+                for score, docnum in searcher.search(to_whoosh(q), limit=None, filter=docnums).top_n
             }
             if {k: round(v, 9) for k, v in scores.items()} != expected_scores:
                 differences.append(f"profile scores for {key!r}")
@@ -313,7 +316,7 @@ def bench_add(store_path: Path, index_path: Path, cache: Path, count: int = 1000
         Item(**{**{s: getattr(i, s) for s in Item.__slots__}, "id": 10_000_000 + n})
         for n, i in enumerate(base)
     ]
-    with SearchIndex.open(copy) as index:
+    with WhooshIndex.open(copy) as index:
         started = time.perf_counter()
         index.add(fresh)
         took = time.perf_counter() - started

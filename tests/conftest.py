@@ -36,8 +36,8 @@ from starlette.applications import Starlette
 from whoosh import formats
 from whoosh.fields import Schema
 
-from aggregator.index import SCHEMA
-from aggregator.postings import Positions
+from aggregator.search.postings import Positions
+from aggregator.search.schema import SCHEMA
 from feedfarm import corpus as ff_corpus
 from feedfarm import server as ff_server
 

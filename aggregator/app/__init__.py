@@ -24,8 +24,9 @@ from aggregator.app.search import SearchRequest, SearchResults
 from aggregator.app.sources import AddedSource
 from aggregator.bounds import ESCAPE_SEQUENCE
 from aggregator.config.files import MAX_ENTRIES
-from aggregator.index import SEARCH_LIMIT_MAX, SORTS, SearchFilters, highlight, plain_text
 from aggregator.render.site import event_when, make_environment, packaged_templates_dir
+from aggregator.sanitize import html_to_text as plain_text
+from aggregator.search import SEARCH_LIMIT_MAX, SORTS, SearchFilters, highlight
 
 __all__ = [
     "ESCAPE_SEQUENCE",

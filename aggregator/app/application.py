@@ -30,7 +30,6 @@ from aggregator.config import sources as edit_sources
 from aggregator.config.files import load_config, load_profile, load_profiles
 from aggregator.config.files import profile_path as config_profile_path
 from aggregator.errors import LearnplaceError, UnknownItemError, UnknownPersonError
-from aggregator.index import SearchIndex
 from aggregator.models import (
     Digest,
     Item,
@@ -42,6 +41,7 @@ from aggregator.models import (
     local_day,
 )
 from aggregator.rank.daily import digest_for
+from aggregator.search import WhooshIndex as SearchIndex
 from aggregator.store import Store, open_store
 
 

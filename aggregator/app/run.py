@@ -30,9 +30,10 @@ from aggregator.app.project import Project, Reporter, SilentReporter
 from aggregator.app.publish import render_site
 from aggregator.config.files import load_config, load_profiles, parse_config
 from aggregator.errors import NothingCollectedError, RunLockedError
-from aggregator.index import SearchIndex, finish_swap
 from aggregator.models import UPCOMING_DAYS, Config, Digest, Item, Profile, local_day
 from aggregator.rank.daily import choose_digests
+from aggregator.search import WhooshIndex as SearchIndex
+from aggregator.search import finish_swap
 from aggregator.store import Store, open_store
 
 

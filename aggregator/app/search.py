@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from aggregator.index import SearchFilters, SearchIndex
 from aggregator.models import Item, Profile
 from aggregator.rank import EXCLUDE_KEY, personalize, plan, profile_queries
+from aggregator.search import SearchFilters, SearchIndex
 from aggregator.store import Store
 
 PROFILE_CANDIDATES = 200
@@ -44,7 +44,8 @@ class SearchResults:
 def search_in(
     store: Store, index: SearchIndex, request: SearchRequest, *, now: datetime
 ) -> SearchResults:
-    """Items matching a request (the query language of :mod:`aggregator.index`), best first."""
+    """Items matching a request (the query language of :mod:`aggregator.search.queries`),
+    best first."""
     profile = request.profile
     ranked_here = profile is not None and request.sort == "relevance"
     window = max(PROFILE_CANDIDATES, request.offset + request.limit) if ranked_here else 0

@@ -12,10 +12,10 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from aggregator.index import SearchIndex
 from aggregator.models import Digest, Item, Pick, Profile, local_day
 from aggregator.rank.choose import choose_digest, rank_items
 from aggregator.rank.digest import upcoming_picks
+from aggregator.search import WhooshIndex as SearchIndex
 from aggregator.store import Store, open_store
 from aggregator.workers import process_pool, worker_count
 

@@ -270,7 +270,9 @@ def test_the_app_answers_while_previews_rank(project: Path, port: int) -> None:
     for thread in threads:
         thread.join(timeout=120)
     assert len(finished) == 4
-    assert home < min(finished.values())  # the home page did not wait for any ranking
+    # Requests on a blocked loop are served in arrival order: the home page would come after
+    # all four previews. (The first preview may finish first: an open index ranks quickly.)
+    assert home < max(finished.values())
 
 
 @pytest.mark.parametrize(

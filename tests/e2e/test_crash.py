@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from aggregator.index import SearchIndex
+from aggregator.search import WhooshIndex
 from feedfarm import corpus as ff_corpus
 from tests.conftest import FeedfarmServer, serve_feedfarm
 from tests.e2e.test_end_to_end import REPO, learnplace, pick_topics, profile_toml
@@ -118,7 +118,7 @@ def assert_consistent(project: Path, known: Items) -> Items:
     lost = {item_id: key for item_id, key in known.items() if items.get(item_id) != key}
     assert not lost, f"items lost after a kill: {sorted(lost)[:10]}"
     assert queued(store) == 0
-    with SearchIndex.open(project / "state" / "index") as index:
+    with WhooshIndex.open(project / "state" / "index") as index:
         assert index.doc_count() == len(items)
         assert index.ids() == set(items)
     output = project / "output"
@@ -241,7 +241,7 @@ def test_prune_and_reindex_keep_store_and_index_together(
     pruned = learnplace(project, "prune", "--older-than", "30d")
     assert pruned.returncode == 0, pruned.stderr
     assert set(stored_items(store)) == {liked}
-    with SearchIndex.open(project / "state" / "index") as index:
+    with WhooshIndex.open(project / "state" / "index") as index:
         assert index.ids() == {liked}
     rebuilt = learnplace(project, "reindex")
     assert rebuilt.returncode == 0, rebuilt.stderr

@@ -24,9 +24,9 @@ from selectolax.lexbor import LexborHTMLParser
 
 from aggregator import app as application
 from aggregator.config.files import load_profiles
-from aggregator.index import SearchIndex
 from aggregator.models import Digest
 from aggregator.rank import daily
+from aggregator.search import WhooshIndex
 from aggregator.store import SqliteStore
 from feedfarm.vocab import TOPICS
 
@@ -262,7 +262,7 @@ def test_many_profiles_ranked_in_worker_processes_get_the_same_digests(
     profiles = load_profiles(root / "profiles") * 3
     now = datetime.now(UTC)
     state = application.Project.at(root)
-    with SqliteStore(state.store_path) as store, SearchIndex.open(state.index_dir) as index:
+    with SqliteStore(state.store_path) as store, WhooshIndex.open(state.index_dir) as index:
         monkeypatch.setattr(daily, "PARALLEL_MIN_PROFILES", len(profiles) + 1)
         here = list(daily.choose_digests(store, index, profiles, now))
         monkeypatch.setattr(daily, "PARALLEL_MIN_PROFILES", 2)

@@ -14,11 +14,11 @@ import pytest
 
 from aggregator import app as application
 from aggregator.config.files import parse_config
-from aggregator.index import SearchIndex
 from aggregator.models import Profile, ReadContext
 from aggregator.parse.registry import parse_feed
 from aggregator.process.dates import checked_date
 from aggregator.rank import daily
+from aggregator.search import WhooshIndex
 from aggregator.store import SqliteStore
 
 FEEDS = Path(__file__).parents[1] / "data" / "feeds"
@@ -94,7 +94,7 @@ def test_an_undated_item_keeps_its_first_day_marked_and_is_never_new_on_later_ru
     day1 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
     application.run(project, now=day1, config=config, profiles=[ada])
     application.run(project, now=day1 + timedelta(days=2), config=config, profiles=[ada])
-    with SqliteStore(project.store_path) as store, SearchIndex.open(project.index_dir) as index:
+    with SqliteStore(project.store_path) as store, WhooshIndex.open(project.index_dir) as index:
         (item,) = store.iter_items()
         first = store.digest("ada", day1.date())
         later = daily.digest_for(store, index, bo, day1 + timedelta(days=2))

@@ -21,20 +21,13 @@ from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import MultifieldParser, OrGroup
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from aggregator import index as index_module
-from aggregator import postings
-from aggregator.errors import IndexSchemaError, QuerySyntaxError
-from aggregator.index import (
-    SCHEMA,
-    TEXT_FIELDS,
-    Near,
-    SearchIndex,
-    SearchPage,
-    _block_ids,
-    document,
-    matching_docs,
-)
+from aggregator.errors import IndexSchemaError, QuerySyntaxError, SearchIndexError
 from aggregator.models import Item
+from aggregator.search import Near, SearchPage, WhooshIndex, document, postings, schema, storage
+from aggregator.search import index as index_module
+from aggregator.search.engine import matching_docs
+from aggregator.search.postings import block_ids
+from aggregator.search.schema import SCHEMA, TEXT_FIELDS
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 
@@ -75,8 +68,8 @@ ITEMS = [
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[SearchIndex]:
-    with SearchIndex.open(tmp_path / "index") as opened:
+def index(tmp_path: Path) -> Iterator[WhooshIndex]:
+    with WhooshIndex.open(tmp_path / "index") as opened:
         assert opened.add(ITEMS) == len(ITEMS)
         yield opened
 
@@ -94,14 +87,14 @@ def ids(page: SearchPage) -> list[int]:
 
 def test_open_creates_the_directory_and_an_empty_index(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "index"
-    with SearchIndex.open(path) as index:
+    with WhooshIndex.open(path) as index:
         assert index.doc_count() == 0
         assert index.ids() == set()
         assert index.search("anything").hits == ()
     assert path.is_dir()
 
 
-def test_adding_the_same_id_twice_replaces_the_document(index: SearchIndex) -> None:
+def test_adding_the_same_id_twice_replaces_the_document(index: WhooshIndex) -> None:
     assert index.doc_count() == 5
     index.add([item(1, "Rewritten title about Haskell")])
     assert index.doc_count() == 5
@@ -110,7 +103,7 @@ def test_adding_the_same_id_twice_replaces_the_document(index: SearchIndex) -> N
     assert 1 not in ids(index.search("ownership"))
 
 
-def test_search_by_title_word_and_by_summary_text(index: SearchIndex) -> None:
+def test_search_by_title_word_and_by_summary_text(index: WhooshIndex) -> None:
     assert set(ids(index.search("rust"))) == {1, 5}
     assert ids(index.search("kubernetes")) == [2]
     # Summary markup is not indexed as words.
@@ -126,7 +119,7 @@ def test_the_body_is_indexed_once_beside_its_summary(tmp_path: Path) -> None:
     fields = document(item(1, "Notes", summary=summary, text="Cooking with Rust"))
     assert (fields["summary"], fields["body"]) == ("Cooking with Rust", "")
     assert document(item(1, "Notes", summary=summary, text="Other words"))["body"] == "Other words"
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         index.add([item(1, "Notes", summary=summary, text="Cooking with Rust and Python today")])
         assert ids(index.search("summary:rust")) == [1]
         assert index.search("body:rust").hits == ()  # counted once, in the summary
@@ -136,18 +129,18 @@ def test_the_body_is_indexed_once_beside_its_summary(tmp_path: Path) -> None:
         assert ids(index.search("rust python")) == [1]
 
 
-def test_stemming_matches_word_forms(index: SearchIndex) -> None:
+def test_stemming_matches_word_forms(index: WhooshIndex) -> None:
     assert {1, 3, 4} <= set(ids(index.search("learn")))
     assert 4 in ids(index.search("machines"))
 
 
-def test_all_words_must_match_by_default(index: SearchIndex) -> None:
+def test_all_words_must_match_by_default(index: WhooshIndex) -> None:
     assert ids(index.search("rust ownership")) == [1]
     assert set(ids(index.search("rust OR ownership"))) == {1, 5}
 
 
 def test_a_title_match_outranks_a_body_match(tmp_path: Path) -> None:
-    with SearchIndex.open(tmp_path / "boost") as index:
+    with WhooshIndex.open(tmp_path / "boost") as index:
         index.add(
             [
                 item(1, "Unrelated notes", text="graphql appears only here, in the body text"),
@@ -159,7 +152,7 @@ def test_a_title_match_outranks_a_body_match(tmp_path: Path) -> None:
     assert hits[0].score > hits[1].score > 0
 
 
-def test_phrase_query_needs_adjacent_words(index: SearchIndex) -> None:
+def test_phrase_query_needs_adjacent_words(index: WhooshIndex) -> None:
     assert ids(index.search('"machine learning"')) == [3]
     assert set(ids(index.search("machine learning"))) == {3, 4}
 
@@ -173,13 +166,13 @@ def test_phrase_query_needs_adjacent_words(index: SearchIndex) -> None:
         ("published:[garbage TO 2020]", "dates look like"),
     ],
 )
-def test_malformed_query_is_a_clear_error(index: SearchIndex, text: str, says: str) -> None:
+def test_malformed_query_is_a_clear_error(index: WhooshIndex, text: str, says: str) -> None:
     with pytest.raises(QuerySyntaxError, match=says) as raised:
         index.search(text)
     assert isinstance(raised.value, ValueError)
 
 
-def test_delete_removes_documents(index: SearchIndex) -> None:
+def test_delete_removes_documents(index: WhooshIndex) -> None:
     index.delete([1, 5])
     assert index.ids() == {2, 3, 4}
     assert index.doc_count() == 3
@@ -188,9 +181,9 @@ def test_delete_removes_documents(index: SearchIndex) -> None:
 
 def test_reopen_from_disk(tmp_path: Path) -> None:
     path = tmp_path / "index"
-    with SearchIndex.open(path) as index:
+    with WhooshIndex.open(path) as index:
         index.add(ITEMS)
-    with SearchIndex.open(path) as index:
+    with WhooshIndex.open(path) as index:
         assert index.doc_count() == len(ITEMS)
         assert ids(index.search('"machine learning"')) == [3]
 
@@ -199,7 +192,7 @@ def profile_query(text: str) -> query.Query:
     return MultifieldParser(list(TEXT_FIELDS), SCHEMA, group=OrGroup).parse(text)
 
 
-def test_score_queries_per_key_with_since_window(index: SearchIndex) -> None:
+def test_score_queries_per_key_with_since_window(index: WhooshIndex) -> None:
     queries = {"rust": profile_query("rust"), "ml": profile_query('"machine learning"')}
     everything = index.score_queries(queries)
     assert set(everything["rust"]) == {1, 5}
@@ -211,12 +204,12 @@ def test_score_queries_per_key_with_since_window(index: SearchIndex) -> None:
     assert set(recent["ml"]) == {3}
 
 
-def test_score_queries_with_an_empty_window_matches_nothing(index: SearchIndex) -> None:
+def test_score_queries_with_an_empty_window_matches_nothing(index: WhooshIndex) -> None:
     result = index.score_queries({"rust": profile_query("rust")}, since=NOW + timedelta(days=1))
     assert result == {"rust": {}}
 
 
-def test_searcher_sees_items_added_after_a_search(index: SearchIndex) -> None:
+def test_searcher_sees_items_added_after_a_search(index: WhooshIndex) -> None:
     assert index.search("haskell").hits == ()
     index.add([item(6, "Haskell for beginners")])
     assert ids(index.search("haskell")) == [6]
@@ -224,7 +217,7 @@ def test_searcher_sees_items_added_after_a_search(index: SearchIndex) -> None:
 
 
 def test_empty_index_scores_nothing(tmp_path: Path) -> None:
-    with SearchIndex.open(tmp_path / "empty") as index:
+    with WhooshIndex.open(tmp_path / "empty") as index:
         assert index.score_queries({"x": profile_query("rust")}, since=NOW) == {"x": {}}
 
 
@@ -233,7 +226,7 @@ def test_score_queries_equal_whooshs_own_search_across_segments_and_deletions(
     small_blocks: int,
 ) -> None:
     """Leaf-by-leaf scoring with the window skip must give exactly what Whoosh's search gives."""
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         for day in range(6):  # one commit per day: several segments, newest last
             index.add(
                 [
@@ -292,7 +285,7 @@ def test_near_scores_a_pair_as_a_word_of_its_own(
         "testing units with mocks",
         "a unit, then a long gap before any tests at all",
     ]
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         for day in range(4):  # one commit per day: several segments, newest last
             index.add(
                 item(day * 10 + n, title, published=NOW - timedelta(days=20 - day * 5))
@@ -325,8 +318,8 @@ def test_near_scores_a_pair_as_a_word_of_its_own(
                     length_to_byte(searcher.doc_field_length(window_docs[item_id], "title"))
                 ),
                 avgfl,
-                index_module.BM25_B,
-                index_module.BM25_K1,
+                schema.BM25_B,
+                schema.BM25_K1,
             )
             for item_id, count in holding.items()
         }
@@ -374,8 +367,8 @@ def test_an_index_of_an_earlier_schema_is_recreated_or_refused(
         toc = next(path.glob("_MAIN_*.toc"))
         toc.write_bytes(toc.read_bytes().replace(b"whoosh.fields", b"whoosh.later0"))
     with pytest.raises(IndexSchemaError, match=f"{problem}.*rebuilds it from the store"):
-        SearchIndex.open(path)
-    with SearchIndex.open(path, recreate_if_stale=True) as index:
+        WhooshIndex.open(path)
+    with WhooshIndex.open(path, recreate_if_stale=True) as index:
         assert index.doc_count() == 0
         index.add([item(1, "Notes", text="new words")])
         assert ids(index.search('content:"new words"')) == [1]
@@ -386,15 +379,15 @@ def test_many_items_are_written_as_segments_by_worker_processes(
 ) -> None:
     """Past PARALLEL_MIN_DOCS, workers write segments: the same documents and answers."""
     monkeypatch.setattr(index_module, "PARALLEL_MIN_DOCS", 2)
-    monkeypatch.setattr(index_module, "SMALL_SEGMENT_DOCS", 2)
+    monkeypatch.setattr(storage, "SMALL_SEGMENT_DOCS", 2)
     many = [
         item(n, f"Rust notes {n}", text=f"ownership part {n}", published=NOW - timedelta(hours=n))
         for n in range(101, 112)
     ]
-    with SearchIndex.open(tmp_path / "serial") as serial:
+    with WhooshIndex.open(tmp_path / "serial") as serial:
         serial.apply([(ITEMS, ()), (many, ())])  # the first batch goes in before the threshold
         expected = serial.search("rust", limit=50)
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         assert index.apply([(ITEMS[:1], ()), (many[:1] + ITEMS[1:], ()), (many[1:], ())]) == 16
         segments = list((tmp_path / "index").glob("*.seg"))
         assert len(segments) > 1, "workers wrote segments of their own"
@@ -415,7 +408,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aggregator import index
+from aggregator.search import index
 from aggregator.models import Item
 
 index.PARALLEL_MIN_DOCS = 50
@@ -427,7 +420,7 @@ items = [
          published=now, first_seen=now, item_type="article")
     for n in range(int(sys.argv[2]), int(sys.argv[2]) + 1500)
 ]
-with index.SearchIndex.open(Path(sys.argv[1])) as opened:
+with index.WhooshIndex.open(Path(sys.argv[1])) as opened:
     opened.add(items)
 """
 
@@ -449,7 +442,7 @@ def test_a_kill_while_workers_write_segments_leaves_the_index_as_it_was(tmp_path
         time.sleep(rng.uniform(0.5, 2.5))
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
-        with SearchIndex.open(path) as index:
+        with WhooshIndex.open(path) as index:
             assert index.doc_count() in (count, count + 1500), "all of the commit or none of it"
             count = index.doc_count()
             assert index.search("testing").total == count
@@ -465,7 +458,7 @@ def test_block_ids_read_whooshs_posting_blocks_exactly(tmp_path: Path, small_blo
     """Id gaps of one and two pickled bytes, short blocks and phrase fields all read alike."""
     docnums = list(accumulate(300 if n % 50 == 0 else 1 for n in range(200)))
     wanted = set(docnums)
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         writer = index._writer()
         for n in range(docnums[-1] + 1):
             title = "common rare" if n in wanted else "filler"
@@ -477,8 +470,8 @@ def test_block_ids_read_whooshs_posting_blocks_exactly(tmp_path: Path, small_blo
             read: list[int] = []
             while ours.is_active():
                 theirs._read_ids()
-                assert _block_ids(ours) == tuple(theirs._ids)
-                read.extend(_block_ids(ours))
+                assert block_ids(ours) == tuple(theirs._ids)
+                read.extend(block_ids(ours))
                 ours._next_block()
                 theirs._next_block()
             assert read == list(reader.postings(fieldname, text).all_ids())
@@ -496,7 +489,7 @@ def test_block_ids_read_whooshs_posting_blocks_exactly(tmp_path: Path, small_blo
         "x OR rust",
     ],
 )
-def test_matching_docs_equal_whooshs_own_matches(index: SearchIndex, text: str) -> None:
+def test_matching_docs_equal_whooshs_own_matches(index: WhooshIndex, text: str) -> None:
     searcher = index._current()
     parsed = index.parse(text)
     assert matching_docs(searcher, parsed) == set(searcher.docs_for_query(parsed))
@@ -505,7 +498,7 @@ def test_matching_docs_equal_whooshs_own_matches(index: SearchIndex, text: str) 
 def test_date_sort_equals_whooshs_sorted_search_with_ties_and_deletions(tmp_path: Path) -> None:
     from whoosh import sorting
 
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         for batch in range(3):  # several segments
             index.add(
                 [
@@ -550,7 +543,7 @@ def test_relevance_pages_equal_whooshs_ranking_of_every_match(
     tmp_path: Path, small_blocks: int, text: str
 ) -> None:
     """Several segments, one with a deletion (Whoosh scores that one itself), varied weights."""
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         for batch in range(3):
             index.add(
                 [
@@ -579,7 +572,7 @@ def test_relevance_pages_equal_whooshs_ranking_of_every_match(
 def test_large_posting_blocks_read_alike_by_whoosh_and_by_search(tmp_path: Path) -> None:
     """The index writes blocks of postings.BLOCK_POSTINGS; Whoosh's matchers and search agree."""
     count = postings.BLOCK_POSTINGS + 76
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         index.add(
             item(n, f"learning {'deep ' * (n % 3)}", text="notes " * (n % 4))
             for n in range(1, count + 1)
@@ -611,14 +604,14 @@ def test_a_searcher_reads_its_segments_in_place(tmp_path: Path) -> None:
 
     words = [f"word{n}" for n in range(3000)]
     rng = random.Random(7)
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         index.add(
             item(n, " ".join(rng.sample(words, 8)), text=" ".join(rng.sample(words, 150)))
             for n in range(1, 3001)
         )
     segments = sum(path.stat().st_size for path in (tmp_path / "index").glob("*.seg"))
     assert segments > 2_000_000
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         tracemalloc.start()
         try:
             index.search("word17")
@@ -635,7 +628,7 @@ def test_score_queries_read_only_the_blocks_around_the_window(
     """Old items before and after the window in one segment (history stored late) are skipped
     block by block, and the window's scores stay Whoosh's own."""
     ages = [60] * 400 + [2] * 200 + [400] * 400
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         index.add(
             item(
                 n,
@@ -666,7 +659,7 @@ def test_relevance_equals_whoosh_when_the_last_documents_have_no_body(
     tmp_path: Path, small_blocks: int
 ) -> None:
     """A segment's length column stops at its last document with the field; the rest are 0."""
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         index.add(
             [
                 item(n, f"learning {n}", text="learning in depth " * (1 + n % 3))
@@ -680,3 +673,18 @@ def test_relevance_equals_whoosh_when_the_last_documents_have_no_body(
             page = index.search(text, limit=100)
             assert [hit.docnum for hit in page.hits] == [docnum for _, docnum in expected], text
             assert [hit.score for hit in page.hits] == pytest.approx([s for s, _ in expected])
+
+
+def test_a_locked_index_is_a_search_index_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoosh's own LockError stops at the search boundary, as the branch the CLI reports."""
+    monkeypatch.setattr(index_module, "WRITE_LOCK_TIMEOUT_S", 0.2)
+    with WhooshIndex.open(tmp_path / "index") as index:
+        other = whoosh.index.open_dir(str(tmp_path / "index")).writer()  # another writer
+        try:
+            with pytest.raises(SearchIndexError, match="another process is writing the index"):
+                index.add(ITEMS[:1])
+        finally:
+            other.cancel()
+        assert index.add(ITEMS[:1]) == 1

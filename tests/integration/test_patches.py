@@ -2,8 +2,8 @@
 
 * feedparser's per-element costs (:func:`aggregator.speedups.speed_up_feedparser`): in parse
   workers only, by feature detection, with the very same results;
-* Whoosh's segment reading (:class:`aggregator.index._IndexStorage`): only indexes opened
-  through :class:`SearchIndex` read in place; a plain Whoosh index in the same process (the
+* Whoosh's segment reading (:class:`aggregator.search.storage.IndexStorage`): only indexes opened
+  through :class:`WhooshIndex` read in place; a plain Whoosh index in the same process (the
   benchmarks' baselines) reads as Whoosh does.
 
 Each test fails if its patch silently stops applying (a new release reads differently).
@@ -30,10 +30,10 @@ from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import MultifieldParser
 
 from aggregator.errors import FeedParseError
-from aggregator.index import SearchIndex
 from aggregator.models import ParsedFeed, ReadContext, ScrapeRules
 from aggregator.parse import registry as parse
 from aggregator.parse import speedups
+from aggregator.search import WhooshIndex
 from aggregator.workers import ParsePool
 from tests.integration.test_index import item
 
@@ -146,7 +146,7 @@ def search_once(ix: whoosh.index.Index, query: object) -> int:
 
 
 def test_only_our_index_reads_its_segments_in_place(tmp_path: Path) -> None:
-    """SearchIndex reads segment files in place; a plain Whoosh index opened in the same
+    """WhooshIndex reads segment files in place; a plain Whoosh index opened in the same
     process, over the same files (benchmarks/relevance.py) or its own (benchmarks/search.py),
     still copies them, as Whoosh does: the baselines run unpatched."""
     rng = random.Random(7)
@@ -155,11 +155,11 @@ def test_only_our_index_reads_its_segments_in_place(tmp_path: Path) -> None:
         (" ".join(rng.sample(words, 8)), " ".join(rng.sample(words, 150))) for _ in range(3000)
     ]
     ours = tmp_path / "ours"
-    with SearchIndex.open(ours) as index:
+    with WhooshIndex.open(ours) as index:
         index.add(item(n, title, text=text) for n, (title, text) in enumerate(texts, start=1))
     segments = sum(path.stat().st_size for path in ours.glob("*.seg"))
     assert segments > 2_000_000
-    with SearchIndex.open(ours) as index:
+    with WhooshIndex.open(ours) as index:
         in_place = heap_while(lambda: index.search("word17"))
         assert index.search("word17").total > 0
     assert in_place < segments / 4

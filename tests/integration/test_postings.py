@@ -13,10 +13,9 @@ import whoosh.index
 from whoosh.fields import Schema
 from whoosh.reading import IndexReader
 
-from aggregator import postings
-from aggregator.index import SearchIndex, document
 from aggregator.models import Item
-from aggregator.postings import (
+from aggregator.search import WhooshIndex, document, postings
+from aggregator.search.postings import (
     BlockMatcher,
     Positions,
     block_arrays,
@@ -81,7 +80,7 @@ def both(
 ) -> Iterator[tuple[IndexReader, IndexReader]]:
     """The same 700 items in this project's index and in a plain Whoosh index."""
     corpus = items(700)
-    with SearchIndex.open(tmp_path / "ours") as ours:
+    with WhooshIndex.open(tmp_path / "ours") as ours:
         ours.add(corpus)
     (tmp_path / "whoosh").mkdir()
     plain = whoosh.index.create_in(str(tmp_path / "whoosh"), whooshs_schema)

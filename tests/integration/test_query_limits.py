@@ -14,13 +14,13 @@ from collections.abc import Iterator
 import pytest
 
 from aggregator.errors import QuerySyntaxError
-from aggregator.index import (
+from aggregator.search import WhooshIndex
+from aggregator.search.queries import (
     MAX_EXPANDED_TERMS,
     MAX_QUERY_CHARS,
     MAX_QUERY_DEPTH,
     MAX_SUGGESTED_WORDS,
     MAX_WORD_CHARS,
-    SearchIndex,
 )
 from tests.integration.test_index import item
 
@@ -29,10 +29,10 @@ WORDS = [f"a{''.join(random.Random(n).choices('bcdefghijklmnop', k=6))}" for n i
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
+def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WhooshIndex]:
     rng = random.Random(3)
     path = tmp_path_factory.mktemp("limits") / "index"
-    with SearchIndex.open(path) as opened:
+    with WhooshIndex.open(path) as opened:
         opened.add(
             item(
                 n,
@@ -59,13 +59,13 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
     ],
 )
 def test_costly_queries_are_refused_with_a_clear_error(
-    index: SearchIndex, text: str, says: str
+    index: WhooshIndex, text: str, says: str
 ) -> None:
     with pytest.raises(QuerySyntaxError, match=says.replace("(", r"\(").replace("*", r"\*")):
         index.search(text)
 
 
-def test_queries_within_the_limits_run(index: SearchIndex) -> None:
+def test_queries_within_the_limits_run(index: WhooshIndex) -> None:
     depth = MAX_QUERY_DEPTH
     assert index.search("(" * depth + "python" + ")" * depth).total == 600
     assert index.search(f"{WORDS[0][:5]}*").total > 0  # a narrow prefix is fine
@@ -73,13 +73,13 @@ def test_queries_within_the_limits_run(index: SearchIndex) -> None:
 
 
 @pytest.mark.parametrize("text", ["*", "*:*"])
-def test_a_lone_star_lists_everything(index: SearchIndex, text: str) -> None:
+def test_a_lone_star_lists_everything(index: WhooshIndex, text: str) -> None:
     page = index.search(text, limit=5, sort="date", facets=True)
     assert page.total == 600 and len(page.hits) == 5
     assert page.facets["type"] == {"article": 600}
 
 
-def test_did_you_mean_corrects_a_bounded_number_of_words(index: SearchIndex) -> None:
+def test_did_you_mean_corrects_a_bounded_number_of_words(index: WhooshIndex) -> None:
     typos = [word[:-1] + "z" for word in WORDS[1:13]]  # one letter off titles' words
     single = index.search(typos[0])
     assert single.total == 0 and single.suggestion == WORDS[1]

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.index import SearchFilters, SearchIndex, highlight, matching_docs
 from aggregator.models import Profile
 from aggregator.rank import personalize, plan, profile_queries
+from aggregator.search import SearchFilters, WhooshIndex, highlight
+from aggregator.search.engine import matching_docs
 from tests.integration.test_index import NOW, item
 
 ITEMS = [
@@ -23,8 +24,8 @@ ITEMS = [
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[SearchIndex]:
-    with SearchIndex.open(tmp_path / "index") as opened:
+def index(tmp_path: Path) -> Iterator[WhooshIndex]:
+    with WhooshIndex.open(tmp_path / "index") as opened:
         opened.add(ITEMS)
         yield opened
 
@@ -33,7 +34,7 @@ def ids(page) -> list[int]:
     return [hit.item_id for hit in page.hits]
 
 
-def test_filters_narrow_without_changing_scores(index: SearchIndex) -> None:
+def test_filters_narrow_without_changing_scores(index: WhooshIndex) -> None:
     plain = {hit.item_id: hit.score for hit in index.search("python").hits}
     assert set(plain) == {1, 2, 3, 4, 5}
     courses = index.search("python", filters=SearchFilters(types=("course",)))
@@ -49,14 +50,14 @@ def test_filters_narrow_without_changing_scores(index: SearchIndex) -> None:
     assert index.search("").hits == ()
 
 
-def test_facets_count_every_match_by_type_and_source(index: SearchIndex) -> None:
+def test_facets_count_every_match_by_type_and_source(index: WhooshIndex) -> None:
     page = index.search("python", limit=1, facets=True)
     assert len(page.hits) == 1 and page.total == 5
     assert page.facets["type"] == {"article": 2, "course": 1, "event": 1, "podcast": 1}
     assert page.facets["source"] == {"Example Blog": 3, "Ads Inc": 1, "Test Weekly": 1}
 
 
-def test_date_sort_and_pagination(index: SearchIndex) -> None:
+def test_date_sort_and_pagination(index: WhooshIndex) -> None:
     newest = ids(index.search("python", sort="date", limit=10))
     assert newest[-1] == 3  # the 40-day-old item comes last
     assert ids(index.search("python", sort="date", limit=2, offset=2)) == newest[2:4]
@@ -64,7 +65,7 @@ def test_date_sort_and_pagination(index: SearchIndex) -> None:
         index.search("python", sort="random")
 
 
-def test_did_you_mean_when_nothing_matches(index: SearchIndex) -> None:
+def test_did_you_mean_when_nothing_matches(index: WhooshIndex) -> None:
     page = index.search("pyhton AND onbording")
     assert page.hits == () and page.suggestion == "python AND onboarding"
     assert index.search("python").suggestion is None
@@ -84,7 +85,7 @@ def test_highlight_marks_stemmed_matches_and_cuts_around_the_first() -> None:
     assert sum(len(text) for text, _ in pieces) <= 62
 
 
-def test_profile_ranking_reorders_and_drops_exclusions(index: SearchIndex) -> None:
+def test_profile_ranking_reorders_and_drops_exclusions(index: WhooshIndex) -> None:
     profile = Profile(
         name="ana",
         display_name="Ana",
@@ -128,7 +129,7 @@ def test_matching_docs_agrees_with_whoosh_over_segments_blocks_and_deletions(
         '"python notes"~2 NOT testing',
         "data AND pyth*",
     )
-    with SearchIndex.open(tmp_path / "index") as index:
+    with WhooshIndex.open(tmp_path / "index") as index:
         index.add(batch[:300])
         for segments in (1, 2):
             searcher = index._current()

@@ -16,9 +16,9 @@ from selectolax.lexbor import LexborHTMLParser
 
 from aggregator import app as application
 from aggregator.config.files import parse_config
-from aggregator.index import SearchIndex
 from aggregator.models import Profile
 from aggregator.rank import daily
+from aggregator.search import WhooshIndex
 from aggregator.store import SqliteStore
 
 DAY1 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -154,7 +154,7 @@ def test_preview_of_an_earlier_day_shows_nothing_published_after_it(
     application.run(project, now=later + timedelta(hours=1), config=config, profiles=[PROFILE])
     with (
         SqliteStore(project.store_path) as store,
-        SearchIndex.open(project.index_dir) as index,
+        WhooshIndex.open(project.index_dir) as index,
     ):
         then = daily.digest_for(store, index, PROFILE, DAY1)
         now = daily.digest_for(store, index, PROFILE, later + timedelta(hours=1))
