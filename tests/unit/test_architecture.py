@@ -99,7 +99,7 @@ def test_the_interfaces_go_through_the_application() -> None:
     wrong = [
         f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}"
         for path in SOURCES
-        if (part := _part(_module(path))) in INTERFACES
+        if _part(_module(path)) in INTERFACES
         for line, target in _imports(path)
         if _part(target) not in INTERFACE_DOOR | INTERFACES
     ]
