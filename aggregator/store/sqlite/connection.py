@@ -1,6 +1,7 @@
 """One SQLite connection: opening and migrating the file, transactions, and the store boundary.
 
-Every public method of :class:`~aggregator.store.sqlite.SqliteStore` is :func:`guarded`:
+Every public method of :class:`~aggregator.store.sqlite.SqliteStore` is
+:func:`~aggregator.store.sql.base.guarded`:
 an sqlite error a person can act on (a lock held too long, a damaged file, a full disk)
 leaves the store as a :class:`~aggregator.errors.StoreError` naming the file and what to
 do, so no sqlite traceback reaches the CLI or the web app. Errors that mean a bug here (a
@@ -9,15 +10,15 @@ constraint, bad SQL) stay what they are.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Concatenate, NoReturn, ParamSpec, Self, TypeVar
+from typing import NoReturn
 
 from aggregator.errors import StoreDamagedError, StoreError, StoreLockedError, StoreVersionError
+from aggregator.store.sql import base
+from aggregator.store.sql.base import guarded
 from aggregator.store.sqlite import schema
 
 BUSY_TIMEOUT_MS = 10_000
@@ -63,53 +64,15 @@ def store_error(path: Path, exc: sqlite3.Error, *, opening: bool = False) -> Sto
     return None
 
 
-def _raise_for(path: Path, exc: sqlite3.Error) -> NoReturn:
-    error = store_error(path, exc)
-    if error is None:
-        raise exc
-    raise error from exc
-
-
-_C = TypeVar("_C", bound="Connection")
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-_T = TypeVar("_T")
-
-
-def guarded(method: Callable[Concatenate[_C, _P], _R]) -> Callable[Concatenate[_C, _P], _R]:
-    """The store boundary for a method: sqlite errors leave it as :class:`StoreError`."""
-
-    @functools.wraps(method)
-    def call(self: _C, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            _raise_for(self.path, exc)
-
-    return call
-
-
-def guarded_iter(
-    method: Callable[Concatenate[_C, _P], Iterator[_T]],
-) -> Callable[Concatenate[_C, _P], Iterator[_T]]:
-    """:func:`guarded` for a generator, whose queries run while the caller iterates."""
-
-    @functools.wraps(method)
-    def call(self: _C, /, *args: _P.args, **kwargs: _P.kwargs) -> Iterator[_T]:
-        try:
-            yield from method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            _raise_for(self.path, exc)
-
-    return call
-
-
-class Connection:
+class Connection(base.Connection):
     """The file, its schema version and its transactions; the domain mixins build on it.
 
     One connection per store; a writer is used from the thread that opened it. Rows
     come as :class:`sqlite3.Row`, read by column name.
     """
+
+    _driver_errors = (sqlite3.Error,)
+    _db: sqlite3.Connection
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         """``read_only``: for readers (search, the web app) beside a running ``learnplace run``.
@@ -186,6 +149,13 @@ class Connection:
                     self._db.execute(statement)
             self._db.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
 
+    def _raise_for(self, exc: Exception) -> NoReturn:
+        assert isinstance(exc, sqlite3.Error)
+        error = store_error(self.path, exc)
+        if error is None:
+            raise exc
+        raise error from exc
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """IMMEDIATE takes the write lock up front, so busy_timeout waits instead of deadlocking."""
@@ -212,14 +182,3 @@ class Connection:
 
     def close(self) -> None:
         self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

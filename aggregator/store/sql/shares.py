@@ -6,8 +6,8 @@ from collections.abc import Collection
 from datetime import datetime
 
 from aggregator.models import Share
-from aggregator.store.sqlite.codec import from_text, to_text
-from aggregator.store.sqlite.connection import Connection, guarded
+from aggregator.store.sql.base import Connection, guarded
+from aggregator.store.sql.codec import from_text, to_text
 
 
 class SharesMixin(Connection):

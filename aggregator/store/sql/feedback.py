@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from aggregator.store.sqlite.codec import from_text, to_text
-from aggregator.store.sqlite.connection import Connection, guarded
+from aggregator.store.sql.base import Connection, guarded
+from aggregator.store.sql.codec import from_text, to_text
 
 
 class FeedbackMixin(Connection):

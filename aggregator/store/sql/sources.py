@@ -4,20 +4,18 @@ conditional GETs, the schedule :mod:`aggregator.schedule` decides, and a run's o
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
 from aggregator.errors import UnknownSourceError
 from aggregator.models import CacheInfo, Source, SourceState, SourceStatus
 from aggregator.store.protocol import AddResult, FetchRecord
-from aggregator.store.sqlite.codec import optional_from_text, optional_text, to_text
-from aggregator.store.sqlite.connection import Connection, guarded
-from aggregator.store.sqlite.entries import add_feed, source_id, withdraw_missing
-from aggregator.store.sqlite.index_queue import queue_for_index
+from aggregator.store.sql.base import Connection, Database, guarded
+from aggregator.store.sql.codec import optional_from_text, optional_text, to_text
+from aggregator.store.sql.entries import add_feed, source_id, withdraw_missing
 
 
-def _record_fetch(db: sqlite3.Connection, source: int, record: FetchRecord) -> None:
+def _record_fetch(db: Database, source: int, record: FetchRecord) -> None:
     """The decided schedule state; validators change only with a fresh 200 body."""
     state, result = record.state, record.result
     db.execute(
@@ -122,7 +120,7 @@ class SourcesMixin(Connection):
                         )
                         added.updated_ids.extend(withdrawn)
                 _record_fetch(db, source, record)
-            queue_for_index(db, [*added.new_ids, *added.updated_ids])
+            self._queue_for_index(db, [*added.new_ids, *added.updated_ids])
         return added
 
     @guarded

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from aggregator.models import Pick
-from aggregator.store.sqlite.connection import Connection, guarded
+from aggregator.store.sql.base import Connection, guarded
 
 
 class DigestsMixin(Connection):

@@ -1,26 +1,19 @@
 """The index queue in SQLite: one table of item ids, written with the changes it records.
 
 See :class:`aggregator.store.protocol.IndexQueue` for the contract. Here, a queued id is a
-row of ``index_queue`` (an id queued twice is one row), inserted by :func:`queue_for_index`
+row of ``index_queue`` (an id queued twice is one row), inserted by
+:meth:`~aggregator.store.sql.base.Connection._queue_for_index`
 inside the transaction that changes the item, and deleted only by
 :meth:`IndexQueueMixin.clear_index_queue`.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from aggregator.models import Item
-from aggregator.store.sqlite.codec import ITER_BATCH, items_by_id
-from aggregator.store.sqlite.connection import Connection, guarded, guarded_iter
-
-
-def queue_for_index(db: sqlite3.Connection, ids: Iterable[int]) -> None:
-    """Call inside the transaction that creates, changes or deletes the items ``ids``."""
-    db.executemany(
-        "INSERT OR IGNORE INTO index_queue (item_id) VALUES (?)", [(item_id,) for item_id in ids]
-    )
+from aggregator.store.sql.base import Connection, guarded, guarded_iter
+from aggregator.store.sql.codec import ITER_BATCH, items_by_id
 
 
 class IndexQueueMixin(Connection):

@@ -8,7 +8,8 @@ from datetime import date, datetime
 
 from aggregator.errors import UnknownItemError
 from aggregator.models import ITEM_TYPES, Item
-from aggregator.store.sqlite.codec import (
+from aggregator.store.sql.base import Connection, guarded, guarded_iter
+from aggregator.store.sql.codec import (
     ITEM_SELECT,
     ITER_BATCH,
     MAX_ID,
@@ -17,8 +18,6 @@ from aggregator.store.sqlite.codec import (
     items_by_id,
     to_text,
 )
-from aggregator.store.sqlite.connection import Connection, guarded, guarded_iter
-from aggregator.store.sqlite.index_queue import queue_for_index
 
 
 class ItemsMixin(Connection):
@@ -75,7 +74,7 @@ class ItemsMixin(Connection):
             )
             if cursor.rowcount == 0:
                 raise UnknownItemError(f"no item with id {item_id}")
-            queue_for_index(db, [item_id])
+            self._queue_for_index(db, [item_id])
 
     @guarded
     def item_count(self) -> int:
@@ -117,5 +116,5 @@ class ItemsMixin(Connection):
                 )
             ]
             db.executemany("DELETE FROM items WHERE id = ?", [(item_id,) for item_id in ids])
-            queue_for_index(db, ids)
+            self._queue_for_index(db, ids)
         return len(ids)

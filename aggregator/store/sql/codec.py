@@ -7,12 +7,12 @@ time order and ``published >= ?`` works on the column directly.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from aggregator.models import Details, Item
+from aggregator.store.sql.base import Database, Row
 from aggregator.urls import canonical_url
 
 ID_CHUNK = 500
@@ -79,7 +79,7 @@ def details_from_json(text: str) -> Details:
     return Details(**known)
 
 
-def item_from_row(row: sqlite3.Row) -> Item:
+def item_from_row(row: Row) -> Item:
     """A row of :data:`ITEM_SELECT`."""
     return Item(
         id=row["id"],
@@ -110,11 +110,11 @@ def chunks(ids: Sequence[int], size: int = ID_CHUNK) -> Iterator[Sequence[int]]:
 
 
 def rows_by_key(
-    db: sqlite3.Connection, query: str, keys: Sequence[str], before: tuple[object, ...]
-) -> dict[str, sqlite3.Row]:
+    db: Database, query: str, keys: Sequence[str], before: tuple[object, ...]
+) -> dict[str, Row]:
     """Rows of ``query`` (its ``{marks}`` filled with ``keys``, in chunks) by their ``key``
     column."""
-    found: dict[str, sqlite3.Row] = {}
+    found: dict[str, Row] = {}
     unique = list(dict.fromkeys(keys))
     for start in range(0, len(unique), ID_CHUNK):
         chunk = unique[start : start + ID_CHUNK]
@@ -124,7 +124,7 @@ def rows_by_key(
     return found
 
 
-def items_by_id(db: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Item]:
+def items_by_id(db: Database, ids: Iterable[int]) -> dict[int, Item]:
     """Items by id; ids that do not exist (or that SQLite cannot hold) are absent."""
     wanted = sorted(item_id for item_id in set(ids) if 0 < item_id <= MAX_ID)
     found: dict[int, Item] = {}

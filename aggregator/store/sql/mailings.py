@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from aggregator.store.sqlite.codec import to_text
-from aggregator.store.sqlite.connection import Connection, guarded
+from aggregator.store.sql.base import Connection, guarded
+from aggregator.store.sql.codec import to_text
 
 
 class MailingsMixin(Connection):

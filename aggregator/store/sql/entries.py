@@ -9,7 +9,6 @@ is put on the index queue by the caller, in the same transaction.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -18,7 +17,8 @@ from aggregator.dedupe import title_key
 from aggregator.errors import UnknownSourceError
 from aggregator.models import Entry
 from aggregator.store.protocol import AddResult
-from aggregator.store.sqlite.codec import (
+from aggregator.store.sql.base import Connection, Database, Row, guarded
+from aggregator.store.sql.codec import (
     canonical,
     details_from_json,
     details_to_json,
@@ -26,8 +26,6 @@ from aggregator.store.sqlite.codec import (
     rows_by_key,
     to_text,
 )
-from aggregator.store.sqlite.connection import Connection, guarded
-from aggregator.store.sqlite.index_queue import queue_for_index
 
 _SHOWN = ("title", "summary", "content", "url", "item_type", "details")
 """What a person sees of an item: a refetched entry that changes none of it is not rewritten."""
@@ -41,13 +39,13 @@ _OWN_IDS = "SELECT guid AS key, id FROM items WHERE source_id = ? AND guid IN ({
 # story). Keyed by :func:`_story_key`. Each query repeats its partial index's ``!= ''``:
 # without it SQLite scans every item.
 _SAME_CANONICALS = """
-    SELECT canonical_url || char(10) || COALESCE(event_start, '') AS key, MIN(id) AS id
+    SELECT canonical_url || ? || COALESCE(event_start, '') AS key, MIN(id) AS id
     FROM items
     WHERE source_id != ? AND canonical_url IN ({marks}) AND canonical_url != ''
     GROUP BY canonical_url, event_start
 """
 _SAME_TITLE_KEYS = """
-    SELECT title_key || char(10) || COALESCE(event_start, '') AS key, MIN(id) AS id
+    SELECT title_key || ? || COALESCE(event_start, '') AS key, MIN(id) AS id
     FROM items
     WHERE source_id != ? AND title_key IN ({marks}) AND title_key != ''
     GROUP BY title_key, event_start
@@ -76,21 +74,26 @@ _INSERT_ITEM = f"""
 """  # noqa: S608 (as _OWN_ITEMS)
 _UPDATE_ITEM = f"""
     UPDATE items SET {", ".join(f"{column} = ?" for column in _ENTRY_COLUMNS)},
-        published = COALESCE(?, published), dated = MAX(dated, ?)
+        published = COALESCE(?, published), dated = dated | ?
     WHERE id = ?
 """  # noqa: S608 (as _OWN_ITEMS)
 
 
-def source_id(db: sqlite3.Connection, url: str) -> int:
+def source_id(db: Database, url: str) -> int:
     row = db.execute("SELECT id FROM sources WHERE url = ?", (url,)).fetchone()
     if row is None:
         raise UnknownSourceError(f"unknown source {url!r}: sync_sources() has not recorded it")
     return int(row["id"])
 
 
+_KEY_JOIN = "\n"
+"""Between a story query's key and its event start: in neither (a parameter, as SQLite and
+PostgreSQL name the function that makes the character differently)."""
+
+
 def _story_key(key: str, entry: Entry) -> str:
     """A canonical URL or title key with the entry's event start, as the story queries key."""
-    return f"{key}\n{optional_text(entry.details.event_start) or ''}"
+    return f"{key}{_KEY_JOIN}{optional_text(entry.details.event_start) or ''}"
 
 
 def _entry_values(entry: Entry, canonical_url: str, key: str) -> tuple[object, ...]:
@@ -136,15 +139,13 @@ def _rounds(entries: Sequence[Entry]) -> list[list[Entry]]:
     return rounds
 
 
-def _renamed(
-    db: sqlite3.Connection, source: int, entries: Sequence[Entry]
-) -> dict[str, sqlite3.Row]:
+def _renamed(db: Database, source: int, entries: Sequence[Entry]) -> dict[str, Row]:
     """Stored items of ``entries`` under an id an earlier version gave them, renamed to the
     entries' ids: rows of :data:`_OWN_ITEMS` by the new id."""
     former = {old: entry.guid for entry in entries for old in entry.former_guids}
     current = {entry.guid for entry in entries}
     found = rows_by_key(db, _OWN_ITEMS, [old for old in former if old not in current], (source,))
-    renamed: dict[str, sqlite3.Row] = {}
+    renamed: dict[str, Row] = {}
     for old, row in found.items():
         guid = former[old]
         if guid not in renamed:
@@ -154,7 +155,7 @@ def _renamed(
 
 
 def withdraw_missing(
-    db: sqlite3.Connection, source: int, entries: Sequence[Entry], now: datetime, until: datetime
+    db: Database, source: int, entries: Sequence[Entry], now: datetime, until: datetime
 ) -> list[int]:
     """Mark cancelled the source's events between ``now`` and ``until`` that its calendar, read
     in full up to ``until``, no longer lists (an occurrence deleted, a series ended); their ids.
@@ -182,7 +183,7 @@ def withdraw_missing(
 
 
 def add_feed(
-    db: sqlite3.Connection, source: int, entries: Sequence[Entry], now: datetime, result: AddResult
+    db: Database, source: int, entries: Sequence[Entry], now: datetime, result: AddResult
 ) -> None:
     """One feed's entries. A guid repeated within the document is a later version of the same
     entry, so each repeat goes in a later round, where it updates the version the round before
@@ -192,7 +193,7 @@ def add_feed(
 
 
 def _add_round(
-    db: sqlite3.Connection, source: int, entries: Sequence[Entry], now: datetime, result: AddResult
+    db: Database, source: int, entries: Sequence[Entry], now: datetime, result: AddResult
 ) -> None:
     """Entries with distinct guids: stored ones refreshed, the others new or another source's
     copy of a story."""
@@ -213,7 +214,7 @@ def _add_round(
 
 
 def _insert_new(
-    db: sqlite3.Connection,
+    db: Database,
     source: int,
     fresh: Sequence[tuple[Entry, str, str]],
     now: datetime,
@@ -222,20 +223,22 @@ def _insert_new(
     """Entries not stored for ``source``: another source's item for the same story gains
     ``source``; the others become items."""
     urls = [url for _, url, _ in fresh if url]
-    by_canonical = rows_by_key(db, _SAME_CANONICALS, urls, (source,))
-    by_title = rows_by_key(db, _SAME_TITLE_KEYS, [key for _, _, key in fresh if key], (source,))
+    by_canonical = rows_by_key(db, _SAME_CANONICALS, urls, (_KEY_JOIN, source))
+    titles = [key for _, _, key in fresh if key]
+    by_title = rows_by_key(db, _SAME_TITLE_KEYS, titles, (_KEY_JOIN, source))
     syndicated: list[tuple[int, int]] = []
     inserts: list[tuple[Entry, str, str]] = []
     for entry, url, key in fresh:
-        match = (url and by_canonical.get(_story_key(url, entry))) or (
-            key and by_title.get(_story_key(key, entry))
-        )
-        if match:
+        match = by_canonical.get(_story_key(url, entry)) if url else None
+        if match is None and key:
+            match = by_title.get(_story_key(key, entry))
+        if match is not None:
             syndicated.append((int(match["id"]), source))
         else:
             inserts.append((entry, url, key))
     db.executemany(
-        "INSERT OR IGNORE INTO item_sources (item_id, source_id) VALUES (?, ?)", syndicated
+        "INSERT INTO item_sources (item_id, source_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        syndicated,
     )
     if not inserts:
         return
@@ -251,9 +254,7 @@ def _insert_new(
     result.new_ids.extend(new_ids)
 
 
-def _refresh_item(
-    db: sqlite3.Connection, own: sqlite3.Row, entry: Entry, now: datetime, result: AddResult
-) -> None:
+def _refresh_item(db: Database, own: Row, entry: Entry, now: datetime, result: AddResult) -> None:
     """An entry already stored for its source (``own``, a row of :data:`_OWN_ITEMS`):
     rewritten only if what is shown changed. It keeps its id and first_seen; its date
     moves only if the feed has one."""
@@ -283,7 +284,7 @@ class EntriesMixin(Connection):
         result = AddResult()
         with self._transaction() as db:
             add_feed(db, source_id(db, source_url), entries, now, result)
-            queue_for_index(db, [*result.new_ids, *result.updated_ids])
+            self._queue_for_index(db, [*result.new_ids, *result.updated_ids])
         return result
 
     @guarded
@@ -293,5 +294,5 @@ class EntriesMixin(Connection):
         with self._transaction() as db:
             for source_url, entries in feeds:
                 add_feed(db, source_id(db, source_url), entries, now, result)
-            queue_for_index(db, [*result.new_ids, *result.updated_ids])
+            self._queue_for_index(db, [*result.new_ids, *result.updated_ids])
         return result
