@@ -110,6 +110,8 @@ class Config:
     sources: tuple[Source, ...]
     smtp: SmtpSettings | None = None
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    store_url: str | None = None
+    """``[store] url``: a PostgreSQL database instead of the SQLite file in ``state/``."""
 
     def teammates(self, person: str) -> set[str]:
         """Everyone who shares a team with ``person``, not counting ``person``."""

@@ -9,6 +9,10 @@
 * ``serve_static()`` — the same as a context manager, for module-scoped fixtures;
 * ``serve_app(app)`` — an ASGI app on a real uvicorn at 127.0.0.1 (yields the port).
 * ``whooshs_schema`` — the index's schema with Whoosh's own positions format.
+* ``postgres`` — a throwaway PostgreSQL cluster for the session (:mod:`tests.postgres`);
+  ``.database()`` makes a fresh database and returns its URL.
+* ``backend`` — "sqlite" and "postgres", for tests that run on both store backends;
+  ``store_location`` — a fresh store's location for that backend (a path, or a URL).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from aggregator.search.postings import Positions
 from aggregator.search.schema import SCHEMA
 from feedfarm import corpus as ff_corpus
 from feedfarm import server as ff_server
+from tests import postgres as pg
 
 KINDS = ("unit", "integration", "e2e", "browser")
 """Test folders, each its own marker (declared in pyproject.toml): ``pytest -m unit``."""
@@ -288,3 +293,40 @@ def whooshs_schema() -> Schema:
         if type(fields[name].format) is Positions:
             fields[name].format = formats.Positions(field_boost=fields[name].format.field_boost)
     return Schema(**fields)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[pg.Cluster]:
+    """One PostgreSQL cluster for the whole session; skips (or fails in CI) without one."""
+    with pg.cluster() as found:
+        yield found
+
+
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each store backend in turn: a test using it runs once on SQLite, once on PostgreSQL."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_location(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where a fresh store of ``backend`` lives: a file in ``tmp_path``, or a new database."""
+    if backend == "sqlite":
+        yield str(tmp_path / "store.sqlite3")
+        return
+    cluster: pg.Cluster = request.getfixturevalue("postgres")
+    url = cluster.database()
+    try:
+        yield url
+    finally:
+        cluster.drop(url)
+
+
+@pytest.fixture
+def index_location(store_location: str, backend: str, tmp_path: Path) -> str:
+    """Where a fresh search index of ``backend`` lives: a Whoosh folder beside the SQLite
+    file, or the search tables in the same PostgreSQL database as the store."""
+    return str(tmp_path / "index") if backend == "sqlite" else store_location

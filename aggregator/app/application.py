@@ -22,7 +22,15 @@ import tomlkit
 from aggregator.app.collect import RunSummary
 from aggregator.app.project import Project, Reporter
 from aggregator.app.publish import Mailing, send_one, site_writer, write_team_pages
-from aggregator.app.run import collected, open_index, refresh, run, run_demo, run_lock, update_index
+from aggregator.app.run import (
+    collected,
+    refresh,
+    run,
+    run_demo,
+    run_lock,
+    update_index,
+    writable_index,
+)
 from aggregator.app.search import SearchRequest, SearchResults, search_in
 from aggregator.app.sources import AddedSource, add_source
 from aggregator.config import profile_edit
@@ -41,8 +49,8 @@ from aggregator.models import (
     local_day,
 )
 from aggregator.rank.daily import digest_for
-from aggregator.search import WhooshIndex as SearchIndex
-from aggregator.store import Store, open_store
+from aggregator.search import SearchIndex, open_index, rebuild_index
+from aggregator.store import Store, open_store, store_exists
 
 
 class Application:
@@ -89,9 +97,9 @@ class Application:
         collected(self.project)
         with self._lock:
             if self._store is None:
-                self._store = open_store(self.project.store_path, read_only=True)
+                self._store = open_store(self.project.store_location, read_only=True)
             if self._index is None:
-                self._index = SearchIndex.open(self.project.index_dir)
+                self._index = open_index(self.project.index_location)
             yield self._store, self._index
 
     # The daily run and what follows it.
@@ -129,7 +137,7 @@ class Application:
                 raise self._unknown_person(only)
         today = local_day(now)
         writer = site_writer(self.project, config)
-        with run_lock(self.project), open_store(self.project.store_path) as store:
+        with run_lock(self.project), open_store(self.project.store_location) as store:
             return [
                 send_one(store, writer, config, profile, today, now)
                 for profile in profiles
@@ -143,8 +151,8 @@ class Application:
         profiles = self.profiles()
         if person not in {profile.name for profile in profiles}:
             raise self._unknown_person(person)
-        store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), open_store(store_path) as store:
+        location = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), open_store(location) as store:
             item_id = store.find_item(ref)
             if item_id is None:
                 raise UnknownItemError(f"no item {ref!r}: use the number or link on a digest page")
@@ -154,10 +162,10 @@ class Application:
 
     def set_item_type(self, item_id: int, item_type: str | None) -> Item:
         """Override an item's type (``None`` goes back to the parser's guess) in store and index."""
-        store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), open_store(store_path) as store:
+        location = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), open_store(location) as store:
             store.set_item_type(item_id, item_type)
-            with open_index(self.project) as index:
+            with writable_index(self.project) as index:
                 update_index(store, index)
             return store.items([item_id])[item_id]
 
@@ -169,18 +177,18 @@ class Application:
         deletes and queues in one transaction, then the index follows, as in a run.
         """
         cutoff = now - older_than
-        store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), open_store(store_path) as store:
+        location = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), open_store(location) as store:
             removed = store.prune(cutoff, keep_digests_since=local_day(cutoff))
-            with open_index(self.project) as index:
+            with writable_index(self.project) as index:
                 update_index(store, index)
         return removed
 
     def reindex(self) -> int:
         """Rebuild the search index from the store; searches use the old one until the swap."""
-        store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), open_store(store_path) as store:
-            count = SearchIndex.rebuild(self.project.index_dir, store.iter_items())
+        location = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), open_store(location) as store:
+            count = rebuild_index(self.project.index_location, store.iter_items())
             store.clear_index_queue()
         return count
 
@@ -190,7 +198,7 @@ class Application:
         """Every listed source with its health; sources never fetched show no status yet."""
         config = load_config(self.project.feeds_path)
         known: dict[str, SourceStatus] = {}
-        if self.project.store_path.exists():
+        if self.has_collected():
             with self._reading() as (store, _):
                 known = {status.url: status for status in store.source_statuses()}
         return [
@@ -288,13 +296,13 @@ class Application:
 
     def item(self, item_id: int) -> Item | None:
         """One stored item, or None (also before anything is collected)."""
-        if not self.project.store_path.exists():
+        if not self.has_collected():
             return None
         with self._reading() as (store, _):
             return store.items([item_id]).get(item_id)
 
     def has_collected(self) -> bool:
-        return self.project.store_path.exists()
+        return store_exists(self.project.store_location)
 
     # Feedback.
 

@@ -6,16 +6,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from aggregator.config.database import database_url
+from aggregator.store import describe_location
+
 
 @dataclass(frozen=True, slots=True)
 class Project:
-    """Where a project's files live; by default all next to ``feeds.toml``."""
+    """Where a project's files live; by default all next to ``feeds.toml``.
+
+    ``database_url``: a PostgreSQL database holding the store and the search index
+    (``[store] url`` or ``LEARNPLACE_DATABASE_URL``); None keeps both in ``state/``.
+    """
 
     root: Path
     state_dir: Path
     output_dir: Path
     profiles_dir: Path
     templates_dir: Path
+    database_url: str | None = None
 
     @classmethod
     def at(cls, root: Path, *, state_dir: Path | None = None) -> Project:
@@ -26,6 +34,7 @@ class Project:
             output_dir=root / "output",
             profiles_dir=root / "profiles",
             templates_dir=root / "templates",
+            database_url=database_url(root / "feeds.toml"),
         )
 
     @property
@@ -39,6 +48,24 @@ class Project:
     @property
     def index_dir(self) -> Path:
         return self.state_dir / "index"
+
+    @property
+    def store_location(self) -> str:
+        """What :func:`aggregator.store.open_store` opens: the database, else the file."""
+        return self.database_url or str(self.store_path)
+
+    @property
+    def index_location(self) -> str:
+        """What :func:`aggregator.search.open_index` opens: with a database, search lives
+        there too (any machine reaches it); else the Whoosh folder."""
+        return self.database_url or str(self.index_dir)
+
+    @property
+    def index_shown(self) -> str:
+        """Where the index is, for a person: a folder, or the database without its password."""
+        if self.database_url:
+            return f"the search tables of {describe_location(self.database_url)}"
+        return str(self.index_dir)
 
 
 class Reporter(Protocol):

@@ -32,9 +32,8 @@ from aggregator.config.files import load_config, load_profiles, parse_config
 from aggregator.errors import NothingCollectedError, RunLockedError
 from aggregator.models import UPCOMING_DAYS, Config, Digest, Item, Profile, local_day
 from aggregator.rank.daily import choose_digests
-from aggregator.search import WhooshIndex as SearchIndex
-from aggregator.search import finish_swap
-from aggregator.store import Store, open_store
+from aggregator.search import SearchIndex, open_index
+from aggregator.store import Store, open_store, store_exists
 
 
 def run(
@@ -55,9 +54,9 @@ def run(
     profiles = list(profiles) if profiles is not None else load_profiles(project.profiles_dir)
     summary = RunSummary()
     ahead = max((profile.upcoming_days for profile in profiles), default=UPCOMING_DAYS)
-    with run_lock(project), open_store(project.store_path) as store:
+    with run_lock(project), open_store(project.store_location) as store:
         _refresh(store, config, now, reporter, summary, force, ahead)
-        with open_index(project) as index:
+        with writable_index(project) as index:
             update_index(store, index, reporter)
             with closing(_build_digests(store, index, profiles, now, reporter)) as digests:
                 render_site(project, config, profiles, store, digests, now, reporter, summary)
@@ -74,7 +73,7 @@ def refresh(
     """Only the fetch, parse and store stages of :func:`run` (benchmarks measure this part)."""
     config = config or load_config(project.feeds_path)
     summary = RunSummary()
-    with run_lock(project), open_store(project.store_path) as store:
+    with run_lock(project), open_store(project.store_location) as store:
         _refresh(store, config, now, SilentReporter(), summary, force)
     return summary
 
@@ -133,10 +132,10 @@ def run_lock(project: Project) -> Iterator[None]:
 
 
 @contextmanager
-def open_index(project: Project) -> Iterator[SearchIndex]:
-    """The index for a writer (the run lock is held): first finish a reindex that was killed."""
-    finish_swap(project.index_dir)
-    with SearchIndex.open(project.index_dir, recreate_if_stale=True) as index:
+def writable_index(project: Project) -> Iterator[SearchIndex]:
+    """The index for a writer (the run lock is held): a reindex that was killed is finished
+    first, and an index of another schema replaced by an empty one the run refills."""
+    with open_index(project.index_location, recreate_if_stale=True) as index:
         yield index
 
 
@@ -192,12 +191,12 @@ def _saved(
             yield digest
 
 
-def collected(project: Project) -> Path:
+def collected(project: Project) -> str:
     """The project's store, which only a run creates: every other command reads or changes
     what a run collected, and opening a missing store would create an empty one. Ask before
     taking the run lock, which creates the state folder."""
-    if not project.store_path.exists():
+    if not store_exists(project.store_location):
         raise NothingCollectedError(
             f"nothing collected yet in {project.root}: run `learnplace run`"
         )
-    return project.store_path
+    return project.store_location

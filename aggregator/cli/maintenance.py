@@ -49,4 +49,4 @@ def prune(app: Application, age: str) -> None:
 def reindex(app: Application) -> None:
     """Rebuild the search index from the store (searches keep working meanwhile)."""
     count = app.reindex()
-    echo(f"Indexed {count} items into {app.project.index_dir}.")
+    echo(f"Indexed {count} items into {app.project.index_shown}.")

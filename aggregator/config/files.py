@@ -44,6 +44,9 @@ SETTINGS_KEYS = (
 )
 SOURCE_KEYS = ("name", "url", "kind", "tags", "type", "scrape", "timezone")
 SCRAPE_KEYS = ("item", "title", "link", "date", "summary", "start", "end", "location")
+STORE_KEYS = ("url",)
+DATABASE_URL_ENV = "LEARNPLACE_DATABASE_URL"
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
 SMTP_KEYS = ("host", "port", "starttls", "user", "password_env", "from", "timeout")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROFILE_KEYS = (
@@ -222,8 +225,9 @@ def parse_config(text: str, path: Path) -> Config:
 
 def _config(path: Path, text: str, data: dict[str, Any]) -> Config:
     check = _Checker(path, text)
-    check.known_keys(data, ("settings", "source", "smtp", "teams"))
+    check.known_keys(data, ("settings", "source", "smtp", "teams", "store"))
     settings = _settings(check, data.get("settings", {}))
+    store_url = _store_url(check, data["store"]) if "store" in data else None
     smtp = _smtp(check, data["smtp"]) if "smtp" in data else None
     teams = _teams(check, data.get("teams", {}))
     raw_sources = data.get("source", [])
@@ -237,7 +241,32 @@ def _config(path: Path, text: str, data: dict[str, Any]) -> Config:
             raise check.fail(f"duplicate of source #{seen[source.url] + 1}", "url", "source", n)
         seen[source.url] = n
         sources.append(source)
-    return Config(path=str(path), settings=settings, sources=tuple(sources), smtp=smtp, teams=teams)
+    return Config(
+        path=str(path),
+        settings=settings,
+        sources=tuple(sources),
+        smtp=smtp,
+        teams=teams,
+        store_url=store_url,
+    )
+
+
+def _store_url(check: _Checker, raw: Any) -> str:
+    """``[store] url``: the PostgreSQL database a project keeps its state in (issue 19)."""
+    t = "store"
+    if not isinstance(raw, dict):
+        raise check.fail('expected a [store] table: url = "postgresql://..."', t)
+    check.known_keys(raw, STORE_KEYS, t)
+    url = check.typed(raw, "url", str, None, t)
+    if url is None:
+        raise check.fail('[store] needs url = "postgresql://user@host/database"', t, t)
+    if not url.startswith(DATABASE_URL_SCHEMES):
+        raise check.fail(
+            f"expected a postgresql:// URL (SQLite needs no [store] table), got {url[:40]!r}",
+            f"{t}.url",
+            t,
+        )
+    return str(check.one_line(url, f"{t}.url", t))
 
 
 def _smtp(check: _Checker, raw: Any) -> SmtpSettings:

@@ -458,7 +458,7 @@ class SearchRun:
             )
             weights = postings.weights[np.searchsorted(postings.ids, docs)]
             scores.append(self._scores(term, docs, weights))
-        return _tree_sum(scores)
+        return tree_sum(scores)
 
     def near(self, pair: Near, within: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The documents of ``within`` holding ``pair``, and its BM25 score in each.
@@ -527,12 +527,12 @@ def near(run: SearchRun, pair: Near, within: np.ndarray) -> tuple[np.ndarray, np
         raise ValueError(f"{pair}: proximity needs a positional field") from None
 
 
-def _tree_sum(scores: list[np.ndarray]) -> np.ndarray:
+def tree_sum(scores: list[np.ndarray]) -> np.ndarray:
     """Scores added up in the order of Whoosh's ``make_binary_tree``."""
     if len(scores) == 1:
         return scores[0]
     half = len(scores) // 2
-    return _tree_sum(scores[:half]) + _tree_sum(scores[half:])
+    return tree_sum(scores[:half]) + tree_sum(scores[half:])
 
 
 def _position_keys(word: _Word, docs: np.ndarray) -> np.ndarray:

@@ -173,6 +173,11 @@ class WhooshIndex:
         self._forget_searcher()
         self._parser = parser()
 
+    @property
+    def location(self) -> str:
+        """The folder: what :func:`aggregator.search.open_index` takes to open it again."""
+        return str(self.path)
+
     @classmethod
     def open(cls, path: Path, *, recreate_if_stale: bool = False) -> Self:
         """Open the index at ``path``, creating the directory and an empty index if missing.

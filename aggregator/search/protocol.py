@@ -9,9 +9,11 @@ crossing this seam is a value of this module, of :mod:`aggregator.search.query`
 or of :mod:`aggregator.models`, so a backend other than Whoosh (PostgreSQL's
 full-text search, say) implements it without importing Whoosh.
 
-Two backends implement it: :class:`aggregator.search.index.WhooshIndex`, the
-one Learnplace runs, and :class:`aggregator.search.reference.ReferenceIndex`,
-built on Whoosh's public API alone, which the tests hold the first one to.
+Three backends implement it: :class:`aggregator.search.index.WhooshIndex`, the
+one Learnplace runs on one machine; :class:`aggregator.search.postgres.PostgresIndex`,
+in the PostgreSQL database a cluster of machines shares; and
+:class:`aggregator.search.reference.ReferenceIndex`, built on Whoosh's public API alone,
+which the tests hold the first one to.
 """
 
 from __future__ import annotations
@@ -101,6 +103,12 @@ class SearchIndex(Protocol):
     (a query that cannot be understood as its
     :class:`~aggregator.errors.QuerySyntaxError`), never as the library's own.
     """
+
+    @property
+    def location(self) -> str:
+        """What :func:`aggregator.search.open_index` takes to open this index again (from a
+        ranking worker): a folder's path, or a database URL."""
+        ...
 
     @classmethod
     def open(cls, path: Path, *, recreate_if_stale: bool = False) -> Self:

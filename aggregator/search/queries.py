@@ -10,7 +10,7 @@ says why. :func:`to_whoosh` turns the neutral queries of
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 
 from whoosh import query
@@ -154,29 +154,41 @@ def suggestion(searcher: Searcher, text: str) -> str | None:
     """The query with unknown words replaced by the closest title words Whoosh knows."""
     corrector = searcher.corrector("title")
     reader = searcher.reader()
+
+    def known(stems: list[str]) -> bool:
+        return any(reader.doc_frequency(name, stem) for stem in stems for name in TEXT_FIELDS)
+
+    def closest(word: str) -> str | None:
+        found = corrector.suggest(word, limit=1, maxdist=2, prefix=1)
+        return str(found[0]) if found else None
+
+    return corrected(text, known, closest)
+
+
+def corrected(
+    text: str, known: Callable[[list[str]], bool], closest: Callable[[str], str | None]
+) -> str | None:
+    """``text`` with each unknown word (``known`` of its stems is false) replaced by the
+    ``closest`` title word to it (given lower-cased), within :data:`MAX_SUGGESTED_WORDS`
+    tries; None when nothing changed. Each backend says what it knows and how it looks."""
     analyzer = SCHEMA["title"].analyzer
-
-    def known(word: str) -> bool:
-        stems = [token.text for token in analyzer(word)]
-        return not stems or any(
-            reader.doc_frequency(name, stem) for stem in stems for name in TEXT_FIELDS
-        )
-
     tries = 0
 
     def correct(match: re.Match[str]) -> str:
         nonlocal tries
         word = match.group(1)
-        if len(word) > SUGGESTED_WORD_CHARS or word in _OPERATORS or known(word):
+        if len(word) > SUGGESTED_WORD_CHARS or word in _OPERATORS:
+            return word
+        stems = [token.text for token in analyzer(word)]
+        if not stems or known(stems):
             return word
         tries += 1
         if tries > MAX_SUGGESTED_WORDS:  # each costs a walk of the title words
             return word
-        found = corrector.suggest(word.lower(), limit=1, maxdist=2, prefix=1)
-        return found[0] if found else word
+        return closest(word.lower()) or word
 
-    corrected = _WORD.sub(correct, text)
-    return corrected if corrected != text else None
+    fixed = _WORD.sub(correct, text)
+    return fixed if fixed != text else None
 
 
 def filter_query(filters: SearchFilters) -> query.Query | None:

@@ -77,6 +77,11 @@ class ReferenceIndex:
         self.path = path
         self._parser = parser()
 
+    @property
+    def location(self) -> str:
+        """The folder: what :func:`aggregator.search.open_index` takes to open it again."""
+        return str(self.path)
+
     @classmethod
     def open(cls, path: Path, *, recreate_if_stale: bool = False) -> Self:
         path = Path(path)

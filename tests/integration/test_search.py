@@ -1,4 +1,6 @@
-"""Search on a real index: filters, facets, date sort, suggestions, highlights, profiles."""
+"""Search on a real index: filters, facets, date sort, suggestions, highlights, profiles.
+
+The tests taking ``index`` run on both backends: a Whoosh folder and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 
 from aggregator.models import Profile
 from aggregator.rank import personalize, plan, profile_queries
-from aggregator.search import SearchFilters, WhooshIndex, highlight
+from aggregator.search import SearchFilters, SearchIndex, WhooshIndex, highlight, open_index
 from aggregator.search.engine import matching_docs
 from tests.integration.test_index import NOW, item
 
@@ -24,8 +26,8 @@ ITEMS = [
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[WhooshIndex]:
-    with WhooshIndex.open(tmp_path / "index") as opened:
+def index(index_location: str) -> Iterator[SearchIndex]:
+    with open_index(index_location) as opened:
         opened.add(ITEMS)
         yield opened
 
@@ -34,7 +36,7 @@ def ids(page) -> list[int]:
     return [hit.item_id for hit in page.hits]
 
 
-def test_filters_narrow_without_changing_scores(index: WhooshIndex) -> None:
+def test_filters_narrow_without_changing_scores(index: SearchIndex) -> None:
     plain = {hit.item_id: hit.score for hit in index.search("python").hits}
     assert set(plain) == {1, 2, 3, 4, 5}
     courses = index.search("python", filters=SearchFilters(types=("course",)))
@@ -50,14 +52,14 @@ def test_filters_narrow_without_changing_scores(index: WhooshIndex) -> None:
     assert index.search("").hits == ()
 
 
-def test_facets_count_every_match_by_type_and_source(index: WhooshIndex) -> None:
+def test_facets_count_every_match_by_type_and_source(index: SearchIndex) -> None:
     page = index.search("python", limit=1, facets=True)
     assert len(page.hits) == 1 and page.total == 5
     assert page.facets["type"] == {"article": 2, "course": 1, "event": 1, "podcast": 1}
     assert page.facets["source"] == {"Example Blog": 3, "Ads Inc": 1, "Test Weekly": 1}
 
 
-def test_date_sort_and_pagination(index: WhooshIndex) -> None:
+def test_date_sort_and_pagination(index: SearchIndex) -> None:
     newest = ids(index.search("python", sort="date", limit=10))
     assert newest[-1] == 3  # the 40-day-old item comes last
     assert ids(index.search("python", sort="date", limit=2, offset=2)) == newest[2:4]
@@ -65,7 +67,7 @@ def test_date_sort_and_pagination(index: WhooshIndex) -> None:
         index.search("python", sort="random")
 
 
-def test_did_you_mean_when_nothing_matches(index: WhooshIndex) -> None:
+def test_did_you_mean_when_nothing_matches(index: SearchIndex) -> None:
     page = index.search("pyhton AND onbording")
     assert page.hits == () and page.suggestion == "python AND onboarding"
     assert index.search("python").suggestion is None
@@ -85,7 +87,7 @@ def test_highlight_marks_stemmed_matches_and_cuts_around_the_first() -> None:
     assert sum(len(text) for text, _ in pieces) <= 62
 
 
-def test_profile_ranking_reorders_and_drops_exclusions(index: WhooshIndex) -> None:
+def test_profile_ranking_reorders_and_drops_exclusions(index: SearchIndex) -> None:
     profile = Profile(
         name="ana",
         display_name="Ana",

@@ -1,4 +1,5 @@
-"""The SQLite store against real database files under tmp_path."""
+"""The store against real databases: SQLite files under tmp_path, and PostgreSQL databases
+(every test taking ``store`` or ``store_location`` runs on both backends)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ import pytest
 from aggregator.errors import StoreError, StoreVersionError, UnknownSourceError
 from aggregator.fetch.schedule import decide
 from aggregator.models import Details, Entry, FetchResult, Item, Pick, Source, SourceState
-from aggregator.store import MIGRATIONS, SCHEMA_VERSION, AddResult, FetchRecord, SqliteStore, Store
+from aggregator.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    AddResult,
+    FetchRecord,
+    SqliteStore,
+    Store,
+    open_store,
+)
+from aggregator.store.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
 from aggregator.store.sqlite import schema as store_schema
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
@@ -22,8 +32,8 @@ NEWS = Source(url="https://news.example/rss", name="Example News", kind="news")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with SqliteStore(tmp_path / "learnplace.db") as opened:
+def store(store_location: str) -> Iterator[Store]:
+    with open_store(store_location) as opened:
         opened.sync_sources([BLOG, NEWS])
         yield opened
 
@@ -42,12 +52,13 @@ def entry(guid: str, **overrides: object) -> Entry:
     return Entry(**fields)  # type: ignore[arg-type]
 
 
-def item_sources(path: Path) -> list[tuple[int, str]]:
-    with sqlite3.connect(path) as db:
-        return db.execute(
-            "SELECT x.item_id, s.url FROM item_sources x JOIN sources s ON s.id = x.source_id "
-            "ORDER BY x.item_id, s.url"
-        ).fetchall()
+def item_sources(store: Store) -> list[tuple[int, str]]:
+    """Which sources each item has, read past the protocol (either backend's connection)."""
+    rows = store._db.execute(  # type: ignore[attr-defined]
+        "SELECT x.item_id, s.url FROM item_sources x JOIN sources s ON s.id = x.source_id "
+        "ORDER BY x.item_id, s.url"
+    )
+    return [(row[0], row[1]) for row in rows]
 
 
 def test_new_store_has_current_schema_and_wal(tmp_path: Path) -> None:
@@ -75,9 +86,9 @@ def test_version_1_store_is_upgraded_in_place_and_gains_feedback(tmp_path: Path)
         assert store.feedback("ada") == {}
 
 
-def test_feedback_is_stored_replaced_and_cleared(tmp_path: Path) -> None:
+def test_feedback_is_stored_replaced_and_cleared(store_location: str) -> None:
     now = datetime(2026, 11, 30, tzinfo=UTC)
-    with SqliteStore(tmp_path / "s.db") as store:
+    with open_store(store_location) as store:
         store.sync_sources([Source(url="https://a.example/feed", name="A")])
         entry = Entry(guid="g1", url="https://a.example/1?utm_source=x", title="One")
         [item_id] = store.add_entries("https://a.example/feed", [entry], now).new_ids
@@ -92,13 +103,13 @@ def test_feedback_is_stored_replaced_and_cleared(tmp_path: Path) -> None:
         assert store.feedback("ada") == {}
 
 
-def test_reopening_keeps_data_and_version(tmp_path: Path) -> None:
-    path = tmp_path / "again.db"
-    with SqliteStore(path) as store:
+def test_reopening_keeps_data_and_version(store_location: str, backend: str) -> None:
+    with open_store(store_location) as store:
         store.sync_sources([BLOG])
         store.add_entries(BLOG.url, [entry("a")], NOW)
-    with SqliteStore(path) as store:
-        assert store.schema_version == SCHEMA_VERSION
+    with open_store(store_location) as store:
+        version = SCHEMA_VERSION if backend == "sqlite" else POSTGRES_SCHEMA_VERSION
+        assert store.schema_version == version
         assert store.item_count() == 1
 
 
@@ -134,9 +145,8 @@ def record(store: Store, result: FetchResult, now: datetime) -> None:
     store.record_fetches([FetchRecord(BLOG.url, result, state)], now)
 
 
-def test_schedule_state_round_trips_and_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with SqliteStore(path) as store:
+def test_schedule_state_round_trips_and_survives_reopening(store_location: str) -> None:
+    with open_store(store_location) as store:
         store.sync_sources([BLOG])
         assert store.source_state(BLOG.url) == SourceState(fetch_url=BLOG.url)
         moved = FetchResult(BLOG.url, NEWS.url, 200, b"<rss/>", redirects=((301, NEWS.url),))
@@ -145,7 +155,7 @@ def test_schedule_state_round_trips_and_survives_reopening(tmp_path: Path) -> No
         record(store, gone, NOW)
         problems = FetchRecord(BLOG.url, gone, store.source_state(BLOG.url), ("bozo: bad &",))
         store.record_fetches([problems], NOW)
-    with SqliteStore(path) as store:
+    with open_store(store_location) as store:
         state = store.source_state(BLOG.url)
         status = store.source_statuses()[0]
     assert state.fetch_url == NEWS.url and state.moved_from == BLOG.url
@@ -276,12 +286,12 @@ def test_syndicated_copy_is_one_item_with_two_sources(store: Store, tmp_path: Pa
     added = store.add_entries(NEWS.url, [copy], NOW)
     assert added == AddResult([], [])
     assert store.item_count() == 1
-    assert item_sources(tmp_path / "learnplace.db") == [(item_id, BLOG.url), (item_id, NEWS.url)]
+    assert item_sources(store) == [(item_id, BLOG.url), (item_id, NEWS.url)]
     item = store.items([item_id])[item_id]
     assert (item.source_url, item.title) == (BLOG.url, "Post orig")
     # Seen again on the next fetch: still one item, one link.
     assert store.add_entries(NEWS.url, [copy], NOW) == AddResult([], [])
-    assert len(item_sources(tmp_path / "learnplace.db")) == 2
+    assert len(item_sources(store)) == 2
     counts = {s.url: s.items for s in store.source_statuses()}
     assert counts == {BLOG.url: 1, NEWS.url: 1}
 
@@ -356,7 +366,7 @@ def test_same_title_on_the_same_day_is_one_story_from_two_sources(
         published=NOW - timedelta(hours=20),
     )
     assert store.add_entries(NEWS.url, [copy], NOW) == AddResult([], [])
-    assert item_sources(tmp_path / "learnplace.db") == [(item_id, BLOG.url), (item_id, NEWS.url)]
+    assert item_sources(store) == [(item_id, BLOG.url), (item_id, NEWS.url)]
 
 
 @pytest.mark.parametrize(
@@ -437,7 +447,7 @@ def test_add_feeds_stores_many_feeds_in_one_call(store: Store, tmp_path: Path) -
     result = store.add_feeds([(BLOG.url, [entry("a"), entry("b")]), (NEWS.url, [copy])], NOW)
     assert len(result.new_ids) == 2 and store.item_count() == 2
     first = result.new_ids[0]
-    assert item_sources(tmp_path / "learnplace.db") == [
+    assert item_sources(store) == [
         (first, BLOG.url),
         (first, NEWS.url),
         (result.new_ids[1], BLOG.url),
@@ -471,7 +481,7 @@ def test_a_feed_is_stored_as_entry_by_entry_would(store: Store, tmp_path: Path) 
     changed = store.add_entries(BLOG.url, [entry("kept"), entry("edited", title="New")], NOW)
     assert changed.new_ids == [] and len(changed.updated_ids) == 1
     assert store.item_count() == 7
-    links = item_sources(tmp_path / "learnplace.db")
+    links = item_sources(store)
     assert len(links) == 9  # seven items, two of them also from NEWS
 
 

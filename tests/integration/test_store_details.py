@@ -10,7 +10,7 @@ import pytest
 
 from aggregator.errors import UnknownItemError
 from aggregator.models import Details, Entry, Pick, Source
-from aggregator.store import MIGRATIONS, SCHEMA_VERSION, SqliteStore
+from aggregator.store import MIGRATIONS, SCHEMA_VERSION, SqliteStore, open_store
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 EVENTS = Source(url="https://events.example/rss", name="Events", kind="events")
@@ -37,8 +37,8 @@ def entry(guid: str, **overrides: object) -> Entry:
     return Entry(**values)  # type: ignore[arg-type]
 
 
-def test_details_round_trip_and_change_marks_item_updated(tmp_path: Path) -> None:
-    with SqliteStore(tmp_path / "s.db") as store:
+def test_details_round_trip_and_change_marks_item_updated(store_location: str) -> None:
+    with open_store(store_location) as store:
         store.sync_sources([EVENTS])
         added = store.add_entries(EVENTS.url, [entry("a")], NOW)
         item = store.items(added.new_ids)[added.new_ids[0]]
@@ -49,8 +49,8 @@ def test_details_round_trip_and_change_marks_item_updated(tmp_path: Path) -> Non
         assert store.items(added.new_ids)[added.new_ids[0]].details == moved
 
 
-def test_type_override_survives_refetch_and_can_be_undone(tmp_path: Path) -> None:
-    with SqliteStore(tmp_path / "s.db") as store:
+def test_type_override_survives_refetch_and_can_be_undone(store_location: str) -> None:
+    with open_store(store_location) as store:
         store.sync_sources([EVENTS])
         (item_id,) = store.add_entries(EVENTS.url, [entry("a")], NOW).new_ids
         store.set_item_type(item_id, "course")
@@ -64,9 +64,9 @@ def test_type_override_survives_refetch_and_can_be_undone(tmp_path: Path) -> Non
             store.set_item_type(item_id + 100, "course")
 
 
-def test_upcoming_events_are_not_counted_as_sent(tmp_path: Path) -> None:
+def test_upcoming_events_are_not_counted_as_sent(store_location: str) -> None:
     day = date(2026, 11, 30)
-    with SqliteStore(tmp_path / "s.db") as store:
+    with open_store(store_location) as store:
         store.sync_sources([EVENTS])
         ids = store.add_entries(EVENTS.url, [entry("a"), entry("b")], NOW).new_ids
         items = store.items(ids)
@@ -107,8 +107,8 @@ def test_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("ref", ["99999999999999999999999", "9223372036854775808", "²", "1" * 5000])
-def test_an_id_sqlite_cannot_hold_names_no_item(tmp_path: Path, ref: str) -> None:
-    with SqliteStore(tmp_path / "s.sqlite3") as store:
+def test_an_id_sqlite_cannot_hold_names_no_item(store_location: str, ref: str) -> None:
+    with open_store(store_location) as store:
         store.sync_sources([EVENTS])
         store.add_entries(EVENTS.url, [entry("a")], NOW)
         assert store.find_item(ref) is None

@@ -11,3 +11,28 @@
 Each domain is a mixin over :class:`~.base.Connection`; :mod:`aggregator.store.sqlite` and
 :mod:`aggregator.store.postgres` compose them with their own connection and migrations.
 """
+
+from aggregator.store.sql.digests import DigestsMixin
+from aggregator.store.sql.entries import EntriesMixin
+from aggregator.store.sql.feedback import FeedbackMixin
+from aggregator.store.sql.index_queue import IndexQueueMixin
+from aggregator.store.sql.items import ItemsMixin
+from aggregator.store.sql.mailings import MailingsMixin
+from aggregator.store.sql.shares import SharesMixin
+from aggregator.store.sql.sources import SourcesMixin
+
+__all__ = ["Domains"]
+
+
+class Domains(
+    SourcesMixin,
+    EntriesMixin,
+    ItemsMixin,
+    IndexQueueMixin,
+    DigestsMixin,
+    FeedbackMixin,
+    SharesMixin,
+    MailingsMixin,
+):
+    """Every domain of the :class:`~aggregator.store.Store` protocol, over a backend's
+    connection: a backend's store is this and its :class:`~.base.Connection` subclass."""

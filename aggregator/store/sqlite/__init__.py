@@ -9,29 +9,12 @@ never half of a fetch or half of a digest.
 
 from __future__ import annotations
 
-from aggregator.store.sql.digests import DigestsMixin
-from aggregator.store.sql.entries import EntriesMixin
-from aggregator.store.sql.feedback import FeedbackMixin
-from aggregator.store.sql.index_queue import IndexQueueMixin
-from aggregator.store.sql.items import ItemsMixin
-from aggregator.store.sql.mailings import MailingsMixin
-from aggregator.store.sql.shares import SharesMixin
-from aggregator.store.sql.sources import SourcesMixin
+from aggregator.store.sql import Domains
 from aggregator.store.sqlite.connection import BUSY_TIMEOUT_MS, Connection
 from aggregator.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "SCHEMA_VERSION", "SqliteStore"]
 
 
-class SqliteStore(
-    SourcesMixin,
-    EntriesMixin,
-    ItemsMixin,
-    IndexQueueMixin,
-    DigestsMixin,
-    FeedbackMixin,
-    SharesMixin,
-    MailingsMixin,
-    Connection,
-):
+class SqliteStore(Domains, Connection):
     """:class:`aggregator.store.Store` over one SQLite file (see :mod:`.connection`)."""
