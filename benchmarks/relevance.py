@@ -4,6 +4,8 @@
     python benchmarks/relevance.py --all        every set in benchmarks/data/relevance/
     python benchmarks/relevance.py --cross      leave-one-set-out for the tuned constants
     python benchmarks/relevance.py --feedback   what "more"/"less" judgements teach
+    python benchmarks/relevance.py --backend postgres   every set on the PostgreSQL search
+                                                backend beside the Whoosh one, in one run
 
 A set directory holds ``items.jsonl`` (id, title, summary, url, published,
 source), ``profiles.json`` (name, about, interests phrase -> weight,
@@ -33,6 +35,7 @@ ranking without the judgements, both against the relevant items not shown.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import itertools
 import json
@@ -472,6 +475,43 @@ def feedback(paths: Sequence[Path]) -> None:
             print(f"{labeled.name:<16} {judged:6.3f} {unjudged:8.3f} {judged / unjudged:6.3f}")
 
 
+def postgres_beside_whoosh(paths: Sequence[Path]) -> None:
+    """Every set ranked through the PostgreSQL backend and through Whoosh, in one run.
+
+    The database is a throwaway cluster (tests/postgres.py) unless LEARNPLACE_DATABASE_URL
+    names one to create a database per set in (its user must be allowed to).
+    """
+    from aggregator.search.postgres import PostgresIndex
+    from tests import postgres as pg
+
+    with contextlib.ExitStack() as stack:
+        indexed = stack.enter_context(Indexed(paths))
+        cluster = stack.enter_context(pg.cluster())
+        print(f"{'set':<16} {'items':>6} {'whoosh':>7} {'postgres':>9} {'diff':>7} "
+              f"{'rank s':>7} {'pg s':>6} {'index pg s':>10}")  # fmt: skip
+        worst = 0.0
+        for labeled in indexed.sets:
+            started = time.perf_counter()
+            whoosh = Scores.of(ranked(labeled, indexed.indexes[labeled.name]), labeled.qrels)
+            whoosh_s = time.perf_counter() - started
+            url = cluster.database(f"relevance_{labeled.name.replace('-', '_')}")
+            started = time.perf_counter()
+            with PostgresIndex.open(url) as index:
+                index.add(labeled.items)
+                index_s = time.perf_counter() - started
+                started = time.perf_counter()
+                theirs = Scores.of(ranked(labeled, index), labeled.qrels)  # type: ignore[arg-type]
+                pg_s = time.perf_counter() - started
+            diff = theirs.mean_ndcg - whoosh.mean_ndcg
+            worst = max(worst, abs(diff))
+            print(
+                f"{labeled.name:<16} {len(labeled.items):>6} {whoosh.mean_ndcg:7.3f} "
+                f"{theirs.mean_ndcg:9.3f} {diff:+7.3f} {whoosh_s:7.2f} {pg_s:6.2f} {index_s:10.2f}"
+            )
+        verdict = "met" if worst <= 0.01 else "NOT met"
+        print(f"largest |difference| in nDCG@10: {worst:.4f} (target 0.01: {verdict})")
+
+
 def _set_dirs() -> list[Path]:
     return sorted(p for p in SETS_DIR.iterdir() if (p / "qrels.json").exists())
 
@@ -484,7 +524,11 @@ def main() -> None:
     modes.add_argument("--all", action="store_true", help="every set, ranking vs plain")
     modes.add_argument("--cross", action="store_true", help="leave-one-set-out")
     modes.add_argument("--feedback", action="store_true", help="simulated judgements")
+    modes.add_argument("--backend", choices=["postgres"], help="another search backend")
     args = parser.parse_args()
+    if args.backend == "postgres":
+        postgres_beside_whoosh([args.set_dir] if args.set_dir else _set_dirs())
+        return
     run: Callable[[Sequence[Path]], None] | None = (
         all_sets if args.all else cross if args.cross else feedback if args.feedback else None
     )
