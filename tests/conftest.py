@@ -118,10 +118,12 @@ class FeedfarmServer:
 
 
 @contextmanager
-def serve_feedfarm(corpus: Path, **options: object) -> Iterator[FeedfarmServer]:
+def serve_feedfarm(
+    corpus: Path, handler: type[ff_server.Handler] = ff_server.Handler, **options: object
+) -> Iterator[FeedfarmServer]:
     """feedfarm's server for ``corpus`` on 127.0.0.1:0 in a thread; ``options`` override
-    ``FEEDFARM_OPTIONS`` (``latency_ms``, say)."""
-    srv = ff_server.Server(("127.0.0.1", 0), ff_server.Handler)
+    ``FEEDFARM_OPTIONS`` (``latency_ms``, say); ``handler`` may count what it serves."""
+    srv = ff_server.Server(("127.0.0.1", 0), handler)
     srv.base = f"http://127.0.0.1:{srv.server_address[1]}"
     # The same wiring as feedfarm.server.serve(), which blocks and cannot pick port 0 for us.
     srv.opts, srv.stats, srv.rand = FEEDFARM_OPTIONS | options, ff_server.Stats(), random.Random(0)

@@ -22,6 +22,7 @@ import tomlkit
 from aggregator.app.collect import RunSummary
 from aggregator.app.project import Project, Reporter
 from aggregator.app.publish import Mailing, send_one, site_writer, write_team_pages
+from aggregator.app.queue import Cycle, cycle_state, run_worker, start_cycle
 from aggregator.app.run import (
     collected,
     refresh,
@@ -113,6 +114,18 @@ class Application:
         profiles: Sequence[Profile] | None = None,
     ) -> RunSummary:
         return run(self.project, now=now, reporter=reporter, force=force, profiles=profiles)
+
+    def enqueue_run(self, *, now: datetime, force: bool = False) -> Cycle:
+        """Start a cycle of the daily run as jobs for ``learnplace worker`` processes."""
+        return start_cycle(self.project, now, force=force)
+
+    def run_state(self, cycle: int) -> dict[str, object]:
+        """A queued cycle's stage and the states of its jobs' work."""
+        return cycle_state(self.project.store_location, cycle)
+
+    def work(self, *, concurrency: int, stall_seconds: float) -> None:
+        """Run queued jobs until stopped."""
+        run_worker(self.project, concurrency=concurrency, stall_s=stall_seconds)
 
     def refresh(self, *, now: datetime, force: bool = False) -> RunSummary:
         return refresh(self.project, now=now, force=force)

@@ -91,6 +91,31 @@ async def collect(
     writer.flush()
 
 
+async def collect_one(
+    config: Config, store: Store, source: Source, now: datetime, ahead: timedelta, pool: ParsePool
+) -> RunSummary:
+    """One source fetched, parsed in ``pool`` and stored, as :func:`collect` does for each
+    (a queue worker's fetch job); what it did."""
+    summary = RunSummary()
+    state = store.source_state(source.url)
+    item = _Due(source, state)
+    writer = _ResultWriter(store, now, summary)
+    targets = [(state.fetch_url, store.cache_info(source.url, now))]
+    async for result in fetch_many(targets, config.settings):
+        if result.ok and result.content is not None:
+            context = ReadContext(now, ahead, source.timezone or config.settings.timezone)
+            await _parse(pool, writer, item, result, context)
+        else:
+            writer.add(item, result)
+    writer.flush()
+    return summary
+
+
+def due_sources(config: Config, store: Store, now: datetime, force: bool = False) -> list[Source]:
+    """The sources a run at ``now`` fetches (each by its own record: a queue job each)."""
+    return [item.source for item in _due_sources(config, store, now, RunSummary(), force).values()]
+
+
 def _due_sources(
     config: Config, store: Store, now: datetime, summary: RunSummary, force: bool
 ) -> dict[str, _Due]:

@@ -43,27 +43,37 @@ def render_site(
     written = []
     for digest in digests:
         written.append(digest)
-        profile = digest.profile
-        days = store.digest_days(profile.name)
-        colleagues = _colleagues(store, config, profile, digest.day, days)
-        paths = writer.write_digest(digest, days, colleagues)
-        if len(days) > 1 and days[-2] < digest.day:
-            # The previous day's page gains its "next day" link.
-            previous = stored_digest(store, profile, days[-2])
-            writer.write_digest(
-                previous, days, _colleagues(store, config, profile, previous.day, days)
-            )
-        history = [stored_digest(store, profile, day) for day in days[-FEED_DAYS:]]
-        writer.write_feed(profile, history[::-1], now)
-        writer.write_archive(profile, [(day, len(store.digest(profile.name, day))) for day in days])
-        summary.digests.append((profile.name, len(digest.picks), paths[-1]))
-        reporter.advance("render", profile.name)
+        write_person(writer, config, store, digest, now, summary)
+        reporter.advance("render", digest.profile.name)
     for page in write_team_pages(writer, config, profiles, store, now):
         reporter.advance("render", page.stem)
     summary.site_index = writer.write_site_index(
         [(d.profile, len(d.picks)) for d in written], now, teams=list(config.teams)
     )
     reporter.advance("render")
+
+
+def write_person(
+    writer: SiteWriter,
+    config: Config,
+    store: Store,
+    digest: Digest,
+    now: datetime,
+    summary: RunSummary,
+) -> None:
+    """One saved digest's pages, the previous day's "next" link, the person's feed and archive."""
+    profile = digest.profile
+    days = store.digest_days(profile.name)
+    colleagues = _colleagues(store, config, profile, digest.day, days)
+    paths = writer.write_digest(digest, days, colleagues)
+    if len(days) > 1 and days[-2] < digest.day:
+        # The previous day's page gains its "next day" link.
+        previous = stored_digest(store, profile, days[-2])
+        writer.write_digest(previous, days, _colleagues(store, config, profile, previous.day, days))
+    history = [stored_digest(store, profile, day) for day in days[-FEED_DAYS:]]
+    writer.write_feed(profile, history[::-1], now)
+    writer.write_archive(profile, [(day, len(store.digest(profile.name, day))) for day in days])
+    summary.digests.append((profile.name, len(digest.picks), paths[-1]))
 
 
 def write_team_pages(

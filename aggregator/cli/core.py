@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,15 +19,54 @@ from aggregator.cli.terminal import console, echo, json_text, markup, text
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary (for cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--force", is_flag=True, help="Fetch every source now, ignoring backoff.")
+@click.option("--queue", is_flag=True, help="Enqueue the run as jobs for `learnplace worker`.")
+@click.option("--wait", is_flag=True, help="With --queue: wait until the workers finish it.")
 @click.pass_obj
 @friendly_errors
-def run(app: Application, quiet: bool, as_json: bool, force: bool) -> None:
+def run(app: Application, quiet: bool, as_json: bool, force: bool, queue: bool, wait: bool) -> None:
     """Fetch every due source, update the index and write today's digests to output/."""
+    if queue:
+        _enqueue(app, quiet=quiet, as_json=as_json, force=force, wait=wait)
+        return
     with progress_reporter(quiet or as_json) as reporter:
         summary = app.run(now=datetime.now(UTC), reporter=reporter, force=force)
     _report(summary, quiet=quiet, as_json=as_json)
     if summary.sources_ok == 0 and summary.failures:
         sys.exit(2)
+
+
+def _enqueue(app: Application, *, quiet: bool, as_json: bool, force: bool, wait: bool) -> None:
+    cycle = app.enqueue_run(now=datetime.now(UTC), force=force)
+    state = app.run_state(cycle.id)
+    while wait and state["stage"] != "done":
+        time.sleep(WAIT_POLL_S)
+        state = app.run_state(cycle.id)
+    if as_json:
+        echo(json_text({"cycle": cycle.id, "queued": cycle.fetches, **state}))
+    elif not quiet:
+        echo(
+            f"Cycle {cycle.id}: {cycle.fetches} fetches queued ({cycle.skipped} still queued "
+            f"from before); stage {state['stage']}"
+        )
+
+
+WAIT_POLL_S = 0.5
+
+
+@cli.command()
+@click.option("--concurrency", default=8, show_default=True, help="Jobs run at once.")
+@click.option(
+    "--stall-seconds",
+    default=30.0,
+    show_default=True,
+    help="A worker silent this long is taken for dead; its jobs are retried.",
+)
+@click.pass_obj
+@friendly_errors
+def worker(app: Application, concurrency: int, stall_seconds: float) -> None:
+    """Run queued jobs (fetch, index, digests, pages) until stopped: on any machine that
+    reaches the project's PostgreSQL database and has a copy of its folder."""
+    app.work(concurrency=max(1, concurrency), stall_seconds=max(1.0, stall_seconds))
 
 
 @cli.command()

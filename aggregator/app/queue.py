@@ -1,0 +1,421 @@
+"""The daily run as jobs in the database, for any number of ``learnplace worker`` processes.
+
+Miniflux's way of scaling out, on procrastinate's job queue (jobs in the PostgreSQL
+database the store lives in: no broker to run beside it). ``learnplace run --queue``
+starts a *cycle*: it records the due sources (by their ``next_attempt``) in
+``queue_fetches`` and defers one job per source; the jobs' own records move the cycle on::
+
+    fetch (one per due source) ─► index (once) ─► digest (one per person) ─► publish (once)
+
+* At most ``per_host_concurrency`` fetches of one host run at once, across all workers:
+  each fetch job takes one of that many procrastinate *locks* for its host, and jobs
+  sharing a lock run one after another.
+* Nothing is fetched twice in a cycle: a fetch job claims its source (one committed
+  UPDATE) before the request. A job whose worker died is retried (its worker's heartbeat
+  stopped: :func:`_retry_stalled`); finding its source claimed, it does not fetch again
+  but marks it ``interrupted``: the source's schedule is untouched, so the next cycle
+  fetches it.
+* Every job is idempotent: storing a fetch is one transaction, the index job applies
+  the store's index queue (level-triggered), a digest job replaces the person's digest
+  for the day and its pages, the publish job rewrites the team pages and site index.
+  The job that finds its stage's work complete moves the cycle to the next stage and
+  defers its jobs; a retried job does so again (each deferral holds a queueing lock, and
+  a duplicate that gets through only repeats idempotent work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from procrastinate import App, PsycopgConnector
+from procrastinate.exceptions import AlreadyEnqueued
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+from aggregator.app.collect import CALENDAR_REREAD, RunSummary, collect_one, due_sources
+from aggregator.app.project import Project
+from aggregator.app.publish import site_writer, write_person, write_team_pages
+from aggregator.app.run import update_index
+from aggregator.config.files import load_config, load_profiles
+from aggregator.errors import LearnplaceError
+from aggregator.models import UPCOMING_DAYS, local_day
+from aggregator.rank.daily import digest_for
+from aggregator.search import open_index
+from aggregator.store import Store, open_store
+from aggregator.workers import ParsePool, worker_memory
+
+QUEUE = "learnplace"
+STALL_S = 30.0
+"""A worker whose heartbeat is this old is taken for dead, and its jobs are retried."""
+HEARTBEAT_S = 5.0
+
+app = App(connector=PsycopgConnector(), import_paths=["aggregator.app.queue"])
+"""The jobs; opened over a pool of connections to the project's database (:func:`_opened`)."""
+
+
+@contextlib.contextmanager
+def _opened(url: str) -> Iterator[App]:
+    """The app, able to defer jobs and manage its schema from synchronous code."""
+    pool = ConnectionPool(url, kwargs={"autocommit": True}, min_size=1, max_size=2, open=False)
+    pool.open(wait=True, timeout=10)
+    app.open(pool)
+    try:
+        yield app
+    finally:
+        app.close()
+        pool.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    id: int
+    fetches: int
+    skipped: int
+
+
+_ROOT_ENV = "LEARNPLACE_PROJECT"
+
+
+def _project() -> Project:
+    """The worker's project: its folder (feeds.toml, profiles, templates, output)."""
+    project = Project.at(Path(os.environ.get(_ROOT_ENV) or "."))
+    _require_url(project)
+    return project
+
+
+def _host_lock(url: str, slot: int) -> str:
+    parts = urlsplit(url)
+    return f"host:{parts.hostname}:{parts.port or ''}:{slot}"
+
+
+def _ensure_schema(url: str, queued: App) -> None:
+    """procrastinate's tables, made once in the project's database."""
+    with open_store(url) as store:  # our own migrations (queue_cycles, ...) first
+        found = store._db.execute(  # type: ignore[attr-defined]
+            "SELECT to_regclass('procrastinate_jobs') IS NOT NULL"
+        ).fetchone()[0]
+    if not found:
+        queued.schema_manager.apply_schema()
+
+
+def start_cycle(project: Project, now: datetime, *, force: bool = False) -> Cycle:
+    """Record a cycle and defer a fetch job per due source; the workers do the rest."""
+    url = _require_url(project)
+    config = load_config(project.feeds_path)
+    load_profiles(project.profiles_dir)  # a broken profile is refused before any work
+    with _opened(url) as queued:
+        _ensure_schema(url, queued)
+        with open_store(url) as store:
+            store.sync_sources(config.sources)
+            due = due_sources(config, store, now, force)
+            cycle_id = _new_cycle(store, now, [source.url for source in due])
+        per_host: dict[str, int] = {}
+        skipped = 0
+        for source in due:
+            host = _host_lock(source.url, 0)
+            slot = per_host.get(host, 0) % max(1, config.settings.per_host_concurrency)
+            per_host[host] = per_host.get(host, 0) + 1
+            try:
+                fetch.configure(
+                    lock=_host_lock(source.url, slot), queueing_lock=f"fetch:{source.url}"
+                ).defer(cycle=cycle_id, source=source.url)
+            except AlreadyEnqueued:  # still waiting from an earlier cycle: that job serves
+                skipped += 1
+                _set_fetch(url, cycle_id, source.url, "skipped")
+        if not due or skipped == len(due):
+            _advance_sync(url, cycle_id)
+        return Cycle(cycle_id, len(due) - skipped, skipped)
+
+
+def _require_url(project: Project) -> str:
+    if not project.database_url:
+        raise LearnplaceError(
+            f"{project.root}: `--queue` needs a PostgreSQL store: set [store] url in "
+            "feeds.toml or LEARNPLACE_DATABASE_URL"
+        )
+    return project.database_url
+
+
+def _db(store: Store) -> Any:
+    """The store's connection, for the queue's own tables (kept beside the store's)."""
+    return store._db  # type: ignore[attr-defined]
+
+
+def _new_cycle(store: Store, now: datetime, urls: list[str]) -> int:
+    db = _db(store)
+    started = datetime.now(UTC).isoformat(timespec="microseconds")
+    row = db.execute(
+        "INSERT INTO queue_cycles (started_at, now, stage) VALUES (?, ?, 'fetch') RETURNING id",
+        (started, now.astimezone(UTC).isoformat(timespec="microseconds")),
+    ).fetchone()
+    cycle_id = int(row[0])
+    db.executemany(
+        "INSERT INTO queue_fetches (cycle_id, source_url) VALUES (?, ?)",
+        [(cycle_id, source_url) for source_url in urls],
+    )
+    return cycle_id
+
+
+def _set_fetch(url: str, cycle_id: int, source_url: str, state: str) -> None:
+    with open_store(url) as store:
+        _db(store).execute(
+            "UPDATE queue_fetches SET state = ? WHERE cycle_id = ? AND source_url = ?",
+            (state, cycle_id, source_url),
+        )
+
+
+def cycle_state(url: str, cycle_id: int) -> dict[str, object]:
+    """A cycle's stage and how many of its fetches and digests are in each state."""
+    with open_store(url, read_only=True) as store:
+        db = _db(store)
+        row = db.execute("SELECT stage FROM queue_cycles WHERE id = ?", (cycle_id,)).fetchone()
+        fetches = dict(
+            db.execute(
+                "SELECT state, COUNT(*) FROM queue_fetches WHERE cycle_id = ? GROUP BY state",
+                (cycle_id,),
+            ).fetchall()
+        )
+        digests = dict(
+            db.execute(
+                "SELECT state, COUNT(*) FROM queue_digests WHERE cycle_id = ? GROUP BY state",
+                (cycle_id,),
+            ).fetchall()
+        )
+    return {"stage": None if row is None else row[0], "fetches": fetches, "digests": digests}
+
+
+# The jobs. Each opens what it needs: a worker runs several at once, in threads.
+
+
+@dataclass
+class _Cycle:
+    now: datetime
+    stage: str
+
+
+def _cycle(store: Store, cycle_id: int) -> _Cycle:
+    row = (
+        _db(store)
+        .execute("SELECT now, stage FROM queue_cycles WHERE id = ?", (cycle_id,))
+        .fetchone()
+    )
+    return _Cycle(datetime.fromisoformat(row[0]), str(row[1]))
+
+
+_pool: ParsePool | None = None
+
+
+def _parse_pool(project: Project) -> ParsePool:
+    global _pool
+    if _pool is None:
+        settings = load_config(project.feeds_path).settings
+        _pool = ParsePool(memory_limit=worker_memory(settings.max_body_bytes)).__enter__()
+    return _pool
+
+
+@app.task(name="learnplace.fetch", queue=QUEUE, pass_context=False)
+async def fetch(cycle: int, source: str) -> None:
+    """Claim, fetch, parse and store one source of a cycle; then move the cycle on."""
+    project = _project()
+    url = project.store_location
+    claimed = await asyncio.to_thread(_claim, url, cycle, source)
+    if claimed is not None:
+        config = load_config(project.feeds_path)
+        listed = {item.url: item for item in config.sources}
+        with open_store(url) as store:
+            now = _cycle(store, cycle).now
+            ahead = timedelta(days=UPCOMING_DAYS) + CALENDAR_REREAD
+            if source in listed:
+                await collect_one(config, store, listed[source], now, ahead, _parse_pool(project))
+            _db(store).execute(
+                "UPDATE queue_fetches SET state = 'done' WHERE cycle_id = ? AND source_url = ?",
+                (cycle, source),
+            )
+    await _advance(url, cycle)
+
+
+def _claim(url: str, cycle: int, source: str) -> bool | None:
+    """True once the source is ours to fetch; None when a worker claimed it before (it
+    died, and this is the retry): the source is marked interrupted and not fetched again."""
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    with open_store(url) as store:
+        db = _db(store)
+        won = db.execute(
+            "UPDATE queue_fetches SET state = 'claimed', claimed_at = ?, worker = ?"
+            " WHERE cycle_id = ? AND source_url = ? AND state = 'queued' RETURNING 1",
+            (datetime.now(UTC).isoformat(), worker, cycle, source),
+        ).fetchone()
+        if won is None:
+            db.execute(
+                "UPDATE queue_fetches SET state = 'interrupted'"
+                " WHERE cycle_id = ? AND source_url = ? AND state = 'claimed'",
+                (cycle, source),
+            )
+            return None
+    return True
+
+
+def _next_stage(url: str, cycle: int) -> str:
+    """Move the cycle past a stage whose work is complete; the stage it is at then."""
+    with open_store(url) as store:
+        db = _db(store)
+        db.execute(
+            "UPDATE queue_cycles SET stage = 'index' WHERE id = ? AND stage = 'fetch'"
+            " AND NOT EXISTS (SELECT 1 FROM queue_fetches WHERE cycle_id = ?"
+            " AND state IN ('queued', 'claimed'))",
+            (cycle, cycle),
+        )
+        db.execute(
+            "UPDATE queue_cycles SET stage = 'publish' WHERE id = ? AND stage = 'digest'"
+            " AND NOT EXISTS (SELECT 1 FROM queue_digests WHERE cycle_id = ?"
+            " AND state != 'done')",
+            (cycle, cycle),
+        )
+        return _cycle(store, cycle).stage
+
+
+async def _advance(url: str, cycle: int) -> None:
+    """Defer the jobs of the stage the cycle is at (a queueing lock keeps one of each)."""
+    stage = await asyncio.to_thread(_next_stage, url, cycle)
+    jobs = {"index": index, "publish": publish}
+    job = jobs.get(stage)
+    if job is None:
+        return
+    with contextlib.suppress(AlreadyEnqueued):
+        await job.configure(queueing_lock=f"{stage}:{cycle}", lock=stage).defer_async(cycle=cycle)
+
+
+def _advance_sync(url: str, cycle: int) -> None:
+    """:func:`_advance` for a cycle with nothing to fetch, from the enqueuing command."""
+    if _next_stage(url, cycle) == "index":
+        with contextlib.suppress(AlreadyEnqueued):
+            index.configure(queueing_lock=f"index:{cycle}", lock="index").defer(cycle=cycle)
+
+
+@app.task(name="learnplace.index", queue=QUEUE, pass_context=False)
+async def index(cycle: int) -> None:
+    """Bring the search index up to the store, then defer a digest job per person."""
+    project = _project()
+    people = await asyncio.to_thread(_index, project, cycle)
+    for person in people:
+        with contextlib.suppress(AlreadyEnqueued):
+            await digest.configure(queueing_lock=f"digest:{cycle}:{person}").defer_async(
+                cycle=cycle, person=person
+            )
+    if not people:
+        await _advance(project.store_location, cycle)
+
+
+def _index(project: Project, cycle: int) -> list[str]:
+    url = project.store_location
+    names = [profile.name for profile in load_profiles(project.profiles_dir)]
+    with open_store(url) as store:
+        with open_index(project.index_location, recreate_if_stale=True) as found:
+            update_index(store, found)
+        db = _db(store)
+        db.executemany(
+            "INSERT INTO queue_digests (cycle_id, person) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(cycle, name) for name in names],
+        )
+        db.execute(
+            "UPDATE queue_cycles SET stage = 'digest', people = ? WHERE id = ? AND stage = 'index'",
+            (len(names), cycle),
+        )
+        rows = db.execute(
+            "SELECT person FROM queue_digests WHERE cycle_id = ? AND state != 'done'", (cycle,)
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+@app.task(name="learnplace.digest", queue=QUEUE, pass_context=False)
+async def digest(cycle: int, person: str) -> None:
+    """Rank one person's digest, save it and write their pages."""
+    project = _project()
+    await asyncio.to_thread(_digest, project, cycle, person)
+    await _advance(project.store_location, cycle)
+
+
+def _digest(project: Project, cycle: int, person: str) -> None:
+    config = load_config(project.feeds_path)
+    by_name = {profile.name: profile for profile in load_profiles(project.profiles_dir)}
+    with open_store(project.store_location) as store:
+        now = _cycle(store, cycle).now
+        profile = by_name.get(person)
+        if profile is not None:
+            with open_index(project.index_location) as found:
+                chosen = digest_for(store, found, profile, now)
+            store.save_digest(person, local_day(now), chosen.picks, chosen.upcoming)
+            writer = site_writer(project, config)
+            writer.write_assets()
+            write_person(writer, config, store, chosen, now, RunSummary())
+        _db(store).execute(
+            "UPDATE queue_digests SET state = 'done' WHERE cycle_id = ? AND person = ?",
+            (cycle, person),
+        )
+
+
+@app.task(name="learnplace.publish", queue=QUEUE, pass_context=False)
+async def publish(cycle: int) -> None:
+    """The team pages and the site index over every digest of the cycle; the cycle ends."""
+    await asyncio.to_thread(_publish, _project(), cycle)
+
+
+def _publish(project: Project, cycle: int) -> None:
+    config = load_config(project.feeds_path)
+    profiles = load_profiles(project.profiles_dir)
+    with open_store(project.store_location) as store:
+        now = _cycle(store, cycle).now
+        writer = site_writer(project, config)
+        write_team_pages(writer, config, profiles, store, now)
+        day = local_day(now)
+        counts = [(profile, len(store.digest(profile.name, day))) for profile in profiles]
+        writer.write_site_index(counts, now, teams=list(config.teams))
+        _db(store).execute(
+            "UPDATE queue_cycles SET stage = 'done', finished_at = ? WHERE id = ?",
+            (datetime.now(UTC).isoformat(), cycle),
+        )
+
+
+async def _retry_stalled(queued: App, stall_s: float) -> None:
+    """Retry the jobs of workers whose heartbeat stopped (killed, or their machine lost)."""
+    while True:
+        await asyncio.sleep(max(1.0, stall_s / 3))
+        for job in await queued.job_manager.get_stalled_jobs(seconds_since_heartbeat=stall_s):
+            with contextlib.suppress(Exception):  # another worker may have retried it first
+                await queued.job_manager.retry_job(job)
+
+
+def run_worker(project: Project, *, concurrency: int, stall_s: float = STALL_S) -> None:
+    """Run jobs until stopped (SIGINT or SIGTERM finish the jobs in hand first)."""
+    url = _require_url(project)
+    os.environ[_ROOT_ENV] = str(project.root)
+    with _opened(url) as queued:
+        _ensure_schema(url, queued)
+
+    async def work() -> None:
+        pool = AsyncConnectionPool(url, kwargs={"autocommit": True}, open=False)
+        await pool.open(wait=True, timeout=10)
+        async with app.open_async(pool):
+            retrying = asyncio.create_task(_retry_stalled(app, stall_s))
+            try:
+                await app.run_worker_async(
+                    queues=[QUEUE],
+                    concurrency=concurrency,
+                    name=f"{socket.gethostname()}:{os.getpid()}",
+                    update_heartbeat_interval=min(HEARTBEAT_S, stall_s / 3),
+                    stalled_worker_timeout=stall_s,
+                    delete_jobs="successful",
+                )
+            finally:
+                retrying.cancel()
+        await pool.close()
+
+    asyncio.run(work())

@@ -1,0 +1,154 @@
+"""The daily run as queued jobs: three ``learnplace worker`` processes over a feedfarm corpus of
+1,000 sources, one killed with SIGKILL in the middle. Every job finishes on the others, no
+source is fetched twice (counted by the feedfarm server), store and index agree, and every
+person's digest is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aggregator.search import open_index
+from aggregator.store import open_store
+from feedfarm import corpus as ff_corpus
+from feedfarm import server as ff_server
+from tests.conftest import FeedfarmServer, serve_feedfarm
+from tests.postgres import Cluster
+
+SOURCES = int(os.environ.get("LEARNPLACE_WORKER_SOURCES", "1000"))
+ITEMS = 5
+PEOPLE = ("ada", "grace", "linus")
+STALL_S = 4.0
+DEADLINE_S = 300
+
+
+def _cli(root: Path, url: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "aggregator", "--project", str(root), *args]
+
+
+FETCHED: Counter[str] = Counter()
+"""Requests per path, counted by the server: feedfarm's own stats count only totals."""
+
+
+class _Counting(ff_server.Handler):
+    def do_GET(self, head: bool = False) -> None:
+        FETCHED[self.path.split("?")[0]] += 1
+        super().do_GET(head)
+
+
+def _env(url: str) -> dict[str, str]:
+    return {**os.environ, "LEARNPLACE_DATABASE_URL": url}
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, FeedfarmServer]]:
+    corpus = tmp_path_factory.mktemp("farm")
+    ff_corpus.build(str(corpus), SOURCES, ITEMS, "19", 0)
+    with serve_feedfarm(corpus, _Counting, latency_ms=20) as server:
+        yield corpus, server
+
+
+def _project(root: Path, corpus: Path, server: FeedfarmServer) -> None:
+    feeds = json.loads((corpus / "feeds.json").read_text(encoding="utf-8"))
+    sources = "".join(
+        f'[[source]]\nname = "{feed["title"]} {n}"\nurl = "{server.url(feed["path"])}"\n'
+        for n, feed in enumerate(feeds)
+    )
+    (root / "feeds.toml").write_text(
+        "[settings]\nallow_private_networks = true\ntimeout = 5\ndeadline = 20\n"
+        f"per_host_concurrency = 4\n\n{sources}",
+        encoding="utf-8",
+    )
+    (root / "profiles").mkdir()
+    for person, interest in zip(PEOPLE, ("python", "security", "data"), strict=True):
+        (root / "profiles" / f"{person}.toml").write_text(
+            f'name = "{person}"\n[interests]\n"{interest}" = 1.0\n', encoding="utf-8"
+        )
+
+
+def test_three_workers_one_killed_finish_every_job_fetching_each_source_once(
+    tmp_path: Path, farm: tuple[Path, FeedfarmServer], postgres: Cluster
+) -> None:
+    corpus, server = farm
+    _project(tmp_path, corpus, server)
+    url = postgres.database("workers")
+    env = _env(url)
+    server.reset()
+    FETCHED.clear()
+    started = time.monotonic()
+    workers = [
+        subprocess.Popen(
+            _cli(tmp_path, url, "worker", "--concurrency", "6", "--stall-seconds", str(STALL_S)),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    try:
+        enqueued = subprocess.run(
+            _cli(tmp_path, url, "run", "--queue", "--json"),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert enqueued.returncode == 0, enqueued.stderr + enqueued.stdout
+        cycle = json.loads(enqueued.stdout)["cycle"]
+        assert json.loads(enqueued.stdout)["queued"] == SOURCES
+        # Kill one worker once a tenth of the sources are fetched: it is mid-run, with
+        # fetches and jobs in hand.
+        while server.stats()["requests"] < SOURCES // 10:
+            assert time.monotonic() - started < DEADLINE_S, "the workers fetch nothing"
+            time.sleep(0.05)
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait()
+        state = _wait_done(tmp_path, url, cycle)
+    finally:
+        for process in workers[1:]:
+            process.send_signal(signal.SIGTERM)
+        for process in workers:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    elapsed = time.monotonic() - started
+    stats = server.stats()
+    print(f"\n{SOURCES} sources, 3 workers (one killed): {elapsed:.1f} s; state {state}")
+    fetches = state["fetches"]
+    assert isinstance(fetches, dict)
+    assert set(fetches) <= {"done", "interrupted"}, fetches
+    assert sum(fetches.values()) == SOURCES
+    assert max(FETCHED.values()) == 1, FETCHED.most_common(3)  # nothing fetched twice
+    done = fetches.get("done", 0)
+    assert done <= len(FETCHED) == stats["requests"] <= SOURCES
+    with open_store(url, read_only=True) as store, open_index(url) as index:
+        assert store.index_queue_size() == 0
+        assert index.ids() == store.item_ids()
+        assert store.item_count() >= (SOURCES - fetches.get("interrupted", 0)) * ITEMS
+        for person in PEOPLE:
+            assert store.digest_days(person), person
+    for person in PEOPLE:
+        assert any((tmp_path / "output" / person).glob("*.html")), person
+    assert (tmp_path / "output" / "index.html").exists()
+
+
+def _wait_done(root: Path, url: str, cycle: int) -> dict[str, object]:
+    from aggregator.app.queue import cycle_state
+
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        state = cycle_state(url, cycle)
+        if state["stage"] == "done":
+            return state
+        time.sleep(0.5)
+    raise AssertionError(f"cycle {cycle} did not finish: {cycle_state(url, cycle)}")
