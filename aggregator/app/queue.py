@@ -401,7 +401,7 @@ def run_worker(project: Project, *, concurrency: int, stall_s: float = STALL_S) 
         _ensure_schema(url, queued)
 
     async def work() -> None:
-        pool = AsyncConnectionPool(url, kwargs={"autocommit": True}, open=False)
+        pool = AsyncConnectionPool(url, open=False)
         await pool.open(wait=True, timeout=10)
         async with app.open_async(pool):
             retrying = asyncio.create_task(_retry_stalled(app, stall_s))

@@ -338,6 +338,8 @@ class PostgresIndex:
     ) -> dict[K, tuple[np.ndarray, np.ndarray]]:
         """Every match of every query published from ``since`` on, read once per window."""
         stats = self._current()
+        if not stats.documents:
+            return dict.fromkeys(queries, (np.zeros(0, np.int64), np.zeros(0)))
         reading = self._windows.get(since)
         if reading is None:
             if len(self._windows) >= RANKING_WINDOWS_MAX:
@@ -364,7 +366,7 @@ class PostgresIndex:
         self, queries: Mapping[K, Scored], hits: Collection[SearchHit]
     ) -> dict[K, dict[int, float]]:
         """Each query's score for each of ``hits`` only, as a search over them scores it."""
-        if not hits:
+        if not hits or not self._current().documents:
             return {key: {} for key in queries}
         ids = sorted({hit.item_id for hit in hits})
         with self._lock:
