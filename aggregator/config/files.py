@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aggregator.errors import ConfigError
 from aggregator.models import (
     ITEM_TYPES,
+    PROFILE_NAME,
     SOURCE_KINDS,
     Config,
     Profile,
@@ -29,8 +30,6 @@ from aggregator.models import (
 from aggregator.parse.scrape import check_selector
 from aggregator.urls import has_hidden_characters
 
-PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-"""A profile id, matched whole (``fullmatch``: ``$`` would let ``"evil\\n"`` through)."""
 SETTINGS_KEYS = (
     "title",
     "contact",
