@@ -1,7 +1,10 @@
-"""The daily run as queued jobs: three ``learnplace worker`` processes over a feedfarm corpus of
-1,000 sources, one killed with SIGKILL in the middle. Every job finishes on the others, no
-source is fetched twice (counted by the feedfarm server), store and index agree, and every
-person's digest is written."""
+"""The daily run as queued jobs: three ``learnplace worker`` processes over a feedfarm corpus,
+one killed with SIGKILL in the middle. Every job finishes on the others, no source is fetched
+twice (counted by the feedfarm server), store and index agree, and every person's
+digest job runs and writes their pages.
+
+The size is LEARNPLACE_WORKER_SOURCES: 200 by default, for CI (22-40 s here, 130 s with the
+machine shared); the 1,000-source case is run by hand with LEARNPLACE_WORKER_SOURCES=1000."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.app.project import Project
 from aggregator.search import open_index
 from aggregator.store import open_store
 from feedfarm import corpus as ff_corpus
@@ -24,7 +28,7 @@ from feedfarm import server as ff_server
 from tests.conftest import FeedfarmServer, serve_feedfarm
 from tests.postgres import Cluster
 
-SOURCES = int(os.environ.get("LEARNPLACE_WORKER_SOURCES", "1000"))
+SOURCES = int(os.environ.get("LEARNPLACE_WORKER_SOURCES", "200"))
 ITEMS = 5
 PEOPLE = ("ada", "grace", "linus")
 STALL_S = 4.0
@@ -118,11 +122,12 @@ def test_three_workers_one_killed_finish_every_job_fetching_each_source_once(
     finally:
         for process in workers[1:]:
             process.send_signal(signal.SIGTERM)
-        for process in workers:
+        for process in workers:  # communicate: reads and closes each worker's stderr
             try:
-                process.wait(timeout=30)
+                process.communicate(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.communicate()
     elapsed = time.monotonic() - started
     stats = server.stats()
     print(f"\n{SOURCES} sources, 3 workers (one killed): {elapsed:.1f} s; state {state}")
@@ -136,12 +141,31 @@ def test_three_workers_one_killed_finish_every_job_fetching_each_source_once(
     with open_store(url, read_only=True) as store, open_index(url) as index:
         assert store.index_queue_size() == 0
         assert index.ids() == store.item_ids()
-        assert store.item_count() >= (SOURCES - fetches.get("interrupted", 0)) * ITEMS
-        for person in PEOPLE:
-            assert store.digest_days(person), person
+        stored = store.item_count()
+    # What one process stores from the same farm: the queue's cycle stores no less (feeds
+    # share syndicated articles, so this is below SOURCES * ITEMS). An interrupted source
+    # is fetched by the next cycle, so it may account for up to ITEMS fewer.
+    assert stored >= _single_process_items(tmp_path / "single", corpus, server) - (
+        fetches.get("interrupted", 0) * ITEMS
+    )
+    # Every person's digest job ran and wrote their pages. (feedfarm dates its items from
+    # 2026-09-01, so on a later day a digest is "Nothing new today", in one process too.)
+    assert state["digests"] == {"done": len(PEOPLE)}, state
     for person in PEOPLE:
         assert any((tmp_path / "output" / person).glob("*.html")), person
     assert (tmp_path / "output" / "index.html").exists()
+
+
+def _single_process_items(root: Path, corpus: Path, server: FeedfarmServer) -> int:
+    root.mkdir()
+    _project(root, corpus, server)
+    env = {key: value for key, value in os.environ.items() if key != "LEARNPLACE_DATABASE_URL"}
+    done = subprocess.run(
+        [*_cli(root, "", "run"), "--force"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    with open_store(Project.at(root).store_location, read_only=True) as store:
+        return store.item_count()
 
 
 def _wait_done(root: Path, url: str, cycle: int) -> dict[str, object]:
