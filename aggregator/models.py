@@ -380,3 +380,5 @@ class SourceStatus:
     fetch_url: str = ""
     moved_from: str | None = None
     problems: tuple[str, ...] = ()
+    listed: bool = True
+    """Whether feeds.toml lists it (the demo's samples are fetched without being listed)."""

@@ -81,6 +81,7 @@ from aggregator.rank import (
 from aggregator.rank.digest import upcoming_picks
 from aggregator.render import SiteWriter, make_environment
 from aggregator.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
+from aggregator.starter import adopt_examples
 from aggregator.store import Store
 
 FEED_DAYS = 14
@@ -161,7 +162,8 @@ def run(
         _refresh(store, config, now, reporter, summary, force, ahead)
         with _open_index(project) as index:
             _update_index(store, index, reporter)
-            with closing(_build_digests(store, index, profiles, now, reporter)) as digests:
+            chosen = _build_digests(store, index, profiles, now, reporter, summary)
+            with closing(chosen) as digests:
                 _render(project, config, profiles, store, digests, now, reporter, summary)
     return summary
 
@@ -203,14 +205,15 @@ def _refresh(
 def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> RunSummary:
     """:func:`run` on the bundled samples, served on loopback so the real fetch path runs.
 
-    State goes to ``state/demo/`` (apart from a real project's), pages to
-    ``output/``; the project's own profiles are used, else the examples.
+    The demo is the project's first run: its store, index and pages are the
+    project's, so search, serve, share, feedback, preview and sources work on
+    what it collected (a later ``run`` keeps the items and fetches feeds.toml's
+    sources). A folder that is no project yet gets the starter feeds.toml and
+    the example profiles; a project's own profiles are used as they are.
     """
-    project = Project.at(root, state_dir=root / "state" / "demo")
-    profiles_dir = project.profiles_dir
-    if not any(profiles_dir.glob("*.toml")):
-        profiles_dir = example_profiles_dir()
-    profiles = load_profiles(profiles_dir)
+    project = Project.at(root)
+    adopt_examples(project.root, example_profiles_dir())
+    profiles = load_profiles(project.profiles_dir)
     with SampleServer(now) as server:
         config = parse_config(server.feeds_toml(), Path("samples/feeds.toml"))
         return run(project, now=now, reporter=reporter, config=config, profiles=profiles)
@@ -276,21 +279,40 @@ def _build_digests(
     profiles: Sequence[Profile],
     now: datetime,
     reporter: Reporter,
+    summary: RunSummary,
 ) -> Iterator[Digest]:
     """Each profile's digest as soon as it is chosen and saved, so its pages can be written
     while workers rank the next profiles."""
     reporter.start("digests", len(profiles))
-    return _saved(store, _choose_digests(store, index, profiles, now), local_day(now), reporter)
+    chosen = _choose_digests(store, index, profiles, now)
+    return _saved(store, chosen, local_day(now), reporter, summary)
 
 
 def _saved(
-    store: Store, digests: Iterator[Digest], day: date, reporter: Reporter
+    store: Store, digests: Iterator[Digest], day: date, reporter: Reporter, summary: RunSummary
 ) -> Iterator[Digest]:
     with closing(digests):
         for digest in digests:
-            store.save_digest(digest.profile.name, day, digest.picks, digest.upcoming)
+            kept = _last_good(store, digest, day) if summary.failures else None
+            if kept is None:
+                store.save_digest(digest.profile.name, day, digest.picks, digest.upcoming)
+            else:
+                summary.kept.append(digest.profile.name)
             reporter.advance("digests", digest.profile.name)
-            yield digest
+            yield kept or digest
+
+
+def _last_good(store: Store, digest: Digest, day: date) -> Digest | None:
+    """The saved digest to keep instead of ``digest`` in a run where sources failed: today's
+    if it had more picks, else the latest day's when today's came out empty. A failure must
+    not replace a good page with an emptier one."""
+    days = store.digest_days(digest.profile.name)
+    if day in days:
+        saved = _stored_digest(store, digest.profile, day)
+        return saved if len(saved.picks) > len(digest.picks) else None
+    if digest.picks or not days:
+        return None
+    return _stored_digest(store, digest.profile, days[-1])
 
 
 PARALLEL_MIN_PROFILES = 8
@@ -437,12 +459,13 @@ def _render(
     writer.remove_leftovers()
     writer.write_assets()
     written = []
+    note = failed_note(summary)
     for digest in digests:
         written.append(digest)
         profile = digest.profile
         days = store.digest_days(profile.name)
         colleagues = _colleagues(store, config, profile, digest.day, days)
-        paths = writer.write_digest(digest, days, colleagues)
+        paths = writer.write_digest(digest, days, colleagues, note)
         if len(days) > 1 and days[-2] < digest.day:
             # The previous day's page gains its "next day" link.
             previous = _stored_digest(store, profile, days[-2])
@@ -456,10 +479,17 @@ def _render(
         reporter.advance("render", profile.name)
     for page in _write_team_pages(writer, config, profiles, store, now):
         reporter.advance("render", page.stem)
-    summary.site_index = writer.write_site_index(
-        [(d.profile, len(d.picks)) for d in written], now, teams=list(config.teams)
-    )
+    entries = [(d.profile, len(d.picks)) for d in written]
+    summary.site_index = writer.write_site_index(entries, now, list(config.teams), note)
     reporter.advance("render")
+
+
+def failed_note(summary: RunSummary) -> str:
+    """What pages say when sources failed in a run ("" when none did)."""
+    if not summary.failures:
+        return ""
+    total = summary.sources_ok + len(summary.failures)
+    return f"{len(summary.failures)} of {total} sources failed in the last run"
 
 
 def _write_team_pages(
@@ -526,13 +556,16 @@ def local_day(now: datetime) -> date:
 def source_statuses(project: Project) -> list[SourceStatus]:
     """Every listed source with its health; sources never fetched show no status yet."""
     config = load_config(project.feeds_path)
-    project.state_dir.mkdir(parents=True, exist_ok=True)
-    with Store(project.store_path) as store:
-        known = {status.url: status for status in store.source_statuses()}
-    return [
-        known.get(s.url) or SourceStatus(s.url, s.name, None, None, None, 0, 0, fetch_url=s.url)
-        for s in config.sources
+    known: dict[str, SourceStatus] = {}
+    if project.store_path.exists():
+        with Store(project.store_path, read_only=True) as store:
+            known = {status.url: status for status in store.source_statuses()}
+    new = [
+        SourceStatus(s.url, s.name, None, None, None, 0, 0, fetch_url=s.url) for s in config.sources
     ]
+    listed = [known.pop(status.url, status) for status in new]
+    # Sources the last run fetched that feeds.toml does not list: the demo's samples.
+    return listed + [dataclasses.replace(status, listed=False) for status in known.values()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -707,7 +740,8 @@ def _collected(project: Project) -> Path:
     taking the run lock, which creates the state folder."""
     if not project.store_path.exists():
         raise NothingCollectedError(
-            f"nothing collected yet in {project.root}: run `learnplace run`"
+            f"nothing collected yet in {project.root}: run `learnplace run` "
+            "(or `learnplace demo` to try it on sample feeds)"
         )
     return project.store_path
 
@@ -756,7 +790,7 @@ def send(project: Project, *, now: datetime, only: str | None = None) -> list[Ma
     today = local_day(now)
     writer = _site_writer(project, config)
     results: list[Mailing] = []
-    with _run_lock(project), Store(project.store_path) as store:
+    with _run_lock(project), Store(_collected(project)) as store:
         for profile in profiles:
             if profile.email is None:
                 continue
@@ -838,14 +872,14 @@ def replace_profile_text(project: Project, name: str, text: str) -> Profile:
 def preview_profile(project: Project, name: str, now: datetime) -> Digest:
     """What ``name`` would get at ``now``, read from the store and index; nothing is written."""
     profile = load_named_profile(project, name)
-    with Store(project.store_path) as store, SearchIndex.open(project.index_dir) as index:
+    with Store(_collected(project)) as store, SearchIndex.open(project.index_dir) as index:
         return preview(store, index, profile, now)
 
 
 def record_feedback(project: Project, name: str, ref: str, judgement: int, now: datetime) -> Item:
     """Store a person's judgement of an item (by id or URL); 0 takes it back."""
     load_named_profile(project, name)
-    with Store(project.store_path) as store:
+    with Store(_collected(project)) as store:
         item_id = store.find_item(ref)
         if item_id is None:
             raise UnknownItemError(f"no item {ref!r}: give an item id or URL from a digest")

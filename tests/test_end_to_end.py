@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,22 +26,12 @@ from aggregator.index import SearchIndex
 from aggregator.models import Digest
 from aggregator.store import Store
 from feedfarm.vocab import TOPICS
+from tests.cli import learnplace
 
 if TYPE_CHECKING:
     from tests.conftest import FeedfarmServer
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def learnplace(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aggregator", "--project", str(project), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        check=False,
-    )
 
 
 def truth(corpus: Path) -> list[dict]:
