@@ -354,6 +354,8 @@ class Share:
     item_id: int
     note: str
     shared_at: datetime
+    replaced_note: str | None = None
+    """The note of the person's earlier share of the item, which this one replaces."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,3 +384,5 @@ class SourceStatus:
     problems: tuple[str, ...] = ()
     listed: bool = True
     """Whether feeds.toml lists it (the demo's samples are fetched without being listed)."""
+    last_new_item: datetime | None = None
+    """When the source last brought an item not seen before."""

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -49,6 +49,7 @@ from aggregator.errors import (
     RunLockedError,
     SourceCheckError,
     SourceCrashWarning,
+    SourceListError,
     UnknownItemError,
     UnknownPersonError,
 )
@@ -999,3 +1000,41 @@ def item(project: Project, item_id: int) -> Item | None:
         return None
     with Store(project.store_path, read_only=True) as store:
         return store.items([item_id]).get(item_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A person's latest digest as the web app shows it, with what they did about its items."""
+
+    profile: Profile
+    digest: Digest | None
+    judgements: Mapping[int, int]
+    notes: Mapping[int, str]
+    """The person's own share notes, by item: a second share edits the note."""
+    teams: list[str]
+
+
+def reading(project: Project, name: str) -> Reading:
+    """``name``'s latest saved digest (None before any run); reads the store only."""
+    profile = load_named_profile(project, name)
+    teams = (
+        [team for team, members in load_config(project.feeds_path).teams.items() if name in members]
+        if project.feeds_path.exists()
+        else []
+    )
+    if not project.store_path.exists():
+        return Reading(profile, None, {}, {}, teams)
+    with Store(project.store_path, read_only=True) as store:
+        days = store.digest_days(name)
+        digest = _stored_digest(store, profile, days[-1]) if days else None
+        notes = {s.item_id: s.note for s in store.shares([name], datetime.min.replace(tzinfo=UTC))}
+        return Reading(profile, digest, store.feedback(name), notes, teams)
+
+
+def refresh_source(project: Project, url: str) -> None:
+    """Have the next run fetch a listed source, whatever its backoff or ``Retry-After`` said."""
+    listed = {source.url for source in load_config(project.feeds_path).sources}
+    if url not in listed:
+        raise SourceListError(f"{url!r} is not in {project.feeds_path}")
+    with Store(_collected(project)) as store:
+        store.make_due(url)

@@ -631,6 +631,12 @@ class Store:
                 [(url,) for url in known - listed],
             )
 
+    def make_due(self, url: str) -> bool:
+        """Fetch the source at the next run, whatever its backoff said; False if unknown."""
+        with self._transaction() as db:
+            changed = db.execute("UPDATE sources SET next_attempt = NULL WHERE url = ?", (url,))
+            return changed.rowcount > 0
+
     def _source_id(self, url: str) -> int:
         row = self._db.execute("SELECT id FROM sources WHERE url = ?", (url,)).fetchone()
         if row is None:
@@ -700,7 +706,7 @@ class Store:
             SELECT s.url, s.name, s.last_status, s.last_error, s.last_success, s.failures,
                    (SELECT COUNT(*) FROM item_sources x WHERE x.source_id = s.id),
                    s.next_attempt, s.retired, COALESCE(s.fetch_url, s.url), s.moved_from,
-                   s.problems
+                   s.problems, (SELECT MAX(i.first_seen) FROM items i WHERE i.source_id = s.id)
             FROM sources s WHERE s.active = 1 ORDER BY s.name, s.url
             """
         )
@@ -718,6 +724,7 @@ class Store:
                 fetch_url=row[9],
                 moved_from=row[10],
                 problems=tuple(json.loads(row[11])),
+                last_new_item=_optional_from_text(row[12]),
             )
             for row in rows
         ]
@@ -1108,14 +1115,20 @@ class Store:
     # Shares
 
     def add_share(self, person: str, item_id: int, note: str, now: datetime) -> Share:
-        """Record a share; sharing the same item again replaces the note (one voice each)."""
+        """Record a share; sharing the same item again replaces the note (one voice each),
+        and the returned share says what it replaced."""
         with self._transaction() as db:
+            earlier = db.execute(
+                "SELECT note FROM shares WHERE person = ? AND item_id = ? ORDER BY id DESC",
+                (person, item_id),
+            ).fetchone()
             db.execute("DELETE FROM shares WHERE person = ? AND item_id = ?", (person, item_id))
             db.execute(
                 "INSERT INTO shares (person, item_id, note, shared_at) VALUES (?, ?, ?, ?)",
                 (person, item_id, note, _to_text(now)),
             )
-        return Share(person=person, item_id=item_id, note=note, shared_at=now)
+        replaced = None if earlier is None else str(earlier[0])
+        return Share(person, item_id, note, now, replaced_note=replaced)
 
     def shares(
         self, people: Collection[str], since: datetime, until: datetime | None = None

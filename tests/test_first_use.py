@@ -65,6 +65,8 @@ def test_after_the_demo_search_feedback_preview_share_and_sources_work(
     assert "No items" not in preview.stdout
     shared = learnplace(root, "share", "lnd-adviser", item_id, "--note", "worth it")
     assert shared.returncode == 0, shared.stderr
+    edited = learnplace(root, "share", "lnd-adviser", item_id, "--note", "worth an hour")
+    assert f"Updated lnd-adviser's note on item {item_id} (it was: 'worth it')" in edited.stdout
     sources = json.loads(learnplace(root, "sources", "--json").stdout)
     samples = [s for s in sources if not s["listed"]]
     assert samples and all(s["items"] > 0 and s["status"] == "not in feeds.toml" for s in samples)
