@@ -386,3 +386,8 @@ class SourceStatus:
     """Whether feeds.toml lists it (the demo's samples are fetched without being listed)."""
     last_new_item: datetime | None = None
     """When the source last brought an item not seen before."""
+
+
+def local_day(now: datetime) -> date:
+    """The calendar day a person reading the digest is in (the machine's time zone)."""
+    return now.astimezone().date()

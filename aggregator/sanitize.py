@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import urlsplit
 
 import nh3
@@ -138,7 +139,9 @@ def _web_base(base_url: str | None) -> str | None:
 
 @lru_cache(maxsize=CLEANER_CACHE_SIZE)
 def _cleaner(base_url: str | None) -> nh3.Cleaner:
-    relative: str | tuple[str, str] = ("rewrite_with_base", base_url) if base_url else "deny"
+    relative: Literal["deny"] | tuple[Literal["rewrite_with_base"], str] = (
+        ("rewrite_with_base", base_url) if base_url else "deny"
+    )
     return nh3.Cleaner(
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(DROPPED_WITH_CONTENT),

@@ -28,6 +28,7 @@ from aggregator.errors import (
     UnknownItemError,
     UnknownSourceError,
 )
+from aggregator.fetch.schedule import SourceState
 from aggregator.models import (
     ITEM_TYPES,
     CacheInfo,
@@ -40,7 +41,6 @@ from aggregator.models import (
     Source,
     SourceStatus,
 )
-from aggregator.schedule import SourceState
 from aggregator.urls import canonical_url
 
 BUSY_TIMEOUT_MS = 10_000
@@ -518,12 +518,16 @@ class Store:
         """``read_only``: for readers (search, the web app) beside a running ``learnplace run``.
 
         A read-only connection never migrates nor takes the write lock, so in
-        WAL mode it neither blocks the run nor waits for it.
+        WAL mode it neither blocks the run nor waits for it. It may be used from
+        any thread, one at a time (the web app's worker threads take turns).
         """
         self.path = Path(path)
         if read_only:
             self._db = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
             )
         else:
             # isolation_level=None: the module's own BEGIN/COMMIT decide the transactions.

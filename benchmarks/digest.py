@@ -10,7 +10,7 @@ skip the build. Profiles are drawn deterministically from feedfarm's topic
 keywords. Then, in the same run:
 
 * ``digests``: every profile's digest as ``learnplace run`` builds it
-  (``pipeline.preview`` with the run's shared item reads: each interest
+  (``application.preview`` with the run's shared item reads: each interest
   word and neighbouring pair over the freshness window, each scored once
   per run, fusion, blending, digest selection);
 * ``baseline``: a straightforward Whoosh OR-query of each profile's words
@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from whoosh import query as wq
 from whoosh.qparser import MultifieldParser, OrGroup
 
-from aggregator import pipeline
 from aggregator.index import SCHEMA, SearchIndex, _naive_utc
 from aggregator.models import Entry, Profile, Source
-from aggregator.parse import parse_feed
+from aggregator.parse.feeds import parse_feed
+from aggregator.rank import daily
 from aggregator.store import SCHEMA_VERSION, Store
 from feedfarm import corpus as ff_corpus
 from feedfarm.vocab import TOPICS
@@ -181,10 +181,10 @@ def main() -> None:
         times = []
         started = time.perf_counter()
         sizes = []
-        items_of = pipeline.shared_items(store)
+        items_of = daily.shared_items(store)
         for profile in profiles:
             one = time.perf_counter()
-            digest = pipeline.preview(store, index, profile, NOW, items_of=items_of)
+            digest = daily.digest_for(store, index, profile, NOW, items_of=items_of)
             times.append(time.perf_counter() - one)
             sizes.append(len(digest.picks))
         total = time.perf_counter() - started

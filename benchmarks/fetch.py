@@ -3,7 +3,7 @@
     python benchmarks/fetch.py [--feeds 1000] [--items 50] [--latency-ms 20] [--work DIR]
 
 Generates a feedfarm corpus, serves it from a separate process (its CPU is not
-ours), and runs three phases for Learnplace (``pipeline.refresh``: fetch,
+ours), and runs three phases for Learnplace (``application.refresh``: fetch,
 parse, store) and for the baseline (httpx.AsyncClient at concurrency 32,
 ``feedparser.parse`` on each body on the event loop, ETags kept):
 
@@ -156,7 +156,7 @@ def _child(runner: str, state: Path, concurrency: int, urls: list[str]) -> None:
 
 def corpus_config(state: Path, concurrency: int, urls: list[str]) -> Config:
     """A project of every corpus feed, allowed to fetch from loopback."""
-    from aggregator.config import parse_config
+    from aggregator.config.files import parse_config
 
     lines = [
         "[settings]",
@@ -170,11 +170,11 @@ def corpus_config(state: Path, concurrency: int, urls: list[str]) -> Config:
 
 
 def _learnplace(state: Path, concurrency: int, urls: list[str]) -> None:
-    from aggregator import pipeline
+    from aggregator import app as application
 
     config = corpus_config(state, concurrency, urls)
-    project = pipeline.Project.at(state)
-    summary = pipeline.refresh(project, now=datetime.now(UTC), config=config)
+    project = application.Project.at(state)
+    summary = application.refresh(project, now=datetime.now(UTC), config=config)
     # Stop the parse pool's forkserver and reap it, so wait4 counts its workers' CPU.
     multiprocessing.forkserver._forkserver._stop()
     if summary.failures:

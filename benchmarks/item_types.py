@@ -36,9 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.classify import KIND_ITEM_TYPES
 from aggregator.models import ITEM_TYPES, Entry, ReadContext
-from aggregator.parse import parse_feed
+from aggregator.parse.feeds import parse_feed
+from aggregator.process.classify import KIND_ITEM_TYPES
 from feedfarm import corpus as ff_corpus
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"

@@ -242,15 +242,15 @@ class _StageClock:
 
 
 def _child(state: Path, day: int, profile_count: int, concurrency: int) -> None:
-    from aggregator import pipeline
+    from aggregator import app as application
 
     urls = json.loads((state / "urls.json").read_text())
     config = corpus_config(state, concurrency, urls)
     profiles = make_profiles(profile_count)
     clock = _StageClock()
     started = time.perf_counter()
-    summary = pipeline.run(
-        pipeline.Project.at(state),
+    summary = application.run(
+        application.Project.at(state),
         now=DAY0 + timedelta(days=day),
         reporter=clock,
         config=config,

@@ -34,7 +34,8 @@ from whoosh.analysis import StemmingAnalyzer  # noqa: E402
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema  # noqa: E402
 from whoosh.qparser import MultifieldParser  # noqa: E402
 
-from aggregator import pipeline  # noqa: E402
+from aggregator import app as application  # noqa: E402
+from aggregator.app.search import search_in  # noqa: E402
 from aggregator.index import SCHEMA, SearchFilters, SearchIndex, document  # noqa: E402
 from aggregator.models import ITEM_TYPES, SOURCE_KINDS, Entry, Item, Profile, Source  # noqa: E402
 from aggregator.postings import BLOCK_POSTINGS  # noqa: E402
@@ -245,15 +246,15 @@ def bench_product(store_path: Path, index_path: Path, rounds: int) -> dict[str, 
         "date": [],
     }
     with Store(store_path, read_only=True) as store, SearchIndex.open(index_path) as index:
-        cases = [("bare", pipeline.SearchRequest(text, facets=False)) for text in QUERIES]
-        cases += [("plain", pipeline.SearchRequest(text)) for text in QUERIES]
-        cases += [("filtered", pipeline.SearchRequest(t, f)) for t, f in FILTERED]
-        cases += [("date", pipeline.SearchRequest(t, sort="date")) for t in QUERIES[:4]]
-        cases += [("profile", pipeline.SearchRequest(t, profile=PROFILE)) for t in QUERIES]
+        cases = [("bare", application.SearchRequest(text, facets=False)) for text in QUERIES]
+        cases += [("plain", application.SearchRequest(text)) for text in QUERIES]
+        cases += [("filtered", application.SearchRequest(t, f)) for t, f in FILTERED]
+        cases += [("date", application.SearchRequest(t, sort="date")) for t in QUERIES[:4]]
+        cases += [("profile", application.SearchRequest(t, profile=PROFILE)) for t in QUERIES]
         for kind, request in cases:
 
             def run(request=request) -> None:
-                pipeline.search_in(store, index, request, now=NOW)
+                search_in(store, index, request, now=NOW)
 
             run()
             out[kind] += timed(run, rounds)

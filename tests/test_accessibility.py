@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from aggregator import pipeline
+from aggregator import app as application
 from aggregator.web import create_app
 from tests.chromium import launch_chromium
 from tests.conftest import serve_app
@@ -34,20 +34,21 @@ NOW = datetime.now(UTC)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> pipeline.Project:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> application.Project:
     """A folder after ``learnplace demo``: the project a newcomer has."""
     root = tmp_path_factory.mktemp("demo-app")
-    in_thread(pipeline.run_demo, root, now=NOW)
-    project = pipeline.Project.at(root)
+    in_thread(application.run_demo, root, now=NOW)
+    project = application.Project.at(root)
     with project.feeds_path.open("a", encoding="utf-8") as feeds:
         feeds.write('\n[teams]\nlearning = ["lnd-adviser", "team-lead"]\n')
-    in_thread(pipeline.share, project, "team-lead", "1", "A team page to audit", now=NOW)
+    with application.Application(project) as app:
+        in_thread(app.share, "team-lead", "1", "A team page to audit", now=NOW)
     return project
 
 
 @pytest.fixture(scope="module")
-def app_url(demo: pipeline.Project) -> Iterator[str]:
-    with serve_app(create_app(demo)) as port:
+def app_url(demo: application.Project) -> Iterator[str]:
+    with application.Application(demo) as app, serve_app(create_app(app)) as port:
         yield f"http://127.0.0.1:{port}"
 
 
@@ -95,7 +96,7 @@ def test_a_persons_digest_in_the_app_with_reversible_more_like_this(page: Any) -
 
 
 def test_share_with_a_note_then_edit_it_not_silently_replace_it(
-    page: Any, demo: pipeline.Project
+    page: Any, demo: application.Project
 ) -> None:
     page.goto(f"/people/{PERSON}")
     item = page.locator("li.item").nth(1)
@@ -111,7 +112,7 @@ def test_share_with_a_note_then_edit_it_not_silently_replace_it(
     assert "it was: “Short and practical.”" in page.locator(".saved").inner_text()
 
 
-def test_sources_page_in_words_with_actions(page: Any, demo: pipeline.Project) -> None:
+def test_sources_page_in_words_with_actions(page: Any, demo: application.Project) -> None:
     page.goto("/sources")
     rows = page.locator("table.sources tbody tr")
     assert rows.count() >= 9
@@ -149,7 +150,7 @@ def app_pages(item_id: int) -> list[str]:
     ]
 
 
-def static_pages(demo: pipeline.Project) -> list[str]:
+def static_pages(demo: application.Project) -> list[str]:
     out = demo.output_dir
     pages = [out / "index.html", out / PERSON / "index.html", out / PERSON / "archive.html"]
     pages += sorted(out.glob("teams/*.html"))
@@ -163,9 +164,10 @@ def audit(page: Any) -> list[dict[str, Any]]:
 
 
 def test_axe_audit_light_and_dark_at_1280_and_390(
-    browser: Any, app_url: str, demo: pipeline.Project
+    browser: Any, app_url: str, demo: application.Project
 ) -> None:
-    found = in_thread(pipeline.search, demo, pipeline.SearchRequest("onboarding"), now=NOW)
+    with application.Application(demo) as app:
+        found = in_thread(app.search, application.SearchRequest("onboarding"), now=NOW)
     item_id = found.results[0][0].id
     targets = [("app", p) for p in app_pages(item_id)] + [("static", p) for p in static_pages(demo)]
     rows, problems = [], []

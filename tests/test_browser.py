@@ -22,9 +22,10 @@ from xml.sax.saxutils import escape
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from aggregator import pipeline
+from aggregator import app as application
+from aggregator.config.files import load_profiles
 from aggregator.models import Digest, Pick
-from aggregator.render import SiteWriter, make_environment
+from aggregator.render.site import SiteWriter, make_environment
 from aggregator.store import Store
 from tests.chromium import launch_chromium
 from tests.digest_site import make_project, rss
@@ -94,10 +95,9 @@ def site(web_root: tuple[Path, str]) -> tuple[Path, str]:
     project_dir = root / "site"
     project_dir.mkdir()
     make_project(project_dir, f"{base}/feeds/learning.xml")
-    project = pipeline.Project.at(project_dir)
-    in_thread(pipeline.run, project, now=NOW - timedelta(days=1))
-    pipeline.share(
-        project,
+    project = application.Project.at(project_dir)
+    in_thread(application.run, project, now=NOW - timedelta(days=1))
+    application.Application(project).share(
         "bob",
         "1",
         "The best onboarding read this year",
@@ -107,7 +107,7 @@ def site(web_root: tuple[Path, str]) -> tuple[Path, str]:
     feed.write_bytes(rss(NOW, first=50))
     # Rewritten within the same second, the file would answer If-Modified-Since with 304.
     os.utime(feed, (NOW.timestamp() + 3600, NOW.timestamp() + 3600))
-    in_thread(pipeline.run, project, now=NOW)
+    in_thread(application.run, project, now=NOW)
     return project.output_dir, f"{base}/site/output"
 
 
@@ -295,14 +295,14 @@ def test_every_xss_vector_renders_inert(
     (project_dir / "profiles" / "victim.toml").write_text(
         'name = "Victim"\n[interests]\nalert = 1\n', encoding="utf-8"
     )
-    project = pipeline.Project.at(project_dir)
-    summary = in_thread(pipeline.run, project, now=NOW)
+    project = application.Project.at(project_dir)
+    summary = in_thread(application.run, project, now=NOW)
     assert summary.sources_ok == len(sources), summary.failures
     # Every stored item goes on a page, not just the ranked few: render them all.
     with Store(project.store_path) as store:
         items = list(store.iter_items())
     assert len(items) >= len(vectors)
-    profile = next(p for p in pipeline.load_profiles(project.profiles_dir))
+    profile = next(p for p in load_profiles(project.profiles_dir))
     writer = SiteWriter(project.output_dir, make_environment([]))
     writer.write_assets()
     chunks = [items[n : n + PAGE_SIZE] for n in range(0, len(items), PAGE_SIZE)]

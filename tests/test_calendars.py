@@ -17,10 +17,11 @@ import icalendar
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from aggregator import pipeline
-from aggregator.config import parse_config
+from aggregator import app as application
+from aggregator.app.collect import CALENDAR_REREAD
+from aggregator.config.files import parse_config
 from aggregator.models import Profile, ReadContext
-from aggregator.parse import parse_feed
+from aggregator.parse.feeds import parse_feed
 from aggregator.store import Store
 from tests.test_end_to_end import learnplace
 
@@ -57,7 +58,7 @@ kind = "events"
 {extra}""",
         root / "feeds.toml",
     )
-    return pipeline.run(pipeline.Project.at(root), now=now, config=config, profiles=[profile])
+    return application.run(application.Project.at(root), now=now, config=config, profiles=[profile])
 
 
 def upcoming_lines(page: Path) -> list[tuple[str, str]]:
@@ -313,7 +314,7 @@ def test_a_calendar_answering_304_is_read_in_full_again_before_its_series_run_ou
     body = calendar("machbar_16_feb_2019.ics")
     run(tmp_path, static_server, now, CHAOS, body)
     run(tmp_path, static_server, now + timedelta(days=1), CHAOS, body)
-    later = run(tmp_path, static_server, now + pipeline.CALENDAR_REREAD, CHAOS, body)
+    later = run(tmp_path, static_server, now + CALENDAR_REREAD, CHAOS, body)
     sent = [headers.get("If-None-Match") for headers in static_server.requests["/calendar.ics"]]
     assert sent == [None, '"1"', None]  # a week on, fetched without validators
     assert later.new_items > 0  # the occurrences that came into the horizon
@@ -356,8 +357,8 @@ def test_the_preview_command_prints_upcoming(tmp_path: Path, static_server) -> N
     (tmp_path / "profiles" / "ada.toml").write_text(
         "upcoming_days = 30\n[interests]\nchaostreff = 3\n", encoding="utf-8"
     )
-    project = pipeline.Project.at(tmp_path)
-    pipeline.run(project, now=datetime(2019, 4, 1, 8, 0, tzinfo=UTC))
+    project = application.Project.at(tmp_path)
+    application.run(project, now=datetime(2019, 4, 1, 8, 0, tzinfo=UTC))
     result = learnplace(tmp_path, "preview", "ada", "--date", "2019-04-01")
     assert result.returncode == 0, result.stderr
     assert "Upcoming (next 30 days): " in result.stdout

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from aggregator.classify import (
+from aggregator.models import ITEM_TYPES
+from aggregator.parse.feeds import parse_feed
+from aggregator.process.classify import (
     CATEGORY_TYPES,
     KIND_ITEM_TYPES,
     TITLE_RULES,
@@ -12,8 +14,6 @@ from aggregator.classify import (
     classify,
     enclosure_kind,
 )
-from aggregator.models import ITEM_TYPES
-from aggregator.parse import parse_feed
 
 
 @pytest.mark.parametrize(

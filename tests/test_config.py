@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import load_config, load_profile, load_profiles
+from aggregator.config.files import load_config, load_profile, load_profiles
 from aggregator.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,12 +12,13 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from aggregator import pipeline
-from aggregator.config import parse_config
-from aggregator.dates import checked_date
+from aggregator import app as application
+from aggregator.config.files import parse_config
 from aggregator.index import SearchIndex
 from aggregator.models import Profile, ReadContext
-from aggregator.parse import parse_feed
+from aggregator.parse.feeds import parse_feed
+from aggregator.process.dates import checked_date
+from aggregator.rank import daily
 from aggregator.store import Store
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -89,14 +90,14 @@ def test_an_undated_item_keeps_its_first_day_marked_and_is_never_new_on_later_ru
     config = parse_config(text, tmp_path / "feeds.toml")
     ada = Profile(name="ada", display_name="Ada", interests={"bash": 1.0})
     bo = Profile(name="bo", display_name="Bo", interests={"bash": 1.0})
-    project = pipeline.Project.at(tmp_path)
+    project = application.Project.at(tmp_path)
     day1 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
-    pipeline.run(project, now=day1, config=config, profiles=[ada])
-    pipeline.run(project, now=day1 + timedelta(days=2), config=config, profiles=[ada])
+    application.run(project, now=day1, config=config, profiles=[ada])
+    application.run(project, now=day1 + timedelta(days=2), config=config, profiles=[ada])
     with Store(project.store_path) as store, SearchIndex.open(project.index_dir) as index:
         (item,) = store.iter_items()
         first = store.digest("ada", day1.date())
-        later = pipeline.preview(store, index, bo, day1 + timedelta(days=2))
+        later = daily.digest_for(store, index, bo, day1 + timedelta(days=2))
     assert item.title == "bash - Expansão de Parâmetros"
     assert (item.dated, item.published, item.first_seen) == (False, day1, day1)
     assert first[0][2][-1] == "undated, first seen today"

@@ -20,6 +20,7 @@ TEST = [Requirement(text) for text in PYPROJECT["project"]["optional-dependencie
 NOT_IMPORTED = {
     "python-multipart": "Starlette imports it to read forms (Request.form)",
     "ruff": "a command (ruff check, ruff format), never imported",
+    "mypy": "a command (.ci/run type-checks the package), never imported",
     "httpx2": "starlette.testclient imports it (with httpx alone it warns, an error in this suite)",
 }
 """Declared distributions no module imports by name, and why each is still needed."""

@@ -20,10 +20,11 @@ import feedparser
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from aggregator import pipeline
-from aggregator.config import load_profiles
+from aggregator import app as application
+from aggregator.config.files import load_profiles
 from aggregator.index import SearchIndex
 from aggregator.models import Digest
+from aggregator.rank import daily
 from aggregator.store import Store
 from feedfarm.vocab import TOPICS
 from tests.cli import learnplace
@@ -248,12 +249,12 @@ def test_many_profiles_ranked_in_worker_processes_get_the_same_digests(
     root, _, _ = project
     profiles = load_profiles(root / "profiles") * 3
     now = datetime.now(UTC)
-    state = pipeline.Project.at(root)
+    state = application.Project.at(root)
     with Store(state.store_path) as store, SearchIndex.open(state.index_dir) as index:
-        monkeypatch.setattr(pipeline, "PARALLEL_MIN_PROFILES", len(profiles) + 1)
-        here = list(pipeline._choose_digests(store, index, profiles, now))
-        monkeypatch.setattr(pipeline, "PARALLEL_MIN_PROFILES", 2)
-        in_workers = list(pipeline._choose_digests(store, index, profiles, now))
+        monkeypatch.setattr(daily, "PARALLEL_MIN_PROFILES", len(profiles) + 1)
+        here = list(daily.choose_digests(store, index, profiles, now))
+        monkeypatch.setattr(daily, "PARALLEL_MIN_PROFILES", 2)
+        in_workers = list(daily.choose_digests(store, index, profiles, now))
 
     def chosen(digests: list[Digest]) -> list[tuple[str, list[tuple[int, float]]]]:
         return [

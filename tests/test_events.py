@@ -10,8 +10,9 @@ import dateparser
 import icalendar
 import pytest
 
-from aggregator import events, ical
-from aggregator.parse import parse_feed
+from aggregator.parse import ical
+from aggregator.parse.feeds import parse_feed
+from aggregator.process import events
 
 DATA = Path(__file__).parent / "data" / "feeds"
 PUBLISHED = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)  # a Tuesday

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import pipeline
-from aggregator.config import parse_config
-from aggregator.schedule import BACKOFF_BASE
+from aggregator import app as application
+from aggregator.config.files import parse_config
+from aggregator.fetch.schedule import BACKOFF_BASE
 from aggregator.store import Store
 from feedfarm.server import FAULTS
 
@@ -57,13 +57,13 @@ def fault_run(feedfarm_server, feedfarm_corpus, tmp_path_factory):
     urls = {f"fault {name}": feedfarm_server.url(f"/faults/{name}") for name in FAULTS}
     urls |= {f"good {path}": feedfarm_server.url(path) for path in good}
     config = parse_config(feeds_toml(urls), root / "feeds.toml")
-    project = pipeline.Project.at(root)
+    project = application.Project.at(root)
     # feedfarm builds its bomb on the first request (~4 s): not the deadline under test.
     with urllib.request.urlopen(feedfarm_server.url("/faults/gzip-bomb")) as response:
         response.read(1)
     hwm_before = vm_hwm_kib()
     started = time.monotonic()
-    summary = pipeline.refresh(project, now=NOW, config=config)
+    summary = application.refresh(project, now=NOW, config=config)
     elapsed = time.monotonic() - started
     with Store(project.store_path) as store:
         statuses = {s.name: s for s in store.source_statuses()}
@@ -160,7 +160,7 @@ def test_a_second_run_skips_what_is_not_due_and_force_fetches_it(fault_run, feed
     project, config = fault_run["project"], fault_run["config"]
     feedfarm_server.reset()
     later = NOW + timedelta(minutes=1)
-    summary = pipeline.refresh(project, now=later, config=config)
+    summary = application.refresh(project, now=later, config=config)
     faults = feedfarm_server.stats()["faults"]
     # Backing off, rate-limited and retired sources were not asked at all.
     for name in ("500", "404", "503", "429", "410", "hang", "slow-drip", "gzip-bomb", "huge"):
@@ -168,7 +168,7 @@ def test_a_second_run_skips_what_is_not_due_and_force_fetches_it(fault_run, feed
     assert summary.skipped >= 9
     # The moved source is fetched at its new address, not at /faults/301.
     assert faults.get("/faults/301", 0) == 0
-    forced = pipeline.refresh(
+    forced = application.refresh(
         project, now=later, config=_only(config, "fault 410", "fault 429"), force=True
     )
     assert forced.skipped == 0 and len(forced.failures) == 2

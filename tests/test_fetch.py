@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from aggregator import __version__
-from aggregator.fetch import fetch_many, fetch_one, is_public_address
+from aggregator.fetch.http import fetch_many, fetch_one, is_public_address
 from aggregator.models import CacheInfo, FetchResult, Settings
 from feedfarm.corpus import BASE as FEEDFARM_BASE_MARKER
 

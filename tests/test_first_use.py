@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from aggregator import pipeline
-from aggregator.config import parse_config
+from aggregator import app as application
+from aggregator.config.files import parse_config
 from tests.cli import REPO, learnplace
 from tests.conftest import StaticServer, serve_static
 from tests.digest_site import make_project, rss
@@ -104,12 +104,12 @@ def test_the_next_day_with_every_source_down_keeps_the_last_good_digest(tmp_path
     now = datetime.now(UTC).replace(microsecond=0)
     with serve_static() as server:
         url = server.add("/feed.xml", rss(now))
-        project = pipeline.Project.at(make_project(tmp_path, url))
-        first = pipeline.run(project, now=now)
+        project = application.Project.at(make_project(tmp_path, url))
+        first = application.run(project, now=now)
         assert first.digests and all(count for _, count, _ in first.digests)
         good = page_items(project.output_dir / "alice" / "index.html")
         server.add("/feed.xml", b"down", status=503)
-        later = pipeline.run(project, now=now + timedelta(days=1), force=True)
+        later = application.run(project, now=now + timedelta(days=1), force=True)
     assert later.every_source_failed and sorted(later.kept) == ["alice", "bob", "carol"]
     assert later.newly_failing == ["Learning at work"]
     page = project.output_dir / "alice" / "index.html"
@@ -121,8 +121,8 @@ def test_a_first_run_that_fails_says_so_rather_than_nothing_new(tmp_path: Path) 
     now = datetime.now(UTC)
     with serve_static() as server:
         url = server.add("/feed.xml", b"down", status=503)
-        project = pipeline.Project.at(make_project(tmp_path, url))
-        summary = pipeline.run(project, now=now)
+        project = application.Project.at(make_project(tmp_path, url))
+        summary = application.run(project, now=now)
     assert summary.every_source_failed and not summary.newly_failing
     html = (project.output_dir / "alice" / "index.html").read_text(encoding="utf-8")
     assert "Nothing new today" not in html

@@ -2,7 +2,7 @@
 over them beside good sources stores the good ones and records each hostile one.
 
 The suite turns warnings into errors, so none of these may reach the "a bug" path of
-aggregator.collect: each is handled on purpose.
+aggregator.app.collect: each is handled on purpose.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import bounds, pipeline
+from aggregator import app as application
+from aggregator import bounds
 from aggregator.bounds import MAX_FEED_CHARS, MAX_FEED_ENTRIES, UNSAFE_CHARS, bounded
-from aggregator.config import load_config
+from aggregator.config.files import load_config
 from aggregator.models import Entry, ParsedFeed
-from aggregator.parse import parse_feed
+from aggregator.parse.feeds import parse_feed
 from aggregator.store import Store
 from aggregator.urls import is_safe_link
 from tests import hostile
@@ -200,11 +201,11 @@ def test_a_run_over_every_hostile_feed_stores_the_good_ones_and_records_each(
 def test_sources_add_reads_the_hostile_documents_as_feeds(tmp_path: Path, static_server) -> None:
     """``sources add`` parses in the CLI's own process, where no worker isolates it."""
     (tmp_path / "feeds.toml").write_text("[settings]\nallow_private_networks = true\n", "utf-8")
-    project = pipeline.Project.at(tmp_path)
+    project = application.Project.at(tmp_path)
     for name in ("ical-overflow", "json-year-one", "entities-utf7", "escapes"):
         body, media_type = HOSTILE[name]
         url = static_server.add(f"/{name}", body, headers={"Content-Type": media_type})
-        source = pipeline.add_source(project, url, kind="events").source
+        source = application.Application(project).add_source(url, kind="events").source
         assert source.url == url and not UNSAFE_CHARS.search(source.name)
     assert len(load_config(project.feeds_path).sources) == 4
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from aggregator.collect import RunSummary, collect
-from aggregator.config import parse_config
+from aggregator.app import SilentReporter
+from aggregator.app.collect import RunSummary, collect
+from aggregator.config.files import parse_config
 from aggregator.errors import SourceCrashWarning
 from aggregator.models import Entry, ParsedFeed
-from aggregator.parse_pool import ParsePool, parse_document
-from aggregator.pipeline import SilentReporter
 from aggregator.store import Store
+from aggregator.workers import ParsePool, parse_document
 from tests.hostile import GOOD_FEED, item, rss
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)

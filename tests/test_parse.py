@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.models import ITEM_TYPES, ParsedFeed
-from aggregator.parse import (
+from aggregator.parse.feeds import (
     MAX_TAGS,
     MAX_TEXT_CHARS,
     FeedParseError,

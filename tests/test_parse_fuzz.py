@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.models import Entry
-from aggregator.parse import FeedParseError, parse_feed
+from aggregator.parse.feeds import FeedParseError, parse_feed
 from aggregator.sanitize import sanitize_html
 from aggregator.urls import is_safe_link, is_web_link
 from tests.test_properties import assert_nothing_executable

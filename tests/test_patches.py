@@ -29,11 +29,12 @@ from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import MultifieldParser
 
-from aggregator import parse, speedups
 from aggregator.errors import FeedParseError
 from aggregator.index import SearchIndex
 from aggregator.models import ParsedFeed, ReadContext, ScrapeRules
-from aggregator.parse_pool import ParsePool
+from aggregator.parse import feeds as parse
+from aggregator.parse import speedups
+from aggregator.workers import ParsePool
 from tests.test_index import item
 
 FEEDS = sorted(

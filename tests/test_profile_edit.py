@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import load_profile
+from aggregator.config.files import load_profile
+from aggregator.config.profile_edit import apply, update_profile
 from aggregator.errors import ConfigError
-from aggregator.profile_edit import apply, update_profile
 
 TEXT = """\
 # Priya's interests

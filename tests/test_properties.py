@@ -21,11 +21,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
-from aggregator import events, schedule
-from aggregator.config import PROFILE_KEYS, parse_profile
+from aggregator.config.files import PROFILE_KEYS, parse_profile
 from aggregator.errors import ConfigError
+from aggregator.fetch import schedule
 from aggregator.models import FetchResult
-from aggregator.parse import parse_feed
+from aggregator.parse.feeds import parse_feed
+from aggregator.process import events
 from aggregator.sanitize import sanitize_html
 from aggregator.urls import (
     DEFAULT_PORTS,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.models import ParsedFeed
-from aggregator.parse import parse_feed
+from aggregator.parse.feeds import parse_feed
 
 DATA = Path(__file__).parent / "data" / "feeds"
 

@@ -14,7 +14,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from aggregator.atomic import write_atomic
 from aggregator.models import Digest, Item, Pick, Profile
-from aggregator.render import (
+from aggregator.render.site import (
     SiteWriter,
     day_label,
     item_entry_id,

@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 import feedparser
 import pytest
 
-from aggregator import config
-from aggregator.demo import fill_placeholders
+from aggregator.app.demo import fill_placeholders
+from aggregator.config import files as config
 from aggregator.models import ITEM_TYPES, SOURCE_KINDS, ReadContext
-from aggregator.parse import parse_feed
+from aggregator.parse.feeds import parse_feed
 
 ROOT = Path(__file__).resolve().parent.parent
 FEEDS_TOML = ROOT / "feeds.toml"

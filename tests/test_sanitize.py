@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from aggregator.parse import parse_feed
+from aggregator.parse.feeds import parse_feed
 from aggregator.sanitize import html_to_text, sanitize_html
 from feedfarm.server import XSS as FEEDFARM_XSS
 

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aggregator.models import FetchResult
-from aggregator.schedule import (
+from aggregator.fetch.schedule import (
     BACKOFF_MAX,
     CACHE_MAX,
     RETRY_AFTER_MAX,
@@ -18,6 +17,7 @@ from aggregator.schedule import (
     is_due,
     parse_retry_after,
 )
+from aggregator.models import FetchResult
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 URL = "https://example.org/feed"

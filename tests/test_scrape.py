@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from aggregator import pipeline
-from aggregator.config import parse_config
+from aggregator import app as application
+from aggregator.config.files import parse_config
 from aggregator.errors import ConfigError
 from aggregator.models import Profile, ScrapeRules
-from aggregator.parse import FeedParseError
-from aggregator.scrape import scrape_page
+from aggregator.parse.feeds import FeedParseError
+from aggregator.parse.scrape import scrape_page
 from aggregator.store import Store
 
 PAGES = Path(__file__).parent / "data" / "html" / "no-feed"
@@ -94,13 +94,13 @@ item = "div.gone"
 title = "h2"
 """
     config = parse_config(text, tmp_path / "feeds.toml")
-    summary = pipeline.refresh(pipeline.Project.at(tmp_path), now=NOW, config=config)
+    summary = application.refresh(application.Project.at(tmp_path), now=NOW, config=config)
 
     assert summary.new_items == 3
     assert summary.failures == [
         ("Changed listing", "scrape: item selector 'div.gone' matches nothing")
     ]
-    with Store(pipeline.Project.at(tmp_path).store_path) as store:
+    with Store(application.Project.at(tmp_path).store_path) as store:
         items = list(store.iter_items())
     assert {item.item_type for item in items} == {"event"}
 
@@ -172,7 +172,7 @@ location = ".location"
     config = parse_config(text, tmp_path / "feeds.toml")
     profile = Profile(name="jo", display_name="Jo", interests={"jellyfish": 1.0})
     now = datetime(2011, 7, 19, 9, 0, tzinfo=UTC)
-    pipeline.run(pipeline.Project.at(tmp_path), now=now, config=config, profiles=[profile])
+    application.run(application.Project.at(tmp_path), now=now, config=config, profiles=[profile])
 
     digest = (tmp_path / "output" / "jo" / "2011-07-19.html").read_text(encoding="utf-8")
     upcoming = LexborHTMLParser(digest).css_first("#section-upcoming").parent

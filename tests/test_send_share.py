@@ -24,7 +24,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from selectolax.lexbor import LexborHTMLParser
 
-from aggregator import pipeline
+from aggregator import app as application
 from aggregator.store import MIGRATIONS, Store
 from tests.conftest import StaticServer
 from tests.digest_site import make_project, rss
@@ -63,17 +63,17 @@ def smtp_server(port: int) -> Iterator[Inbox]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, static_server: StaticServer) -> tuple[pipeline.Project, int]:
+def project(tmp_path: Path, static_server: StaticServer) -> tuple[application.Project, int]:
     """A project whose first run (at ``NOW``) is done; returns it with its SMTP port."""
     port = free_port()
     feed = static_server.add("/feed.xml", rss(NOW), headers={"Content-Type": "application/rss+xml"})
     root = make_project(tmp_path, feed, smtp_port=port)
-    project = pipeline.Project.at(root)
-    pipeline.run(project, now=NOW)
+    project = application.Project.at(root)
+    application.run(project, now=NOW)
     return project, port
 
 
-def learnplace(project: pipeline.Project, *args: str) -> subprocess.CompletedProcess[str]:
+def learnplace(project: application.Project, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "aggregator", "--project", str(project.root), *args],
         capture_output=True,
@@ -84,7 +84,7 @@ def learnplace(project: pipeline.Project, *args: str) -> subprocess.CompletedPro
     )
 
 
-def test_send_round_trip_once_a_day(project: tuple[pipeline.Project, int]) -> None:
+def test_send_round_trip_once_a_day(project: tuple[application.Project, int]) -> None:
     proj, port = project
     with smtp_server(port) as inbox:
         first = learnplace(proj, "send")
@@ -116,7 +116,7 @@ def test_send_round_trip_once_a_day(project: tuple[pipeline.Project, int]) -> No
 
 
 def test_failing_server_is_reported_per_person_and_retried(
-    project: tuple[pipeline.Project, int],
+    project: tuple[application.Project, int],
 ) -> None:
     proj, port = project
     down = learnplace(proj, "send", "--json")  # nothing listens on the port yet
@@ -124,23 +124,23 @@ def test_failing_server_is_reported_per_person_and_retried(
     assert '"status": "failed"' in down.stdout and "127.0.0.1" in down.stdout
 
     with smtp_server(port) as inbox:
-        retried = pipeline.send(proj, now=NOW + timedelta(minutes=5))
+        retried = application.Application(proj).send(now=NOW + timedelta(minutes=5))
     assert [(m.person, m.status) for m in retried] == [("alice", "sent"), ("bob", "sent")]
     assert len(inbox.messages) == 2
 
 
-def test_send_only_one_person(project: tuple[pipeline.Project, int]) -> None:
+def test_send_only_one_person(project: tuple[application.Project, int]) -> None:
     proj, port = project
     with smtp_server(port) as inbox:
-        results = pipeline.send(proj, now=NOW, only="bob")
+        results = application.Application(proj).send(now=NOW, only="bob")
     assert [(m.person, m.status) for m in results] == [("bob", "sent")]
     assert [rcpts for rcpts, _ in inbox.messages] == [["bob@example.org"]]
 
 
-def test_send_without_todays_digest_sends_nothing(project: tuple[pipeline.Project, int]) -> None:
+def test_send_without_todays_digest_sends_nothing(project: tuple[application.Project, int]) -> None:
     proj, port = project
     with smtp_server(port) as inbox:
-        results = pipeline.send(proj, now=NOW + timedelta(days=2))
+        results = application.Application(proj).send(now=NOW + timedelta(days=2))
     assert {m.status for m in results} == {"no digest"}
     assert inbox.messages == []
 
@@ -154,7 +154,7 @@ def publish_more(server: StaticServer, now: datetime, n: int) -> None:
 
 
 def test_share_flow_team_page_and_colleagues_section(
-    project: tuple[pipeline.Project, int], static_server: StaticServer
+    project: tuple[application.Project, int], static_server: StaticServer
 ) -> None:
     proj, _ = project
     page = LexborHTMLParser((proj.output_dir / "alice" / "index.html").read_text("utf-8"))
@@ -177,7 +177,7 @@ def test_share_flow_team_page_and_colleagues_section(
 
     # Carol's next digest (tomorrow) gets both notes under "From your colleagues".
     publish_more(static_server, NOW + timedelta(days=1), 1)
-    pipeline.run(proj, now=NOW + timedelta(days=1))
+    application.run(proj, now=NOW + timedelta(days=1))
     carol = LexborHTMLParser((proj.output_dir / "carol" / "index.html").read_text("utf-8"))
     section = carol.css_first("section.colleagues")
     assert section is not None
@@ -191,18 +191,20 @@ def test_share_flow_team_page_and_colleagues_section(
     assert len(alice_notes) == 1 and "Agree" in alice_notes[0]
     # The day after, the shares have been seen: no colleagues section again.
     publish_more(static_server, NOW + timedelta(days=2), 2)
-    pipeline.run(proj, now=NOW + timedelta(days=2))
+    application.run(proj, now=NOW + timedelta(days=2))
     later = LexborHTMLParser((proj.output_dir / "carol" / "index.html").read_text("utf-8"))
     assert later.css_first("section.colleagues") is None
 
 
-def test_share_refuses_unknown_person_and_item(project: tuple[pipeline.Project, int]) -> None:
+def test_share_refuses_unknown_person_and_item(project: tuple[application.Project, int]) -> None:
     proj, _ = project
     nobody = learnplace(proj, "share", "mallory", "1", "--note", "x")
     assert nobody.returncode == 1 and "no profile named 'mallory'" in nobody.stderr
     missing = learnplace(proj, "share", "alice", "99999", "--note", "x")
     assert missing.returncode == 1 and "no item '99999'" in missing.stderr
-    by_url = pipeline.share(proj, "alice", "https://learn.example.org/1?utm_source=x", "", now=NOW)
+    by_url = application.Application(proj).share(
+        "alice", "https://learn.example.org/1?utm_source=x", "", now=NOW
+    )
     assert by_url.item_id > 0
 
 
@@ -228,6 +230,6 @@ def test_a_display_name_with_a_line_break_is_a_clear_error_before_any_mail(tmp_p
         'name = "Ana\\nBcc: everyone@example.org"\nemail = "ana@example.org"\n[interests]\na = 1\n',
         encoding="utf-8",
     )
-    result = learnplace(pipeline.Project.at(tmp_path), "send")
+    result = learnplace(application.Project.at(tmp_path), "send")
     assert result.returncode == 1
     assert "ana.toml:1: name: must be one line" in result.stderr

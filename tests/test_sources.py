@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from aggregator.cli import cli
-from aggregator.config import load_config, parse_config
-from aggregator.discover import discover_feeds
-from aggregator.sources import read_opml, write_opml
+from aggregator.config.files import load_config, parse_config
+from aggregator.config.sources import read_opml, write_opml
+from aggregator.fetch.discover import discover_feeds
 
 DATA = Path(__file__).parent / "data"
 PAGES = DATA / "html" / "autodiscovery"

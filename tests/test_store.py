@@ -12,8 +12,8 @@ import pytest
 
 from aggregator import store as store_module
 from aggregator.errors import StoreError, StoreVersionError, UnknownSourceError
+from aggregator.fetch.schedule import SourceState, decide
 from aggregator.models import Details, Entry, FetchResult, Item, Pick, Source
-from aggregator.schedule import SourceState, decide
 from aggregator.store import MIGRATIONS, SCHEMA_VERSION, AddResult, FetchRecord, Store
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
@@ -510,14 +510,14 @@ def test_many_sources_outcomes_are_stored_in_one_transaction(store: Store) -> No
 def test_shared_items_start_over_when_full_and_still_find_every_item(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aggregator import pipeline
+    from aggregator.rank import daily
 
     ids = store.add_entries(BLOG.url, [entry(f"g{n}", title=f"Post {n}") for n in range(12)], NOW)
-    monkeypatch.setattr(pipeline, "SHARED_ITEMS_MAX", 5)
+    monkeypatch.setattr(daily, "SHARED_ITEMS_MAX", 5)
     reads: list[int] = []
     items = store.items
     monkeypatch.setattr(store, "items", lambda wanted: reads.append(len(wanted)) or items(wanted))
-    items_of = pipeline.shared_items(store)
+    items_of = daily.shared_items(store)
     first, second = ids.new_ids[:4], ids.new_ids[3:7]
     assert {i: it.title for i, it in items_of(first).items()} == {
         i: f"Post {n}" for n, i in enumerate(first)

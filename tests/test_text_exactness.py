@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.models import Entry, ParsedFeed, ReadContext
-from aggregator.parse import parse_feed
+from aggregator.parse.feeds import parse_feed
 from aggregator.sanitize import html_to_text
 
 DATA = Path(__file__).parent / "data"

@@ -14,10 +14,11 @@ from pathlib import Path
 import icalendar
 from selectolax.lexbor import LexborHTMLParser
 
-from aggregator import pipeline
-from aggregator.config import parse_config
+from aggregator import app as application
+from aggregator.config.files import parse_config
 from aggregator.index import SearchIndex
 from aggregator.models import Profile
+from aggregator.rank import daily
 from aggregator.store import Store
 
 DAY1 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -59,7 +60,7 @@ PODCAST_FEED = f"""<?xml version="1.0"?>
 </channel></rss>""".encode()
 
 
-def run(root: Path, static_server, now: datetime) -> pipeline.RunSummary:
+def run(root: Path, static_server, now: datetime) -> application.RunSummary:
     events_url = static_server.add("/events.xml", EVENTS_FEED)
     podcast_url = static_server.add("/podcast.xml", PODCAST_FEED)
     config = parse_config(
@@ -78,7 +79,7 @@ url = "{podcast_url}"
 """,
         root / "feeds.toml",
     )
-    return pipeline.run(pipeline.Project.at(root), now=now, config=config, profiles=[PROFILE])
+    return application.run(application.Project.at(root), now=now, config=config, profiles=[PROFILE])
 
 
 def section_titles(page: Path, section: str) -> list[str]:
@@ -149,14 +150,14 @@ def test_preview_of_an_earlier_day_shows_nothing_published_after_it(
         f'[settings]\nallow_private_networks = true\n\n[[source]]\nname = "Blog"\nurl = "{url}"\n',
         tmp_path / "feeds.toml",
     )
-    project = pipeline.Project.at(tmp_path)
-    pipeline.run(project, now=later + timedelta(hours=1), config=config, profiles=[PROFILE])
+    project = application.Project.at(tmp_path)
+    application.run(project, now=later + timedelta(hours=1), config=config, profiles=[PROFILE])
     with (
         Store(project.store_path) as store,
         SearchIndex.open(project.index_dir) as index,
     ):
-        then = pipeline.preview(store, index, PROFILE, DAY1)
-        now = pipeline.preview(store, index, PROFILE, later + timedelta(hours=1))
+        then = daily.digest_for(store, index, PROFILE, DAY1)
+        now = daily.digest_for(store, index, PROFILE, later + timedelta(hours=1))
     assert [pick.item.title for pick in then.picks] == ["Data quality, day one"]
     assert "new today" in then.picks[0].reasons
     assert now.picks[0].item.title == "Data quality, five days on"

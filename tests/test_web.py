@@ -14,11 +14,11 @@ import whoosh.index
 from playwright.sync_api import Page, expect, sync_playwright
 from starlette.testclient import TestClient
 
-from aggregator import pipeline
-from aggregator.config import load_profile
+from aggregator import app as application
+from aggregator.config.files import load_profile
 from aggregator.errors import InsecureBindError
 from aggregator.models import ITEM_TYPES
-from aggregator.web import create_app, is_loopback
+from aggregator.web.app import create_app, is_loopback
 from tests.chromium import launch_chromium
 from tests.conftest import serve_app
 from tests.test_end_to_end import learnplace
@@ -60,7 +60,7 @@ def web_project(
     )
     (root / "profiles").mkdir()
     (root / "profiles" / "ana.toml").write_text(PROFILE, encoding="utf-8")
-    pipeline.run(pipeline.Project.at(root), now=datetime.now(UTC))
+    application.run(application.Project.at(root), now=datetime.now(UTC))
     return root
 
 
@@ -73,7 +73,9 @@ def project(web_project: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def client(project: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(pipeline.Project.at(project)), base_url=ORIGIN) as test_client:
+    with TestClient(
+        create_app(application.Application.at(project)), base_url=ORIGIN
+    ) as test_client:
         yield test_client
 
 
@@ -103,14 +105,14 @@ def test_loopback_detection() -> None:
 
 def test_non_loopback_bind_needs_a_token(project: Path) -> None:
     with pytest.raises(InsecureBindError, match="needs an access token"):
-        create_app(pipeline.Project.at(project), host="0.0.0.0")
+        create_app(application.Application.at(project), host="0.0.0.0")
     result = learnplace(project, "serve", "--host", "0.0.0.0", "--port", "0")
     assert result.returncode == 1
     assert "needs an access token" in result.stderr
 
 
 def test_every_request_without_the_token_is_refused(project: Path) -> None:
-    app = create_app(pipeline.Project.at(project), host="0.0.0.0", token="s3cret")
+    app = create_app(application.Application.at(project), host="0.0.0.0", token="s3cret")
     with TestClient(app, base_url=ORIGIN) as anonymous:
         for path in ("/", "/search?q=python", "/profiles/ana", "/sources", "/site/index.html"):
             assert anonymous.get(path).status_code == 401, path
@@ -222,8 +224,9 @@ def test_preview_shows_what_the_unsaved_profile_would_get(
 
 
 def rarest_type(project: Path, text: str) -> str:
-    request = pipeline.SearchRequest(text)
-    found = pipeline.search(pipeline.Project.at(project), request, now=datetime.now(UTC))
+    request = application.SearchRequest(text)
+    with application.Application.at(project) as app:
+        found = app.search(request, now=datetime.now(UTC))
     assert len(found.facets["type"]) > 1
     return list(found.facets["type"])[-1]
 
@@ -250,7 +253,7 @@ def test_search_page_filters_highlights_and_facets(client: TestClient, project: 
 def test_before_the_first_run_search_says_so_and_items_are_not_found(tmp_path: Path) -> None:
     (tmp_path / "feeds.toml").write_text("", encoding="utf-8")
     (tmp_path / "profiles").mkdir()
-    with TestClient(create_app(pipeline.Project.at(tmp_path)), base_url=ORIGIN) as fresh:
+    with TestClient(create_app(application.Application.at(tmp_path)), base_url=ORIGIN) as fresh:
         response = fresh.get("/search?q=python")
         assert response.status_code == 200
         assert "nothing collected yet" in response.text and "run `learnplace run`" in response.text
@@ -286,7 +289,7 @@ def test_cli_search_filters_facets_profile_and_suggestion(project: Path) -> None
 @pytest.fixture
 def live_url(project: Path) -> Iterator[str]:
     """The app served by a real uvicorn on 127.0.0.1, on a free port, in a thread."""
-    with serve_app(create_app(pipeline.Project.at(project))) as port:
+    with serve_app(create_app(application.Application.at(project))) as port:
         yield f"http://127.0.0.1:{port}"
 
 

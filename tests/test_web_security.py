@@ -16,9 +16,9 @@ import pytest
 from playwright.sync_api import sync_playwright
 from starlette.testclient import TestClient
 
-from aggregator import pipeline
-from aggregator.web import MAX_PAGE, create_app
-from aggregator.webguard import SESSION_COOKIE
+from aggregator import app as application
+from aggregator.web.app import MAX_PAGE, create_app
+from aggregator.web.guard import SESSION_COOKIE
 from tests import hostile
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import StaticServer, serve_app, serve_static
@@ -51,7 +51,7 @@ def root(tmp_path_factory: pytest.TempPathFactory, elsewhere: StaticServer) -> P
     )
     (root / "profiles").mkdir()
     (root / "profiles" / "ana.toml").write_text(PROFILE, encoding="utf-8")
-    pipeline.run(pipeline.Project.at(root), now=datetime.now(UTC))
+    application.run(application.Project.at(root), now=datetime.now(UTC))
     return root
 
 
@@ -63,7 +63,7 @@ def project(root: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def port(project: Path) -> Iterator[int]:
-    with serve_app(create_app(pipeline.Project.at(project))) as number:
+    with serve_app(create_app(application.Application.at(project))) as number:
         yield number
 
 
@@ -136,7 +136,7 @@ def form_of(client: TestClient, **fields: str) -> dict[str, str]:
 
 
 def test_a_post_must_come_from_an_allowed_name_of_this_app(project: Path) -> None:
-    app = create_app(pipeline.Project.at(project), extra_hosts=["learn.example"])
+    app = create_app(application.Application.at(project), extra_hosts=["learn.example"])
     with TestClient(app, base_url=LOOPBACK) as client:
         data = form_of(client)
         for origin in ("http://evil.example", "http://localhost", "http://127.0.0.1:1", "null"):
@@ -160,7 +160,7 @@ def cookie_header(response: object) -> str:
 def test_the_session_cookie_is_signed_secure_over_https_and_a_stale_one_never_blocks(
     project: Path,
 ) -> None:
-    app = create_app(pipeline.Project.at(project), host="0.0.0.0", token="s3cret-token")
+    app = create_app(application.Application.at(project), host="0.0.0.0", token="s3cret-token")
     with TestClient(app, base_url=LOOPBACK, follow_redirects=False) as browser:
         login = browser.get("/login?token=s3cret-token")
         assert login.status_code == 303
@@ -173,7 +173,7 @@ def test_the_session_cookie_is_signed_secure_over_https_and_a_stale_one_never_bl
         assert browser.get("/search?q=python").status_code == 401
         assert browser.get("/login?token=s3cret-token").status_code == 303
         assert browser.get("/search?q=python").status_code == 200
-    other = create_app(pipeline.Project.at(project), host="0.0.0.0", token="a-new-token")
+    other = create_app(application.Application.at(project), host="0.0.0.0", token="a-new-token")
     with TestClient(other, base_url=LOOPBACK, follow_redirects=False) as browser:
         browser.cookies.set(SESSION_COOKIE, header.split(";")[0].split("=", 1)[1])
         assert browser.get("/").status_code == 401  # signed for the old token
@@ -184,7 +184,7 @@ def test_the_session_cookie_is_signed_secure_over_https_and_a_stale_one_never_bl
 
 
 def test_a_csrf_token_is_good_for_its_own_session_only(project: Path) -> None:
-    app = create_app(pipeline.Project.at(project))
+    app = create_app(application.Application.at(project))
     with TestClient(app, base_url=LOOPBACK) as ana, TestClient(app, base_url=LOOPBACK) as eve:
         eves = form_of(eve)
         headers = {"Origin": LOOPBACK}
@@ -203,7 +203,7 @@ def test_a_csrf_token_is_good_for_its_own_session_only(project: Path) -> None:
 def test_pages_show_no_remote_image_and_cannot_be_framed(
     project: Path, port: int, elsewhere: StaticServer
 ) -> None:
-    with TestClient(create_app(pipeline.Project.at(project)), base_url=LOOPBACK) as client:
+    with TestClient(create_app(application.Application.at(project)), base_url=LOOPBACK) as client:
         for path in ("/", "/items/1", "/site/index.html"):
             headers = client.get(path).headers
             assert "img-src 'self' data:;" in headers["content-security-policy"]
@@ -286,7 +286,7 @@ def test_the_app_answers_while_previews_rank(project: Path, port: int) -> None:
 def test_a_profile_form_too_large_is_refused_at_once(
     project: Path, interests: str, status: int, says: str
 ) -> None:
-    with TestClient(create_app(pipeline.Project.at(project)), base_url=LOOPBACK) as client:
+    with TestClient(create_app(application.Application.at(project)), base_url=LOOPBACK) as client:
         data = form_of(client, interests=interests)
         preview = client.post("/profiles/ana/preview", data=data, headers={"Origin": LOOPBACK})
         assert preview.status_code == status
@@ -315,7 +315,7 @@ def test_a_profile_form_too_large_is_refused_at_once(
     ],
 )
 def test_odd_requests_get_a_clear_4xx(project: Path, path: str, status: int, says: str) -> None:
-    with TestClient(create_app(pipeline.Project.at(project)), base_url=LOOPBACK) as client:
+    with TestClient(create_app(application.Application.at(project)), base_url=LOOPBACK) as client:
         response = client.get(path)
     assert response.status_code == status and says in response.text
     assert "Traceback" not in response.text

@@ -1,4 +1,4 @@
-"""The ``learnplace`` group and what every command shares: errors, progress, the project folder.
+"""The ``learnplace`` group and what every command shares: errors, progress, the application.
 
 Errors a person can fix arrive as :class:`LearnplaceError` (or a clean
 ``ValueError`` from query parsing) and leave as a one-line message; anything
@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from aggregator import __version__, pipeline
+from aggregator import __version__
+from aggregator.app import Application, Project, Reporter, SilentReporter
 from aggregator.cli.terminal import clean, console
 from aggregator.errors import LearnplaceError, QuerySyntaxError
 
@@ -45,9 +46,9 @@ class RichReporter:
 
 
 @contextmanager
-def progress_reporter(quiet: bool) -> Iterator[pipeline.Reporter]:
+def progress_reporter(quiet: bool) -> Iterator[Reporter]:
     if quiet:
-        yield pipeline.SilentReporter()
+        yield SilentReporter()
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console(stderr=True), transient=True) as progress:
@@ -79,7 +80,9 @@ def friendly_errors(func: F) -> F:
 @click.pass_context
 def cli(ctx: click.Context, project: Path) -> None:
     """Learnplace: personal daily digests of learning opportunities."""
-    ctx.obj = project
+    app = Application(Project.at(project))
+    ctx.call_on_close(app.close)
+    ctx.obj = app
 
 
 def main() -> None:

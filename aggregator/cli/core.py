@@ -11,7 +11,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from aggregator import pipeline, starter
+from aggregator.app import Application, RunSummary, failed_note, next_steps
 from aggregator.cli.app import cli, friendly_errors, progress_reporter
 from aggregator.cli.terminal import console, echo, json_text, markup, text
 
@@ -22,16 +22,15 @@ from aggregator.cli.terminal import console, echo, json_text, markup, text
 @click.option("--force", is_flag=True, help="Fetch every source now, ignoring backoff.")
 @click.pass_obj
 @friendly_errors
-def run(project_dir: Path, quiet: bool, as_json: bool, force: bool) -> None:
+def run(app: Application, quiet: bool, as_json: bool, force: bool) -> None:
     """Fetch every due source, update the index and write today's digests to output/."""
-    project = pipeline.Project.at(project_dir)
     with progress_reporter(quiet or as_json) as reporter:
-        summary = pipeline.run(project, now=datetime.now(UTC), reporter=reporter, force=force)
+        summary = app.run(now=datetime.now(UTC), reporter=reporter, force=force)
     _report(summary, quiet=quiet, as_json=as_json)
     sys.exit(exit_status(summary))
 
 
-def exit_status(summary: pipeline.RunSummary) -> int:
+def exit_status(summary: RunSummary) -> int:
     """What cron and systemd hear: 2 when every source failed, 1 when a source that worked
     started failing in this run, 0 otherwise (sources that keep failing were reported before)."""
     if summary.every_source_failed:
@@ -44,7 +43,7 @@ def exit_status(summary: pipeline.RunSummary) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
 @friendly_errors
-def demo(project_dir: Path, quiet: bool, as_json: bool) -> None:
+def demo(app: Application, quiet: bool, as_json: bool) -> None:
     """Run the whole pipeline offline on the bundled sample feeds: the project's first run.
 
     The samples are served from a loopback server this command starts, so the
@@ -53,7 +52,7 @@ def demo(project_dir: Path, quiet: bool, as_json: bool) -> None:
     without feeds.toml gets a starter one and the example profiles.
     """
     with progress_reporter(quiet or as_json) as reporter:
-        summary = pipeline.run_demo(project_dir, now=datetime.now(UTC), reporter=reporter)
+        summary = Application.run_demo(app.project.root, now=datetime.now(UTC), reporter=reporter)
     _report(summary, quiet=quiet, as_json=as_json)
     if not (quiet or as_json):
         _print_next_steps([name for name, _, _ in summary.digests], collected=True)
@@ -67,11 +66,11 @@ def demo(project_dir: Path, quiet: bool, as_json: bool) -> None:
 )
 @click.pass_obj
 @friendly_errors
-def init(project_dir: Path, directory: Path | None, person: str) -> None:
+def init(app: Application, directory: Path | None, person: str) -> None:
     """Start a project in DIRECTORY (default: the project folder): a feeds.toml with a few
     commented sources and one profile. Files that exist are left alone."""
-    root = directory or project_dir
-    written = starter.init_project(root, person)
+    root = directory or app.project.root
+    written = Application.init(root, person)
     for path in written:
         echo(f"Wrote {path}")
     if not written:
@@ -84,11 +83,11 @@ def init(project_dir: Path, directory: Path | None, person: str) -> None:
 
 def _print_next_steps(people: list[str], *, collected: bool) -> None:
     echo("Try next:")
-    for step in starter.next_steps(people, collected=collected):
+    for step in next_steps(people, collected=collected):
         echo(f"  {step}")
 
 
-def _report(summary: pipeline.RunSummary, *, quiet: bool, as_json: bool) -> None:
+def _report(summary: RunSummary, *, quiet: bool, as_json: bool) -> None:
     if as_json:
         echo(json_text(_summary_json(summary)))
     if quiet or as_json:
@@ -123,18 +122,18 @@ def _report(summary: pipeline.RunSummary, *, quiet: bool, as_json: bool) -> None
         out.print(f"Open [bold]{markup(summary.site_index.as_uri())}[/] in a browser.")
 
 
-def _report_failures(summary: pipeline.RunSummary) -> None:
+def _report_failures(summary: RunSummary) -> None:
     """Failed sources on stderr, one a line, whatever --quiet says: cron mails what it hears."""
     if not summary.failures:
         return
     newly = set(summary.newly_failing)
-    echo(f"learnplace: {pipeline.failed_note(summary)}", err=True)
+    echo(f"learnplace: {failed_note(summary)}", err=True)
     for name, error in summary.failures:
         started = " (started failing)" if name in newly else ""
         echo(f"  {name}{started}: {error}", err=True)
 
 
-def _summary_json(summary: pipeline.RunSummary) -> dict[str, Any]:
+def _summary_json(summary: RunSummary) -> dict[str, Any]:
     return {
         "sources_ok": summary.sources_ok,
         "not_modified": summary.not_modified,

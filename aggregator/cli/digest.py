@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 
-from aggregator import pipeline
+from aggregator.app import Application
 from aggregator.cli.app import cli, friendly_errors
 from aggregator.cli.terminal import echo, json_text
 
@@ -18,14 +17,13 @@ from aggregator.cli.terminal import echo, json_text
 @click.option("--json", "as_json", is_flag=True, help="Print one result per person as JSON.")
 @click.pass_obj
 @friendly_errors
-def send(project_dir: Path, name: str | None, as_json: bool) -> None:
+def send(app: Application, name: str | None, as_json: bool) -> None:
     """E-mail today's digest to everyone with an address (or only NAME).
 
     Safe to rerun: a digest already sent today is not sent again, and a failed
     send is tried again next time. Exits 1 when any send failed.
     """
-    project = pipeline.Project.at(project_dir)
-    results = pipeline.send(project, now=datetime.now(UTC), only=name)
+    results = app.send(now=datetime.now(UTC), only=name)
     if as_json:
         rows = [
             {"person": r.person, "address": r.address, "status": r.status, "detail": r.detail}
@@ -47,13 +45,12 @@ def send(project_dir: Path, name: str | None, as_json: bool) -> None:
 @click.option("--note", "-n", default="", help="Why it is worth your colleagues' time.")
 @click.pass_obj
 @friendly_errors
-def share(project_dir: Path, name: str, item: str, note: str) -> None:
+def share(app: Application, name: str, item: str, note: str) -> None:
     """Share ITEM (its number or link on a digest page) from NAME with their teams.
 
     The team pages and each teammate's next digest show it, with the note.
     """
-    project = pipeline.Project.at(project_dir)
-    recorded = pipeline.share(project, name, item, note, now=datetime.now(UTC))
+    recorded = app.share(name, item, note, now=datetime.now(UTC))
     if recorded.replaced_note is not None and recorded.replaced_note != recorded.note:
         echo(
             f"Updated {name}'s note on item {recorded.item_id} "

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from aggregator import pipeline
+from aggregator.app import Application
 from aggregator.cli.app import cli, friendly_errors
 from aggregator.cli.terminal import echo
 from aggregator.models import ITEM_TYPES
@@ -22,8 +20,7 @@ def item() -> None:
 @click.argument("item_type", type=click.Choice((*ITEM_TYPES, "auto")))
 @click.pass_obj
 @friendly_errors
-def set_type(project_dir: Path, item_id: int, item_type: str) -> None:
+def set_type(app: Application, item_id: int, item_type: str) -> None:
     """Give item ITEM_ID the type ITEM_TYPE for good; `auto` goes back to the guessed type."""
-    project = pipeline.Project.at(project_dir)
-    changed = pipeline.set_item_type(project, item_id, None if item_type == "auto" else item_type)
+    changed = app.set_item_type(item_id, None if item_type == "auto" else item_type)
     echo(f"{changed.id}: {changed.title} is now {changed.item_type}")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import click
 
-from aggregator import pipeline
+from aggregator.app import Application
 from aggregator.cli.app import cli, friendly_errors
 from aggregator.cli.terminal import echo
 
@@ -34,22 +33,20 @@ def parse_age(text: str) -> timedelta:
 )
 @click.pass_obj
 @friendly_errors
-def prune(project_dir: Path, age: str) -> None:
+def prune(app: Application, age: str) -> None:
     """Delete old items from the store and the index together.
 
     Items someone shared or liked, and items in any digest within the same
     age, are kept.
     """
-    project = pipeline.Project.at(project_dir)
-    removed = pipeline.prune(project, older_than=parse_age(age), now=datetime.now(UTC))
+    removed = app.prune(older_than=parse_age(age), now=datetime.now(UTC))
     echo(f"Pruned {removed} items published more than {age} ago.")
 
 
 @cli.command()
 @click.pass_obj
 @friendly_errors
-def reindex(project_dir: Path) -> None:
+def reindex(app: Application) -> None:
     """Rebuild the search index from the store (searches keep working meanwhile)."""
-    project = pipeline.Project.at(project_dir)
-    count = pipeline.reindex(project)
-    echo(f"Indexed {count} items into {project.index_dir}.")
+    count = app.reindex()
+    echo(f"Indexed {count} items into {app.project.index_dir}.")

@@ -1,5 +1,5 @@
 """Profile commands: ``profile new|show|list|add-interest|remove-interest|exclude|edit``,
-``preview`` and ``feedback``. Each calls one pipeline function."""
+``preview`` and ``feedback``. Each calls one method of the application."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ from pathlib import Path
 
 import click
 
-from aggregator import pipeline
+from aggregator.app import Application, event_when
 from aggregator.cli.app import cli, friendly_errors
 from aggregator.cli.terminal import clean, echo
 from aggregator.errors import ConfigError
 from aggregator.models import Digest, Item
-from aggregator.render import event_when
 
 
 @cli.group()
@@ -30,19 +29,19 @@ def profile() -> None:
 @click.option("--interest", "-i", "interests", multiple=True, help="An interest (repeatable).")
 @click.pass_obj
 @friendly_errors
-def new(project_dir: Path, name: str, interests: tuple[str, ...]) -> None:
+def new(app: Application, name: str, interests: tuple[str, ...]) -> None:
     """Create profiles/NAME.toml from a commented template."""
     wanted = dict.fromkeys(interests, 1.0) or {"learning": 1.0}
-    created = pipeline.new_profile(pipeline.Project.at(project_dir), name, wanted)
+    created = app.new_profile(name, wanted)
     echo(f"Created {created.path}; edit it with `learnplace profile edit {name}`.")
 
 
 @profile.command("list")
 @click.pass_obj
 @friendly_errors
-def list_(project_dir: Path) -> None:
+def list_(app: Application) -> None:
     """Every profile with its digest size and interest count."""
-    for found in pipeline.load_profiles(pipeline.Project.at(project_dir).profiles_dir):
+    for found in app.profiles():
         echo(
             f"{found.name}\t{found.display_name}\t{len(found.interests)} interests\t"
             f"{found.digest_size} items / {found.freshness_days} days"
@@ -53,9 +52,9 @@ def list_(project_dir: Path) -> None:
 @click.argument("name")
 @click.pass_obj
 @friendly_errors
-def show(project_dir: Path, name: str) -> None:
+def show(app: Application, name: str) -> None:
     """A profile as Learnplace understands it."""
-    found = pipeline.load_named_profile(pipeline.Project.at(project_dir), name)
+    found = app.profile(name)
     echo(f"{found.display_name} ({found.name}) {found.email or ''}".rstrip())
     echo(f"digest: {found.digest_size} items, last {found.freshness_days} days")
     echo("interests:")
@@ -78,9 +77,9 @@ def show(project_dir: Path, name: str) -> None:
 @click.option("--weight", "-w", type=float, default=1.0, show_default=True)
 @click.pass_obj
 @friendly_errors
-def add_interest(project_dir: Path, name: str, phrase: str, weight: float) -> None:
+def add_interest(app: Application, name: str, phrase: str, weight: float) -> None:
     """Add an interest (or change its weight)."""
-    pipeline.add_interest(pipeline.Project.at(project_dir), name, phrase, weight)
+    app.add_interest(name, phrase, weight)
     echo(f"{name}: “{phrase}” = {weight:g}")
 
 
@@ -89,9 +88,9 @@ def add_interest(project_dir: Path, name: str, phrase: str, weight: float) -> No
 @click.argument("phrase")
 @click.pass_obj
 @friendly_errors
-def remove_interest(project_dir: Path, name: str, phrase: str) -> None:
+def remove_interest(app: Application, name: str, phrase: str) -> None:
     """Remove an interest."""
-    pipeline.remove_interest(pipeline.Project.at(project_dir), name, phrase)
+    app.remove_interest(name, phrase)
     echo(f"{name}: removed “{phrase}”")
 
 
@@ -101,9 +100,9 @@ def remove_interest(project_dir: Path, name: str, phrase: str) -> None:
 @click.option("--source", is_flag=True, help="VALUE is a source name, not a word.")
 @click.pass_obj
 @friendly_errors
-def exclude(project_dir: Path, name: str, value: str, source: bool) -> None:
+def exclude(app: Application, name: str, value: str, source: bool) -> None:
     """Never pick items with this word (or from this source)."""
-    pipeline.exclude(pipeline.Project.at(project_dir), name, value, source=source)
+    app.exclude(name, value, source=source)
     echo(f"{name}: excluded {'source' if source else 'word'} “{value}”")
 
 
@@ -111,10 +110,9 @@ def exclude(project_dir: Path, name: str, value: str, source: bool) -> None:
 @click.argument("name")
 @click.pass_obj
 @friendly_errors
-def edit(project_dir: Path, name: str) -> None:
+def edit(app: Application, name: str) -> None:
     """Open the profile in $EDITOR; it is saved only if it is still valid."""
-    project = pipeline.Project.at(project_dir)
-    path = pipeline.profile_path(project, name)
+    path = app.profile_path(name)
     original = path.read_text(encoding="utf-8")
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,7 +124,7 @@ def edit(project_dir: Path, name: str) -> None:
         echo("No changes.")
         return
     try:
-        pipeline.replace_profile_text(project, name, text)
+        app.replace_profile_text(name, text)
     except ConfigError as exc:
         raise click.ClickException(clean(f"{exc}\nThe profile was not changed.")) from None
     echo(f"Saved {path}.")
@@ -137,12 +135,12 @@ def edit(project_dir: Path, name: str) -> None:
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Preview as of this day.")
 @click.pass_obj
 @friendly_errors
-def preview(project_dir: Path, name: str, day: datetime | None) -> None:
+def preview(app: Application, name: str, day: datetime | None) -> None:
     """What NAME's digest would hold now, with the reason for each item; nothing is saved."""
     now = datetime.now(UTC)
     if day is not None:
         now = datetime.combine(day.date(), time(12), tzinfo=UTC)
-    digest = pipeline.preview_profile(pipeline.Project.at(project_dir), name, now)
+    digest = app.preview_profile(name, now)
     _print_digest(digest)
 
 
@@ -178,7 +176,7 @@ def _print_digest(digest: Digest) -> None:
 @click.pass_obj
 @friendly_errors
 def feedback(
-    project_dir: Path, name: str, item: str | None, judgement: int | None, listing: bool
+    app: Application, name: str, item: str | None, judgement: int | None, listing: bool
 ) -> None:
     """Tell NAME's ranking you want more or less like ITEM (an id or URL).
 
@@ -186,21 +184,20 @@ def feedback(
     from the others; ``--list`` shows the judgements, ``--clear`` takes back
     one (with ITEM) or all of them.
     """
-    project = pipeline.Project.at(project_dir)
     if listing:
         if item is not None or judgement is not None:
             raise click.UsageError("--list takes no ITEM and no judgement")
-        _print_judgements(name, pipeline.judgements(project, name))
+        _print_judgements(name, app.judgements(name))
         return
     if judgement is None:
         raise click.UsageError("say --more, --less, --clear or --list")
     if item is None:
         if judgement != 0:
             raise click.UsageError("say which ITEM you want more or less like")
-        cleared = pipeline.clear_feedback(project, name)
+        cleared = app.clear_feedback(name)
         echo(f"{name}: took back {cleared} judgement{'s' if cleared != 1 else ''}")
         return
-    judged = pipeline.record_feedback(project, name, item, judgement, datetime.now(UTC))
+    judged = app.record_feedback(name, item, judgement, datetime.now(UTC))
     said = {1: "more like", -1: "less like", 0: "no judgement on"}[judgement]
     echo(f"{name}: {said} “{judged.title}”")
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
-from pathlib import Path
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from aggregator import pipeline
+from aggregator.app import (
+    SORTS,
+    Application,
+    SearchFilters,
+    SearchRequest,
+    SearchResults,
+    highlight,
+    plain_text,
+)
 from aggregator.cli.app import cli, friendly_errors
 from aggregator.cli.terminal import clean, console, echo, json_text, markup, text
-from aggregator.index import SORTS, SearchFilters, highlight, plain_text
 from aggregator.models import Item
 
 SNIPPET_CHARS = 160
@@ -40,7 +46,7 @@ def _day(value: datetime | None, *, end: bool) -> datetime | None:
 @click.pass_obj
 @friendly_errors
 def search(
-    project_dir: Path,
+    app: Application,
     query: tuple[str, ...],
     types: tuple[str, ...],
     sources: tuple[str, ...],
@@ -53,7 +59,6 @@ def search(
     as_json: bool,
 ) -> None:
     """Search collected items (words, "phrases", AND/OR/NOT, field:value) with filters."""
-    project = pipeline.Project.at(project_dir)
     filters = SearchFilters(
         types=types,
         sources=sources,
@@ -64,16 +69,16 @@ def search(
     text = " ".join(query)
     if not text.strip() and not filters:
         raise click.UsageError("give a query, a filter, or both")
-    profile = pipeline.load_named_profile(project, person) if person else None
-    request = pipeline.SearchRequest(text, filters, sort, limit, profile=profile)
-    found = pipeline.search(project, request, now=datetime.now(UTC))
+    profile = app.profile(person) if person else None
+    request = SearchRequest(text, filters, sort, limit, profile=profile)
+    found = app.search(request, now=datetime.now(UTC))
     if as_json:
         echo(json_text(_as_json(found)))
         return
     _print(found)
 
 
-def _as_json(found: pipeline.SearchResults) -> dict[str, object]:
+def _as_json(found: SearchResults) -> dict[str, object]:
     return {
         "total": found.total,
         "results": [_item_json(item, score) for item, score in found.results],
@@ -109,7 +114,7 @@ def _when(item: Item) -> str:
     return (when or item.published).date().isoformat() + (" (event)" if when else "")
 
 
-def _print(found: pipeline.SearchResults) -> None:
+def _print(found: SearchResults) -> None:
     out = console()
     if not found.results:
         out.print("No items match.")

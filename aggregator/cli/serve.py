@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 import uvicorn
 
-from aggregator import pipeline
+from aggregator.app import Application
 from aggregator.cli.app import cli
 from aggregator.cli.terminal import clean, echo
 from aggregator.errors import InsecureBindError
@@ -33,7 +31,7 @@ from aggregator.web import create_app
 )
 @click.pass_obj
 def serve(
-    project_dir: Path, host: str, port: int, token: str | None, allowed_hosts: tuple[str, ...]
+    app: Application, host: str, port: int, token: str | None, allowed_hosts: tuple[str, ...]
 ) -> None:
     """Serve output/ with search, profile editing and source health at http://HOST:PORT/.
 
@@ -41,9 +39,7 @@ def serve(
     whose own name was pointed at this machine (DNS rebinding) is refused.
     """
     try:
-        app = create_app(
-            pipeline.Project.at(project_dir), host=host, token=token, extra_hosts=allowed_hosts
-        )
+        asgi = create_app(app, host=host, token=token, extra_hosts=allowed_hosts)
     except InsecureBindError as exc:
         raise click.ClickException(clean(exc)) from None
     shown = f"[{host}]" if ":" in host else host
@@ -51,4 +47,4 @@ def serve(
         echo(f"Open http://{shown}:{port}/login?token=… (the token you gave) to sign in.")
     else:
         echo(f"Learnplace is at http://{shown}:{port}/ (Ctrl+C stops it).")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(asgi, host=host, port=port, log_level="warning")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import BinaryIO
 
 import click
 from rich.table import Table
 
-from aggregator import pipeline
+from aggregator.app import Application
 from aggregator.cli.app import cli, friendly_errors
 from aggregator.cli.terminal import console, echo, json_text, text
 from aggregator.models import SOURCE_KINDS, SourceStatus
@@ -23,7 +23,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
     """Show every source: status, items, last success, next attempt and last error."""
     if ctx.invoked_subcommand is not None:
         return
-    statuses = pipeline.source_statuses(pipeline.Project.at(ctx.obj))
+    statuses = ctx.obj.source_statuses()
     if as_json:
         echo(json_text([_status_json(s) for s in statuses]))
         return
@@ -46,9 +46,9 @@ def sources(ctx: click.Context, as_json: bool) -> None:
 @click.option("--kind", type=click.Choice(SOURCE_KINDS), default="blog", show_default=True)
 @click.pass_obj
 @friendly_errors
-def add(project_dir: Path, url: str, name: str | None, kind: str) -> None:
+def add(app: Application, url: str, name: str | None, kind: str) -> None:
     """Add a feed, or a web page whose feed is found by autodiscovery, to feeds.toml."""
-    added = pipeline.add_source(pipeline.Project.at(project_dir), url, name=name, kind=kind)
+    added = app.add_source(url, name=name, kind=kind)
     echo(f"Added {added.source.name}: {added.source.url}")
     echo(f"  chosen: {added.reason}")
 
@@ -57,9 +57,9 @@ def add(project_dir: Path, url: str, name: str | None, kind: str) -> None:
 @click.argument("url_or_name")
 @click.pass_obj
 @friendly_errors
-def remove(project_dir: Path, url_or_name: str) -> None:
+def remove(app: Application, url_or_name: str) -> None:
     """Remove a source from feeds.toml (its items stay in the store)."""
-    source = pipeline.remove_source(pipeline.Project.at(project_dir), url_or_name)
+    source = app.remove_source(url_or_name)
     echo(f"Removed {source.name}: {source.url}")
 
 
@@ -67,18 +67,18 @@ def remove(project_dir: Path, url_or_name: str) -> None:
 @click.argument("opml", type=click.File("rb"))
 @click.pass_obj
 @friendly_errors
-def import_(project_dir: Path, opml: click.utils.LazyFile) -> None:
+def import_(app: Application, opml: BinaryIO) -> None:
     """Append the feeds of an OPML file (``-`` for stdin) to feeds.toml."""
-    added, known = pipeline.import_opml(pipeline.Project.at(project_dir), opml.read())
+    added, known = app.import_opml(opml.read())
     echo(f"Imported {len(added)} sources ({known} already listed).")
 
 
 @sources.command()
 @click.pass_obj
 @friendly_errors
-def export(project_dir: Path) -> None:
+def export(app: Application) -> None:
     """Print the sources as OPML 2.0."""
-    opml = pipeline.export_opml(pipeline.Project.at(project_dir), datetime.now(UTC))
+    opml = app.export_opml(datetime.now(UTC))
     sys.stdout.buffer.write(opml)
 
 

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 
-SAMPLES_DIR = Path(__file__).parent / "samples"
+SAMPLES_DIR = Path(__file__).parents[1] / "samples"
 CONTENT_TYPES = {
     ".xml": "application/rss+xml; charset=utf-8",
     ".rss": "application/rss+xml; charset=utf-8",
@@ -41,10 +41,11 @@ def example_profiles_dir() -> Path:
     The wheel ships the repository's ``profiles/`` as ``aggregator/examples/profiles``;
     a source checkout (or an editable install) has only the repository folder.
     """
-    installed = Path(__file__).parent / "examples" / "profiles"
+    package = Path(__file__).parents[1]
+    installed = package / "examples" / "profiles"
     if installed.is_dir():
         return installed
-    return Path(__file__).parent.parent / "profiles"
+    return package.parent / "profiles"
 
 
 def fill_placeholders(text: str, base: str, now: datetime) -> str:

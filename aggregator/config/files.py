@@ -26,7 +26,7 @@ from aggregator.models import (
     SmtpSettings,
     Source,
 )
-from aggregator.scrape import check_selector
+from aggregator.parse.scrape import check_selector
 from aggregator.urls import has_hidden_characters
 
 PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

@@ -24,11 +24,11 @@ from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from aggregator.classify import Signals, classify
 from aggregator.errors import FeedParseError
-from aggregator.events import EVENT_YEARS
-from aggregator.events import zone as _zone
 from aggregator.models import Details, Entry, ParsedFeed, ScrapeRules
+from aggregator.process.classify import Signals, classify
+from aggregator.process.events import EVENT_YEARS
+from aggregator.process.events import zone as _zone
 from aggregator.sanitize import html_to_text, sanitize_html
 from aggregator.urls import is_web_link
 

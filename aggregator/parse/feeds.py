@@ -24,13 +24,14 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from aggregator import dates, entities, events, ical
 from aggregator.bounds import bounded
-from aggregator.classify import Signals, classify, enclosure_kind
-from aggregator.entities import without_entity_declarations
 from aggregator.errors import FeedParseError
 from aggregator.models import Details, Entry, ParsedFeed, ReadContext
+from aggregator.parse import entities, ical
+from aggregator.parse.entities import without_entity_declarations
 from aggregator.plaintext import exact, json_text, text_of
+from aggregator.process import dates, events
+from aggregator.process.classify import Signals, classify, enclosure_kind
 from aggregator.sanitize import html_to_text, sanitize_html
 from aggregator.urls import has_hidden_characters, is_web_link
 

@@ -17,14 +17,12 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from aggregator import pipeline
-from aggregator.bounds import clean_text
+from aggregator.app import section_order
 from aggregator.errors import ConfigError, LearnplaceError
 from aggregator.models import SourceStatus
-from aggregator.render import section_order
 
 if TYPE_CHECKING:
-    from aggregator.web import _Web
+    from aggregator.web.app import _Web
 
 NOTE_MAX = 1_000
 """Characters of a share note: a sentence or two, never a page."""
@@ -70,7 +68,7 @@ class Actions:
     def _person(self, request: Request) -> Response:
         name = request.path_params["name"]
         try:
-            found = pipeline.reading(self.web.project, name)
+            found = self.web.app.reading(name)
         except ConfigError:
             return self.web.error(request, 404, f"There is no profile named {name!r}.")
         digest = found.digest
@@ -105,14 +103,12 @@ class Actions:
             return _back(page, error="judgement must be more, less or clear")
         ref = str(form.get("item", ""))
         try:
-            item = pipeline.record_feedback(
-                self.web.project, name, ref, judgement, datetime.now(UTC)
-            )
+            item = self.web.app.record_feedback(name, ref, judgement, datetime.now(UTC))
         except ConfigError:
             return self.web.error(request, 404, f"There is no profile named {name!r}.")
         except LearnplaceError as exc:
             return _back(page, error=str(exc))
-        done = f"“{clean_text(item.title)}”: {JUDGED[judgement]}. Your next digests follow it."
+        done = f"“{item.title}”: {JUDGED[judgement]}. Your next digests follow it."
         return RedirectResponse(
             f"{page}?{urlencode({'done': done[:MESSAGE_MAX]})}#item-{item.id}", 303
         )
@@ -130,8 +126,8 @@ class Actions:
         if len(note) > NOTE_MAX:
             return _back(page, error=f"a note is at most {NOTE_MAX:,} characters")
         try:
-            shared = pipeline.share(
-                self.web.project, name, str(form.get("item", "")), note, now=datetime.now(UTC)
+            shared = self.web.app.share(
+                name, str(form.get("item", "")), note, now=datetime.now(UTC)
             )
         except LearnplaceError as exc:
             return _back(page, error=str(exc))
@@ -150,17 +146,17 @@ class Actions:
         return await self.web._work(self._sources_action, request.path_params["action"], form)
 
     def _sources_action(self, action: str, form: FormData) -> Response:
-        project = self.web.project
+        app = self.web.app
         url = str(form.get("url", "")).strip()
         try:
             if action == "add":
-                added = pipeline.add_source(project, url, name=str(form.get("name", "")) or None)
+                added = app.add_source(url, name=str(form.get("name", "")) or None)
                 done = f"Added {added.source.name} ({added.source.url}): {added.reason}."
             elif action == "refresh":
-                pipeline.refresh_source(project, url)
+                app.refresh_source(url)
                 done = f"{url} is fetched at the next run, whatever its backoff said."
             elif action == "remove":
-                removed = pipeline.remove_source(project, url)
+                removed = app.remove_source(url)
                 done = f"Removed {removed.name} from feeds.toml (its items stay searchable)."
             else:
                 return _back("/sources", error=f"no action {action!r}")

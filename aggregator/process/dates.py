@@ -17,7 +17,7 @@ import email.utils
 import re
 from datetime import UTC, datetime, timedelta
 
-from aggregator.events import zone
+from aggregator.process.events import zone
 
 SLASH_DATE = re.compile(
     r"(?P<year>\d{4})(?P<sep>[/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})"
@@ -129,9 +129,11 @@ def _slash(text: str) -> datetime | None:
     found = SLASH_DATE.fullmatch(text)
     if found is None:
         return None
-    parts = [int(found[name] or 0) for name in ("year", "month", "day", "hour", "minute", "second")]
+    year, month, day, hour, minute, second = (
+        int(found[name] or 0) for name in ("year", "month", "day", "hour", "minute", "second")
+    )
     try:
-        moment = datetime(*parts)
+        moment = datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
     zone = found["zone"]

@@ -1,7 +1,7 @@
 """E-mail digests: building a message (pure) and handing it to an SMTP server (network I/O).
 
 Sending is the only network I/O outside ``fetch``, so it lives here alone:
-``build_message`` takes bodies rendered by :mod:`aggregator.render` and
+``build_message`` takes bodies rendered by :mod:`aggregator.render.site` and
 returns a standard :class:`email.message.EmailMessage`; ``send_message``
 opens one SMTP session per message and turns every failure into a
 :class:`MailError` the pipeline records per person.

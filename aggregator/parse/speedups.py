@@ -1,7 +1,7 @@
 """Two of feedparser's per-element costs made cheaper, in the processes that parse most.
 
 Applied by :func:`speed_up_feedparser`, which each parse worker calls at start
-(:mod:`aggregator.parse_pool`); every other process parses with feedparser as
+(:mod:`aggregator.workers`); every other process parses with feedparser as
 released. Both reach into ``feedparser.mixin``, so each is applied only where
 that module still reads as expected, and tests/test_patches.py fails if either
 stops applying.
@@ -60,7 +60,7 @@ def speed_up_feedparser() -> tuple[str, ...]:
     if getattr(cached, "__wrapped__", None) is feedparser.urls.make_safe_absolute_uri:
         applied.append("xml:base cache")
     if getattr(mixin, "copy", None) is copy and _copies_only_content_params(mixin):
-        mixin.copy = SimpleNamespace(deepcopy=_copy_content_params)  # type: ignore[assignment]
+        mixin.copy = SimpleNamespace(deepcopy=_copy_content_params)
     if getattr(getattr(mixin, "copy", None), "deepcopy", None) is _copy_content_params:
         applied.append("content params copy")
     return tuple(applied)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from aggregator import profile_edit
 from aggregator.atomic import write_atomic
-from aggregator.config import PROFILE_NAME
+from aggregator.config import profile_edit
+from aggregator.config.files import PROFILE_NAME
 from aggregator.errors import ConfigError
 
 STARTER_FEEDS = """\

@@ -29,9 +29,9 @@ from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aggregator.events import EVENT_YEARS as YEARS
-from aggregator.events import EventTime
-from aggregator.events import zone as _zone
+from aggregator.process.events import EVENT_YEARS as YEARS
+from aggregator.process.events import EventTime
+from aggregator.process.events import zone as _zone
 from aggregator.sanitize import html_to_text, sanitize_html
 
 PRODID = "-//Learnplace//Learnplace digest//EN"

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING
 
 from aggregator.bounds import MAX_PROBLEM_CHARS, clean_text, undated_if_future
 from aggregator.errors import FeedParseError, SourceCrashWarning
-from aggregator.fetch import fetch_many
+from aggregator.fetch.http import fetch_many
+from aggregator.fetch.schedule import SourceState, decide, is_due
 from aggregator.models import Config, Entry, FetchResult, ReadContext, Source
-from aggregator.parse_pool import ParsePool, worker_memory
-from aggregator.schedule import SourceState, decide, is_due
 from aggregator.store import FetchRecord, Store
+from aggregator.workers import ParsePool, worker_memory
 
 if TYPE_CHECKING:
-    from aggregator.pipeline import Reporter
+    from aggregator.app.project import Reporter
 
 
 @dataclass(slots=True)

@@ -1,11 +1,11 @@
 """The local web app (``learnplace serve``): search, profile editing with a preview, source health.
 
-It only reads the store (read-only SQLite connections, which never block a
-running ``learnplace run`` in WAL mode) and the index (Whoosh readers see the
-last commit), and writes nothing but profile files, through
-:mod:`aggregator.profile_edit`.
+It calls only the :class:`~aggregator.app.Application` it is given, which keeps
+the store (read-only SQLite connections, which never block a running
+``learnplace run`` in WAL mode) and the index (whose readers see each new
+commit) open for the app's lifetime; it writes nothing but profile files.
 
-Security, in request order (:mod:`aggregator.webguard` does the first three):
+Security, in request order (:mod:`aggregator.web.guard` does the first three):
 
 * the ``Host`` header must name this app (loopback names, the bound address, and
   ``--allowed-host`` names): a page of another site whose name was rebound to
@@ -25,9 +25,10 @@ Security, in request order (:mod:`aggregator.webguard` does the first three):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,17 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from aggregator import pipeline
-from aggregator.config import MAX_ENTRIES
+from aggregator.app import (
+    MAX_ENTRIES,
+    SEARCH_LIMIT_MAX,
+    Application,
+    SearchFilters,
+    SearchRequest,
+    highlight,
+    make_environment,
+    packaged_templates_dir,
+    plain_text,
+)
 from aggregator.errors import (
     ConfigError,
     FormError,
@@ -54,16 +64,9 @@ from aggregator.errors import (
     NothingCollectedError,
     QuerySyntaxError,
 )
-from aggregator.index import (
-    SEARCH_LIMIT_MAX,
-    SearchFilters,
-    highlight,
-    plain_text,
-)
 from aggregator.models import ITEM_TYPES, Digest, Item, Profile
-from aggregator.render import make_environment, packaged_templates_dir
-from aggregator.webactions import Actions, page_context, status_word, when_at
-from aggregator.webguard import (
+from aggregator.web.actions import Actions, page_context, status_word, when_at
+from aggregator.web.guard import (
     Sessions,
     allowed_hosts,
     csrf,
@@ -94,13 +97,15 @@ def is_loopback(host: str) -> bool:
 
 
 def create_app(
-    project: pipeline.Project,
+    app: Application,
     *,
     host: str = "127.0.0.1",
     token: str | None = None,
     extra_hosts: Iterable[str] = (),
 ) -> Starlette:
-    """The ASGI app for ``project``; refuses a non-loopback ``host`` without a ``token``.
+    """The ASGI app over ``app`` (kept open by the caller).
+
+    A non-loopback ``host`` without a ``token`` is refused.
 
     ``extra_hosts`` are more names the app answers to (a reverse proxy's, say).
     """
@@ -108,8 +113,8 @@ def create_app(
         raise InsecureBindError(
             f"serving on {host} needs an access token: pass --token or set LEARNPLACE_TOKEN"
         )
-    env = make_environment([project.templates_dir])
-    web = _Web(project, env)
+    env = make_environment([app.project.templates_dir])
+    web = _Web(app, env)
     actions = Actions(web)
     hosts = allowed_hosts(host, extra_hosts)
     routes = [
@@ -125,11 +130,21 @@ def create_app(
         Route("/profiles/{name}/preview", web.preview, methods=["POST"]),
         Route("/sources", web.sources),
         Mount("/static", StaticFiles(directory=packaged_templates_dir() / "web" / "static")),
-        Mount("/site", StaticFiles(directory=project.output_dir, html=True, check_dir=False)),
+        Mount("/site", StaticFiles(directory=app.project.output_dir, html=True, check_dir=False)),
     ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        """Close what the application opened for this server's requests when it stops."""
+        try:
+            yield
+        finally:
+            app.close()
+
     return Starlette(
         routes=routes,
         exception_handlers={404: web.not_found, 405: web.not_found},
+        lifespan=lifespan,
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
             Middleware(BaseHTTPMiddleware, dispatch=guard(Sessions(token), hosts)),
@@ -145,8 +160,9 @@ def _parse_day(value: str, *, end: bool) -> datetime | None:
 
 
 class _Web:
-    def __init__(self, project: pipeline.Project, env: jinja2.Environment) -> None:
-        self.project = project
+    def __init__(self, app: Application, env: jinja2.Environment) -> None:
+        self.app = app
+        self.project = app.project
         self.env = env
         self._slots = asyncio.Semaphore(CPU_SLOTS)
 
@@ -180,7 +196,7 @@ class _Web:
         return self.error(request, 404, f"There is no page at {request.url.path}.")
 
     def _people(self) -> list[str]:
-        return sorted(path.stem for path in self.project.profiles_dir.glob("*.toml"))
+        return self.app.profile_names()
 
     async def home(self, request: Request) -> Response:
         has_site = (self.project.output_dir / "index.html").is_file()
@@ -214,17 +230,19 @@ class _Web:
         if page is None:
             page = 1
             errors.append(f"pages are numbered 1 to {MAX_PAGE}")
-        sort = params.get("sort") if params.get("sort") in ("relevance", "date") else "relevance"
+        sort = params.get("sort") or "relevance"
+        if sort not in ("relevance", "date"):
+            sort = "relevance"
         person = params.get("profile", "")
         found = None
         empty = None
         try:
-            profile = pipeline.load_named_profile(self.project, person) if person else None
+            profile = self.app.profile(person) if person else None
             if (text.strip() or filters) and not errors:
-                request_ = pipeline.SearchRequest(
+                request_ = SearchRequest(
                     text, filters, sort, PAGE_SIZE, (page - 1) * PAGE_SIZE, profile
                 )
-                found = pipeline.search(self.project, request_, now=datetime.now(UTC))
+                found = self.app.search(request_, now=datetime.now(UTC))
         except (QuerySyntaxError, ConfigError) as exc:
             errors.append(str(exc))
         except NothingCollectedError as exc:
@@ -261,14 +279,14 @@ class _Web:
         return await self._work(self._item, request, int(raw))
 
     def _item(self, request: Request, item_id: int) -> Response:
-        found = pipeline.item(self.project, item_id)
+        found = self.app.item(item_id)
         if found is None:
             return self.error(request, 404, f"There is no item {item_id}.")
         return self.page(request, "web/item.html", item=found)
 
     def _profile_file(self, request: Request) -> Path | None:
         try:
-            return pipeline.profile_path(self.project, request.path_params["name"])
+            return self.app.profile_path(request.path_params["name"])
         except ConfigError:
             return None
 
@@ -302,13 +320,13 @@ class _Web:
             changes, errors = form_changes(form)
             if not errors:
                 try:
-                    pipeline.save_profile_changes(path, changes)
+                    self.app.save_profile_changes(path, changes)
                 except ConfigError as exc:
                     errors[_field_of(exc.key)] = exc.message
         if errors and form is not None:
             values, digest = _form_values(form), None
         else:
-            profile = pipeline.load_named_profile(self.project, path.stem)
+            profile = self.app.profile(path.stem)
             values, digest = _profile_values(profile), self._preview(profile)
         return self.page(
             request,
@@ -323,9 +341,9 @@ class _Web:
         )
 
     def _preview(self, profile: Profile) -> Digest | None:
-        if not self.project.store_path.exists():
+        if not self.app.has_collected():
             return None
-        return pipeline.preview_unsaved(self.project, profile, datetime.now(UTC))
+        return self.app.preview(profile, datetime.now(UTC))
 
     async def preview(self, request: Request) -> Response:
         """The digest the unsaved form would get: HTML for the page's preview panel."""
@@ -342,7 +360,7 @@ class _Web:
         digest = None
         if not errors:
             try:
-                profile = pipeline.draft_profile(path, changes)
+                profile = self.app.draft_profile(path, changes)
                 digest = self._preview(profile)
             except ConfigError as exc:
                 errors[_field_of(exc.key)] = exc.message
@@ -354,9 +372,7 @@ class _Web:
         return await self._work(self._sources, request)
 
     def _sources(self, request: Request) -> Response:
-        statuses = (
-            pipeline.source_statuses(self.project) if self.project.feeds_path.exists() else []
-        )
+        statuses = self.app.source_statuses() if self.project.feeds_path.exists() else []
         return self.page(
             request,
             "web/sources.html",

@@ -319,9 +319,9 @@ def _absolute(fragment: str, language: str) -> datetime | None:
 
 
 def _moment(found: re.Match[str], month: int, day: int) -> datetime | None:
-    clock = [int(found[name] or 0) for name in ("hour", "minute", "second")]
+    hour, minute, second = (int(found[name] or 0) for name in ("hour", "minute", "second"))
     try:
-        return datetime(int(found["year"]), month, day, *clock, tzinfo=UTC)
+        return datetime(int(found["year"]), month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         return None
 

@@ -1,6 +1,10 @@
-"""Parse feed bodies in worker processes, so a cold run uses every core.
+"""Worker processes: every process pool Learnplace starts is set up here, the same way.
 
-feedparser is pure Python and the cost of a cold run (~1,000 items/s per
+``forkserver`` keeps workers free of the parent's threads, sockets and open SQLite
+connections; workers never outnumber the cores. Three stages use them: parsing (below),
+ranking (:mod:`aggregator.rank.daily`) and writing index segments.
+
+Parsing: feedparser is pure Python and the cost of a cold run (~1,000 items/s per
 core), so the event loop hands bodies to a process pool and keeps fetching;
 the results come back to the one process that writes SQLite. The pool is
 started on the first body only: a warm run of 304s never pays for it.
@@ -17,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import multiprocessing
 import os
 import resource
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
@@ -37,18 +42,37 @@ WORKER_MEMORY_PER_BODY = 16
 :data:`WORKER_MEMORY_MIN`): feedparser reads a 10 MB feed in about 80 MB."""
 
 PRELOADED = (
-    "aggregator.parse",
-    "aggregator.speedups",
-    "aggregator.scrape",
+    "aggregator.parse.feeds",
+    "aggregator.parse.speedups",
+    "aggregator.parse.scrape",
     "dateparser",
     "dateparser.search",
 )
 """Imported once by the forkserver, so no worker pays for them (dateparser is lazy in events)."""
 
 
-def parse_workers() -> int:
-    """One worker per core, within :data:`MAX_PARSE_WORKERS`."""
-    return max(1, min(os.cpu_count() or 1, MAX_PARSE_WORKERS))
+def worker_count(maximum: int) -> int:
+    """One worker per core, within ``maximum``."""
+    return max(1, min(os.cpu_count() or 1, maximum))
+
+
+def process_pool(
+    workers: int,
+    initializer: Callable[..., None],
+    initargs: tuple[object, ...] = (),
+    *,
+    preload: Sequence[str] = (),
+) -> ProcessPoolExecutor:
+    """A pool of ``workers`` forkserver processes, each set up by ``initializer(*initargs)``.
+
+    ``preload`` names modules the forkserver imports once, so no worker pays for them.
+    """
+    context = multiprocessing.get_context("forkserver")
+    if preload:
+        context.set_forkserver_preload(list(preload))
+    return ProcessPoolExecutor(
+        workers, mp_context=context, initializer=initializer, initargs=initargs
+    )
 
 
 def worker_memory(max_body_bytes: int) -> int:
@@ -66,7 +90,7 @@ def start_worker(memory_limit: int | None) -> None:
         _, hard = resource.getrlimit(resource.RLIMIT_DATA)
         limit = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
-    from aggregator.speedups import speed_up_feedparser
+    from aggregator.parse.speedups import speed_up_feedparser
 
     speed_up_feedparser()
 
@@ -88,8 +112,8 @@ def parse_document(
     the fetching process never loads feedparser: a run of 304s starts faster.
     """
     from aggregator.bounds import bounded
-    from aggregator.parse import parse_feed
-    from aggregator.scrape import scrape_page
+    from aggregator.parse.feeds import parse_feed
+    from aggregator.parse.scrape import scrape_page
 
     if scrape is None:
         return parse_feed(content, headers, url, kind, item_type, context=context)
@@ -120,9 +144,9 @@ class ParsePool:
         memory_limit: int | None = None,
         function: ParseFunction = parse_document,
     ) -> None:
-        self._workers = workers or parse_workers()
+        self._workers = workers or worker_count(MAX_PARSE_WORKERS)
         self._memory_limit = memory_limit
-        self._function = function
+        self._function: Callable[..., ParsedFeed] = function  # called with checked arguments
         self._shared: ProcessPoolExecutor | None = None
         self._alone: ProcessPoolExecutor | None = None
         self._one_at_a_time = asyncio.Lock()
@@ -133,14 +157,7 @@ class ParsePool:
         return None if self._memory_limit is None else self._memory_limit >> 20
 
     def _executor(self, workers: int) -> ProcessPoolExecutor:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(list(PRELOADED))
-        return ProcessPoolExecutor(
-            workers,
-            mp_context=context,
-            initializer=start_worker,
-            initargs=(self._memory_limit,),
-        )
+        return process_pool(workers, start_worker, (self._memory_limit,), preload=PRELOADED)
 
     async def parse(
         self,
@@ -183,7 +200,7 @@ class ParsePool:
         self, executor: ProcessPoolExecutor, arguments: tuple[object, ...]
     ) -> ParsedFeed:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, self._function, *arguments)
+        return await loop.run_in_executor(executor, functools.partial(self._function, *arguments))
 
     def __enter__(self) -> ParsePool:
         return self

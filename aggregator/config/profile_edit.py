@@ -19,7 +19,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Table
 
 from aggregator.atomic import write_atomic
-from aggregator.config import parse_profile, profile_path
+from aggregator.config.files import parse_profile, profile_path
 from aggregator.errors import ConfigError
 from aggregator.models import Profile
 

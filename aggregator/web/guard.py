@@ -1,4 +1,4 @@
-"""What every request to the web app passes before a page sees it (see :mod:`aggregator.web`).
+"""What every request to the web app passes before a page sees it (see :mod:`aggregator.web.app`).
 
 The ``Host`` allowlist (against DNS rebinding), the access token and the signed
 session cookie that stands for it, the CSRF token derived from the session, the
@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import parse_qsl, urlsplit
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -186,4 +186,5 @@ async def read_form(request: Request) -> FormData:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except ValueError:  # not UTF-8, or more fields than any form of ours has
         raise FormError(400, "a form this app cannot read") from None
-    return FormData(pairs)
+    fields: list[tuple[str, str | UploadFile]] = list(pairs)
+    return FormData(fields)

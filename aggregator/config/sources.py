@@ -21,7 +21,7 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from aggregator.atomic import write_atomic
-from aggregator.config import parse_config
+from aggregator.config.files import parse_config
 from aggregator.errors import SourceListError
 from aggregator.models import SOURCE_KINDS, Config, Source
 

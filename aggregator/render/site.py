@@ -23,7 +23,7 @@ Pages show no HTML from sources: a summary is the item's plain text cut to
 two lines, so nothing a feed sends can run, restyle the page or load from
 elsewhere, and the Content-Security-Policy can allow only the site's own
 stylesheet. E-mail bodies are rendered here too (``email.txt``,
-``email.html``); sending them is :mod:`aggregator.mail`'s job.
+``email.html``); sending them is :mod:`aggregator.deliver.mail`'s job.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from aggregator.atomic import TEMP_SUFFIX, write_atomic
-from aggregator.ical import IcsEvent, event_ics
 from aggregator.models import ITEM_TYPES, Details, Digest, Item, Pick, Profile, SharedItem
+from aggregator.parse.ical import IcsEvent, event_ics
 from aggregator.sanitize import html_to_text
 
 PERSON_NAME = re.compile(r"[a-z0-9_-]{1,64}")
@@ -106,10 +106,11 @@ def packaged_templates_dir() -> Path:
     The wheel ships the repository's ``templates/`` as ``aggregator/templates``;
     a source checkout has only the repository folder next to the package.
     """
-    installed = Path(__file__).parent / "templates"
+    package = Path(__file__).parents[1]
+    installed = package / "templates"
     if installed.is_dir():
         return installed
-    return Path(__file__).parent.parent / "templates"
+    return package.parent / "templates"
 
 
 def make_environment(template_dirs: Sequence[Path]) -> jinja2.Environment:

@@ -1,0 +1,378 @@
+"""The application object: what the CLI and the web app call, and what it keeps open.
+
+Everything a person can do is a method here, so an interface (the ``learnplace`` CLI,
+the local web app, a test) holds one :class:`Application` and never opens the store or
+the index itself. Reads share one read-only store connection per thread and one search
+index for the application's lifetime: the index's caches (column arrays, posting
+lengths) are what make a second search fast, and an open index notices a run's commit.
+Writes take the run lock and open the store for writing, as a run does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+
+import tomlkit
+
+from aggregator.app.collect import RunSummary
+from aggregator.app.project import Project, Reporter
+from aggregator.app.publish import Mailing, send_one, site_writer, stored_digest, write_team_pages
+from aggregator.app.run import collected, open_index, refresh, run, run_demo, run_lock, update_index
+from aggregator.app.search import SearchRequest, SearchResults, search_in
+from aggregator.app.sources import AddedSource, add_source
+from aggregator.app.starter import init_project
+from aggregator.config import profile_edit
+from aggregator.config import sources as edit_sources
+from aggregator.config.files import load_config, load_profile, load_profiles
+from aggregator.config.files import profile_path as config_profile_path
+from aggregator.errors import (
+    LearnplaceError,
+    SourceListError,
+    UnknownItemError,
+    UnknownPersonError,
+)
+from aggregator.index import SearchIndex
+from aggregator.models import (
+    Digest,
+    Item,
+    Profile,
+    Settings,
+    Share,
+    Source,
+    SourceStatus,
+    local_day,
+)
+from aggregator.rank.daily import digest_for
+from aggregator.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A person's latest digest as the web app shows it, with what they did about its items."""
+
+    profile: Profile
+    digest: Digest | None
+    judgements: Mapping[int, int]
+    notes: Mapping[int, str]
+    """The person's own share notes, by item: a second share edits the note."""
+    teams: list[str]
+
+
+class Application:
+    """One project, opened for what a person asks of it."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._lock = threading.RLock()
+        self._store: Store | None = None
+        self._index: SearchIndex | None = None
+
+    @classmethod
+    def at(cls, root: Path) -> Application:
+        return cls(Project.at(root))
+
+    def __enter__(self) -> Application:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close what reads opened; the next read opens them again."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+
+    @contextmanager
+    def _reading(self) -> Iterator[tuple[Store, SearchIndex]]:
+        """The kept read-only store and index; before the first run, NothingCollectedError.
+
+        Reads are serialized: the index's caches are not built for two threads at once,
+        and a read costs milliseconds beside a request's other work.
+        """
+        collected(self.project)
+        with self._lock:
+            if self._store is None:
+                self._store = Store(self.project.store_path, read_only=True)
+            if self._index is None:
+                self._index = SearchIndex.open(self.project.index_dir)
+            yield self._store, self._index
+
+    # The daily run and what follows it.
+
+    def run(
+        self,
+        *,
+        now: datetime,
+        reporter: Reporter | None = None,
+        force: bool = False,
+        profiles: Sequence[Profile] | None = None,
+    ) -> RunSummary:
+        return run(self.project, now=now, reporter=reporter, force=force, profiles=profiles)
+
+    def refresh(self, *, now: datetime, force: bool = False) -> RunSummary:
+        return refresh(self.project, now=now, force=force)
+
+    @staticmethod
+    def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> RunSummary:
+        return run_demo(root, now=now, reporter=reporter)
+
+    def send(self, *, now: datetime, only: str | None = None) -> list[Mailing]:
+        """E-mail today's digest to everyone with an address (or just ``only``), once a day.
+
+        A person whose send fails is reported and tried again on the next call;
+        one already sent today is skipped, so cron may call this as often as it likes.
+        """
+        config = load_config(self.project.feeds_path)
+        if config.smtp is None:
+            raise LearnplaceError(f"{self.project.feeds_path}: add an [smtp] table to send e-mail")
+        profiles = self.profiles()
+        if only is not None:
+            profiles = [profile for profile in profiles if profile.name == only]
+            if not profiles:
+                raise self._unknown_person(only)
+        today = local_day(now)
+        writer = site_writer(self.project, config)
+        store_path = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), Store(store_path) as store:
+            return [
+                send_one(store, writer, config, profile, today, now)
+                for profile in profiles
+                if profile.email is not None
+            ]
+
+    def share(self, person: str, ref: str, note: str, *, now: datetime) -> Share:
+        """Record that ``person`` passes the item ``ref`` (id or URL) on to their teams,
+        and rewrite the team pages so the share shows at once."""
+        config = load_config(self.project.feeds_path)
+        profiles = self.profiles()
+        if person not in {profile.name for profile in profiles}:
+            raise self._unknown_person(person)
+        store_path = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), Store(store_path) as store:
+            item_id = store.find_item(ref)
+            if item_id is None:
+                raise UnknownItemError(f"no item {ref!r}: use the number or link on a digest page")
+            recorded = store.add_share(person, item_id, note.strip(), now)
+            write_team_pages(site_writer(self.project, config), config, profiles, store, now)
+        return recorded
+
+    def set_item_type(self, item_id: int, item_type: str | None) -> Item:
+        """Override an item's type (``None`` goes back to the parser's guess) in store and index."""
+        store_path = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), Store(store_path) as store:
+            store.set_item_type(item_id, item_type)
+            with open_index(self.project) as index:
+                update_index(store, index)
+            return store.items([item_id])[item_id]
+
+    def prune(self, *, older_than: timedelta, now: datetime) -> int:
+        """Delete items published more than ``older_than`` ago from store and index; how many.
+
+        Kept: items someone shared or liked, and items in any digest of the same
+        window (so recent pages, feeds and team pages stay whole). The store
+        deletes and queues in one transaction, then the index follows, as in a run.
+        """
+        cutoff = now - older_than
+        store_path = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), Store(store_path) as store:
+            removed = store.prune(cutoff, keep_digests_since=local_day(cutoff))
+            with open_index(self.project) as index:
+                update_index(store, index)
+        return removed
+
+    def reindex(self) -> int:
+        """Rebuild the search index from the store; searches use the old one until the swap."""
+        store_path = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), Store(store_path) as store:
+            count = SearchIndex.rebuild(self.project.index_dir, store.iter_items())
+            store.clear_index_queue()
+        return count
+
+    # Sources.
+
+    def source_statuses(self) -> list[SourceStatus]:
+        """Every listed source with its health; sources never fetched show no status yet."""
+        config = load_config(self.project.feeds_path)
+        known: dict[str, SourceStatus] = {}
+        if self.project.store_path.exists():
+            with self._reading() as (store, _):
+                known = {status.url: status for status in store.source_statuses()}
+        new = [
+            SourceStatus(s.url, s.name, None, None, None, 0, 0, fetch_url=s.url)
+            for s in config.sources
+        ]
+        listed = [known.pop(status.url, status) for status in new]
+        # Sources the last run fetched that feeds.toml does not list: the demo's samples.
+        return listed + [dataclasses.replace(status, listed=False) for status in known.values()]
+
+    def refresh_source(self, url: str) -> None:
+        """Have the next run fetch a listed source, whatever its backoff or ``Retry-After`` said."""
+        if url not in {source.url for source in load_config(self.project.feeds_path).sources}:
+            raise SourceListError(f"{url!r} is not in {self.project.feeds_path}")
+        with Store(collected(self.project)) as store:
+            store.make_due(url)
+
+    def add_source(self, url: str, *, name: str | None = None, kind: str = "blog") -> AddedSource:
+        return add_source(self.project.feeds_path, self._settings(), url, name=name, kind=kind)
+
+    def remove_source(self, url_or_name: str) -> Source:
+        """Drop a source from feeds.toml; its items and history stay in the store."""
+        return edit_sources.remove_source(self.project.feeds_path, url_or_name)
+
+    def import_opml(self, content: bytes) -> tuple[list[Source], int]:
+        """Append an OPML list's sources; returns those added and how many were already listed."""
+        sources = edit_sources.read_opml(content)
+        added = edit_sources.add_sources(self.project.feeds_path, sources)
+        return added, len(sources) - len(added)
+
+    def export_opml(self, now: datetime) -> bytes:
+        """The source list as OPML 2.0, for another reader."""
+        return edit_sources.write_opml(load_config(self.project.feeds_path), now)
+
+    def _settings(self) -> Settings:
+        """A new project has no feeds.toml yet: fetch with the defaults then."""
+        if not self.project.feeds_path.exists():
+            return Settings()
+        return load_config(self.project.feeds_path).settings
+
+    # Profiles.
+
+    def profiles(self) -> list[Profile]:
+        return load_profiles(self.project.profiles_dir)
+
+    def profile_names(self) -> list[str]:
+        return sorted(path.stem for path in self.project.profiles_dir.glob("*.toml"))
+
+    def profile_path(self, name: str) -> Path:
+        """An existing profile's file; names that could leave ``profiles/`` are refused."""
+        return config_profile_path(self.project.profiles_dir, name)
+
+    def profile(self, name: str) -> Profile:
+        return load_profile(self.profile_path(name))
+
+    def new_profile(self, name: str, interests: dict[str, float]) -> Profile:
+        """Create ``profiles/NAME.toml`` from the commented template."""
+        return profile_edit.create(self.project.profiles_dir, name, interests)
+
+    def _edit_profile(self, name: str, change: Callable[[tomlkit.TOMLDocument], None]) -> Profile:
+        return profile_edit.edit(self.profile_path(name), change)
+
+    def add_interest(self, name: str, phrase: str, weight: float) -> Profile:
+        """Add an interest or change its weight, keeping the file's comments."""
+        return self._edit_profile(name, lambda doc: profile_edit.set_interest(doc, phrase, weight))
+
+    def remove_interest(self, name: str, phrase: str) -> Profile:
+        return self._edit_profile(name, lambda doc: profile_edit.remove_interest(doc, phrase))
+
+    def exclude(self, name: str, value: str, *, source: bool = False) -> Profile:
+        """Add a word (or a source name) the profile never wants."""
+        key = "sources" if source else "words"
+        return self._edit_profile(name, lambda doc: profile_edit.add_exclusion(doc, key, value))
+
+    def replace_profile_text(self, name: str, text: str) -> Profile:
+        """Save a whole new text for a profile (``profile edit``) only if it is valid."""
+        return profile_edit.replace_text(self.profile_path(name), text)
+
+    def save_profile_changes(self, path: Path, changes: Mapping[str, object]) -> None:
+        """Save a form's changes to a profile file if the result is valid (comments kept)."""
+        profile_edit.update_profile(path, changes)
+
+    def draft_profile(self, path: Path, changes: Mapping[str, object]) -> Profile:
+        """The profile a form's changes would make, validated; nothing is written."""
+        return profile_edit.apply(path, changes)[1]
+
+    def _unknown_person(self, name: str) -> UnknownPersonError:
+        return UnknownPersonError(f"no profile named {name!r} in {self.project.profiles_dir}")
+
+    # Reading what was collected.
+
+    def preview_profile(self, name: str, now: datetime) -> Digest:
+        """What ``name`` would get at ``now``, read from the store and index; nothing is written."""
+        return self.preview(self.profile(name), now)
+
+    def preview(self, profile: Profile, now: datetime) -> Digest:
+        """The digest a profile (saved or not) would get at ``now``; nothing is written."""
+        with self._reading() as (store, index):
+            return digest_for(store, index, profile, now)
+
+    def search(self, request: SearchRequest, *, now: datetime) -> SearchResults:
+        """Items matching a request (the index's query language), best first."""
+        with self._reading() as (store, index):
+            return search_in(store, index, request, now=now)
+
+    def item(self, item_id: int) -> Item | None:
+        """One stored item, or None (also before anything is collected)."""
+        if not self.project.store_path.exists():
+            return None
+        with self._reading() as (store, _):
+            return store.items([item_id]).get(item_id)
+
+    def has_collected(self) -> bool:
+        return self.project.store_path.exists()
+
+    def reading(self, name: str) -> Reading:
+        """``name``'s latest saved digest (None before any run), with their judgements and
+        share notes, as the web app shows it."""
+        profile = self.profile(name)
+        teams = []
+        if self.project.feeds_path.exists():
+            config = load_config(self.project.feeds_path)
+            teams = [team for team, members in config.teams.items() if name in members]
+        if not self.has_collected():
+            return Reading(profile, None, {}, {}, teams)
+        with self._reading() as (store, _):
+            days = store.digest_days(name)
+            digest = stored_digest(store, profile, days[-1]) if days else None
+            shares = store.shares([name], datetime.min.replace(tzinfo=UTC))
+            notes = {share.item_id: share.note for share in shares}
+            return Reading(profile, digest, store.feedback(name), notes, teams)
+
+    # Starting a project.
+
+    @staticmethod
+    def init(root: Path, person: str) -> list[Path]:
+        """Write a starter feeds.toml and one profile where missing; the files written."""
+        return init_project(root, person)
+
+    # Feedback.
+
+    def record_feedback(self, name: str, ref: str, judgement: int, now: datetime) -> Item:
+        """Store a person's judgement of an item (by id or URL); 0 takes it back."""
+        self.profile(name)
+        with Store(collected(self.project)) as store:
+            item_id = store.find_item(ref)
+            if item_id is None:
+                raise UnknownItemError(f"no item {ref!r}: give an item id or URL from a digest")
+            store.set_feedback(name, item_id, judgement, now)
+            return store.items([item_id])[item_id]
+
+    def judgements(self, name: str) -> list[tuple[Item, int, datetime]]:
+        """A person's judgements, newest first: the item, 1 (more) or -1 (less), and when."""
+        self.profile(name)
+        with self._reading() as (store, _):
+            found = store.judgements(name)
+            items = store.items(item_id for item_id, _, _ in found)
+        return [(items[i], sign, at) for i, sign, at in found if i in items]
+
+    def clear_feedback(self, name: str) -> int:
+        """Take back all of a person's judgements; how many there were."""
+        self.profile(name)
+        with Store(collected(self.project)) as store:
+            return store.clear_feedback(name)

@@ -1,0 +1,229 @@
+"""The daily run: the one place that runs the stages in order.
+
+    load config + profiles          (validate everything before writing anything)
+    schedule                        (sources backing off, rate-limited or retired wait; --force)
+    fetch_many | parse | store      (:mod:`aggregator.app.collect`: fetches run concurrently;
+                                     each changed body is parsed in a worker process; results
+                                     are stored as they come back, through a single writer;
+                                     the schedule sets each source's next attempt)
+    index                           (new and changed items, one commit; repaired if behind)
+    rank | digest                   (per profile, over the freshness window; rank.daily)
+    render                          (pages, archives, feeds, team pages, site index; atomic
+                                     writes; :mod:`aggregator.app.publish`)
+
+Only one run may write a project at a time: a second one refuses clearly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import closing, contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from aggregator.app.collect import CALENDAR_REREAD, RunSummary, collect
+from aggregator.app.demo import SampleServer, example_profiles_dir
+from aggregator.app.project import Project, Reporter, SilentReporter
+from aggregator.app.publish import render_site, stored_digest
+from aggregator.app.starter import adopt_examples
+from aggregator.config.files import load_config, load_profiles, parse_config
+from aggregator.errors import NothingCollectedError, RunLockedError
+from aggregator.index import SearchIndex, finish_swap
+from aggregator.models import UPCOMING_DAYS, Config, Digest, Item, Profile, local_day
+from aggregator.rank.daily import choose_digests
+from aggregator.store import Store
+
+
+def run(
+    project: Project,
+    *,
+    now: datetime,
+    reporter: Reporter | None = None,
+    config: Config | None = None,
+    profiles: Sequence[Profile] | None = None,
+    force: bool = False,
+) -> RunSummary:
+    """Fetch every due source, update store and index, and write every person's digest for today.
+
+    ``force`` fetches every source now, ignoring backoff, ``Retry-After`` and retirement.
+    """
+    reporter = reporter or SilentReporter()
+    config = config or load_config(project.feeds_path)
+    profiles = list(profiles) if profiles is not None else load_profiles(project.profiles_dir)
+    summary = RunSummary()
+    ahead = max((profile.upcoming_days for profile in profiles), default=UPCOMING_DAYS)
+    with run_lock(project), Store(project.store_path) as store:
+        _refresh(store, config, now, reporter, summary, force, ahead)
+        with open_index(project) as index:
+            update_index(store, index, reporter)
+            chosen = _build_digests(store, index, profiles, now, reporter, summary)
+            with closing(chosen) as digests:
+                render_site(project, config, profiles, store, digests, now, reporter, summary)
+    return summary
+
+
+def refresh(
+    project: Project,
+    *,
+    now: datetime,
+    config: Config | None = None,
+    force: bool = False,
+) -> RunSummary:
+    """Only the fetch, parse and store stages of :func:`run` (benchmarks measure this part)."""
+    config = config or load_config(project.feeds_path)
+    summary = RunSummary()
+    with run_lock(project), Store(project.store_path) as store:
+        _refresh(store, config, now, SilentReporter(), summary, force)
+    return summary
+
+
+def _refresh(
+    store: Store,
+    config: Config,
+    now: datetime,
+    reporter: Reporter,
+    summary: RunSummary,
+    force: bool,
+    upcoming_days: int = UPCOMING_DAYS,
+) -> None:
+    """Fetch, parse and store; new and changed items wait in the store's index queue.
+
+    Calendars' recurring series are expanded ``upcoming_days`` ahead (the longest
+    horizon a profile looks at) and :data:`CALENDAR_REREAD` more.
+    """
+    store.sync_sources(config.sources)
+    ahead = timedelta(days=upcoming_days) + CALENDAR_REREAD
+    asyncio.run(collect(config, store, now, reporter, summary, force, ahead))
+
+
+def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> RunSummary:
+    """:func:`run` on the bundled samples, served on loopback so the real fetch path runs.
+
+    The demo is the project's first run: its store, index and pages are the
+    project's, so search, serve, share, feedback, preview and sources work on
+    what it collected (a later ``run`` keeps the items and fetches feeds.toml's
+    sources). A folder that is no project yet gets the starter feeds.toml and
+    the example profiles; a project's own profiles are used as they are.
+    """
+    project = Project.at(root)
+    adopt_examples(project.root, example_profiles_dir())
+    profiles = load_profiles(project.profiles_dir)
+    with SampleServer(now) as server:
+        config = parse_config(server.feeds_toml(), Path("samples/feeds.toml"))
+        return run(project, now=now, reporter=reporter, config=config, profiles=profiles)
+
+
+@contextmanager
+def run_lock(project: Project) -> Iterator[None]:
+    """Hold the run lock or refuse at once: a cron run must not queue behind a hung one."""
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(project.state_dir / "run.lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunLockedError(
+            f"another learnplace run is working on {project.root} (lock: {lock.lock_file}); "
+            "try again when it has finished"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def open_index(project: Project) -> Iterator[SearchIndex]:
+    """The index for a writer (the run lock is held): first finish a reindex that was killed."""
+    finish_swap(project.index_dir)
+    with SearchIndex.open(project.index_dir, recreate_if_stale=True) as index:
+        yield index
+
+
+def update_index(store: Store, index: SearchIndex, reporter: Reporter | None = None) -> None:
+    """Apply the store's index queue, then clear it: the order that makes a crash harmless.
+
+    The store queues every item change in the transaction that makes it, so
+    a kill before the index commit leaves the work queued for the next run,
+    and a kill after it only repeats idempotent updates. An index that still
+    disagrees with the store (deleted by hand, or from before the queue
+    existed) is caught up in full.
+    """
+    reporter = reporter or SilentReporter()
+    reporter.start("index", 1)
+    queued = store.index_queue_size()
+    if queued:
+        last = 0
+
+        def batches() -> Iterator[tuple[list[Item], list[int]]]:
+            nonlocal last
+            for items, deleted in store.index_queue():
+                last = max(last, *(item.id for item in items), *deleted)
+                yield items, deleted
+
+        index.apply(batches())
+        store.clear_index_queue(up_to=last)
+    if index.doc_count() != store.item_count():
+        index.add(store.iter_items())
+        index.delete(index.ids() - store.item_ids())
+    reporter.advance("index")
+
+
+def _build_digests(
+    store: Store,
+    index: SearchIndex,
+    profiles: Sequence[Profile],
+    now: datetime,
+    reporter: Reporter,
+    summary: RunSummary,
+) -> Generator[Digest]:
+    """Each profile's digest as soon as it is chosen and saved, so its pages can be written
+    while workers rank the next profiles."""
+    reporter.start("digests", len(profiles))
+    chosen = choose_digests(store, index, profiles, now)
+    return _saved(store, chosen, local_day(now), reporter, summary)
+
+
+def _saved(
+    store: Store,
+    digests: Generator[Digest],
+    day: date,
+    reporter: Reporter,
+    summary: RunSummary,
+) -> Generator[Digest]:
+    with closing(digests):
+        for digest in digests:
+            kept = _last_good(store, digest, day) if summary.failures else None
+            if kept is None:
+                store.save_digest(digest.profile.name, day, digest.picks, digest.upcoming)
+            else:
+                summary.kept.append(digest.profile.name)
+            reporter.advance("digests", digest.profile.name)
+            yield kept or digest
+
+
+def _last_good(store: Store, digest: Digest, day: date) -> Digest | None:
+    """The saved digest to keep instead of ``digest`` in a run where sources failed: today's
+    if it had more picks, else the latest day's when today's came out empty. A failure must
+    not replace a good page with an emptier one."""
+    days = store.digest_days(digest.profile.name)
+    if day in days:
+        saved = stored_digest(store, digest.profile, day)
+        return saved if len(saved.picks) > len(digest.picks) else None
+    if digest.picks or not days:
+        return None
+    return stored_digest(store, digest.profile, days[-1])
+
+
+def collected(project: Project) -> Path:
+    """The project's store, which only a run creates: every other command reads or changes
+    what a run collected, and opening a missing store would create an empty one. Ask before
+    taking the run lock, which creates the state folder."""
+    if not project.store_path.exists():
+        raise NothingCollectedError(
+            f"nothing collected yet in {project.root}: run `learnplace run` "
+            "(or `learnplace demo` to try it on sample feeds)"
+        )
+    return project.store_path

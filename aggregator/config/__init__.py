@@ -1,0 +1,3 @@
+"""Configuration: feeds.toml and the profiles, read whole and checked, and edited in place
+keeping comments.
+"""

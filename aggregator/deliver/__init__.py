@@ -1,0 +1,1 @@
+"""Delivery: what leaves the machine after rendering: e-mail digests and shared picks."""

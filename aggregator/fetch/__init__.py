@@ -1,0 +1,3 @@
+"""Fetching: bounded HTTP with conditional GET, feed discovery, and when to fetch each source
+again.
+"""
