@@ -64,7 +64,7 @@ def init_project(root: Path, person: str = "me") -> list[Path]:
     written = _write_feeds(root)
     profiles = root / "profiles"
     if not any(profiles.glob("*.toml")):
-        written.append(profile_edit.create(profiles, person, STARTER_INTERESTS).path)
+        written.append(Path(profile_edit.create(profiles, person, STARTER_INTERESTS).path))
     return written
 
 
