@@ -372,6 +372,8 @@ class Share:
     item_id: int
     note: str
     shared_at: datetime
+    replaced_note: str | None = None
+    """The note of the person's earlier share of the item, which this one replaces."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +400,10 @@ class SourceStatus:
     fetch_url: str = ""
     moved_from: str | None = None
     problems: tuple[str, ...] = ()
+    listed: bool = True
+    """Whether feeds.toml lists it (the demo's samples are fetched without being listed)."""
+    last_new_item: datetime | None = None
+    """When the source last brought an item not seen before."""
 
 
 def local_day(now: datetime) -> date:

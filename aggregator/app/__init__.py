@@ -12,19 +12,26 @@ interfaces need included.
     sources.py      checking a URL before feeds.toml gains it
     search.py       searching, optionally ranked by a person's interests
     demo.py         the bundled samples served on loopback for ``learnplace demo``
+    starter.py      a new project's first files (``learnplace init``) and the next steps
     application.py  the object the interfaces hold, keeping the store and index open
 """
 
-from aggregator.app.application import Application
+from aggregator.app.application import Application, Reading
 from aggregator.app.collect import RunSummary
 from aggregator.app.project import Project, Reporter, SilentReporter
-from aggregator.app.publish import Mailing
+from aggregator.app.publish import Mailing, failed_note
 from aggregator.app.run import refresh, run, run_demo
 from aggregator.app.search import SearchRequest, SearchResults
 from aggregator.app.sources import AddedSource
+from aggregator.app.starter import next_steps
 from aggregator.bounds import ESCAPE_SEQUENCE
 from aggregator.config.files import MAX_ENTRIES
-from aggregator.render.site import event_when, make_environment, packaged_templates_dir
+from aggregator.render.site import (
+    event_when,
+    make_environment,
+    packaged_templates_dir,
+    section_order,
+)
 from aggregator.sanitize import html_to_text as plain_text
 from aggregator.search import SEARCH_LIMIT_MAX, SORTS, SearchFilters, highlight
 
@@ -37,6 +44,7 @@ __all__ = [
     "Application",
     "Mailing",
     "Project",
+    "Reading",
     "Reporter",
     "RunSummary",
     "SearchFilters",
@@ -44,11 +52,14 @@ __all__ = [
     "SearchResults",
     "SilentReporter",
     "event_when",
+    "failed_note",
     "highlight",
     "make_environment",
+    "next_steps",
     "packaged_templates_dir",
     "plain_text",
     "refresh",
     "run",
     "run_demo",
+    "section_order",
 ]

@@ -10,10 +10,12 @@ Writes take the run lock and open the store for writing, as a run does.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -21,15 +23,21 @@ import tomlkit
 
 from aggregator.app.collect import RunSummary
 from aggregator.app.project import Project, Reporter
-from aggregator.app.publish import Mailing, send_one, site_writer, write_team_pages
+from aggregator.app.publish import Mailing, send_one, site_writer, stored_digest, write_team_pages
 from aggregator.app.run import collected, open_index, refresh, run, run_demo, run_lock, update_index
 from aggregator.app.search import SearchRequest, SearchResults, search_in
 from aggregator.app.sources import AddedSource, add_source
+from aggregator.app.starter import init_project
 from aggregator.config import profile_edit
 from aggregator.config import sources as edit_sources
 from aggregator.config.files import load_config, load_profile, load_profiles
 from aggregator.config.files import profile_path as config_profile_path
-from aggregator.errors import LearnplaceError, UnknownItemError, UnknownPersonError
+from aggregator.errors import (
+    LearnplaceError,
+    SourceListError,
+    UnknownItemError,
+    UnknownPersonError,
+)
 from aggregator.models import (
     Digest,
     Item,
@@ -43,6 +51,18 @@ from aggregator.models import (
 from aggregator.rank.daily import digest_for
 from aggregator.search import WhooshIndex as SearchIndex
 from aggregator.store import Store, open_store
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A person's latest digest as the web app shows it, with what they did about its items."""
+
+    profile: Profile
+    digest: Digest | None
+    judgements: Mapping[int, int]
+    notes: Mapping[int, str]
+    """The person's own share notes, by item: a second share edits the note."""
+    teams: list[str]
 
 
 class Application:
@@ -129,7 +149,8 @@ class Application:
                 raise self._unknown_person(only)
         today = local_day(now)
         writer = site_writer(self.project, config)
-        with run_lock(self.project), open_store(self.project.store_path) as store:
+        store_path = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), open_store(store_path) as store:
             return [
                 send_one(store, writer, config, profile, today, now)
                 for profile in profiles
@@ -193,10 +214,20 @@ class Application:
         if self.project.store_path.exists():
             with self._reading() as (store, _):
                 known = {status.url: status for status in store.source_statuses()}
-        return [
-            known.get(s.url) or SourceStatus(s.url, s.name, None, None, None, 0, 0, fetch_url=s.url)
+        new = [
+            SourceStatus(s.url, s.name, None, None, None, 0, 0, fetch_url=s.url)
             for s in config.sources
         ]
+        listed = [known.pop(status.url, status) for status in new]
+        # Sources the last run fetched that feeds.toml does not list: the demo's samples.
+        return listed + [dataclasses.replace(status, listed=False) for status in known.values()]
+
+    def refresh_source(self, url: str) -> None:
+        """Have the next run fetch a listed source, whatever its backoff or ``Retry-After`` said."""
+        if url not in {source.url for source in load_config(self.project.feeds_path).sources}:
+            raise SourceListError(f"{url!r} is not in {self.project.feeds_path}")
+        with open_store(collected(self.project)) as store:
+            store.make_due(url)
 
     def add_source(self, url: str, *, name: str | None = None, kind: str = "blog") -> AddedSource:
         return add_source(self.project.feeds_path, self._settings(), url, name=name, kind=kind)
@@ -295,6 +326,30 @@ class Application:
 
     def has_collected(self) -> bool:
         return self.project.store_path.exists()
+
+    def reading(self, name: str) -> Reading:
+        """``name``'s latest saved digest (None before any run), with their judgements and
+        share notes, as the web app shows it."""
+        profile = self.profile(name)
+        teams = []
+        if self.project.feeds_path.exists():
+            config = load_config(self.project.feeds_path)
+            teams = [team for team, members in config.teams.items() if name in members]
+        if not self.has_collected():
+            return Reading(profile, None, {}, {}, teams)
+        with self._reading() as (store, _):
+            days = store.digest_days(name)
+            digest = stored_digest(store, profile, days[-1]) if days else None
+            shares = store.shares([name], datetime.min.replace(tzinfo=UTC))
+            notes = {share.item_id: share.note for share in shares}
+            return Reading(profile, digest, store.feedback(name), notes, teams)
+
+    # Starting a project.
+
+    @staticmethod
+    def init(root: Path, person: str) -> list[Path]:
+        """Write a starter feeds.toml and one profile where missing; the files written."""
+        return init_project(root, person)
 
     # Feedback.
 

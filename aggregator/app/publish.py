@@ -41,12 +41,13 @@ def render_site(
     writer.remove_leftovers()
     writer.write_assets()
     written = []
+    note = failed_note(summary)
     for digest in digests:
         written.append(digest)
         profile = digest.profile
         days = store.digest_days(profile.name)
         colleagues = _colleagues(store, config, profile, digest.day, days)
-        paths = writer.write_digest(digest, days, colleagues)
+        paths = writer.write_digest(digest, days, colleagues, note)
         if len(days) > 1 and days[-2] < digest.day:
             # The previous day's page gains its "next day" link.
             previous = stored_digest(store, profile, days[-2])
@@ -60,10 +61,17 @@ def render_site(
         reporter.advance("render", profile.name)
     for page in write_team_pages(writer, config, profiles, store, now):
         reporter.advance("render", page.stem)
-    summary.site_index = writer.write_site_index(
-        [(d.profile, len(d.picks)) for d in written], now, teams=list(config.teams)
-    )
+    entries = [(d.profile, len(d.picks)) for d in written]
+    summary.site_index = writer.write_site_index(entries, now, list(config.teams), note)
     reporter.advance("render")
+
+
+def failed_note(summary: RunSummary) -> str:
+    """What pages say when sources failed in a run ("" when none did)."""
+    if not summary.failures:
+        return ""
+    total = summary.sources_ok + len(summary.failures)
+    return f"{len(summary.failures)} of {total} sources failed in the last run"
 
 
 def write_team_pages(

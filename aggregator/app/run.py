@@ -27,7 +27,8 @@ from filelock import FileLock, Timeout
 from aggregator.app.collect import CALENDAR_REREAD, RunSummary, collect
 from aggregator.app.demo import SampleServer, example_profiles_dir
 from aggregator.app.project import Project, Reporter, SilentReporter
-from aggregator.app.publish import render_site
+from aggregator.app.publish import render_site, stored_digest
+from aggregator.app.starter import adopt_examples
 from aggregator.config.files import load_config, load_profiles, parse_config
 from aggregator.errors import NothingCollectedError, RunLockedError
 from aggregator.models import UPCOMING_DAYS, Config, Digest, Item, Profile, local_day
@@ -59,7 +60,8 @@ def run(
         _refresh(store, config, now, reporter, summary, force, ahead)
         with open_index(project) as index:
             update_index(store, index, reporter)
-            with closing(_build_digests(store, index, profiles, now, reporter)) as digests:
+            chosen = _build_digests(store, index, profiles, now, reporter, summary)
+            with closing(chosen) as digests:
                 render_site(project, config, profiles, store, digests, now, reporter, summary)
     return summary
 
@@ -101,14 +103,15 @@ def _refresh(
 def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> RunSummary:
     """:func:`run` on the bundled samples, served on loopback so the real fetch path runs.
 
-    State goes to ``state/demo/`` (apart from a real project's), pages to
-    ``output/``; the project's own profiles are used, else the examples.
+    The demo is the project's first run: its store, index and pages are the
+    project's, so search, serve, share, feedback, preview and sources work on
+    what it collected (a later ``run`` keeps the items and fetches feeds.toml's
+    sources). A folder that is no project yet gets the starter feeds.toml and
+    the example profiles; a project's own profiles are used as they are.
     """
-    project = Project.at(root, state_dir=root / "state" / "demo")
-    profiles_dir = project.profiles_dir
-    if not any(profiles_dir.glob("*.toml")):
-        profiles_dir = example_profiles_dir()
-    profiles = load_profiles(profiles_dir)
+    project = Project.at(root)
+    adopt_examples(project.root, example_profiles_dir())
+    profiles = load_profiles(project.profiles_dir)
     with SampleServer(now) as server:
         config = parse_config(server.feeds_toml(), Path("samples/feeds.toml"))
         return run(project, now=now, reporter=reporter, config=config, profiles=profiles)
@@ -175,21 +178,44 @@ def _build_digests(
     profiles: Sequence[Profile],
     now: datetime,
     reporter: Reporter,
+    summary: RunSummary,
 ) -> Generator[Digest]:
     """Each profile's digest as soon as it is chosen and saved, so its pages can be written
     while workers rank the next profiles."""
     reporter.start("digests", len(profiles))
-    return _saved(store, choose_digests(store, index, profiles, now), local_day(now), reporter)
+    chosen = choose_digests(store, index, profiles, now)
+    return _saved(store, chosen, local_day(now), reporter, summary)
 
 
 def _saved(
-    store: Store, digests: Generator[Digest], day: date, reporter: Reporter
+    store: Store,
+    digests: Generator[Digest],
+    day: date,
+    reporter: Reporter,
+    summary: RunSummary,
 ) -> Generator[Digest]:
     with closing(digests):
         for digest in digests:
-            store.save_digest(digest.profile.name, day, digest.picks, digest.upcoming)
+            kept = _last_good(store, digest, day) if summary.failures else None
+            if kept is None:
+                store.save_digest(digest.profile.name, day, digest.picks, digest.upcoming)
+            else:
+                summary.kept.append(digest.profile.name)
             reporter.advance("digests", digest.profile.name)
-            yield digest
+            yield kept or digest
+
+
+def _last_good(store: Store, digest: Digest, day: date) -> Digest | None:
+    """The saved digest to keep instead of ``digest`` in a run where sources failed: today's
+    if it had more picks, else the latest day's when today's came out empty. A failure must
+    not replace a good page with an emptier one."""
+    days = store.digest_days(digest.profile.name)
+    if day in days:
+        saved = stored_digest(store, digest.profile, day)
+        return saved if len(saved.picks) > len(digest.picks) else None
+    if digest.picks or not days:
+        return None
+    return stored_digest(store, digest.profile, days[-1])
 
 
 def collected(project: Project) -> Path:
@@ -198,6 +224,7 @@ def collected(project: Project) -> Path:
     taking the run lock, which creates the state folder."""
     if not project.store_path.exists():
         raise NothingCollectedError(
-            f"nothing collected yet in {project.root}: run `learnplace run`"
+            f"nothing collected yet in {project.root}: run `learnplace run` "
+            "(or `learnplace demo` to try it on sample feeds)"
         )
     return project.store_path

@@ -51,6 +51,11 @@ def share(app: Application, name: str, item: str, note: str) -> None:
     The team pages and each teammate's next digest show it, with the note.
     """
     recorded = app.share(name, item, note, now=datetime.now(UTC))
+    if recorded.replaced_note is not None and recorded.replaced_note != recorded.note:
+        echo(
+            f"Updated {name}'s note on item {recorded.item_id} "
+            f"(it was: {recorded.replaced_note!r})."
+        )
     echo(
         f"Shared item {recorded.item_id} from {name}: on the team pages now, "
         "and in each teammate's next digest."

@@ -83,6 +83,8 @@ def export(app: Application) -> None:
 
 
 def _status_word(status: SourceStatus) -> str:
+    if not status.listed:
+        return "not in feeds.toml"
     if status.retired:
         return "gone"
     if status.last_status is None and status.last_error is None:
@@ -111,4 +113,5 @@ def _status_json(status: SourceStatus) -> dict[str, object]:
         "retired": status.retired,
         "error": status.last_error,
         "problems": list(status.problems),
+        "listed": status.listed,
     }

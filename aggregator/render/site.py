@@ -362,13 +362,15 @@ class SiteWriter:
         digest: Digest,
         days: Sequence[date],
         colleagues: Sequence[SharedItem] = (),
+        failed_note: str = "",
     ) -> list[Path]:
         """Write the day's page, and the person's ``index.html`` when this is their latest day.
 
         ``days`` is every day the person has a digest; it decides prev/next
         links and whether this day is the latest (an older day re-rendered
         must not replace the front page). ``colleagues`` are teammates' shares
-        for the "From your colleagues" section.
+        for the "From your colleagues" section. ``failed_note`` says which sources failed in
+        this run, so an empty or kept page never reads as "nothing new".
         """
         person_dir = self._person_dir(digest.profile)
         all_days = sorted({*days, digest.day})
@@ -380,6 +382,7 @@ class SiteWriter:
             "prev_day": prev_day,
             "next_day": next_day,
             "root": "../",
+            "failed_note": failed_note,
             "upcoming": self._write_calendar_files(person_dir, digest.upcoming),
         }
         day_page = person_dir / f"{digest.day.isoformat()}.html"
@@ -461,8 +464,10 @@ class SiteWriter:
         entries: Sequence[tuple[Profile, int]],
         now: datetime,
         teams: Sequence[str] = (),
+        failed_note: str = "",
     ) -> Path:
-        """Write ``output/index.html``: every person with today's item count, and the teams."""
+        """Write ``output/index.html``: every person with today's item count, and the teams;
+        ``failed_note`` says that sources failed in the last run."""
         for profile, _count in entries:
             checked_person_name(profile.name)
         path = self.output_dir / "index.html"
@@ -474,6 +479,7 @@ class SiteWriter:
             teams=[checked_person_name(team) for team in teams],
             now=now,
             root="",
+            failed_note=failed_note,
         )
         return path
 

@@ -91,7 +91,11 @@ class SourceStore(Protocol):
 
     def source_statuses(self) -> list[SourceStatus]:
         """Active sources by name, with the number of items each supplied (syndicated
-        copies count for every source that had them)."""
+        copies count for every source that had them) and when the newest first arrived."""
+        ...
+
+    def make_due(self, url: str) -> bool:
+        """Fetch the source at the next run, whatever its backoff said; False if unknown."""
         ...
 
 
@@ -249,7 +253,8 @@ class ShareStore(Protocol):
     """Items people pass on to their teams."""
 
     def add_share(self, person: str, item_id: int, note: str, now: datetime) -> Share:
-        """Record a share; sharing the same item again replaces the note (one voice each)."""
+        """Record a share; sharing the same item again replaces the note (one voice each),
+        and the returned share's ``replaced_note`` says what it replaced."""
         ...
 
     def shares(

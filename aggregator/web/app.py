@@ -42,7 +42,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -64,7 +64,8 @@ from aggregator.errors import (
     NothingCollectedError,
     QuerySyntaxError,
 )
-from aggregator.models import ITEM_TYPES, Digest, Profile
+from aggregator.models import ITEM_TYPES, Digest, Item, Profile
+from aggregator.web.actions import Actions, page_context, status_word, when_at
 from aggregator.web.guard import (
     Sessions,
     allowed_hosts,
@@ -114,8 +115,13 @@ def create_app(
         )
     env = make_environment([app.project.templates_dir])
     web = _Web(app, env)
+    actions = Actions(web)
     hosts = allowed_hosts(host, extra_hosts)
     routes = [
+        Route("/people/{name}", actions.person),
+        Route("/people/{name}/feedback", actions.feedback, methods=["POST"]),
+        Route("/people/{name}/share", actions.share, methods=["POST"]),
+        Route("/sources/{action}", actions.sources_action, methods=["POST"]),
         Route("/", web.home),
         Route("/login", web.login),
         Route("/search", web.search),
@@ -137,6 +143,7 @@ def create_app(
 
     return Starlette(
         routes=routes,
+        exception_handlers={404: web.not_found, 405: web.not_found},
         lifespan=lifespan,
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
@@ -173,10 +180,20 @@ class _Web:
             csrf=csrf(request),
             marked=highlight,
             plain_text=plain_text,
+            when=item_when,
+            labels=FIELD_LABELS,
             people=self._people(),
             **context,
         )
         return HTMLResponse(html, status_code=status)
+
+    def error(self, request: Request, status: int, message: str) -> Response:
+        """An error as a page of the app (with its navigation), never bare text."""
+        heading = {403: "Not allowed", 404: "Not found", 413: "Too large"}.get(status, "Error")
+        return self.page(request, "web/error.html", status, heading=heading, message=message)
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        return self.error(request, 404, f"There is no page at {request.url.path}.")
 
     def _people(self) -> list[str]:
         return self.app.profile_names()
@@ -258,13 +275,13 @@ class _Web:
     async def item(self, request: Request) -> Response:
         raw = request.path_params["item_id"]
         if not _ITEM_ID.fullmatch(raw):
-            return PlainTextResponse("no such item", status_code=404)
+            return self.error(request, 404, "There is no such item.")
         return await self._work(self._item, request, int(raw))
 
     def _item(self, request: Request, item_id: int) -> Response:
         found = self.app.item(item_id)
         if found is None:
-            return PlainTextResponse("no such item", status_code=404)
+            return self.error(request, 404, f"There is no item {item_id}.")
         return self.page(request, "web/item.html", item=found)
 
     def _profile_file(self, request: Request) -> Path | None:
@@ -278,16 +295,18 @@ class _Web:
         try:
             form = await read_form(request)
         except FormError as exc:
-            return PlainTextResponse(str(exc), status_code=exc.status)
+            return self.error(request, exc.status, str(exc))
         if not csrf_ok(request, form):
-            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
+            return self.error(
+                request, 403, "The form had a missing or wrong CSRF token: reload the page."
+            )
         return form
 
     async def profile(self, request: Request) -> Response:
         """The form; a POST saves it, or shows each error by its field and saves nothing."""
         path = self._profile_file(request)
         if path is None:
-            return PlainTextResponse("no such profile", status_code=404)
+            return self.error(request, 404, "There is no such profile.")
         form = None
         if request.method == "POST":
             form = await self._posted(request)
@@ -330,7 +349,7 @@ class _Web:
         """The digest the unsaved form would get: HTML for the page's preview panel."""
         path = self._profile_file(request)
         if path is None:
-            return PlainTextResponse("no such profile", status_code=404)
+            return self.error(request, 404, "There is no such profile.")
         form = await self._posted(request)
         if isinstance(form, Response):
             return form
@@ -345,15 +364,39 @@ class _Web:
                 digest = self._preview(profile)
             except ConfigError as exc:
                 errors[_field_of(exc.key)] = exc.message
-        html = self.env.get_template("web/preview.html").render(digest=digest, errors=errors)
+        template = self.env.get_template("web/preview.html")
+        html = template.render(digest=digest, errors=errors, labels=FIELD_LABELS)
         return HTMLResponse(html, status_code=400 if errors else 200)
 
     async def sources(self, request: Request) -> Response:
         return await self._work(self._sources, request)
 
     def _sources(self, request: Request) -> Response:
-        statuses = self.app.source_statuses() if self.app.has_collected() else []
-        return self.page(request, "web/sources.html", statuses=statuses)
+        statuses = self.app.source_statuses() if self.project.feeds_path.exists() else []
+        return self.page(
+            request,
+            "web/sources.html",
+            statuses=statuses,
+            status_word=status_word,
+            when_at=when_at,
+            **page_context(request),
+        )
+
+
+FIELD_LABELS = {
+    "interests": "Interests",
+    "digest_size": "Digest size",
+    "freshness_days": "Freshness (days)",
+    "exclude_words": "Never show items mentioning",
+    "exclude_sources": "Never show these sources",
+    "types": "Type weights",
+}
+
+
+def item_when(item: Item) -> str:
+    """An event's own date (when it happens), else the day it was published."""
+    start = item.details.event_start
+    return f"event on {start.date().isoformat()}" if start else item.published.date().isoformat()
 
 
 def _page_number(raw: str) -> int | None:
@@ -410,23 +453,26 @@ def form_changes(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     if len(lines) > MAX_ENTRIES:  # said before any of them costs a TOML edit
         errors["interests"] = f"{len(lines):,} interests: at most {MAX_ENTRIES}"
         lines = []
-    for line in lines:
-        problem = _interest(line, interests)
-        if problem:
-            errors["interests"] = problem
-            break
+    problems = [problem for line in lines if (problem := _interest(line, interests))]
+    if problems:
+        shown = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more lines)" if len(problems) > 5 else ""
+        errors["interests"] = shown + more
     changes["interests"] = interests
     types: dict[str, float] = {}
+    wrong = []
     for kind in ITEM_TYPES:
         raw = str(form.get(f"type_{kind}", "")).strip()
         if raw:
             try:
                 weight = float(raw)
             except ValueError:
-                errors["types"] = f"{kind}: a number, not {raw!r}"
+                wrong.append(f"{kind}: a number, not {raw!r}")
                 continue
             if weight != 1:
                 types[kind] = weight
+    if wrong:
+        errors["types"] = "; ".join(wrong)
     changes["types"] = types
     for key in ("exclude_words", "exclude_sources"):
         changes[key] = _lines(str(form.get(key, "")))

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,22 +27,12 @@ from aggregator.rank import daily
 from aggregator.search import WhooshIndex
 from aggregator.store import SqliteStore
 from feedfarm.vocab import TOPICS
+from tests.cli import learnplace
 
 if TYPE_CHECKING:
     from tests.conftest import FeedfarmServer
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def learnplace(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aggregator", "--project", str(project), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        check=False,
-    )
 
 
 def truth(corpus: Path) -> list[dict]:

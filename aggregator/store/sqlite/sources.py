@@ -105,6 +105,12 @@ class SourcesMixin(Connection):
         )
 
     @guarded
+    def make_due(self, url: str) -> bool:
+        with self._transaction() as db:
+            changed = db.execute("UPDATE sources SET next_attempt = NULL WHERE url = ?", (url,))
+            return changed.rowcount > 0
+
+    @guarded
     def record_fetches(self, records: Sequence[FetchRecord], now: datetime) -> AddResult:
         """A commit per source (two, with its entries) was most of the store's share of a run:
         1,000 sources meant 2,000 commits. A run now commits a batch at a time; a crash loses
@@ -132,7 +138,8 @@ class SourcesMixin(Connection):
             SELECT s.url, s.name, s.last_status, s.last_error, s.last_success, s.failures,
                    (SELECT COUNT(*) FROM item_sources x WHERE x.source_id = s.id) AS items,
                    s.next_attempt, s.retired, COALESCE(s.fetch_url, s.url) AS fetch_url,
-                   s.moved_from, s.problems
+                   s.moved_from, s.problems,
+                   (SELECT MAX(i.first_seen) FROM items i WHERE i.source_id = s.id) AS last_new
             FROM sources s WHERE s.active = 1 ORDER BY s.name, s.url
             """
         )
@@ -150,6 +157,7 @@ class SourcesMixin(Connection):
                 fetch_url=row["fetch_url"],
                 moved_from=row["moved_from"],
                 problems=tuple(json.loads(row["problems"])),
+                last_new_item=optional_from_text(row["last_new"]),
             )
             for row in rows
         ]
