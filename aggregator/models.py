@@ -143,6 +143,52 @@ class Profile:
     """The only item types the person wants at all; () means every type."""
     upcoming_days: int = UPCOMING_DAYS
     """How far ahead the Upcoming section looks: events starting within it are listed."""
+    weekly_minutes: int | None = None
+    """A goal: minutes of learning a week; the digest shows how far this week has come."""
+    digest_minutes: int | None = None
+    """A time budget: the picks fit in this many minutes of reading and listening."""
+    searches: tuple[SavedSearch, ...] = ()
+    rules: tuple[Rule, ...] = ()
+
+
+RULE_MATCHERS: tuple[str, ...] = ("words", "phrase", "source", "type", "field")
+"""What a rule can match on: any of some words, a phrase, a source, an item type, or a text
+found in one field (``field`` names it, ``contains`` says what)."""
+
+RULE_FIELDS: tuple[str, ...] = ("title", "author", "url", "tags", "summary")
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSearch:
+    """A named search in a profile: its own digest section and its own Atom feed."""
+
+    name: str
+    query: str
+    types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A hard rule: ``mute`` hides what it matches, ``keep`` brings it into the digest
+    whatever the interests say. ``matcher`` is one of :data:`RULE_MATCHERS`; ``values``
+    are the words (one value for the others); ``field`` is set for the ``field`` matcher."""
+
+    action: str
+    matcher: str
+    values: tuple[str, ...]
+    field: str = ""
+
+    def describe(self) -> str:
+        """The rule as a person wrote it, for why-lines and previews."""
+        shown = ", ".join(f"“{value}”" for value in self.values)
+        what = {
+            "words": f"any of the words {shown}",
+            "phrase": f"the phrase {shown}",
+            "source": f"the source {shown}",
+            "type": f"the type {shown}",
+            "field": f"{self.field} containing {shown}",
+        }[self.matcher]
+        return f"{self.action} {what}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +399,12 @@ class Digest:
     picks: tuple[Pick, ...]
     upcoming: tuple[Pick, ...] = ()
     """Dated events still ahead, soonest first; shown apart from ``picks`` with a calendar file."""
+    searches: tuple[tuple[str, tuple[Pick, ...]], ...] = ()
+    """Each saved search's section, by its name, in the profile's order."""
+    revisit: tuple[Revisit, ...] = ()
+    """What the person learned or shared before, coming back with their own words."""
+    progress: tuple[int, int] | None = None
+    """Minutes learned this week and the weekly goal, when the profile sets one."""
 
     def sections(self, order: tuple[str, ...] | None = None) -> list[tuple[str, list[Pick]]]:
         """Picks grouped by item type in ``order`` (the profile's, else the default), keeping
@@ -374,6 +426,47 @@ class Share:
     shared_at: datetime
     replaced_note: str | None = None
     """The note of the person's earlier share of the item, which this one replaces."""
+
+
+@dataclass(frozen=True, slots=True)
+class LearningRecord:
+    """ "I learned this": a person's own record of an item, private unless they share it.
+
+    Nothing here is anyone else's to track: the person writes, edits and deletes it.
+    """
+
+    person: str
+    item_id: int
+    learned_at: datetime
+    minutes: int | None = None
+    note: str = ""
+    """The person's reflection: what they took from the item."""
+    shared: bool = False
+    """Shown to the person's teams (team page, reflections feed); private otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class Revisit:
+    """An item coming back on its day of the spacing schedule, with the person's words."""
+
+    item: Item
+    note: str
+    learned_at: datetime
+    step: int
+    """Which return this is: 0 for the first (see ``rank.learning.REVISIT_DAYS``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceUse:
+    """How often a source's items helped: judged "more like this", learned, shared."""
+
+    liked: int = 0
+    learned: int = 0
+    shared: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.liked + self.learned + self.shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +497,8 @@ class SourceStatus:
     """Whether feeds.toml lists it (the demo's samples are fetched without being listed)."""
     last_new_item: datetime | None = None
     """When the source last brought an item not seen before."""
+    use: SourceUse = field(default_factory=SourceUse)
+    """How often its items helped someone (``source_usefulness``)."""
 
 
 def local_day(now: datetime) -> date:

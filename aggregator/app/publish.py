@@ -18,6 +18,7 @@ from aggregator.deliver.mail import build_message, send_message
 from aggregator.deliver.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
 from aggregator.errors import MailError
 from aggregator.models import Config, Digest, Pick, Profile, SharedItem
+from aggregator.rank.daily import learning_extras
 from aggregator.render.site import SiteWriter, make_environment
 from aggregator.store import Store
 
@@ -112,16 +113,24 @@ def _day_start(day: date) -> datetime:
 
 
 def stored_digest(store: Store, profile: Profile, day: date) -> Digest:
+    """A saved day's digest: its picks, Upcoming and saved-search sections as saved, its
+    Revisit section and goal progress from the person's records as they are now."""
+    saved = store.sections(profile.name, day)
+    revisit, progress = learning_extras(store, profile, day)
     return Digest(
         profile=profile,
         day=day,
-        picks=_stored_picks(store, profile, day, upcoming=False),
-        upcoming=_stored_picks(store, profile, day, upcoming=True),
+        picks=_picks(store, store.digest(profile.name, day, upcoming=False)),
+        upcoming=_picks(store, store.digest(profile.name, day, upcoming=True)),
+        searches=tuple(
+            (search.name, _picks(store, saved.get(search.name, []))) for search in profile.searches
+        ),
+        revisit=revisit,
+        progress=progress,
     )
 
 
-def _stored_picks(store: Store, profile: Profile, day: date, *, upcoming: bool) -> tuple[Pick, ...]:
-    rows = store.digest(profile.name, day, upcoming=upcoming)
+def _picks(store: Store, rows: Sequence[tuple[int, float, tuple[str, ...]]]) -> tuple[Pick, ...]:
     items = store.items(item_id for item_id, _, _ in rows)
     return tuple(
         Pick(item=items[item_id], score=score, reasons=reasons)

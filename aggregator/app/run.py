@@ -198,6 +198,9 @@ def _saved(
         for digest in digests:
             kept = _last_good(store, digest, day) if summary.failures else None
             if kept is None:
+                # Sections first: a crash between the two leaves no digest for the day, and
+                # the next run saves both.
+                store.save_sections(digest.profile.name, day, dict(digest.searches))
                 store.save_digest(digest.profile.name, day, digest.picks, digest.upcoming)
             else:
                 summary.kept.append(digest.profile.name)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from aggregator.config.learning import LEARNING_KEYS, learning_fields
 from aggregator.errors import ConfigError
 from aggregator.models import (
     ITEM_TYPES,
@@ -58,6 +59,7 @@ PROFILE_KEYS = (
     "sections",
     "wanted_types",
     "upcoming_days",
+    *LEARNING_KEYS,
 )
 EXCLUDE_KEYS = ("words", "sources")
 PREFER_KEYS = ("sources",)
@@ -480,6 +482,7 @@ def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
         section_order=section_order,
         wanted_types=_type_list(check, data, "wanted_types"),
         upcoming_days=upcoming_days,
+        **learning_fields(check, data),
     )
 
 

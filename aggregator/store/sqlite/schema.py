@@ -145,6 +145,35 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE items SET dated = 0 WHERE published = first_seen",
         "ALTER TABLE sources ADD COLUMN reread_at TEXT",
     ),
+    # Version 8: learning (issue 18). A person's own "I learned this" records, one per person
+    # and item (private unless shared), and the digest sections beyond picks and Upcoming
+    # (each saved search's, by name), kept so a page rewritten later shows what it showed.
+    (
+        """
+        CREATE TABLE learned (
+            person     TEXT NOT NULL,
+            item_id    INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            learned_at TEXT NOT NULL,
+            minutes    INTEGER CHECK (minutes IS NULL OR minutes >= 0),
+            note       TEXT NOT NULL DEFAULT '',
+            shared     INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (person, item_id)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX learned_at ON learned(learned_at)",
+        """
+        CREATE TABLE digest_sections (
+            person   TEXT NOT NULL,
+            day      TEXT NOT NULL,
+            section  TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            item_id  INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            score    REAL NOT NULL,
+            reasons  TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (person, day, section, position)
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
 
