@@ -446,6 +446,26 @@ class LearningRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Learned:
+    """One record with its item, as the log and the team pages show it."""
+
+    record: LearningRecord
+    item: Item
+
+
+@dataclass(frozen=True, slots=True)
+class LearningWeek:
+    """A week of a person's log: its Monday, its records newest first, and its minutes."""
+
+    start: date
+    entries: tuple[Learned, ...]
+
+    @property
+    def minutes(self) -> int:
+        return sum(entry.record.minutes or 0 for entry in self.entries)
+
+
+@dataclass(frozen=True, slots=True)
 class Revisit:
     """An item coming back on its day of the spacing schedule, with the person's words."""
 
