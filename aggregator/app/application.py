@@ -77,6 +77,8 @@ class Reading:
     notes: Mapping[int, str]
     """The person's own share notes, by item: a second share edits the note."""
     teams: list[str]
+    learned: Mapping[int, LearningRecord] = dataclasses.field(default_factory=dict)
+    """The person's own learning records, by item."""
 
 
 class Application:
@@ -356,7 +358,8 @@ class Application:
             digest = stored_digest(store, profile, days[-1]) if days else None
             shares = store.shares([name], datetime.min.replace(tzinfo=UTC))
             notes = {share.item_id: share.note for share in shares}
-            return Reading(profile, digest, store.feedback(name), notes, teams)
+            learned = {r.item_id: r for r in store.learning([name], learning.EPOCH)}
+            return Reading(profile, digest, store.feedback(name), notes, teams, learned)
 
     # Starting a project.
 

@@ -47,6 +47,7 @@ def write_search_feeds(
     """One Atom feed per saved search, from its sections of the person's recent digests."""
     written = []
     for search in profile.searches:
+        title = f"{writer.site_title}: {profile.display_name}, saved search {search.name}"
         sectioned = [
             Digest(profile, digest.day, dict(digest.searches).get(search.name, ()))
             for digest in digests
@@ -56,7 +57,7 @@ def write_search_feeds(
                 profile,
                 search_feed_name(search.name),
                 SEARCH_FEED_TEMPLATE,
-                feed_title=f"{writer.site_title}: {profile.display_name}, saved search {search.name}",
+                feed_title=title,
                 self_href=search_feed_name(search.name),
                 feed_id=f"{FEED_ID_PREFIX}{profile.name}/{search_feed_name(search.name)}",
                 entries=feed_entries(sectioned),

@@ -74,6 +74,7 @@ from aggregator.web.guard import (
     guard,
     read_form,
 )
+from aggregator.web.learning import LearningPages
 
 PAGE_SIZE = 20
 MAX_PAGE = SEARCH_LIMIT_MAX // PAGE_SIZE
@@ -102,8 +103,11 @@ def create_app(
     host: str = "127.0.0.1",
     token: str | None = None,
     extra_hosts: Iterable[str] = (),
+    clock: Callable[[], datetime] | None = None,
 ) -> Starlette:
     """The ASGI app over ``app`` (kept open by the caller).
+
+    ``clock`` is what "now" is for every request (tests pass their own time).
 
     A non-loopback ``host`` without a ``token`` is refused.
 
@@ -114,14 +118,16 @@ def create_app(
             f"serving on {host} needs an access token: pass --token or set LEARNPLACE_TOKEN"
         )
     env = make_environment([app.project.templates_dir])
-    web = _Web(app, env)
+    web = _Web(app, env, clock or (lambda: datetime.now(UTC)))
     actions = Actions(web)
+    learning = LearningPages(web)
     hosts = allowed_hosts(host, extra_hosts)
     routes = [
         Route("/people/{name}", actions.person),
         Route("/people/{name}/feedback", actions.feedback, methods=["POST"]),
         Route("/people/{name}/share", actions.share, methods=["POST"]),
         Route("/sources/{action}", actions.sources_action, methods=["POST"]),
+        *learning.routes(),
         Route("/", web.home),
         Route("/login", web.login),
         Route("/search", web.search),
@@ -160,8 +166,11 @@ def _parse_day(value: str, *, end: bool) -> datetime | None:
 
 
 class _Web:
-    def __init__(self, app: Application, env: jinja2.Environment) -> None:
+    def __init__(
+        self, app: Application, env: jinja2.Environment, clock: Callable[[], datetime]
+    ) -> None:
         self.app = app
+        self.now = clock
         self.project = app.project
         self.env = env
         self._slots = asyncio.Semaphore(CPU_SLOTS)
@@ -242,7 +251,7 @@ class _Web:
                 request_ = SearchRequest(
                     text, filters, sort, PAGE_SIZE, (page - 1) * PAGE_SIZE, profile
                 )
-                found = self.app.search(request_, now=datetime.now(UTC))
+                found = self.app.search(request_, now=self.now())
         except (QuerySyntaxError, ConfigError) as exc:
             errors.append(str(exc))
         except NothingCollectedError as exc:
@@ -343,7 +352,7 @@ class _Web:
     def _preview(self, profile: Profile) -> Digest | None:
         if not self.app.has_collected():
             return None
-        return self.app.preview(profile, datetime.now(UTC))
+        return self.app.preview(profile, self.now())
 
     async def preview(self, request: Request) -> Response:
         """The digest the unsaved form would get: HTML for the page's preview panel."""
