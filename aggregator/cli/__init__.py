@@ -1,6 +1,16 @@
 """The ``learnplace`` command line; each module registers one group of commands on :data:`cli`."""
 
-from aggregator.cli import core, digest, items, maintenance, profiles, search, serve, sources
+from aggregator.cli import (
+    core,
+    digest,
+    items,
+    learning,
+    maintenance,
+    profiles,
+    search,
+    serve,
+    sources,
+)
 from aggregator.cli.app import cli, main
 
 __all__ = [
@@ -8,6 +18,7 @@ __all__ = [
     "core",
     "digest",
     "items",
+    "learning",
     "main",
     "maintenance",
     "profiles",
