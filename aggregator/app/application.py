@@ -224,12 +224,18 @@ class Application:
     # Sources.
 
     def source_statuses(self) -> list[SourceStatus]:
-        """Every listed source with its health; sources never fetched show no status yet."""
+        """Every listed source with its health and how often it helped (liked, learned,
+        shared), so a person can prune those that never do; sources never fetched show
+        no status yet."""
         config = load_config(self.project.feeds_path)
         known: dict[str, SourceStatus] = {}
         if self.project.store_path.exists():
             with self._reading() as (store, _):
-                known = {status.url: status for status in store.source_statuses()}
+                use = store.source_usefulness()
+                known = {
+                    status.url: dataclasses.replace(status, use=use.get(status.url, status.use))
+                    for status in store.source_statuses()
+                }
         new = [
             SourceStatus(s.url, s.name, None, None, None, 0, 0, fetch_url=s.url)
             for s in config.sources

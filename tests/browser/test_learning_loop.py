@@ -86,6 +86,11 @@ def test_digest_learned_log_team_goal_and_revisit(tmp_path: Path) -> None:
                 page.goto("/site/alice/index.html")  # the static page says the same
                 assert "35 of 60 minutes this week" in page.locator("p.goal").inner_text()
 
+                page.goto("/sources")  # the source that helped says so
+                assert page.locator("td.helped").first.inner_text() == (
+                    "0 liked · 1 learned · 0 shared"
+                )
+
                 run_on(MONDAY + timedelta(days=3))
                 page.goto("/people/alice")
                 revisit = page.locator("section.revisit")
