@@ -192,6 +192,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE items SET dated = 0 WHERE published = first_seen",
         "ALTER TABLE sources ADD COLUMN reread_at TEXT",
     ),
+    ("ALTER TABLE sources ADD COLUMN last_attempt TEXT",),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
 
@@ -415,14 +416,17 @@ def details_from_json(text: str) -> Details:
     return Details(**known)
 
 
-def _record_fetch(db: sqlite3.Connection, source_id: int, record: FetchRecord) -> None:
-    """The decided schedule state; validators change only with a fresh 200 body."""
+def _record_fetch(
+    db: sqlite3.Connection, source_id: int, record: FetchRecord, now: datetime
+) -> None:
+    """The decided schedule state, and ``now`` as the last attempt (whatever came of it);
+    validators change only with a fresh 200 body."""
     state, result, problems = record.state, record.result, record.problems
     db.execute(
         """
         UPDATE sources SET fetch_url = ?, last_status = ?, last_error = ?,
             last_success = ?, failures = ?, next_attempt = ?, retired = ?,
-            moved_from = ?, problems = ?
+            moved_from = ?, problems = ?, last_attempt = ?
         WHERE id = ?
         """,
         (
@@ -435,6 +439,7 @@ def _record_fetch(db: sqlite3.Connection, source_id: int, record: FetchRecord) -
             int(state.retired),
             state.moved_from,
             json.dumps(list(problems)),
+            _to_text(now),
             source_id,
         ),
     )
@@ -699,18 +704,20 @@ class Store:
                             db, source_id, record.entries, now, record.complete_until
                         )
                         added.updated_ids.extend(withdrawn)
-                _record_fetch(db, source_id, record)
+                _record_fetch(db, source_id, record, now)
             _queue_for_index(db, [*added.new_ids, *added.updated_ids])
         return added
 
     def source_statuses(self) -> list[SourceStatus]:
-        """Active sources with the number of items each supplied (syndicated copies count)."""
+        """Active sources with the number of items each supplied (syndicated copies count),
+        when each last brought a new item and when a run last tried it."""
         rows = self._db.execute(
             """
             SELECT s.url, s.name, s.last_status, s.last_error, s.last_success, s.failures,
                    (SELECT COUNT(*) FROM item_sources x WHERE x.source_id = s.id),
                    s.next_attempt, s.retired, COALESCE(s.fetch_url, s.url), s.moved_from,
-                   s.problems, (SELECT MAX(i.first_seen) FROM items i WHERE i.source_id = s.id)
+                   s.problems, (SELECT MAX(i.first_seen) FROM items i WHERE i.source_id = s.id),
+                   s.last_attempt
             FROM sources s WHERE s.active = 1 ORDER BY s.name, s.url
             """
         )
@@ -729,6 +736,7 @@ class Store:
                 moved_from=row[10],
                 problems=tuple(json.loads(row[11])),
                 last_new_item=_optional_from_text(row[12]),
+                last_attempt=_optional_from_text(row[13]),
             )
             for row in rows
         ]

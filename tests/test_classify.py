@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from aggregator.models import ITEM_TYPES
+from aggregator.names import OLD_TYPE_NAMES, kind_hint
 from aggregator.parse.feeds import parse_feed
 from aggregator.process.classify import (
     CATEGORY_TYPES,
-    KIND_ITEM_TYPES,
     TITLE_RULES,
     Signals,
     classify,
@@ -135,7 +135,7 @@ def test_a_video_given_as_the_second_enclosure_is_kept_and_decides() -> None:
 
 def test_classifier_only_produces_known_types() -> None:
     produced = (
-        set(KIND_ITEM_TYPES.values())
+        {kind_hint(kind) or "article" for kind in (*ITEM_TYPES, *OLD_TYPE_NAMES)}
         | set(CATEGORY_TYPES.values())
         | {item_type for item_type, _ in TITLE_RULES}
         | {"article"}

@@ -80,7 +80,7 @@ allow_private_networks = true
 [[source]]
 name = "Jellyfish night"
 url = "{good}"
-kind = "events"
+kind = "event"
 [source.scrape]
 item = ".vevent"
 title = ".summary"
@@ -161,7 +161,7 @@ allow_private_networks = true
 [[source]]
 name = "Jellyfish night"
 url = "{page}"
-kind = "events"
+kind = "event"
 timezone = "Europe/Berlin"
 [source.scrape]
 item = ".vevent"
