@@ -76,24 +76,25 @@ def remove(app: Application, url_or_name: str) -> None:
     echo(f"Removed {source.name}: {source.url}")
 
 
-@sources.command()
-@click.argument("url_or_name")
-@click.pass_obj
-@friendly_errors
-def disable(app: Application, url_or_name: str) -> None:
-    """Stop fetching a source (``disabled = true`` in feeds.toml); its items stay."""
-    source = app.set_source_disabled(url_or_name, True)
-    echo(f"Disabled {source.name}: runs skip it until `learnplace sources enable`.")
+def _switch(disabled: bool, doc: str) -> None:
+    """``sources disable`` and ``sources enable``: one key in feeds.toml, either way."""
+
+    @click.argument("url_or_name")
+    @click.pass_obj
+    @friendly_errors
+    def switch(app: Application, url_or_name: str) -> None:
+        source = app.set_source_disabled(url_or_name, disabled)
+        if disabled:
+            echo(f"Disabled {source.name}: runs skip it until `learnplace sources enable`.")
+        else:
+            echo(f"Enabled {source.name}: the next run fetches it.")
+
+    switch.__doc__ = doc
+    sources.command("disable" if disabled else "enable")(switch)
 
 
-@sources.command()
-@click.argument("url_or_name")
-@click.pass_obj
-@friendly_errors
-def enable(app: Application, url_or_name: str) -> None:
-    """Fetch a disabled source again from the next run."""
-    source = app.set_source_disabled(url_or_name, False)
-    echo(f"Enabled {source.name}: the next run fetches it.")
+_switch(True, "Stop fetching a source (``disabled = true`` in feeds.toml); its items stay.")
+_switch(False, "Fetch a disabled source again from the next run.")
 
 
 @sources.command("import")
