@@ -9,6 +9,7 @@ repeat across unrelated sources, so they never match.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -19,10 +20,21 @@ MIN_TITLE_WORDS = 4
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
+@functools.lru_cache(maxsize=65_536)
+def title_words(title: str) -> str:
+    """The words of a title, folded: what makes two titles "the same story" everywhere.
+
+    The store keys near-duplicates by it (:func:`title_key`, kept in the database, so this
+    normalisation must not change without a migration) and a digest collapses copies of a
+    story by it. Cached: the profiles of one run see the same titles.
+    """
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    return " ".join(_NOT_WORD.sub(" ", folded).split())
+
+
 def title_key(title: str, published: datetime) -> str:
     """``"words of the title|YYYY-MM-DD"``, or "" when the title is too short to trust."""
-    folded = unicodedata.normalize("NFKC", title).casefold()
-    words = _NOT_WORD.sub(" ", folded).split()
-    if len(words) < MIN_TITLE_WORDS:
+    words = title_words(title)
+    if words.count(" ") + 1 < MIN_TITLE_WORDS:
         return ""
-    return f"{' '.join(words)}|{published.astimezone(UTC).date().isoformat()}"
+    return f"{words}|{published.astimezone(UTC).date().isoformat()}"

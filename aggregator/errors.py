@@ -16,6 +16,8 @@ LearnplaceError
 ├── RunLockedError                    another ``learnplace run`` holds the project
 ├── StoreError                        the store cannot be read or written as asked
 │   ├── StoreVersionError             written by a newer Learnplace
+│   ├── StoreLockedError              another process held the write lock past the busy timeout
+│   ├── StoreDamagedError             a damaged file, or one that is no SQLite database
 │   ├── UnknownItemError (LookupError)    an item id or URL that matches nothing stored
 │   └── UnknownSourceError (LookupError)  a source URL the store never recorded
 ├── SearchIndexError                  the search index cannot answer
@@ -90,6 +92,22 @@ class StoreError(LearnplaceError):
 
 class StoreVersionError(StoreError):
     """The database was written by a newer Learnplace than this one."""
+
+
+class StoreLockedError(StoreError):
+    """Another process kept the store's write lock longer than this one would wait.
+
+    Usually a second command (the web app saving feedback, a hung run) writing at once; the
+    message says to try again once it has finished.
+    """
+
+
+class StoreDamagedError(StoreError):
+    """The store's file is damaged, or is no SQLite database at all.
+
+    Raised rather than repaired: the message names the file and what to do with it, and
+    nothing more is written to it.
+    """
 
 
 class UnknownItemError(StoreError, LookupError):

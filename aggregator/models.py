@@ -187,6 +187,24 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the store keeps about fetching one source; :mod:`aggregator.schedule` decides it.
+
+    ``fetch_url`` is where the source is fetched now: the ``feeds.toml`` URL
+    until a permanent redirect moves it. ``next_attempt`` ``None`` means due.
+    """
+
+    fetch_url: str
+    last_status: int | None = None
+    last_error: str | None = None
+    last_success: datetime | None = None
+    failures: int = 0
+    next_attempt: datetime | None = None
+    retired: bool = False
+    moved_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Details:
     """What an item is beyond its text: when an event happens, how long an episode lasts.
 

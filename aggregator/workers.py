@@ -2,7 +2,7 @@
 
 ``forkserver`` keeps workers free of the parent's threads, sockets and open SQLite
 connections; workers never outnumber the cores. Three stages use them: parsing (below),
-ranking (:mod:`aggregator.rank.daily`) and writing index segments.
+ranking (:mod:`aggregator.rank.daily`) and writing index segments (:class:`SegmentWorkers`).
 
 Parsing: feedparser is pure Python and the cost of a cold run (~1,000 items/s per
 core), so the event loop hands bodies to a process pool and keeps fetching;
@@ -25,14 +25,18 @@ import functools
 import multiprocessing
 import os
 import resource
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
+from typing import Generic, TypeVar
 
 from aggregator.errors import FeedParseError
-from aggregator.models import ParsedFeed, ReadContext, ScrapeRules
+from aggregator.models import Item, ParsedFeed, ReadContext, ScrapeRules
 from aggregator.urls import without_tracking
+
+T = TypeVar("T")
 
 MAX_PARSE_WORKERS = 4
 """More workers than this only compete with fetching and storing for the cores."""
@@ -43,7 +47,7 @@ WORKER_MEMORY_PER_BODY = 16
 :data:`WORKER_MEMORY_MIN`): feedparser reads a 10 MB feed in about 80 MB."""
 
 PRELOADED = (
-    "aggregator.parse.feeds",
+    "aggregator.parse.registry",
     "aggregator.parse.speedups",
     "aggregator.parse.scrape",
     "dateparser",
@@ -59,18 +63,21 @@ def worker_count(maximum: int) -> int:
 
 def process_pool(
     workers: int,
-    initializer: Callable[..., None],
+    initializer: Callable[..., None] | None = None,
     initargs: tuple[object, ...] = (),
     *,
     preload: Sequence[str] = (),
 ) -> ProcessPoolExecutor:
-    """A pool of ``workers`` forkserver processes, each set up by ``initializer(*initargs)``.
+    """A pool of ``workers`` forkserver processes, each set up by ``initializer(*initargs)``
+    (if any).
 
     ``preload`` names modules the forkserver imports once, so no worker pays for them.
     """
     context = multiprocessing.get_context("forkserver")
     if preload:
         context.set_forkserver_preload(list(preload))
+    if initializer is None:
+        return ProcessPoolExecutor(workers, mp_context=context)
     return ProcessPoolExecutor(
         workers, mp_context=context, initializer=initializer, initargs=initargs
     )
@@ -113,7 +120,7 @@ def parse_document(
     the fetching process never loads feedparser: a run of 304s starts faster.
     """
     from aggregator.bounds import bounded
-    from aggregator.parse.feeds import parse_feed
+    from aggregator.parse.registry import parse_feed
     from aggregator.parse.scrape import scrape_page
 
     if scrape is None:
@@ -225,3 +232,55 @@ class ParsePool:
         for executor in (self._shared, self._alone):
             if executor is not None:
                 executor.shutdown(cancel_futures=True)
+
+
+SEGMENT_DOCS_MAX = 40_000
+"""The largest batch a worker writes as one segment: its items travel to it at once."""
+
+SEGMENT_WORKERS_MAX = 4
+"""Workers beyond the cores only compete for them."""
+
+
+class SegmentWorkers(Generic[T]):
+    """Processes that each write whole index segments, so indexing many items uses every core.
+
+    Whoosh is pure Python and writes about a thousand items a second: a cold
+    run's 50,000 would keep one core busy for most of a minute while the
+    other waits. ``write(path, items)`` runs in a worker and returns what the
+    parent commits (:func:`aggregator.search.storage.write_segment`). Batches
+    double in size from ``first_batch`` (to :data:`SEGMENT_DOCS_MAX`) so a large
+    run makes few segments, and no more than one batch per worker waits, so
+    memory stays flat.
+    """
+
+    def __init__(
+        self, write: Callable[[str, Sequence[Item]], T], path: os.PathLike[str], first_batch: int
+    ) -> None:
+        self._write = write
+        self._path = os.fspath(path)
+        self._first_batch = first_batch
+        self._workers = worker_count(SEGMENT_WORKERS_MAX)
+        self._executor = process_pool(self._workers)
+        self._running: deque[Future[T]] = deque()
+        self._done: list[T] = []
+        self._batches = 0
+
+    def batch_size(self) -> int:
+        """How many items the next batch should hold: twice as many every round of workers."""
+        return min(SEGMENT_DOCS_MAX, self._first_batch << (self._batches // self._workers))
+
+    def submit(self, items: list[Item]) -> None:
+        while len(self._running) >= self._workers:
+            self._done.append(self._running.popleft().result())
+        self._running.append(self._executor.submit(self._write, self._path, items))
+        self._batches += 1
+
+    def finish(self) -> list[T]:
+        """What every batch's worker returned, once all have finished."""
+        self._done.extend(future.result() for future in self._running)
+        self._running.clear()
+        self._executor.shutdown()
+        return self._done
+
+    def cancel(self) -> None:
+        self._executor.shutdown(cancel_futures=True)

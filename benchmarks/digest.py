@@ -35,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from whoosh import query as wq
 from whoosh.qparser import MultifieldParser, OrGroup
 
-from aggregator.index import SCHEMA, SearchIndex, _naive_utc
 from aggregator.models import Entry, Profile, Source
-from aggregator.parse.feeds import parse_feed
+from aggregator.parse.registry import parse_feed
 from aggregator.rank import daily
-from aggregator.store import SCHEMA_VERSION, Store
+from aggregator.search import WhooshIndex
+from aggregator.search.schema import SCHEMA, naive_utc
+from aggregator.store import SCHEMA_VERSION, SqliteStore
 from feedfarm import corpus as ff_corpus
 from feedfarm.vocab import TOPICS
 
@@ -87,7 +88,7 @@ def build_store(state: Path, feeds: int, items: int, workers: int) -> None:
     print(f"generated {len(files)} feeds in {time.perf_counter() - started:.0f} s", flush=True)
     started = time.perf_counter()
     jobs = [(str(p), s.url) for p, s in zip(files, sources, strict=True)]
-    with Store(state / "learnplace.sqlite3") as store:
+    with SqliteStore(state / "learnplace.sqlite3") as store:
         store.sync_sources(sources)
         with ProcessPoolExecutor(max_workers=workers) as pool:
             parsed = pool.map(_parse_file, jobs, chunksize=8)
@@ -110,11 +111,11 @@ def build_index(state: Path) -> None:
     window is then the tail of the index, which ranking skips to).
     """
     started = time.perf_counter()
-    with Store(state / "learnplace.sqlite3") as store:
+    with SqliteStore(state / "learnplace.sqlite3") as store:
         items = sorted(store.iter_items(), key=lambda item: (item.published, item.id))
         if (state / INDEX_NAME).exists():
             shutil.rmtree(state / INDEX_NAME)
-        with SearchIndex.open(state / INDEX_NAME) as index:
+        with WhooshIndex.open(state / INDEX_NAME) as index:
             index.add(items)
     print(f"indexed in {time.perf_counter() - started:.0f} s", flush=True)
     (state / f"{INDEX_NAME}.complete").write_text("indexed\n", encoding="utf-8")
@@ -135,14 +136,14 @@ def make_profiles(count: int) -> list[Profile]:
     return profiles
 
 
-def baseline(index: SearchIndex, profile: Profile) -> float:
+def baseline(index: WhooshIndex, profile: Profile) -> float:
     parser = MultifieldParser(["title", "summary", "body"], SCHEMA, group=OrGroup)
     text = " ".join(f'"{phrase}"' if " " in phrase else phrase for phrase in profile.interests)
     q = parser.parse(text)
     since = NOW - timedelta(days=profile.freshness_days)
     searcher = index._current()
     started = time.perf_counter()
-    searcher.search(q, limit=20, filter=wq.DateRange("published", _naive_utc(since), None))
+    searcher.search(q, limit=20, filter=wq.DateRange("published", naive_utc(since), None))
     return time.perf_counter() - started
 
 
@@ -174,8 +175,8 @@ def main() -> None:
         build_index(state)
     profiles = make_profiles(args.profiles)
     with (
-        Store(state / "learnplace.sqlite3") as store,
-        SearchIndex.open(state / INDEX_NAME) as index,
+        SqliteStore(state / "learnplace.sqlite3") as store,
+        WhooshIndex.open(state / INDEX_NAME) as index,
     ):
         print(f"store: {store.item_count()} items; {len(profiles)} profiles; now={NOW.isoformat()}")
         times = []

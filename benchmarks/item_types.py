@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aggregator.models import ITEM_TYPES, Entry, ReadContext
 from aggregator.names import kind_hint
-from aggregator.parse.feeds import parse_feed
+from aggregator.parse.registry import parse_feed
 from feedfarm import corpus as ff_corpus
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"

@@ -9,7 +9,7 @@ A set directory holds ``items.jsonl`` (id, title, summary, url, published,
 source), ``profiles.json`` (name, about, interests phrase -> weight,
 exclude) and ``qrels.json`` (profile name -> relevant item ids), as
 ``benchmarks/data/relevance/README.md`` describes. Items are indexed through
-the product's own :class:`SearchIndex` and each profile's top 10 is chosen
+the product's own :class:`WhooshIndex` and each profile's top 10 is chosen
 by the code that builds a digest (:func:`aggregator.rank.choose_digest`).
 ``qrels.json`` is read only after ranking, to score.
 
@@ -53,10 +53,11 @@ from whoosh.qparser import MultifieldParser, OrGroup
 from whoosh.query import DateRange
 from whoosh.searching import Searcher
 
-from aggregator.index import SCHEMA, SearchIndex
 from aggregator.models import Item, Profile
 from aggregator.rank import DEFAULT_MODEL, TUNED, TUNED_FEEDBACK, RankingModel, choose_digest
 from aggregator.sanitize import html_to_text
+from aggregator.search import WhooshIndex
+from aggregator.search.schema import SCHEMA
 
 K = 10
 SETS_DIR = Path(__file__).resolve().parent / "data" / "relevance"
@@ -159,7 +160,7 @@ Rankings = dict[str, list[str]]
 
 def ranked(
     labeled: LabeledSet,
-    index: SearchIndex,
+    index: WhooshIndex,
     model: RankingModel = DEFAULT_MODEL,
     *,
     shown: Mapping[str, Sequence[str]] | None = None,
@@ -263,13 +264,13 @@ class Indexed:
         self._tmp = tempfile.TemporaryDirectory()
         self.sets: list[LabeledSet] = []
         self.dirs: dict[str, Path] = {}
-        self.indexes: dict[str, SearchIndex] = {}
+        self.indexes: dict[str, WhooshIndex] = {}
         self.index_s: dict[str, float] = {}
         for path in paths:
             labeled = load_set(path)
             directory = Path(self._tmp.name) / labeled.name
             started = time.perf_counter()
-            index = SearchIndex.open(directory)
+            index = WhooshIndex.open(directory)
             index.add(labeled.items)
             self.index_s[labeled.name] = time.perf_counter() - started
             self.sets.append(labeled)
@@ -453,7 +454,7 @@ def cross(paths: Sequence[Path]) -> None:
 
 
 def judged_residual(
-    labeled: LabeledSet, index: SearchIndex, model: RankingModel = DEFAULT_MODEL
+    labeled: LabeledSet, index: WhooshIndex, model: RankingModel = DEFAULT_MODEL
 ) -> tuple[float, float]:
     """The residual nDCG@10 with the first digest's picks judged, and without."""
     first = ranked(labeled, index, model)

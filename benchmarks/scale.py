@@ -138,13 +138,13 @@ def _add_history(state: Path, urls: list[str], count: int) -> int:
     """feedfarm items, sanitized as in ``search.py``, dated before every window."""
     from search import _entries  # the script folder is on sys.path
 
-    from aggregator.store import Store
+    from aggregator.store import SqliteStore
 
     per_source = -(-count // len(urls))
     published = DAY0 - HISTORY_AGE
     added = 0
     with (
-        Store(state / "state" / "learnplace.sqlite3") as store,
+        SqliteStore(state / "state" / "learnplace.sqlite3") as store,
         ProcessPoolExecutor(os.cpu_count() or 1) as pool,
     ):
         # A feedfarm feed has a few dozen items: more rounds of other feeds until there are enough.
@@ -273,9 +273,9 @@ def _child(state: Path, day: int, profile_count: int, concurrency: int) -> None:
 
 
 def _stored_items(state: Path) -> int:
-    from aggregator.store import Store
+    from aggregator.store import SqliteStore
 
-    with Store(state / "state" / "learnplace.sqlite3", read_only=True) as store:
+    with SqliteStore(state / "state" / "learnplace.sqlite3", read_only=True) as store:
         return store.item_count()
 
 

@@ -36,13 +36,15 @@ from whoosh.qparser import MultifieldParser  # noqa: E402
 
 from aggregator import app as application  # noqa: E402
 from aggregator.app.search import search_in  # noqa: E402
-from aggregator.index import SCHEMA, SearchFilters, SearchIndex, document  # noqa: E402
 from aggregator.models import ITEM_TYPES, Entry, Item, Profile, Source  # noqa: E402
 from aggregator.names import OLD_TYPE_NAMES  # noqa: E402
-from aggregator.postings import BLOCK_POSTINGS  # noqa: E402
 from aggregator.rank import plan, profile_queries  # noqa: E402
 from aggregator.sanitize import html_to_text, sanitize_html  # noqa: E402
-from aggregator.store import Store  # noqa: E402
+from aggregator.search import SearchFilters, WhooshIndex, document  # noqa: E402
+from aggregator.search.postings import BLOCK_POSTINGS  # noqa: E402
+from aggregator.search.queries import to_whoosh  # noqa: E402
+from aggregator.search.schema import SCHEMA  # noqa: E402
+from aggregator.store import SqliteStore  # noqa: E402
 from feedfarm import corpus as ff_corpus  # noqa: E402
 
 NOW = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
@@ -143,13 +145,13 @@ def build_store(cache: Path, feeds: int, items: int, seed: str) -> Path:
     """Generate the corpus and store every item (cached)."""
     store_path = cache / "store.sqlite3"
     if store_path.exists():
-        Store(store_path).close()  # a store cached by an older version: migrate it in place
+        SqliteStore(store_path).close()  # a store cached by an older version: migrate it in place
         return store_path
     partial = store_path.with_suffix(".partial")
     partial.unlink(missing_ok=True)
     started = time.perf_counter()
     jobs = [(seed, n, items) for n in range(feeds)]
-    with Store(partial) as store, ProcessPoolExecutor(2) as pool:
+    with SqliteStore(partial) as store, ProcessPoolExecutor(2) as pool:
         store.sync_sources([_source(seed, n) for n in range(feeds)])
         for url, entries in pool.map(_entries, jobs, chunksize=20):
             store.add_entries(url, entries, NOW)
@@ -164,7 +166,7 @@ def build_product_index(cache: Path, store_path: Path) -> tuple[Path, float | No
         return path, None
     shutil.rmtree(path, ignore_errors=True)
     started = time.perf_counter()
-    with Store(store_path, read_only=True) as store, SearchIndex.open(path) as index:
+    with SqliteStore(store_path, read_only=True) as store, WhooshIndex.open(path) as index:
         index.add(store.iter_items())
     took = time.perf_counter() - started
     (path / ".done").write_text(f"{took:.1f}\n", encoding="utf-8")
@@ -180,7 +182,7 @@ def build_baseline_index(cache: Path, store_path: Path) -> tuple[Path, float | N
     started = time.perf_counter()
     ix = whoosh.index.create_in(str(path), BASELINE_SCHEMA)
     writer = ix.writer()
-    with Store(store_path, read_only=True) as store:
+    with SqliteStore(store_path, read_only=True) as store:
         for item in store.iter_items():
             fields = document(item)
             fields.pop("source_name")
@@ -247,7 +249,7 @@ def bench_product(store_path: Path, index_path: Path, rounds: int) -> dict[str, 
         "profile": [],
         "date": [],
     }
-    with Store(store_path, read_only=True) as store, SearchIndex.open(index_path) as index:
+    with SqliteStore(store_path, read_only=True) as store, WhooshIndex.open(index_path) as index:
         cases = [("bare", application.SearchRequest(text, facets=False)) for text in QUERIES]
         cases += [("plain", application.SearchRequest(text)) for text in QUERIES]
         cases += [("filtered", application.SearchRequest(t, f)) for t, f in FILTERED]
@@ -274,7 +276,7 @@ def check_results(index_path: Path) -> list[str]:
     scores of the first query's 200 candidates equal Whoosh's scores for them.
     """
     differences = []
-    with SearchIndex.open(index_path) as index:
+    with WhooshIndex.open(index_path) as index:
         searcher = index._current()
         for text in QUERIES:
             parsed = index.parse(text)
@@ -289,7 +291,8 @@ def check_results(index_path: Path) -> list[str]:
                 differences.append(f"total of {text!r}")
         hits = index.search(QUERIES[0], limit=200).hits
         docnums = {hit.docnum for hit in hits}
-        # Whoosh has no reading of a proximity pair (Near): the Whoosh queries are compared.
+        # Whoosh has no reading of a proximity pair (Near): the other queries are compared,
+        # as the Whoosh queries they translate to.
         queries = {
             k: q for k, q in profile_queries(PROFILE, plan(PROFILE)).items() if k[0] != "near"
         }
@@ -297,7 +300,7 @@ def check_results(index_path: Path) -> list[str]:
             q = queries[key]
             expected_scores = {
                 int(searcher.stored_fields(docnum)["id"]): round(score, 9)
-                for score, docnum in searcher.search(q, limit=None, filter=docnums).top_n
+                for score, docnum in searcher.search(to_whoosh(q), limit=None, filter=docnums).top_n
             }
             if {k: round(v, 9) for k, v in scores.items()} != expected_scores:
                 differences.append(f"profile scores for {key!r}")
@@ -309,13 +312,13 @@ def bench_add(store_path: Path, index_path: Path, cache: Path, count: int = 1000
     copy = cache / "index-add"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(index_path, copy)
-    with Store(store_path, read_only=True) as store:
+    with SqliteStore(store_path, read_only=True) as store:
         base = list(store.items(range(1, count + 1)).values())
     fresh = [
         Item(**{**{s: getattr(i, s) for s in Item.__slots__}, "id": 10_000_000 + n})
         for n, i in enumerate(base)
     ]
-    with SearchIndex.open(copy) as index:
+    with WhooshIndex.open(copy) as index:
         started = time.perf_counter()
         index.add(fresh)
         took = time.perf_counter() - started
@@ -339,7 +342,7 @@ def main() -> None:
     cache.mkdir(exist_ok=True)
     print(f"cache: {cache}", flush=True)
     store_path = build_store(cache, args.feeds, args.items, args.seed)
-    with Store(store_path, read_only=True) as store:
+    with SqliteStore(store_path, read_only=True) as store:
         print(f"items: {store.item_count():,}", flush=True)
     # Both indexes build at once, one process each: on two cores that halves the wait.
     with ProcessPoolExecutor(2) as pool:

@@ -36,12 +36,25 @@ from starlette.applications import Starlette
 from whoosh import formats
 from whoosh.fields import Schema
 
-from aggregator.index import SCHEMA
-from aggregator.postings import Positions
+from aggregator.search.postings import Positions
+from aggregator.search.schema import SCHEMA
 from feedfarm import corpus as ff_corpus
 from feedfarm import server as ff_server
 
-# Property and fuzz tests (tests/test_properties.py, tests/test_parse_fuzz.py) share one budget:
+KINDS = ("unit", "integration", "e2e", "browser")
+"""Test folders, each its own marker (declared in pyproject.toml): ``pytest -m unit``."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with the kind its folder names, so a run can pick one kind."""
+    for item in items:
+        kind = item.path.parent.name
+        if kind in KINDS:
+            item.add_marker(getattr(pytest.mark, kind))
+
+
+# Property and fuzz tests (tests/unit/test_properties.py, tests/unit/test_parse_fuzz.py) share
+# one budget:
 # enough examples to find the classic bugs, few enough that the suite stays fast on two busy
 # cores. No deadline: a loaded machine would make timing flaky. HYPOTHESIS_PROFILE=thorough
 # runs many more examples on demand.

@@ -27,7 +27,6 @@ from aggregator.app.starter import next_steps
 from aggregator.bounds import ESCAPE_SEQUENCE
 from aggregator.config.files import MAX_ENTRIES
 from aggregator.deliver.sharing import who_sees_it
-from aggregator.index import SEARCH_LIMIT_MAX, SORTS, SearchFilters, highlight, plain_text
 from aggregator.names import item_type, old_name_note
 from aggregator.render.site import (
     event_when,
@@ -35,6 +34,8 @@ from aggregator.render.site import (
     packaged_templates_dir,
     section_order,
 )
+from aggregator.sanitize import html_to_text as plain_text
+from aggregator.search import SEARCH_LIMIT_MAX, SORTS, SearchFilters, highlight
 
 __all__ = [
     "ESCAPE_SEQUENCE",

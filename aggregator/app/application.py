@@ -39,7 +39,6 @@ from aggregator.errors import (
     UnknownItemError,
     UnknownPersonError,
 )
-from aggregator.index import SearchIndex
 from aggregator.models import (
     Digest,
     Item,
@@ -52,7 +51,8 @@ from aggregator.models import (
 )
 from aggregator.names import check_name, did_you_mean
 from aggregator.rank.daily import digest_for
-from aggregator.store import Store
+from aggregator.search import WhooshIndex as SearchIndex
+from aggregator.store import Store, open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,7 @@ class Application:
         collected(self.project)
         with self._lock:
             if self._store is None:
-                self._store = Store(self.project.store_path, read_only=True)
+                self._store = open_store(self.project.store_path, read_only=True)
             if self._index is None:
                 self._index = SearchIndex.open(self.project.index_dir)
             yield self._store, self._index
@@ -152,7 +152,7 @@ class Application:
         today = local_day(now)
         writer = site_writer(self.project, config)
         store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), Store(store_path) as store:
+        with run_lock(self.project), open_store(store_path) as store:
             return [
                 send_one(store, writer, config, profile, today, now)
                 for profile in profiles
@@ -167,7 +167,7 @@ class Application:
         if person not in {profile.name for profile in profiles}:
             raise self._unknown_person(person)
         store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), Store(store_path) as store:
+        with run_lock(self.project), open_store(store_path) as store:
             item_id = store.find_item(ref)
             if item_id is None:
                 raise UnknownItemError(f"no item {ref!r}: use the number or link on a digest page")
@@ -178,7 +178,7 @@ class Application:
     def set_item_type(self, item_id: int, item_type: str | None) -> Item:
         """Override an item's type (``None`` goes back to the parser's guess) in store and index."""
         store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), Store(store_path) as store:
+        with run_lock(self.project), open_store(store_path) as store:
             store.set_item_type(item_id, item_type)
             with open_index(self.project) as index:
                 update_index(store, index)
@@ -193,7 +193,7 @@ class Application:
         """
         cutoff = now - older_than
         store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), Store(store_path) as store:
+        with run_lock(self.project), open_store(store_path) as store:
             removed = store.prune(cutoff, keep_digests_since=local_day(cutoff))
             with open_index(self.project) as index:
                 update_index(store, index)
@@ -202,7 +202,7 @@ class Application:
     def reindex(self) -> int:
         """Rebuild the search index from the store; searches use the old one until the swap."""
         store_path = collected(self.project)  # before the lock, which creates state/
-        with run_lock(self.project), Store(store_path) as store:
+        with run_lock(self.project), open_store(store_path) as store:
             count = SearchIndex.rebuild(self.project.index_dir, store.iter_items())
             store.clear_index_queue()
         return count
@@ -232,7 +232,7 @@ class Application:
         """Have the next run fetch a listed source, whatever its backoff or ``Retry-After`` said."""
         if url not in {source.url for source in load_config(self.project.feeds_path).sources}:
             raise SourceListError(f"{url!r} is not in {self.project.feeds_path}")
-        with Store(collected(self.project)) as store:
+        with open_store(collected(self.project)) as store:
             store.make_due(url)
 
     def add_source(
@@ -396,7 +396,7 @@ class Application:
     def record_feedback(self, name: str, ref: str, judgement: int, now: datetime) -> Item:
         """Store a person's judgement of an item (by id or URL); 0 takes it back."""
         self.profile(name)
-        with Store(collected(self.project)) as store:
+        with open_store(collected(self.project)) as store:
             item_id = store.find_item(ref)
             if item_id is None:
                 raise UnknownItemError(f"no item {ref!r}: give an item id or URL from a digest")
@@ -414,5 +414,5 @@ class Application:
     def clear_feedback(self, name: str) -> int:
         """Take back all of a person's judgements; how many there were."""
         self.profile(name)
-        with Store(collected(self.project)) as store:
+        with open_store(collected(self.project)) as store:
             return store.clear_feedback(name)

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from aggregator.bounds import MAX_PROBLEM_CHARS, clean_text, undated_if_future
 from aggregator.errors import FeedParseError, SourceCrashWarning
 from aggregator.fetch.http import fetch_many
-from aggregator.fetch.schedule import SourceState, decide, is_due
-from aggregator.models import Config, Entry, FetchResult, ReadContext, Source
+from aggregator.fetch.schedule import decide, is_due
+from aggregator.models import Config, Entry, FetchResult, ReadContext, Source, SourceState
 from aggregator.store import FetchRecord, Store
 from aggregator.workers import ParsePool, worker_memory
 

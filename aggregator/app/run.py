@@ -31,10 +31,11 @@ from aggregator.app.publish import render_site, stored_digest
 from aggregator.app.starter import adopt_examples
 from aggregator.config.files import load_config, load_profiles, parse_config
 from aggregator.errors import NothingCollectedError, RunLockedError
-from aggregator.index import SearchIndex, finish_swap
 from aggregator.models import UPCOMING_DAYS, Config, Digest, Item, Profile, Source, local_day
 from aggregator.rank.daily import choose_digests
-from aggregator.store import Store
+from aggregator.search import WhooshIndex as SearchIndex
+from aggregator.search import finish_swap
+from aggregator.store import Store, open_store
 
 
 def run(
@@ -58,7 +59,7 @@ def run(
     profiles = list(profiles) if profiles is not None else load_profiles(project.profiles_dir)
     summary = RunSummary()
     ahead = max((profile.upcoming_days for profile in profiles), default=UPCOMING_DAYS)
-    with run_lock(project), Store(project.store_path) as store:
+    with run_lock(project), open_store(project.store_path) as store:
         _refresh(store, config, now, reporter, summary, force, ahead, also_listed)
         with open_index(project) as index:
             update_index(store, index, reporter)
@@ -78,7 +79,7 @@ def refresh(
     """Only the fetch, parse and store stages of :func:`run` (benchmarks measure this part)."""
     config = config or load_config(project.feeds_path)
     summary = RunSummary()
-    with run_lock(project), Store(project.store_path) as store:
+    with run_lock(project), open_store(project.store_path) as store:
         _refresh(store, config, now, SilentReporter(), summary, force)
     return summary
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from aggregator.errors import UnknownNameError
-from aggregator.index import SearchFilters, SearchIndex
 from aggregator.models import Item, Profile
 from aggregator.names import check_name, closest, did_you_mean
 from aggregator.rank import EXCLUDE_KEY, personalize, plan, profile_queries
+from aggregator.search import SearchFilters, SearchIndex
 from aggregator.store import Store
 
 PROFILE_CANDIDATES = 200
@@ -47,7 +47,8 @@ class SearchResults:
 def search_in(
     store: Store, index: SearchIndex, request: SearchRequest, *, now: datetime
 ) -> SearchResults:
-    """Items matching a request (the query language of :mod:`aggregator.index`), best first.
+    """Items matching a request (the query language of :mod:`aggregator.search.queries`),
+    best first.
 
     A source or tag filter that names nothing collected is refused with the closest
     names: a typo would otherwise read as "no items match"."""

@@ -136,7 +136,7 @@ async def _find_feed(url: str, settings: Settings, kind: str) -> tuple[str, Pars
     """The feed to add for ``url``, its parsed document and why it was chosen."""
     # Imported here: feedparser and the rest of the parser load only when a command
     # parses in this process (fetch runs parse in workers; a run of 304s in none).
-    from aggregator.parse.feeds import parse_feed
+    from aggregator.parse.registry import parse_feed
 
     page = await fetch_one(url, CacheInfo(), settings)
     if page.error or page.content is None:

@@ -18,10 +18,9 @@ import dataclasses
 import email.utils
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aggregator.models import FetchResult
+from aggregator.models import FetchResult, SourceState
 
 BACKOFF_BASE = timedelta(minutes=30)
 """Wait after the first failure; doubled for each further failure in a row."""
@@ -38,24 +37,6 @@ _DELTA_SECONDS = re.compile(r"[0-9]+")
 """RFC 9110 delta-seconds are ASCII digits; ``str.isdigit`` and ``\\d`` also take "²" or "٣"."""
 _MAX_AGE = re.compile(r"(?:^|,)\s*(s-maxage|max-age)\s*=\s*\"?([0-9]+)\"?", re.IGNORECASE)
 _NO_STORE = re.compile(r"(?:^|,)\s*(no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceState:
-    """What the store keeps about fetching one source.
-
-    ``fetch_url`` is where the source is fetched now: the ``feeds.toml`` URL
-    until a permanent redirect moves it. ``next_attempt`` ``None`` means due.
-    """
-
-    fetch_url: str
-    last_status: int | None = None
-    last_error: str | None = None
-    last_success: datetime | None = None
-    failures: int = 0
-    next_attempt: datetime | None = None
-    retired: bool = False
-    moved_from: str | None = None
 
 
 def is_due(state: SourceState, now: datetime, *, force: bool = False) -> bool:

@@ -3,7 +3,7 @@
 Applied by :func:`speed_up_feedparser`, which each parse worker calls at start
 (:mod:`aggregator.workers`); every other process parses with feedparser as
 released. Both reach into ``feedparser.mixin``, so each is applied only where
-that module still reads as expected, and tests/test_patches.py fails if either
+that module still reads as expected, and tests/integration/test_patches.py fails if either
 stops applying.
 """
 
@@ -48,7 +48,7 @@ def speed_up_feedparser() -> tuple[str, ...]:
     Each is applied only where feedparser's ``mixin`` module still reads as expected
     (it takes the function from ``feedparser.urls``; it uses ``copy`` for nothing but
     ``copy.deepcopy(self.contentparams)``), so another release runs unpatched rather
-    than wrong. tests/test_patches.py fails if either stops applying. Calling it again
+    than wrong. tests/integration/test_patches.py fails if either stops applying. Calling it again
     changes nothing.
     """
     mixin = feedparser.mixin

@@ -1,6 +1,6 @@
 """What an item is (article, course, event, podcast, video, book, paper), from the evidence it has.
 
-Pure: :mod:`aggregator.parse.feeds` gathers the signals into :class:`Signals` and
+Pure: the readers in :mod:`aggregator.parse` gather the signals into :class:`Signals` and
 this module weighs them. Evidence comes first: the item's media (an audio
 enclosure is something to listen to, a video one something to watch, found by
 MIME type or, where servers send none or a wrong one, by the file's

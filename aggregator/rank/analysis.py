@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from aggregator.index import SCHEMA
+from aggregator.search import analysed as index_terms
 
 _OPERATORS = frozenset({"and", "or", "not"})
 
@@ -26,7 +26,7 @@ def analysed(text: str) -> tuple[str, ...]:
 
     Explanations and feedback analyse the same few items again and again in a run.
     """
-    return tuple(token.text for token in SCHEMA["title"].analyzer(text))
+    return tuple(index_terms(text))
 
 
 def phrase_terms(phrase: str) -> tuple[str, ...]:

@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
-from whoosh import query
 
-from aggregator.index import Scored
 from aggregator.models import Item, Profile
 from aggregator.rank.analysis import phrase_terms, spelled
 from aggregator.rank.feedback import Feedback, item_text
@@ -38,6 +36,7 @@ from aggregator.rank.model import (
     rankings,
     universe,
 )
+from aggregator.search.query import Or, Phrase, Query, Scored, Term
 
 EXCLUDE_KEY = ("exclude",)
 """The key under which :func:`profile_queries` asks for the items a profile excludes."""
@@ -46,18 +45,18 @@ PREFERRED_SOURCE = 1.3
 """Score factor for an item from a source the profile prefers."""
 
 
-def exclusion_query(words: Sequence[str]) -> query.Query:
+def exclusion_query(words: Sequence[str]) -> Or:
     """Items saying any of ``words`` (a phrase as a phrase) anywhere, or tagged so."""
-    parts: list[query.Query] = []
+    parts: list[Query] = []
     for word in words:
         terms = list(phrase_terms(word))
-        parts.append(query.Term("tags", word.lower()))
+        parts.append(Term("tags", word.lower()))
         for name in RANKED_FIELDS:
             if len(terms) == 1:
-                parts.append(query.Term(name, terms[0]))
+                parts.append(Term(name, terms[0]))
             elif terms:
-                parts.append(query.Phrase(name, terms))
-    return query.Or(parts)
+                parts.append(Phrase(name, tuple(terms)))
+    return Or(tuple(parts))
 
 
 def profile_queries(profile: Profile, chosen: Plan) -> dict[tuple[str, ...], Scored]:

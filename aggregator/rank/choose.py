@@ -6,7 +6,6 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-from aggregator.index import SearchIndex
 from aggregator.models import Digest, Item, Profile
 from aggregator.rank.blending import EXCLUDE_KEY, Ranking, blend, profile_queries
 from aggregator.rank.digest import build_digest
@@ -19,6 +18,7 @@ from aggregator.rank.model import (
     plan,
     universe,
 )
+from aggregator.search import SearchIndex
 
 ItemsOf = Callable[[Iterable[int]], Mapping[int, Item]]
 """Ids to stored items: the store's ``items``, or a dict lookup in a benchmark."""

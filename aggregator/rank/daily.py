@@ -12,11 +12,11 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from aggregator.index import SearchIndex
 from aggregator.models import Digest, Item, Pick, Profile, local_day
 from aggregator.rank.choose import choose_digest, rank_items
 from aggregator.rank.digest import upcoming_picks
-from aggregator.store import Store
+from aggregator.search import WhooshIndex as SearchIndex
+from aggregator.store import Store, open_store
 from aggregator.workers import process_pool, worker_count
 
 ItemsOf = Callable[[Iterable[int]], Mapping[int, Item]]
@@ -48,7 +48,7 @@ def choose_digests(
     tasks = [
         profiles[n : n + PROFILES_PER_TASK] for n in range(0, len(profiles), PROFILES_PER_TASK)
     ]
-    pool = process_pool(workers, _open_for_ranking, (store.path, index.path))
+    pool = process_pool(workers, _open_for_ranking, (store.location, index.path))
     try:
         for chosen in pool.map(_rank_in_worker, tasks, [now] * len(tasks)):
             yield from chosen
@@ -60,10 +60,10 @@ def choose_digests(
 _worker_state: tuple[Store, SearchIndex, ItemsOf] | None = None
 
 
-def _open_for_ranking(store_path: Path, index_dir: Path) -> None:
+def _open_for_ranking(store_location: str, index_dir: Path) -> None:
     """A ranking worker's store and index, open for all its tasks (their caches are the point)."""
     global _worker_state
-    store = Store(store_path, read_only=True)
+    store = open_store(store_location, read_only=True)
     _worker_state = (store, SearchIndex.open(index_dir), shared_items(store))
 
 

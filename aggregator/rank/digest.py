@@ -6,12 +6,11 @@ reads the store or the index.
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from collections.abc import Collection, Iterable
 from datetime import date, datetime, timedelta
 
+from aggregator.dedupe import title_words
 from aggregator.models import Digest, Item, Pick, Profile
 from aggregator.rank.blending import Ranked
 from aggregator.rank.reasons import explain, interest_reasons
@@ -64,7 +63,7 @@ def build_digest(
             or in_horizon(item, profile, now)
         ):
             continue
-        key = _title_key(item.title)
+        key = title_words(item.title)
         if item.id in already_sent or key in titles:
             continue
         titles.add(key)
@@ -104,7 +103,7 @@ def upcoming_picks(ranked: Iterable[Ranked], now: datetime) -> tuple[Pick, ...]:
     chosen: list[Pick] = []
     for candidate in events:
         item = candidate.item
-        key = (_title_key(item.title), item.details.event_start)
+        key = (title_words(item.title), item.details.event_start)
         series = (item.source_url, item.details.event_series)
         if key in seen or (series[1] and per_series.get(series, 0) >= MAX_PER_SERIES):
             continue
@@ -122,9 +121,3 @@ def _event_pick(ranked: Ranked) -> Pick:
     if ranked.source_weight > 1:
         reasons.append(f"preferred source: {ranked.item.source_name}")
     return Pick(item=ranked.item, score=round(ranked.score, 4), reasons=tuple(reasons))
-
-
-@functools.lru_cache(maxsize=65_536)
-def _title_key(title: str) -> str:
-    """The words of a title, to tell copies of one story apart (profiles of a run see the same)."""
-    return " ".join(re.findall(r"\w+", title.casefold()))

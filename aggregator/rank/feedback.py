@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
-from aggregator.index import document
 from aggregator.models import Item
 from aggregator.rank.analysis import analysed, spelled
 from aggregator.rank.model import RANKED_FIELDS, Plan, Weights, unit
+from aggregator.search import document
 
 COMMON_SHARE = 0.1
 """A word in more than this share of the collection's documents is not learnt (Luhn)."""

@@ -34,11 +34,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from whoosh import query
 
-from aggregator.index import Near, Scored
 from aggregator.models import Profile
 from aggregator.rank.analysis import phrase_terms
+from aggregator.search.query import Near, Or, Scored, Term
 
 RANKED_FIELDS: tuple[str, ...] = ("title", "summary", "body")
 """Where an interest's words are looked for, each field scored on its own and added, as
@@ -136,7 +135,7 @@ class Plan:
         for term in (*self.term_weights(), *self.learnt):
             found["term", term] = word_query(term)
         for interest in self.interests:
-            found["tag", interest.phrase] = query.Term("tags", interest.phrase.lower())
+            found["tag", interest.phrase] = Term("tags", interest.phrase.lower())
         if self.model.proximity:
             for first, second in self.pairs():
                 for name in RANKED_FIELDS:
@@ -156,9 +155,9 @@ def plan(profile: Profile, model: RankingModel = DEFAULT_MODEL) -> Plan:
     return Plan(tuple(i for i in interests if i.terms), model)
 
 
-def word_query(term: str) -> query.Query:
+def word_query(term: str) -> Or:
     """One analysed word in every ranked field: its score is the fields' scores added."""
-    return query.Or([query.Term(name, term) for name in RANKED_FIELDS])
+    return Or(tuple(Term(name, term) for name in RANKED_FIELDS))
 
 
 Hits = tuple[np.ndarray, np.ndarray]

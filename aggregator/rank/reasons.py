@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from aggregator.index import document
 from aggregator.models import Item, Pick
 from aggregator.rank.analysis import analysed, phrase_terms, spelled
 from aggregator.rank.blending import Ranked
+from aggregator.search import document
 
 _FIELD_LABELS = {"title": "title", "summary": "summary", "body": "text"}
 
