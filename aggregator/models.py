@@ -11,18 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 ITEM_TYPES: tuple[str, ...] = ("article", "course", "event", "podcast", "video", "book", "paper")
-"""Every item is exactly one of these; the order is the default digest section order."""
+"""Every item is exactly one of these; the order is the default digest section order.
 
-SOURCE_KINDS: tuple[str, ...] = (
-    "blog",
-    "courses",
-    "events",
-    "podcast",
-    "video",
-    "papers",
-    "news",
-)
-"""Kind hints a source can carry in ``feeds.toml``; they seed the item type."""
+The one vocabulary of types: a source's ``kind`` (a hint) and ``type`` (a decision), a
+profile's weights, search filters. :mod:`aggregator.names` reads the old kind names."""
 
 UPCOMING_DAYS = 60
 """How far ahead a digest's Upcoming section looks by default (a profile's ``upcoming_days``)."""
@@ -54,13 +46,16 @@ class Source:
 
     url: str
     name: str
-    kind: str = "blog"
+    kind: str = "article"
+    """The item type the source's items usually are: a hint the classifier weighs."""
     tags: tuple[str, ...] = ()
     item_type: str | None = None
     """``type = "..."`` in ``feeds.toml``: every item of the source gets this type, no guessing."""
     scrape: ScrapeRules | None = None
     timezone: str = ""
     """The IANA zone in which the source's times without a zone are meant ("" for none)."""
+    disabled: bool = False
+    """``disabled = true``: listed but not fetched, until the person turns it back on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,6 +512,10 @@ class SourceStatus:
     """Whether feeds.toml lists it (the demo's samples are fetched without being listed)."""
     last_new_item: datetime | None = None
     """When the source last brought an item not seen before."""
+    last_attempt: datetime | None = None
+    """When a run last tried to fetch it, whatever came of it."""
+    disabled: bool = False
+    """feeds.toml says ``disabled = true``: listed, not fetched."""
     use: SourceUse = field(default_factory=SourceUse)
     """How often its items helped someone (``source_usefulness``)."""
 

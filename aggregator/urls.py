@@ -111,6 +111,17 @@ def _is_tracking(pair: str) -> bool:
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PARAM_PREFIXES)
 
 
+def without_tracking(url: str) -> str:
+    """``url`` as given but for its tracking parameters (the fragment and the rest kept):
+    the link a person is shown, where :func:`canonical_url` is the one compared."""
+    head, hash_mark, fragment = url.partition("#")
+    base, question_mark, query = head.partition("?")
+    if not question_mark:
+        return url
+    kept = _strip_tracking(query)
+    return base + (f"?{kept}" if kept else "") + hash_mark + fragment
+
+
 def has_hidden_characters(url: str) -> bool:
     """Whether ``url`` holds a control, line-separator or bidirectional character.
 

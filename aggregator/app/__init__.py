@@ -22,10 +22,12 @@ from aggregator.app.project import Project, Reporter, SilentReporter
 from aggregator.app.publish import Mailing, failed_note
 from aggregator.app.run import refresh, run, run_demo
 from aggregator.app.search import SearchRequest, SearchResults
-from aggregator.app.sources import AddedSource
+from aggregator.app.sources import AddedSource, ImportReport
 from aggregator.app.starter import next_steps
 from aggregator.bounds import ESCAPE_SEQUENCE
 from aggregator.config.files import MAX_ENTRIES
+from aggregator.deliver.sharing import who_sees_it
+from aggregator.names import item_type, old_name_note
 from aggregator.render.site import (
     event_when,
     make_environment,
@@ -42,6 +44,7 @@ __all__ = [
     "SORTS",
     "AddedSource",
     "Application",
+    "ImportReport",
     "Mailing",
     "Project",
     "Reading",
@@ -54,12 +57,15 @@ __all__ = [
     "event_when",
     "failed_note",
     "highlight",
+    "item_type",
     "make_environment",
     "next_steps",
+    "old_name_note",
     "packaged_templates_dir",
     "plain_text",
     "refresh",
     "run",
     "run_demo",
     "section_order",
+    "who_sees_it",
 ]

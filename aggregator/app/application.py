@@ -36,13 +36,14 @@ from aggregator.app.publish import (
 )
 from aggregator.app.run import collected, open_index, refresh, run, run_demo, run_lock, update_index
 from aggregator.app.search import SearchRequest, SearchResults, search_in
-from aggregator.app.sources import AddedSource, add_source
+from aggregator.app.sources import AddedSource, ImportReport, add_source, import_sources
 from aggregator.app.starter import init_project
 from aggregator.config import learning_edit, profile_edit
 from aggregator.config import sources as edit_sources
 from aggregator.config.files import load_config, load_profile, load_profiles
 from aggregator.config.files import profile_path as config_profile_path
 from aggregator.errors import (
+    ConfigError,
     LearnplaceError,
     SourceListError,
     UnknownItemError,
@@ -62,6 +63,7 @@ from aggregator.models import (
     SourceStatus,
     local_day,
 )
+from aggregator.names import check_name, did_you_mean
 from aggregator.rank.daily import digest_for
 from aggregator.search import WhooshIndex as SearchIndex
 from aggregator.store import Store, open_store
@@ -240,7 +242,11 @@ class Application:
             SourceStatus(s.url, s.name, None, None, None, 0, 0, fetch_url=s.url)
             for s in config.sources
         ]
-        listed = [known.pop(status.url, status) for status in new]
+        disabled = {s.url for s in config.sources if s.disabled}
+        listed = [
+            dataclasses.replace(found, disabled=found.url in disabled)
+            for found in (known.pop(status.url, status) for status in new)
+        ]
         # Sources the last run fetched that feeds.toml does not list: the demo's samples.
         return listed + [dataclasses.replace(status, listed=False) for status in known.values()]
 
@@ -251,18 +257,28 @@ class Application:
         with open_store(collected(self.project)) as store:
             store.make_due(url)
 
-    def add_source(self, url: str, *, name: str | None = None, kind: str = "blog") -> AddedSource:
+    def add_source(
+        self, url: str, *, name: str | None = None, kind: str = "article"
+    ) -> AddedSource:
         return add_source(self.project.feeds_path, self._settings(), url, name=name, kind=kind)
+
+    def source_names(self) -> list[str]:
+        """Every source name a person may mean: feeds.toml's, then those only the store
+        knows (the demo's samples)."""
+        return list(dict.fromkeys(status.name for status in self.source_statuses()))
+
+    def set_source_disabled(self, url_or_name: str, disabled: bool) -> Source:
+        """Stop fetching a listed source (``disabled = true``), or start again; items stay."""
+        return edit_sources.set_disabled(self.project.feeds_path, url_or_name, disabled)
 
     def remove_source(self, url_or_name: str) -> Source:
         """Drop a source from feeds.toml; its items and history stay in the store."""
         return edit_sources.remove_source(self.project.feeds_path, url_or_name)
 
-    def import_opml(self, content: bytes) -> tuple[list[Source], int]:
-        """Append an OPML list's sources; returns those added and how many were already listed."""
-        sources = edit_sources.read_opml(content)
-        added = edit_sources.add_sources(self.project.feeds_path, sources)
-        return added, len(sources) - len(added)
+    def import_opml(self, content: bytes, name: str, *, check: bool = True) -> ImportReport:
+        """Append an OPML list's feeds (each checked to be one, unless ``check`` is off)."""
+        feeds = self.project.feeds_path
+        return import_sources(feeds, self._settings(), content, name, check=check)
 
     def export_opml(self, now: datetime) -> bytes:
         """The source list as OPML 2.0, for another reader."""
@@ -304,7 +320,9 @@ class Application:
         return self._edit_profile(name, lambda doc: profile_edit.remove_interest(doc, phrase))
 
     def exclude(self, name: str, value: str, *, source: bool = False) -> Profile:
-        """Add a word (or a source name) the profile never wants."""
+        """Add a word (or a source name, which must be one) the profile never wants."""
+        if source:
+            check_name(value, self.source_names(), "source")
         key = "sources" if source else "words"
         return self._edit_profile(name, lambda doc: profile_edit.add_exclusion(doc, key, value))
 
@@ -314,14 +332,39 @@ class Application:
 
     def save_profile_changes(self, path: Path, changes: Mapping[str, object]) -> None:
         """Save a form's changes to a profile file if the result is valid (comments kept)."""
+        self._check_excluded_sources(path, changes)
         profile_edit.update_profile(path, changes)
 
     def draft_profile(self, path: Path, changes: Mapping[str, object]) -> Profile:
         """The profile a form's changes would make, validated; nothing is written."""
+        self._check_excluded_sources(path, changes)
         return profile_edit.apply(path, changes)[1]
 
+    def _check_excluded_sources(self, path: Path, changes: Mapping[str, object]) -> None:
+        """A form's excluded sources must be sources: a near miss silently excluded nothing.
+
+        Names the profile already excludes pass (a source since removed stays excluded).
+        """
+        wanted = changes.get("exclude_sources")
+        if not isinstance(wanted, list | tuple):
+            return
+        known = [*self.source_names(), *load_profile(path).exclude_sources]
+        for value in wanted:
+            try:
+                check_name(str(value), known, "source")
+            except LearnplaceError as exc:
+                raise ConfigError(str(path), str(exc), key="exclude.sources") from None
+
     def _unknown_person(self, name: str) -> UnknownPersonError:
-        return UnknownPersonError(f"no profile named {name!r} in {self.project.profiles_dir}")
+        hint = did_you_mean(name, self.profile_names())
+        return UnknownPersonError(f"no profile named {name!r} in {self.project.profiles_dir}{hint}")
+
+    def teams_of(self, name: str) -> list[str]:
+        """The teams feeds.toml puts ``name`` in (none without a feeds.toml)."""
+        if not self.project.feeds_path.exists():
+            return []
+        config = load_config(self.project.feeds_path)
+        return [team for team, members in config.teams.items() if name in members]
 
     # Reading what was collected.
 
@@ -353,10 +396,7 @@ class Application:
         """``name``'s latest saved digest (None before any run), with their judgements and
         share notes, as the web app shows it."""
         profile = self.profile(name)
-        teams = []
-        if self.project.feeds_path.exists():
-            config = load_config(self.project.feeds_path)
-            teams = [team for team, members in config.teams.items() if name in members]
+        teams = self.teams_of(name)
         if not self.has_collected():
             return Reading(profile, None, {}, {}, teams)
         with self._reading() as (store, _):

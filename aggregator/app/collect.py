@@ -38,6 +38,8 @@ class RunSummary:
     sources_ok: int = 0
     not_modified: int = 0
     skipped: int = 0
+    disabled: int = 0
+    """Sources feeds.toml lists with ``disabled = true``: never fetched, not failures."""
     failures: list[tuple[str, str]] = field(default_factory=list)
     newly_failing: list[str] = field(default_factory=list)
     """Failed sources that had worked and were not failing before this run (cron hears of them)."""
@@ -105,6 +107,9 @@ def _due_sources(
     """Sources to fetch now, by the URL to fetch (a permanently moved source's new one)."""
     due: dict[str, _Due] = {}
     for source in config.sources:
+        if source.disabled:
+            summary.disabled += 1
+            continue
         state = store.source_state(source.url)
         if not is_due(state, now, force=force):
             summary.skipped += 1

@@ -51,7 +51,8 @@ def render_site(
         profile = digest.profile
         days = store.digest_days(profile.name)
         colleagues = _colleagues(store, config, profile, digest.day, days)
-        paths = writer.write_digest(digest, days, colleagues, note)
+        kept = profile.name in summary.kept
+        paths = writer.write_digest(digest, days, colleagues, note, kept=kept)
         if len(days) > 1 and days[-2] < digest.day:
             # The previous day's page gains its "next day" link.
             previous = stored_digest(store, profile, days[-2])
@@ -68,7 +69,9 @@ def render_site(
     for page in write_team_pages(writer, config, profiles, store, now):
         reporter.advance("render", page.stem)
     entries = [(d.profile, len(d.picks)) for d in written]
-    summary.site_index = writer.write_site_index(entries, now, list(config.teams), note)
+    summary.site_index = writer.write_site_index(
+        entries, now, list(config.teams), note, mailing=config.smtp is not None
+    )
     reporter.advance("render")
 
 

@@ -43,6 +43,7 @@ from aggregator.models import (
     Item,
     LearningRecord,
     Profile,
+    Source,
     local_day,
 )
 from aggregator.rank.daily import choose_digests
@@ -60,10 +61,13 @@ def run(
     config: Config | None = None,
     profiles: Sequence[Profile] | None = None,
     force: bool = False,
+    also_listed: Sequence[Source] = (),
 ) -> RunSummary:
     """Fetch every due source, update store and index, and write every person's digest for today.
 
     ``force`` fetches every source now, ignoring backoff, ``Retry-After`` and retirement.
+    ``also_listed`` are sources the project lists that this run does not fetch (the
+    demo's run fetches the samples): they stay the store's listed sources, history and all.
     """
     reporter = reporter or SilentReporter()
     config = config or load_config(project.feeds_path)
@@ -71,7 +75,7 @@ def run(
     summary = RunSummary()
     ahead = max((profile.upcoming_days for profile in profiles), default=UPCOMING_DAYS)
     with run_lock(project), open_store(project.store_path) as store:
-        _refresh(store, config, now, reporter, summary, force, ahead)
+        _refresh(store, config, now, reporter, summary, force, ahead, also_listed)
         with open_index(project) as index:
             update_index(store, index, reporter)
             chosen = _build_digests(store, index, profiles, now, reporter, summary)
@@ -103,13 +107,16 @@ def _refresh(
     summary: RunSummary,
     force: bool,
     upcoming_days: int = UPCOMING_DAYS,
+    also_listed: Sequence[Source] = (),
 ) -> None:
     """Fetch, parse and store; new and changed items wait in the store's index queue.
 
     Calendars' recurring series are expanded ``upcoming_days`` ahead (the longest
-    horizon a profile looks at) and :data:`CALENDAR_REREAD` more.
+    horizon a profile looks at) and :data:`CALENDAR_REREAD` more. The store's listed
+    sources are the config's and ``also_listed`` (which are not fetched).
     """
-    store.sync_sources(config.sources)
+    fetched = {source.url for source in config.sources}
+    store.sync_sources([*config.sources, *(s for s in also_listed if s.url not in fetched)])
     ahead = timedelta(days=upcoming_days) + CALENDAR_REREAD
     asyncio.run(collect(config, store, now, reporter, summary, force, ahead))
 
@@ -126,9 +133,17 @@ def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> 
     project = Project.at(root)
     adopt_examples(project.root, example_profiles_dir())
     profiles = load_profiles(project.profiles_dir)
+    listed = load_config(project.feeds_path).sources
     with SampleServer(now) as server:
         config = parse_config(server.feeds_toml(), Path("samples/feeds.toml"))
-        summary = run(project, now=now, reporter=reporter, config=config, profiles=profiles)
+        summary = run(
+            project,
+            now=now,
+            reporter=reporter,
+            config=config,
+            profiles=profiles,
+            also_listed=listed,
+        )
     with run_lock(project), open_store(project.store_path) as store:
         sample_learning(store, site_writer(project, config), profiles, now)
     return summary

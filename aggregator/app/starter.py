@@ -19,8 +19,9 @@ STARTER_FEEDS = """\
 # Learnplace sources: the feeds your daily digests are made from.
 #
 # Each [[source]] has a `name` (shown on digests; profiles' `exclude.sources` use it),
-# a feed `url`, a `kind` that seeds the type of its items
-# (blog | courses | events | podcast | video | papers | news) and free `tags`.
+# a feed `url`, a `kind` saying what its items usually are (article | course |
+# event | podcast | video | book | paper) and free `tags`; `disabled = true`
+# keeps a source listed without fetching it.
 # Add more by hand, or with `learnplace sources add URL` (it finds a page's feed)
 # and `learnplace sources import FILE.opml`; both keep these comments.
 
@@ -34,21 +35,21 @@ timezone = ""          # zone of times a source gives without one ("Europe/Berli
 [[source]]
 name = "Harold Jarche"
 url = "https://jarche.com/feed/"
-kind = "blog"
+kind = "article"
 tags = ["workplace learning"]
 
 # Clark Quinn: learning science and learning design.
 [[source]]
 name = "Learnlets (Clark Quinn)"
 url = "https://blog.learnlets.com/feed/"
-kind = "blog"
+kind = "article"
 tags = ["learning design"]
 
 # arXiv's computers-and-society papers (education and work among them).
 [[source]]
 name = "arXiv cs.CY"
 url = "https://rss.arxiv.org/rss/cs.CY"
-kind = "papers"
+kind = "paper"
 tags = ["research"]
 """
 

@@ -99,6 +99,7 @@ def _report(summary: RunSummary, *, quiet: bool, as_json: bool) -> None:
         f"[bold]Sources:[/] {summary.sources_ok}/{total} ok "
         f"({summary.not_modified} unchanged), {len(summary.failures)} failed, "
         f"{summary.skipped} not due"
+        + (f", {summary.disabled} disabled" if summary.disabled else "")
     )
     for name, url in summary.moved:
         out.print(f"  [yellow]→[/] {markup(name)} moved permanently to {markup(url)}")
@@ -138,6 +139,7 @@ def _summary_json(summary: RunSummary) -> dict[str, Any]:
         "sources_ok": summary.sources_ok,
         "not_modified": summary.not_modified,
         "skipped": summary.skipped,
+        "disabled": summary.disabled,
         "moved": [{"source": name, "url": url} for name, url in summary.moved],
         "retired": summary.retired,
         "failed": [{"source": name, "error": error} for name, error in summary.failures],

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from aggregator.app import Application
+from aggregator.app import Application, who_sees_it
 from aggregator.cli.app import cli, friendly_errors
 from aggregator.cli.terminal import echo, json_text
 
@@ -56,7 +56,4 @@ def share(app: Application, name: str, item: str, note: str) -> None:
             f"Updated {name}'s note on item {recorded.item_id} "
             f"(it was: {recorded.replaced_note!r})."
         )
-    echo(
-        f"Shared item {recorded.item_id} from {name}: on the team pages now, "
-        "and in each teammate's next digest."
-    )
+    echo(f"Shared item {recorded.item_id} from {name}: {who_sees_it(app.teams_of(name))}.")

@@ -15,10 +15,13 @@ from aggregator.app import (
     SearchRequest,
     SearchResults,
     highlight,
+    item_type,
+    old_name_note,
     plain_text,
 )
 from aggregator.cli.app import cli, friendly_errors
-from aggregator.cli.terminal import clean, console, echo, json_text, markup, text
+from aggregator.cli.terminal import clean, console, echo, json_text, markup, note_line, text
+from aggregator.errors import LearnplaceError
 from aggregator.models import Item
 
 SNIPPET_CHARS = 160
@@ -60,7 +63,7 @@ def search(
 ) -> None:
     """Search collected items (words, "phrases", AND/OR/NOT, field:value) with filters."""
     filters = SearchFilters(
-        types=types,
+        types=_types(types),
         sources=sources,
         tags=tags,
         since=_day(since, end=False),
@@ -76,6 +79,18 @@ def search(
         echo(json_text(_as_json(found)))
         return
     _print(found)
+
+
+def _types(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The item types asked for; an old kind name (``courses``) works, with a note."""
+    try:
+        found = tuple(item_type(name) for name in names)
+    except LearnplaceError as exc:
+        raise click.BadParameter(clean(exc), param_hint="'--type'") from None
+    for name in names:
+        if note := old_name_note(name):
+            note_line(f"--type: {note}")
+    return found
 
 
 def _as_json(found: SearchResults) -> dict[str, object]:

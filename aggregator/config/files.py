@@ -10,16 +10,16 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aggregator.config.learning import LEARNING_KEYS, learning_fields
-from aggregator.errors import ConfigError
+from aggregator.errors import ConfigError, OldNameWarning
 from aggregator.models import (
     ITEM_TYPES,
-    SOURCE_KINDS,
     Config,
     Profile,
     ScrapeRules,
@@ -27,6 +27,7 @@ from aggregator.models import (
     SmtpSettings,
     Source,
 )
+from aggregator.names import OLD_TYPE_NAMES, did_you_mean, old_name_note
 from aggregator.parse.scrape import check_selector
 from aggregator.urls import has_hidden_characters
 
@@ -43,7 +44,7 @@ SETTINGS_KEYS = (
     "allow_private_networks",
     "timezone",
 )
-SOURCE_KEYS = ("name", "url", "kind", "tags", "type", "scrape", "timezone")
+SOURCE_KEYS = ("name", "url", "kind", "tags", "type", "scrape", "timezone", "disabled")
 SCRAPE_KEYS = ("item", "title", "link", "date", "summary", "start", "end", "location")
 SMTP_KEYS = ("host", "port", "starttls", "user", "password_env", "from", "timeout")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -146,6 +147,20 @@ class _Checker:
         if line is None and table:
             line = self.locate.find("", table, occurrence)
         return ConfigError(self.path, message, line=line, key=key)
+
+    def note(self, message: str, key: str, table: str = "", occurrence: int = 0) -> None:
+        """Say something about a value that is accepted (an old name), placed as an error is."""
+        where = self.fail(message, key, table, occurrence)
+        warnings.warn(OldNameWarning(str(where)), stacklevel=2)
+
+    def item_type(self, value: object, key: str, table: str = "", n: int = 0) -> str:
+        """An item type, or an old kind name read as one (with a note); else the error."""
+        if isinstance(value, str) and value in ITEM_TYPES:
+            return value
+        if isinstance(value, str) and value in OLD_TYPE_NAMES:
+            self.note(old_name_note(value), key, table, n)
+            return OLD_TYPE_NAMES[value]
+        raise self.fail(_type_hint(str(value)), key, table, n)
 
     def known_keys(
         self, data: Mapping[str, Any], allowed: tuple[str, ...], table: str = "", n: int = 0
@@ -352,11 +367,7 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
     url = check.typed(raw, "url", str, "", t, n).strip()
     if not _URL.fullmatch(url) or has_hidden_characters(url):
         raise check.fail(f"not an http(s) URL: {url!r}", f"{t}.url", t, n)
-    kind = check.typed(raw, "kind", str, "blog", t, n)
-    if kind not in SOURCE_KINDS:
-        raise check.fail(
-            f"unknown kind {kind!r}; use one of {', '.join(SOURCE_KINDS)}", f"{t}.kind", t, n
-        )
+    kind = check.item_type(check.typed(raw, "kind", str, "article", t, n), f"{t}.kind", t, n)
     tags = check.typed(raw, "tags", list, [], t, n)
     if not all(isinstance(tag, str) for tag in tags):
         raise check.fail("tags must be strings", f"{t}.tags", t, n)
@@ -364,8 +375,8 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
     if not name:
         raise check.fail("must not be empty", f"{t}.name", t, n)
     item_type = check.typed(raw, "type", str, None, t, n)
-    if item_type is not None and item_type not in ITEM_TYPES:
-        raise check.fail(_type_hint(item_type), f"{t}.type", t, n)
+    if item_type is not None:
+        item_type = check.item_type(item_type, f"{t}.type", t, n)
     scrape = _scrape(check, raw.get("scrape"), n)
     return Source(
         url=url,
@@ -375,21 +386,19 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
         item_type=item_type,
         scrape=scrape,
         timezone=_timezone(check, raw, t, n),
+        disabled=check.typed(raw, "disabled", bool, False, t, n),
     )
 
 
 def _type_hint(value: str) -> str:
     close = difflib.get_close_matches(value, ITEM_TYPES, n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"use {', '.join(ITEM_TYPES)}"
-    return f"unknown item type; {hint}"
+    return f"unknown item type {value!r}; {hint}"
 
 
 def _type_list(check: _Checker, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
     """A list of distinct item types (a profile's section order or wanted types)."""
-    values = check.typed(data, key, list, [])
-    for value in values:
-        if not isinstance(value, str) or value not in ITEM_TYPES:
-            raise check.fail(_type_hint(str(value)), key)
+    values = [check.item_type(value, key) for value in check.typed(data, key, list, [])]
     if len(set(values)) != len(values):
         raise check.fail("lists an item type twice", key)
     return tuple(values)
@@ -460,10 +469,10 @@ def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
     check.known_keys(exclude, EXCLUDE_KEYS, "exclude")
     prefer = check.typed(data, "prefer", dict, {})
     check.known_keys(prefer, PREFER_KEYS, "prefer")
-    types = _weights(check, data.get("types", {}), "types", required=False)
-    for kind in types:
-        if kind not in ITEM_TYPES:
-            raise check.fail(_type_hint(kind), f"types.{kind}", "types")
+    types = {
+        check.item_type(kind, f"types.{kind}", "types"): weight
+        for kind, weight in _weights(check, data.get("types", {}), "types", required=False).items()
+    }
     sections = _type_list(check, data, "sections")
     # Types left out of `sections` still get a section, after the listed ones.
     section_order = (*sections, *(t for t in ITEM_TYPES if t not in sections)) if sections else ()
@@ -542,7 +551,8 @@ def profile_path(directory: Path, name: str, *, existing: bool = True) -> Path:
     if path.parent != folder:
         raise ConfigError(str(directory), f"no such profile {name!r}")
     if existing and not path.is_file():
-        raise ConfigError(str(path), f"no such profile {name!r} (see `learnplace profile list`)")
+        hint = did_you_mean(name, sorted(p.stem for p in folder.glob("*.toml")))
+        raise ConfigError(str(path), f"no such profile {name!r}{hint}")
     return path
 
 

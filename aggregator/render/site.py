@@ -9,7 +9,7 @@ Layout of the site (all links relative, so it works under any path and from
 the file system)::
 
     output/index.html                 every person, today's count
-    output/style.css
+    output/base.css, style.css      the stylesheets (base.css is the web app's too)
     output/<person>/<YYYY-MM-DD>.html one digest per day
     output/<person>/index.html        the latest day
     output/<person>/archive.html      every day, by month
@@ -89,10 +89,16 @@ FEED_TEMPLATE = "feed.xml"
 EMAIL_TEXT_TEMPLATE = "email.txt"
 EMAIL_HTML_TEMPLATE = "email.html"
 STYLESHEET = "style.css"
+SHARED_STYLESHEET = "base.css"
 FAVICON = "favicon.svg"
-ASSETS = (STYLESHEET, FAVICON)
-"""Copied verbatim into ``output/``; a page links its icon so browsers do not ask the
-server root for ``/favicon.ico``, which lies outside the site."""
+ASSETS = {
+    SHARED_STYLESHEET: f"web/static/{SHARED_STYLESHEET}",
+    STYLESHEET: STYLESHEET,
+    FAVICON: FAVICON,
+}
+"""Copied verbatim into ``output/`` (name there: template name); a page links its icon so
+browsers do not ask the server root for ``/favicon.ico``, which lies outside the site.
+``base.css`` is the web app's too: the palette, focus and skip link, in one place."""
 
 MONTH_NAMES = (
     "January", "February", "March", "April", "May", "June",
@@ -388,6 +394,8 @@ class SiteWriter:
         days: Sequence[date],
         colleagues: Sequence[SharedItem] = (),
         failed_note: str = "",
+        *,
+        kept: bool = False,
     ) -> list[Path]:
         """Write the day's page, and the person's ``index.html`` when this is their latest day.
 
@@ -395,7 +403,8 @@ class SiteWriter:
         links and whether this day is the latest (an older day re-rendered
         must not replace the front page). ``colleagues`` are teammates' shares
         for the "From your colleagues" section. ``failed_note`` says which sources failed in
-        this run, so an empty or kept page never reads as "nothing new".
+        this run, so an empty or kept page never reads as "nothing new"; ``kept`` that this
+        digest is an earlier one kept in place of an emptier one (only then does the page say so).
         """
         person_dir = self._person_dir(digest.profile)
         all_days = sorted({*days, digest.day})
@@ -408,6 +417,7 @@ class SiteWriter:
             "next_day": next_day,
             "root": "../",
             "failed_note": failed_note,
+            "kept": kept,
             "upcoming": self._write_calendar_files(person_dir, digest.upcoming),
         }
         day_page = person_dir / f"{digest.day.isoformat()}.html"
@@ -493,9 +503,12 @@ class SiteWriter:
         now: datetime,
         teams: Sequence[str] = (),
         failed_note: str = "",
+        *,
+        mailing: bool = False,
     ) -> Path:
         """Write ``output/index.html``: every person with today's item count, and the teams;
-        ``failed_note`` says that sources failed in the last run."""
+        ``failed_note`` says that sources failed in the last run; ``mailing`` that feeds.toml
+        has an ``[smtp]`` table, so people with an address are e-mailed their digest."""
         for profile, _count in entries:
             checked_person_name(profile.name)
         path = self.output_dir / "index.html"
@@ -508,6 +521,7 @@ class SiteWriter:
             now=now,
             root="",
             failed_note=failed_note,
+            mailing=mailing,
         )
         return path
 
@@ -530,8 +544,8 @@ class SiteWriter:
         if loader is None:
             raise ValueError("the Jinja environment has no loader; use make_environment()")
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        for name in ASSETS:
-            source, _filename, _uptodate = loader.get_source(self.env, name)
+        for name, template in ASSETS.items():
+            source, _filename, _uptodate = loader.get_source(self.env, template)
             write_atomic(self.output_dir / name, source)
 
     def email_bodies(

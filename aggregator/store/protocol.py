@@ -93,7 +93,9 @@ class SourceStore(Protocol):
 
     def source_statuses(self) -> list[SourceStatus]:
         """Active sources by name, with the number of items each supplied (syndicated
-        copies count for every source that had them) and when the newest first arrived."""
+        copies count for every source that had them), when each last brought an item not
+        seen before, and when a run last tried it (``record_fetches``'s ``now``, whatever
+        came of the fetch)."""
         ...
 
     def make_due(self, url: str) -> bool:
@@ -256,7 +258,7 @@ class ShareStore(Protocol):
 
     def add_share(self, person: str, item_id: int, note: str, now: datetime) -> Share:
         """Record a share; sharing the same item again replaces the note (one voice each),
-        and the returned share's ``replaced_note`` says what it replaced."""
+        and the returned share's ``replaced_note`` says which note it replaced."""
         ...
 
     def shares(

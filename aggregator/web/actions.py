@@ -1,5 +1,5 @@
 """The web app's pages a person acts in: their digest (more or less like this, share with a
-note) and the source list's actions (add, fetch at the next run, remove).
+note) and the source list's actions (add, fetch at the next run, disable/enable, remove).
 
 Every action is a plain form POST carrying the session's CSRF token, answered
 with a redirect back to the page (303, so a reload does not repeat it): it works
@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from aggregator.app import section_order
+from aggregator.app import section_order, who_sees_it
 from aggregator.errors import ConfigError, LearnplaceError
 from aggregator.models import SourceStatus
 
@@ -35,6 +35,8 @@ def status_word(status: SourceStatus) -> str:
     """A source's health in words a person reads, never a bare status code."""
     if not status.listed:
         return "Collected earlier (by the demo, or since removed); not in feeds.toml"
+    if status.disabled:
+        return "Disabled: listed in feeds.toml but not fetched (its items stay searchable)"
     if status.retired:
         return "Gone: the server says it was removed (HTTP 410); retired"
     if status.last_status is None and status.last_error is None:
@@ -131,7 +133,7 @@ class Actions:
         except LearnplaceError as exc:
             return _back(page, error=str(exc))
         if shared.replaced_note is None:
-            done = "Shared with your teams: on the team pages now, and in teammates' next digest."
+            done = f"Shared: {who_sees_it(self.web.app.teams_of(name))}."
         elif shared.replaced_note == note:
             done = "Already shared with this note: nothing changed."
         else:
@@ -154,6 +156,10 @@ class Actions:
             elif action == "refresh":
                 app.refresh_source(url)
                 done = f"{url} is fetched at the next run, whatever its backoff said."
+            elif action in ("disable", "enable"):
+                changed = app.set_source_disabled(url, action == "disable")
+                then = "runs skip it" if changed.disabled else "the next run fetches it"
+                done = f"{action.capitalize()}d {changed.name}: {then}."
             elif action == "remove":
                 removed = app.remove_source(url)
                 done = f"Removed {removed.name} from feeds.toml (its items stay searchable)."

@@ -53,6 +53,7 @@ from aggregator.app import (
     SearchFilters,
     SearchRequest,
     highlight,
+    item_type,
     make_environment,
     packaged_templates_dir,
     plain_text,
@@ -63,6 +64,7 @@ from aggregator.errors import (
     InsecureBindError,
     NothingCollectedError,
     QuerySyntaxError,
+    UnknownNameError,
 )
 from aggregator.models import ITEM_TYPES, Digest, Item, Profile
 from aggregator.web.actions import Actions, page_context, status_word, when_at
@@ -228,8 +230,14 @@ class _Web:
         except ValueError:
             since = until = None
             errors.append("dates look like 2026-11-30")
+        types: list[str] = []
+        for value in (v for v in params.getlist("type") if v):
+            try:
+                types.append(item_type(value))
+            except UnknownNameError as exc:
+                errors.append(str(exc))
         filters = SearchFilters(
-            types=tuple(v for v in params.getlist("type") if v),
+            types=tuple(types),
             sources=tuple(v for v in params.getlist("source") if v),
             tags=tuple(v for v in params.getlist("tag") if v),
             since=since,
@@ -252,7 +260,7 @@ class _Web:
                     text, filters, sort, PAGE_SIZE, (page - 1) * PAGE_SIZE, profile
                 )
                 found = self.app.search(request_, now=self.now())
-        except (QuerySyntaxError, ConfigError) as exc:
+        except (QuerySyntaxError, ConfigError, UnknownNameError) as exc:
             errors.append(str(exc))
         except NothingCollectedError as exc:
             empty = str(exc)

@@ -103,7 +103,7 @@ def test_share_with_a_note_then_edit_it_not_silently_replace_it(
     item.locator("summary").click()
     item.locator("textarea").fill("Short and practical.")
     item.get_by_role("button", name="Share").click()
-    assert "Shared with your teams" in page.locator(".saved").inner_text()
+    assert "Shared: on the team page of learning now" in page.locator(".saved").inner_text()
     item = page.locator("li.item").nth(1)
     assert "edit the note" in item.locator("summary").inner_text()
     assert item.locator("textarea").input_value() == "Short and practical."
@@ -126,6 +126,83 @@ def test_sources_page_in_words_with_actions(page: Any, demo: application.Project
     assert page.locator(".saved").inner_text().startswith("Removed ")
     assert demo.feeds_path.read_text(encoding="utf-8") != listed
     demo.feeds_path.write_text(listed, encoding="utf-8")
+
+
+def test_sharing_in_no_team_says_so_rather_than_promise_a_team_page(page: Any) -> None:
+    page.goto("/people/data-engineer")
+    item = page.locator("li.item").first
+    assert "(you are in no team yet)" in item.locator("summary").inner_text()
+    item.locator("summary").click()
+    item.locator("textarea").fill("For later.")
+    item.get_by_role("button", name="Share").click()
+    said = page.locator(".saved").inner_text()
+    assert "you are in no team yet, so no team page or teammate sees it" in said
+    assert "on the team page" not in said
+
+
+def test_the_static_share_box_leads_into_the_app(page: Any) -> None:
+    page.goto(f"/site/{PERSON}/index.html")
+    item = page.locator("article:has(details.share)").first
+    item_id = str(item.get_attribute("aria-labelledby")).removeprefix("item-")
+    item.locator("details.share summary").click()
+    item.get_by_role("link", name="Share it with a note in the app").click()
+    assert page.url.endswith(f"/people/{PERSON}?item={item_id}#item-{item_id}")
+    shared = page.locator(f"#item-{item_id} details.share")
+    assert shared.get_attribute("open") is not None
+    assert shared.locator("textarea").is_visible()
+
+
+def test_sources_page_shows_the_last_check_and_turns_a_source_off_and_on(
+    page: Any, demo: application.Project
+) -> None:
+    listed = demo.feeds_path.read_text(encoding="utf-8")
+    page.goto("/sources")
+    headers = page.locator("table.sources thead th").all_inner_texts()
+    assert "Last check" in headers
+    sample = page.locator("table.sources tbody tr", has_text="Collected earlier").first
+    assert sample.locator("td[data-label='Last check']").inner_text() != "never"
+    first = page.locator("table.sources tbody tr").first
+    name = first.locator("th").inner_text().splitlines()[0]
+    first.get_by_role("button", name="Disable").click()
+    assert page.locator(".saved").inner_text() == f"Disabled {name}: runs skip it."
+    row = page.locator("table.sources tbody tr", has_text=name).first
+    assert row.locator("td[data-label='Status']").inner_text().startswith("Disabled")
+    assert "disabled = true" in demo.feeds_path.read_text(encoding="utf-8")
+    row.get_by_role("button", name="Enable").click()
+    assert page.locator(".saved").inner_text() == f"Enabled {name}: the next run fetches it."
+    assert demo.feeds_path.read_text(encoding="utf-8") == listed
+
+
+def test_names_typed_in_the_app_are_checked_with_the_closest(
+    page: Any, demo: application.Project
+) -> None:
+    response = page.goto("/search?q=onboarding&source=Community+Pick")
+    assert response.status == 400
+    assert "did you mean 'Community Picks'?" in page.locator("p.error").inner_text()
+    profile = demo.profiles_dir / f"{PERSON}.toml"
+    before = profile.read_text(encoding="utf-8")
+    page.goto(f"/profiles/{PERSON}")
+    page.locator("#exclude_sources").fill("Community Pick")
+    page.locator("#interests").fill("onboarding = 3\ncoaching = nope")
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("#interests-error").is_visible(), "every error of the form at once"
+    page.locator("#interests").fill("onboarding = 3")
+    page.get_by_role("button", name="Save").click()
+    said = page.locator("#exclude_sources-error").inner_text()
+    assert "did you mean 'Community Picks'?" in said
+    assert profile.read_text(encoding="utf-8") == before
+
+
+def test_the_app_and_the_static_pages_share_one_stylesheet(page: Any) -> None:
+    seen = []
+    for path in ("/sources", f"/site/{PERSON}/index.html"):
+        page.goto(path)
+        sheets = page.evaluate("[...document.styleSheets].map(s => s.href.split('/').pop())")
+        focus = page.evaluate(
+            "getComputedStyle(document.documentElement).getPropertyValue('--focus').trim()"
+        )
+        seen.append((sheets[0], focus))
+    assert seen == [("base.css", "#c2410c"), ("base.css", "#c2410c")]
 
 
 def test_errors_are_pages_of_the_app(page: Any) -> None:

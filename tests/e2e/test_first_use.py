@@ -93,7 +93,7 @@ def test_an_offline_run_after_the_demo_keeps_its_pages_and_says_sources_failed(
 
 def _point_feeds_at(root: Path, server: StaticServer) -> None:
     sources = "".join(
-        f'\n[[source]]\nname = "Feed {n}"\nurl = "{server.url(f"/feed{n}.xml")}"\nkind = "blog"\n'
+        f'\n[[source]]\nname = "Feed {n}"\nurl = "{server.url(f"/feed{n}.xml")}"\n'
         for n in range(3)
     )
     text = "[settings]\nallow_private_networks = true\ntimeout = 2\ndeadline = 4\n" + sources
@@ -136,7 +136,7 @@ def test_exit_status_and_stderr_tell_cron_what_happened(tmp_path: Path) -> None:
         flaky = server.add("/flaky.xml", rss(now, first=100))
         make_project(tmp_path, good)
         config = (tmp_path / "feeds.toml").read_text(encoding="utf-8")
-        config += f'\n[[source]]\nname = "Flaky"\nurl = "{flaky}"\nkind = "blog"\n'
+        config += f'\n[[source]]\nname = "Flaky"\nurl = "{flaky}"\n'
         (tmp_path / "feeds.toml").write_text(config, encoding="utf-8")
         ok = learnplace(tmp_path, "run", "--quiet")
         assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")

@@ -146,7 +146,7 @@ def test_the_previous_release_s_store_takes_a_run_s_writes(copied: Path) -> None
 def test_the_previous_release_s_store_gains_the_learning_tables_empty(
     copied: Path, expected: dict[str, object]
 ) -> None:
-    """Migration 8 (issue 18) keeps everything above and adds learning, empty."""
+    """Migration 9 (issue 18) keeps everything above and adds learning, empty."""
     since = datetime.fromisoformat("1970-01-01T00:00+00:00")
     with open_store(copied) as store:
         assert store.learning(PEOPLE, since) == []

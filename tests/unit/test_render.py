@@ -145,8 +145,9 @@ def test_every_page_carries_csp_and_referrer_policy(writer: SiteWriter) -> None:
         referrer = tree.css_first('meta[name="referrer"]')
         assert referrer is not None and referrer.attributes["content"] == "no-referrer", page
         stylesheets = [n.attributes["href"] for n in tree.css('link[rel="stylesheet"]')]
-        assert len(stylesheets) == 1 and not EXTERNAL.match(stylesheets[0]), page
-        assert (page.parent / stylesheets[0]).resolve() == writer.output_dir / "style.css"
+        assert len(stylesheets) == 2 and not any(EXTERNAL.match(href) for href in stylesheets)
+        resolved = [(page.parent / href).resolve() for href in stylesheets]
+        assert resolved == [writer.output_dir / "base.css", writer.output_dir / "style.css"], page
 
 
 def test_no_external_assets_not_even_item_images(writer: SiteWriter) -> None:
@@ -163,7 +164,9 @@ def test_no_external_assets_not_even_item_images(writer: SiteWriter) -> None:
         for node in tree.css("link[href]"):
             assert not EXTERNAL.match(node.attributes["href"] or ""), page
         assert not tree.css("[src]"), page
-    css = (writer.output_dir / "style.css").read_text(encoding="utf-8")
+    css = "".join(
+        (writer.output_dir / name).read_text(encoding="utf-8") for name in ("base.css", "style.css")
+    )
     assert "@import" not in css
     assert not re.search(r"url\(|https?:", css)
 
@@ -185,7 +188,8 @@ def test_prev_next_links_resolve_to_written_pages(writer: SiteWriter) -> None:
     for page in person.glob("*.html"):
         for link in parse_page(page).css("a[href]"):
             href = link.attributes["href"] or ""
-            if not EXTERNAL.match(href) and not href.startswith(("#", "mailto:")):
+            in_app = "share-in-app" in (link.attributes.get("class") or "")
+            if not EXTERNAL.match(href) and not href.startswith(("#", "mailto:")) and not in_app:
                 assert (page.parent / href).is_file(), f"{page.name} -> {href}"
 
 
@@ -315,7 +319,9 @@ def test_packaged_stylesheet_copied_verbatim(writer: SiteWriter) -> None:
     writer.write_assets()
     packaged = (packaged_templates_dir() / "style.css").read_text(encoding="utf-8")
     assert (writer.output_dir / "style.css").read_text(encoding="utf-8") == packaged
-    assert "prefers-color-scheme: dark" in packaged
+    shared = (packaged_templates_dir() / "web" / "static" / "base.css").read_text(encoding="utf-8")
+    assert (writer.output_dir / "base.css").read_text(encoding="utf-8") == shared
+    assert "prefers-color-scheme: dark" in shared
     assert "@media print" in packaged
 
 
@@ -332,6 +338,7 @@ def test_writes_leave_no_temp_files(writer: SiteWriter) -> None:
         "alice/2026-11-30.html",
         "alice/feed.xml",
         "alice/index.html",
+        "base.css",
         "favicon.svg",
         "index.html",
         "style.css",

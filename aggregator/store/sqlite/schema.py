@@ -145,7 +145,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE items SET dated = 0 WHERE published = first_seen",
         "ALTER TABLE sources ADD COLUMN reread_at TEXT",
     ),
-    # Version 8: learning (issue 18). A person's own "I learned this" records, one per person
+    ("ALTER TABLE sources ADD COLUMN last_attempt TEXT",),
+    # Version 9: learning (issue 18). A person's own "I learned this" records, one per person
     # and item (private unless shared), and the digest sections beyond picks and Upcoming
     # (each saved search's, by name), kept so a page rewritten later shows what it showed.
     (

@@ -17,14 +17,15 @@ from aggregator.store.sqlite.entries import add_feed, source_id, withdraw_missin
 from aggregator.store.sqlite.index_queue import queue_for_index
 
 
-def _record_fetch(db: sqlite3.Connection, source: int, record: FetchRecord) -> None:
-    """The decided schedule state; validators change only with a fresh 200 body."""
+def _record_fetch(db: sqlite3.Connection, source: int, record: FetchRecord, now: datetime) -> None:
+    """The decided schedule state, and ``now`` as the last attempt (whatever came of it);
+    validators change only with a fresh 200 body."""
     state, result = record.state, record.result
     db.execute(
         """
         UPDATE sources SET fetch_url = ?, last_status = ?, last_error = ?,
             last_success = ?, failures = ?, next_attempt = ?, retired = ?,
-            moved_from = ?, problems = ?
+            moved_from = ?, problems = ?, last_attempt = ?
         WHERE id = ?
         """,
         (
@@ -37,6 +38,7 @@ def _record_fetch(db: sqlite3.Connection, source: int, record: FetchRecord) -> N
             int(state.retired),
             state.moved_from,
             json.dumps(list(record.problems)),
+            to_text(now),
             source,
         ),
     )
@@ -68,6 +70,12 @@ class SourcesMixin(Connection):
                 "UPDATE sources SET active = 0 WHERE url = ?",
                 [(url,) for url in known - listed],
             )
+
+    @guarded
+    def make_due(self, url: str) -> bool:
+        with self._transaction() as db:
+            changed = db.execute("UPDATE sources SET next_attempt = NULL WHERE url = ?", (url,))
+            return changed.rowcount > 0
 
     @guarded
     def cache_info(self, url: str, now: datetime | None = None) -> CacheInfo:
@@ -105,12 +113,6 @@ class SourcesMixin(Connection):
         )
 
     @guarded
-    def make_due(self, url: str) -> bool:
-        with self._transaction() as db:
-            changed = db.execute("UPDATE sources SET next_attempt = NULL WHERE url = ?", (url,))
-            return changed.rowcount > 0
-
-    @guarded
     def record_fetches(self, records: Sequence[FetchRecord], now: datetime) -> AddResult:
         """A commit per source (two, with its entries) was most of the store's share of a run:
         1,000 sources meant 2,000 commits. A run now commits a batch at a time; a crash loses
@@ -127,7 +129,7 @@ class SourcesMixin(Connection):
                             db, source, record.entries, now, record.complete_until
                         )
                         added.updated_ids.extend(withdrawn)
-                _record_fetch(db, source, record)
+                _record_fetch(db, source, record, now)
             queue_for_index(db, [*added.new_ids, *added.updated_ids])
         return added
 
@@ -138,8 +140,9 @@ class SourcesMixin(Connection):
             SELECT s.url, s.name, s.last_status, s.last_error, s.last_success, s.failures,
                    (SELECT COUNT(*) FROM item_sources x WHERE x.source_id = s.id) AS items,
                    s.next_attempt, s.retired, COALESCE(s.fetch_url, s.url) AS fetch_url,
-                   s.moved_from, s.problems,
-                   (SELECT MAX(i.first_seen) FROM items i WHERE i.source_id = s.id) AS last_new
+                   s.moved_from, s.problems, s.last_attempt,
+                   (SELECT MAX(i.first_seen) FROM items i WHERE i.source_id = s.id)
+                       AS last_new_item
             FROM sources s WHERE s.active = 1 ORDER BY s.name, s.url
             """
         )
@@ -157,7 +160,8 @@ class SourcesMixin(Connection):
                 fetch_url=row["fetch_url"],
                 moved_from=row["moved_from"],
                 problems=tuple(json.loads(row["problems"])),
-                last_new_item=optional_from_text(row["last_new"]),
+                last_new_item=optional_from_text(row["last_new_item"]),
+                last_attempt=optional_from_text(row["last_attempt"]),
             )
             for row in rows
         ]
