@@ -20,6 +20,7 @@ from aggregator.config.learning import LEARNING_KEYS, learning_fields
 from aggregator.errors import ConfigError, OldNameWarning
 from aggregator.models import (
     ITEM_TYPES,
+    PROFILE_NAME,
     Config,
     Profile,
     ScrapeRules,
@@ -31,8 +32,6 @@ from aggregator.names import OLD_TYPE_NAMES, did_you_mean, old_name_note
 from aggregator.parse.scrape import check_selector
 from aggregator.urls import has_hidden_characters
 
-PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-"""A profile id, matched whole (``fullmatch``: ``$`` would let ``"evil\\n"`` through)."""
 SETTINGS_KEYS = (
     "title",
     "contact",
