@@ -42,7 +42,7 @@ def plain(value: object) -> object:
     return value
 
 
-ADDED_SINCE = {"replaced_note", "last_new_item", "use", "listed"}
+ADDED_SINCE = {"replaced_note", "last_new_item", "use", "listed", "last_attempt", "disabled"}
 """Fields the models gained after that release (issues 18 and 20): not in its dump."""
 
 
