@@ -10,6 +10,7 @@ the file system)::
 
     output/index.html                 every person, today's count
     output/base.css, style.css      the stylesheets (base.css is the web app's too)
+    output/in-app.css               hides what only the app can do (it serves its own)
     output/<person>/<YYYY-MM-DD>.html one digest per day
     output/<person>/index.html        the latest day
     output/<person>/archive.html      every day, by month
@@ -89,14 +90,17 @@ EMAIL_HTML_TEMPLATE = "email.html"
 STYLESHEET = "style.css"
 SHARED_STYLESHEET = "base.css"
 FAVICON = "favicon.svg"
+IN_APP_STYLESHEET = "in-app.css"
 ASSETS = {
     SHARED_STYLESHEET: f"web/static/{SHARED_STYLESHEET}",
     STYLESHEET: STYLESHEET,
+    IN_APP_STYLESHEET: IN_APP_STYLESHEET,
     FAVICON: FAVICON,
 }
 """Copied verbatim into ``output/`` (name there: template name); a page links its icon so
 browsers do not ask the server root for ``/favicon.ico``, which lies outside the site.
-``base.css`` is the web app's too: the palette, focus and skip link, in one place."""
+``base.css`` is the web app's too: the palette, focus and skip link, in one place.
+``in-app.css`` hides what works only in ``learnplace serve``, which serves its own copy."""
 
 MONTH_NAMES = (
     "January", "February", "March", "April", "May", "June",

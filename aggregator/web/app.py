@@ -42,7 +42,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -85,6 +85,8 @@ MAX_LINE_CHARS = 300
 """One line of the interests field; a phrase longer than that is no interest."""
 CPU_SLOTS = 2
 """Requests that search or rank at once; more wait their turn off the event loop."""
+STATIC = packaged_templates_dir() / "web" / "static"
+"""The app's own stylesheets and script, served under /static/."""
 _PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,3}")
 _ITEM_ID = re.compile(r"[0-9]{1,18}")
 
@@ -137,7 +139,8 @@ def create_app(
         Route("/profiles/{name}", web.profile, methods=["GET", "POST"]),
         Route("/profiles/{name}/preview", web.preview, methods=["POST"]),
         Route("/sources", web.sources),
-        Mount("/static", StaticFiles(directory=packaged_templates_dir() / "web" / "static")),
+        Route("/site/in-app.css", web.in_app_stylesheet),
+        Mount("/static", StaticFiles(directory=STATIC)),
         Mount("/site", StaticFiles(directory=app.project.output_dir, html=True, check_dir=False)),
     ]
 
@@ -212,6 +215,10 @@ class _Web:
     async def home(self, request: Request) -> Response:
         has_site = (self.project.output_dir / "index.html").is_file()
         return self.page(request, "web/home.html", has_site=has_site)
+
+    async def in_app_stylesheet(self, request: Request) -> Response:
+        """The digest pages under /site/ read in the app show what works only here."""
+        return FileResponse(STATIC / "in-app.css", media_type="text/css")
 
     async def login(self, request: Request) -> Response:
         """Reached only with the right token (the guard checked it and set the session)."""

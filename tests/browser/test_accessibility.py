@@ -152,6 +152,26 @@ def test_the_static_share_box_leads_into_the_app(page: Any) -> None:
     assert shared.locator("textarea").is_visible()
 
 
+def test_read_outside_the_app_the_share_box_shows_only_what_works_there(
+    browser: Any, demo: application.Project
+) -> None:
+    """From the file system (or any static server) the app is not there: only the CLI line."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto((demo.output_dir / PERSON / "index.html").as_uri())
+        box = page.locator("details.share").first
+        box.locator("summary").click()
+        assert not box.locator(".in-app a").is_visible()
+        assert (
+            box.locator("input.share-command")
+            .input_value()
+            .startswith(f"learnplace share {PERSON} ")
+        )
+    finally:
+        context.close()
+
+
 def test_sources_page_shows_the_last_check_and_turns_a_source_off_and_on(
     page: Any, demo: application.Project
 ) -> None:

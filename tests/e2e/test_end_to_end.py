@@ -233,11 +233,13 @@ def test_bad_profile_stops_the_run_before_anything_is_written(tmp_path: Path) ->
     )
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "ada.toml").write_text(
-        "[interests]\nonboarding = 1\n\n[types]\ncourses = 2\n", encoding="utf-8"
+        "[interests]\nonboarding = 1\n\n[types]\ncorses = 2\n", encoding="utf-8"
     )
     result = learnplace(tmp_path, "run")
     assert result.returncode == 1
-    assert "ada.toml:5: types.courses: unknown item type; did you mean 'course'?" in result.stderr
+    assert "ada.toml:5: types.corses: unknown item type 'corses'; did you mean 'course'?" in (
+        result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "state").exists()
     assert not (tmp_path / "output").exists()
