@@ -98,6 +98,27 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class XapiSettings:
+    """The ``[xapi]`` table of ``feeds.toml``: a Learning Record Store (xAPI 1.0.3) that
+    receives the learning records as statements, for organisations that run one.
+
+    The password never sits in the file: ``password_env`` names the environment variable
+    that holds it. Plain ``http://`` is refused unless the LRS is on loopback or
+    ``allow_http`` says so.
+    """
+
+    endpoint: str
+    """The LRS's xAPI base URL (statements go to ``<endpoint>/statements``)."""
+    username: str
+    password_env: str
+    allow_http: bool = False
+    homepage: str = ""
+    """Where a person without an e-mail address has their account (the actor's
+    ``account.homePage``); the endpoint's origin when empty."""
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything ``feeds.toml`` says.
 
@@ -110,6 +131,7 @@ class Config:
     sources: tuple[Source, ...]
     smtp: SmtpSettings | None = None
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    xapi: XapiSettings | None = None
 
     def teammates(self, person: str) -> set[str]:
         """Everyone who shares a team with ``person``, not counting ``person``."""

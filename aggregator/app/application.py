@@ -38,6 +38,7 @@ from aggregator.app.run import collected, open_index, refresh, run, run_demo, ru
 from aggregator.app.search import SearchRequest, SearchResults, search_in
 from aggregator.app.sources import AddedSource, ImportReport, add_source, import_sources
 from aggregator.app.starter import init_project
+from aggregator.app.xapi import XapiSend, send_statements
 from aggregator.config import learning_edit, profile_edit
 from aggregator.config import sources as edit_sources
 from aggregator.config.files import load_config, load_profile, load_profiles
@@ -174,6 +175,17 @@ class Application:
                 for profile in profiles
                 if profile.email is not None
             ]
+
+    def send_xapi(self, *, now: datetime, only: str | None = None) -> list[XapiSend]:
+        """Send everyone's (or ``only``'s) learning records not yet sent to the LRS of
+        ``[xapi]`` as xAPI statements; what it did not take waits for the next call."""
+        config = load_config(self.project.feeds_path)
+        if config.xapi is None:
+            raise LearnplaceError(f"{self.project.feeds_path}: add an [xapi] table to send xAPI")
+        profiles = self.profiles() if only is None else [self.profile(only)]
+        store_path = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), open_store(store_path) as store:
+            return send_statements(store, config.xapi, profiles, now)
 
     def share(self, person: str, ref: str, note: str, *, now: datetime) -> Share:
         """Record that ``person`` passes the item ``ref`` (id or URL) on to their teams,

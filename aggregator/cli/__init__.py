@@ -10,6 +10,7 @@ from aggregator.cli import (
     search,
     serve,
     sources,
+    xapi,
 )
 from aggregator.cli.app import cli, main
 
@@ -25,4 +26,5 @@ __all__ = [
     "search",
     "serve",
     "sources",
+    "xapi",
 ]

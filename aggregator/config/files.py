@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aggregator.config.learning import LEARNING_KEYS, learning_fields
+from aggregator.config.xapi import xapi_settings
 from aggregator.errors import ConfigError, OldNameWarning
 from aggregator.models import (
     ITEM_TYPES,
@@ -238,10 +239,11 @@ def parse_config(text: str, path: Path) -> Config:
 
 def _config(path: Path, text: str, data: dict[str, Any]) -> Config:
     check = _Checker(path, text)
-    check.known_keys(data, ("settings", "source", "smtp", "teams"))
+    check.known_keys(data, ("settings", "source", "smtp", "teams", "xapi"))
     settings = _settings(check, data.get("settings", {}))
     smtp = _smtp(check, data["smtp"]) if "smtp" in data else None
     teams = _teams(check, data.get("teams", {}))
+    xapi = xapi_settings(check, data["xapi"]) if "xapi" in data else None
     raw_sources = data.get("source", [])
     if not isinstance(raw_sources, list):
         raise check.fail("use [[source]] tables, one per source", "source")
@@ -253,7 +255,14 @@ def _config(path: Path, text: str, data: dict[str, Any]) -> Config:
             raise check.fail(f"duplicate of source #{seen[source.url] + 1}", "url", "source", n)
         seen[source.url] = n
         sources.append(source)
-    return Config(path=str(path), settings=settings, sources=tuple(sources), smtp=smtp, teams=teams)
+    return Config(
+        path=str(path),
+        settings=settings,
+        sources=tuple(sources),
+        smtp=smtp,
+        teams=teams,
+        xapi=xapi,
+    )
 
 
 def _smtp(check: _Checker, raw: Any) -> SmtpSettings:

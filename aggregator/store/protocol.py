@@ -285,9 +285,10 @@ class MailingStore(Protocol):
 class LearningStore(Protocol):
     """A person's own learning record, a digest's named sections, and what helped.
 
-    Schema (SQLite version 8): ``learned`` (person, item_id, learned_at, minutes, note,
-    shared; one row per person and item, deleted with the item) and ``digest_sections``
-    (person, day, section, position, item_id, score, reasons).
+    Schema (SQLite versions 9 and 10): ``learned`` (person, item_id, learned_at, minutes,
+    note, shared; one row per person and item, deleted with the item), ``digest_sections``
+    (person, day, section, position, item_id, score, reasons) and ``xapi_sent`` (endpoint,
+    person, item_id, statement_id, sent_at: what a Learning Record Store has taken).
     """
 
     def record_learning(self, record: LearningRecord) -> LearningRecord | None:
@@ -321,6 +322,17 @@ class LearningStore(Protocol):
     def source_usefulness(self) -> dict[str, SourceUse]:
         """Per source URL (every source ever synced): items of it judged "more like this",
         learned and shared, by anyone (syndicated copies count for every source)."""
+        ...
+
+    def xapi_sent(self, endpoint: str, person: str) -> set[int]:
+        """The items whose records of ``person`` the LRS at ``endpoint`` has taken."""
+        ...
+
+    def record_xapi_sent(
+        self, endpoint: str, person: str, sent: Mapping[int, str], now: datetime
+    ) -> None:
+        """Remember that the LRS took the person's records of these items (item id ->
+        statement id), so a later send skips them."""
         ...
 
 

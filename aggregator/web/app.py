@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, date, datetime, time
@@ -53,6 +52,7 @@ from aggregator.app import (
     SearchFilters,
     SearchRequest,
     highlight,
+    is_loopback,
     item_type,
     make_environment,
     packaged_templates_dir,
@@ -89,16 +89,6 @@ STATIC = packaged_templates_dir() / "web" / "static"
 """The app's own stylesheets and script, served under /static/."""
 _PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,3}")
 _ITEM_ID = re.compile(r"[0-9]{1,18}")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the app on this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def create_app(

@@ -80,8 +80,8 @@ def expected() -> dict[str, object]:
 ADDED_SINCE = {"listed": True, "last_attempt": None, "disabled": False}
 """What a source's status has gained since that release, as its store reads: listed (the
 store holds only listed sources as active), never attempted since, not disabled; and
-``last_new_item``, read from its items' first-seen times, and ``use`` (issue 18). A share read back says no note
-it replaced (only a new share does)."""
+``last_new_item``, read from its items' first-seen times, and ``use`` (issue 18). A share
+read back says no note it replaced (only a new share does)."""
 
 
 def _as_then(found: dict[str, object]) -> dict[str, object]:
@@ -163,10 +163,11 @@ def test_the_previous_release_s_store_takes_a_run_s_writes(copied: Path) -> None
 def test_the_previous_release_s_store_gains_the_learning_tables_empty(
     copied: Path, expected: dict[str, object]
 ) -> None:
-    """Migration 9 (issue 18) keeps everything above and adds learning, empty."""
+    """Migrations 9 and 10 (issue 18) keep everything above and add learning, empty."""
     since = datetime.fromisoformat("1970-01-01T00:00+00:00")
     with open_store(copied) as store:
         assert store.learning(PEOPLE, since) == []
+        assert all(store.xapi_sent("https://lrs.example.org/xapi/", p) == set() for p in PEOPLE)
         assert all(store.sections(person, DAY) == {} for person in PEOPLE)
         use = store.source_usefulness()
         assert sum(u.learned for u in use.values()) == 0
@@ -174,7 +175,7 @@ def test_the_previous_release_s_store_gains_the_learning_tables_empty(
         assert _as_then(read_everything(store)) == expected
     with sqlite3.connect(copied) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-        assert {"learned", "digest_sections"} <= tables
-        assert db.execute("SELECT COUNT(*) FROM learned").fetchone() == (0,)
-        assert db.execute("SELECT COUNT(*) FROM digest_sections").fetchone() == (0,)
+        assert {"learned", "digest_sections", "xapi_sent"} <= tables
+        for table in ("learned", "digest_sections", "xapi_sent"):
+            assert db.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table
     db.close()

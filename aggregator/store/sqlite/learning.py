@@ -15,7 +15,7 @@ from aggregator.store.sqlite.connection import Connection, guarded
 
 
 class LearningMixin(Connection):
-    """``learned`` (one record per person and item) and ``digest_sections``."""
+    """``learned`` (one record per person and item), ``digest_sections`` and ``xapi_sent``."""
 
     @guarded
     def record_learning(self, record: LearningRecord) -> LearningRecord | None:
@@ -132,6 +132,26 @@ class LearningMixin(Connection):
             """
         )
         return {row["url"]: SourceUse(row["liked"], row["learned"], row["shared"]) for row in rows}
+
+    @guarded
+    def xapi_sent(self, endpoint: str, person: str) -> set[int]:
+        rows = self._db.execute(
+            "SELECT item_id FROM xapi_sent WHERE endpoint = ? AND person = ?", (endpoint, person)
+        )
+        return {row["item_id"] for row in rows}
+
+    @guarded
+    def record_xapi_sent(
+        self, endpoint: str, person: str, sent: Mapping[int, str], now: datetime
+    ) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                """
+                INSERT OR REPLACE INTO xapi_sent (endpoint, person, item_id, statement_id, sent_at)
+                VALUES (?, ?, ?, ?, ?)
+                """,
+                [(endpoint, person, item, sid, to_text(now)) for item, sid in sent.items()],
+            )
 
 
 def _record(row: sqlite3.Row) -> LearningRecord:

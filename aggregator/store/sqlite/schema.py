@@ -175,6 +175,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    # Version 10: which learning records a Learning Record Store has taken as xAPI
+    # statements (issue 18), per LRS endpoint, so each is sent once and a failed send is
+    # tried again by the next ``learnplace xapi send``.
+    (
+        """
+        CREATE TABLE xapi_sent (
+            endpoint     TEXT NOT NULL,
+            person       TEXT NOT NULL,
+            item_id      INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            statement_id TEXT NOT NULL,
+            sent_at      TEXT NOT NULL,
+            PRIMARY KEY (endpoint, person, item_id)
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
 
