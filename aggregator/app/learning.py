@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from aggregator.errors import LearningRecordError
 from aggregator.models import (
     Item,
     Learned,
@@ -43,12 +44,14 @@ class RuleEffect:
 
 
 def checked_learning(minutes: int | None, note: str) -> str:
-    """The reflection to store, or ValueError saying what is wrong with the input."""
+    """The reflection to store, or LearningRecordError saying what is wrong with the input."""
     if minutes is not None and not 0 <= minutes <= MINUTES_MAX:
-        raise ValueError(f"minutes are between 0 and {MINUTES_MAX}, got {minutes}")
+        raise LearningRecordError(f"minutes are between 0 and {MINUTES_MAX}, got {minutes}")
     note = note.strip()
     if len(note) > NOTE_MAX:
-        raise ValueError(f"a reflection is at most {NOTE_MAX:,} characters, got {len(note):,}")
+        raise LearningRecordError(
+            f"a reflection is at most {NOTE_MAX:,} characters, got {len(note):,}"
+        )
     return note
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -9,8 +10,18 @@ import pytest
 
 from aggregator.config.files import parse_profile
 from aggregator.errors import ConfigError
-from aggregator.models import Item, LearningRecord, Profile, Rule, Share
-from aggregator.rank.learning import MAX_REVISITS_A_DAY, REVISIT_DAYS, revisits, week_minutes
+from aggregator.models import Details, Item, LearningRecord, Profile, Rule, Share
+from aggregator.rank.blending import Ranked
+from aggregator.rank.digest import build_digest
+from aggregator.rank.learning import (
+    MAX_REVISITS_A_DAY,
+    REVISIT_DAYS,
+    UNKNOWN_LENGTH_MINUTES,
+    WORDS_PER_MINUTE,
+    item_minutes,
+    revisits,
+    week_minutes,
+)
 from aggregator.rank.rules import matches
 
 BASE = "[interests]\npython = 1\n"
@@ -115,3 +126,33 @@ def test_week_minutes_count_from_monday() -> None:
     ]
     assert week_minutes(records, date(2026, 12, 2)) == 35
     assert Profile("ana", "Ana", {}).weekly_minutes is None
+
+
+def test_digest_minutes_fit_the_picks_into_the_budget_passing_long_items_over() -> None:
+    words = " ".join(["word"] * WORDS_PER_MINUTE)
+
+    def timed(n: int, minutes: int, kind: str = "article", seconds: int | None = None) -> Ranked:
+        found = dataclasses.replace(
+            item(n, f"Item {n}", text=" ".join([words] * minutes)),
+            source_url=f"https://s{n}.example/feed",  # one each: the source cap stays out of it
+            item_type=kind,
+            details=Details(duration_s=seconds),
+        )
+        return Ranked(found, 10.0 - n, ("python",), 1.0)
+
+    ranked = [
+        timed(1, 12),  # 12 of 20: 8 left
+        timed(2, 10),  # longer than what is left: passed over
+        timed(3, 0, "podcast"),  # no length given: counts as half an hour, passed over
+        timed(4, 0, "podcast", seconds=300),  # 5 minutes: 3 left
+        timed(5, 3),  # 0 left
+        timed(6, 1),  # nothing left
+    ]
+    budgeted = Profile("ada", "Ada", {"python": 1.0}, digest_size=10, digest_minutes=20)
+    digest = build_digest(budgeted, MONDAY.date(), ranked, set(), MONDAY)
+    assert [pick.item.id for pick in digest.picks] == [1, 4, 5]
+    assert sum(item_minutes(pick.item) for pick in digest.picks) == 20
+    assert item_minutes(ranked[2].item) == UNKNOWN_LENGTH_MINUTES
+    unbudgeted = dataclasses.replace(budgeted, digest_minutes=None)
+    everything = build_digest(unbudgeted, MONDAY.date(), ranked, set(), MONDAY)
+    assert [pick.item.id for pick in everything.picks] == [1, 2, 3, 4, 5, 6]
