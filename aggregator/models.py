@@ -6,9 +6,14 @@ receive ``now`` explicitly so tests control time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+
+PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""A profile id, matched whole (``fullmatch``: ``$`` would let ``"evil\\n"`` through); also
+what a person's pages are named after in ``output/``, so nothing else can escape it."""
 
 ITEM_TYPES: tuple[str, ...] = ("article", "course", "event", "podcast", "video", "book", "paper")
 """Every item is exactly one of these; the order is the default digest section order.

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aggregator.errors import ConfigError, OldNameWarning
 from aggregator.models import (
     ITEM_TYPES,
+    PROFILE_NAME,
     Config,
     Profile,
     ScrapeRules,
@@ -30,8 +31,6 @@ from aggregator.names import OLD_TYPE_NAMES, did_you_mean, old_name_note
 from aggregator.parse.scrape import check_selector
 from aggregator.urls import has_hidden_characters
 
-PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-"""A profile id, matched whole (``fullmatch``: ``$`` would let ``"evil\\n"`` through)."""
 SETTINGS_KEYS = (
     "title",
     "contact",

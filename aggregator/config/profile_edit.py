@@ -2,7 +2,7 @@
 
 A profile is a file someone wrote by hand, so it is never rewritten
 wholesale: tomlkit changes only the keys an edit names. Every edit is
-validated with :func:`aggregator.config.load_profile` before it replaces the
+validated with :func:`aggregator.config.files.load_profile` before it replaces the
 file (through a temporary file and ``os.replace``), so an edit that would make
 the profile invalid leaves the old file untouched.
 The web form's edits (:func:`apply`, :func:`update_profile`) follow the same rules.

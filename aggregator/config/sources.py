@@ -2,7 +2,7 @@
 
 A person edits ``feeds.toml`` by hand, so every change here goes through
 tomlkit, which keeps their comments and layout; the result is validated
-with :func:`aggregator.config.parse_config` before it replaces the file
+with :func:`aggregator.config.files.parse_config` before it replaces the file
 (atomically), so a command can never leave a file the next run rejects.
 OPML is read with listparser (feedparser's author, tolerant of the OPML
 found in the wild) and written as OPML 2.0 with ``xml.etree``.

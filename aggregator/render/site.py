@@ -43,12 +43,18 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from aggregator.atomic import TEMP_SUFFIX, write_atomic
-from aggregator.models import ITEM_TYPES, Details, Digest, Item, Pick, Profile, SharedItem
+from aggregator.models import (
+    ITEM_TYPES,
+    PROFILE_NAME,
+    Details,
+    Digest,
+    Item,
+    Pick,
+    Profile,
+    SharedItem,
+)
 from aggregator.parse.ical import IcsEvent, event_ics
 from aggregator.sanitize import html_to_text
-
-PERSON_NAME = re.compile(r"[a-z0-9_-]{1,64}")
-"""What config allows as a profile name; anything else could escape ``output/``."""
 
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 """Schemes an item link may use; anything else (``javascript:``, ``data:``) is dropped."""
@@ -312,8 +318,8 @@ def feed_id(profile: Profile) -> str:
 
 def checked_person_name(name: str) -> str:
     """The name, if it is safe as a directory name; config validates it, this refuses the rest."""
-    if not PERSON_NAME.fullmatch(name):
-        raise ValueError(f"refusing person name {name!r}: only [a-z0-9_-] is allowed")
+    if not PROFILE_NAME.fullmatch(name):
+        raise ValueError(f"refusing person name {name!r}: not a profile name")
     return name
 
 

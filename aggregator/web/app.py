@@ -18,7 +18,7 @@ Security, in request order (:mod:`aggregator.web.guard` does the first three):
 * forms are at most 64 KB, and the work a request causes
   (search, preview, save) runs in worker threads, at most :data:`CPU_SLOTS` at a
   time, so the event loop keeps answering;
-* profile names in URLs must match :data:`config.PROFILE_NAME` and resolve
+* profile names in URLs must match :data:`aggregator.models.PROFILE_NAME` and resolve
   inside ``profiles/``.
 """
 
