@@ -546,6 +546,24 @@ class SourceStatus:
     use: SourceUse = field(default_factory=SourceUse)
     """How often its items helped someone (``source_usefulness``)."""
 
+    @property
+    def health(self) -> str:
+        """The source's state in one word, each interface saying it in its own: ``unlisted``
+        (the store has it, feeds.toml does not), ``disabled``, ``gone`` (retired), ``new``
+        (never fetched), ``failing``, ``moved`` (permanently, and working), ``ok``; the first
+        that holds, in that order."""
+        if not self.listed:
+            return "unlisted"
+        if self.disabled:
+            return "disabled"
+        if self.retired:
+            return "gone"
+        if self.last_status is None and self.last_error is None:
+            return "new"
+        if self.last_error:
+            return "failing"
+        return "moved" if self.moved_from else "ok"
+
 
 def local_day(now: datetime) -> date:
     """The calendar day a person reading the digest is in (the machine's time zone)."""

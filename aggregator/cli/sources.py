@@ -144,17 +144,10 @@ def export(app: Application) -> None:
 
 
 def _status_word(status: SourceStatus) -> str:
-    if not status.listed:
-        return "not in feeds.toml"
-    if status.disabled:
-        return "disabled"
-    if status.retired:
-        return "gone"
-    if status.last_status is None and status.last_error is None:
-        return "new"
-    if status.last_error:
+    health = status.health
+    if health == "failing":
         return f"failing x{status.failures}"
-    return "moved" if status.moved_from else "ok"
+    return "not in feeds.toml" if health == "unlisted" else health
 
 
 def _when(moment: datetime | None) -> str:

@@ -33,20 +33,22 @@ JUDGED = {1: "more like this", -1: "less like this", 0: "no judgement (taken bac
 
 def status_word(status: SourceStatus) -> str:
     """A source's health in words a person reads, never a bare status code."""
-    if not status.listed:
-        return "Collected earlier (by the demo, or since removed); not in feeds.toml"
-    if status.disabled:
-        return "Disabled: listed in feeds.toml but not fetched (its items stay searchable)"
-    if status.retired:
-        return "Gone: the server says it was removed (HTTP 410); retired"
-    if status.last_status is None and status.last_error is None:
-        return "Not fetched yet: the next run fetches it"
-    if status.last_error:
+    health = status.health
+    if health == "failing":
         times = "once" if status.failures == 1 else f"{status.failures} times in a row"
         return f"Failing ({times}): {status.last_error}"
-    if status.moved_from:
+    if health == "moved":
         return f"OK, moved permanently from {status.moved_from}"
-    return "OK"
+    return HEALTH_WORDS[health]
+
+
+HEALTH_WORDS = {
+    "unlisted": "Collected earlier (by the demo, or since removed); not in feeds.toml",
+    "disabled": "Disabled: listed in feeds.toml but not fetched (its items stay searchable)",
+    "gone": "Gone: the server says it was removed (HTTP 410); retired",
+    "new": "Not fetched yet: the next run fetches it",
+    "ok": "OK",
+}
 
 
 def when_at(moment: datetime | None) -> str:
