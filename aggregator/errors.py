@@ -24,6 +24,10 @@ LearnplaceError
 │   ├── IndexSchemaError              built with another schema: ``learnplace reindex``
 │   └── QuerySyntaxError (ValueError) a query that cannot be understood, said why
 ├── MailError                         one message the SMTP server did not take
+├── LearningRecordError (ValueError)  "I learned this" with minutes out of range or a reflection
+│                                     too long: nothing is recorded
+├── LrsError                          the Learning Record Store refused, or cannot be reached
+│   └── InsecureLrsError (ValueError)     plain http:// to a non-loopback LRS, not allowed
 └── WebError                          what the local web app refuses
     ├── InsecureBindError (ValueError)    serving beyond loopback without a token
     └── FormError                     a form too large, too many fields, or not url-encoded
@@ -132,6 +136,18 @@ class QuerySyntaxError(SearchIndexError, ValueError):
 
 class MailError(LearnplaceError):
     """One message could not be handed to the SMTP server; the next run tries again."""
+
+
+class LearningRecordError(LearnplaceError, ValueError):
+    """A learning record that cannot be kept as given; the message says which value and why."""
+
+
+class LrsError(LearnplaceError):
+    """xAPI statements were not stored by the Learning Record Store; the message says why."""
+
+
+class InsecureLrsError(LrsError, ValueError):
+    """A person's learning record would cross the network in clear text (``--allow-http``)."""
 
 
 class WebError(LearnplaceError):

@@ -13,6 +13,7 @@ interfaces need included.
     search.py       searching, optionally ranked by a person's interests
     demo.py         the bundled samples served on loopback for ``learnplace demo``
     starter.py      a new project's first files (``learnplace init``) and the next steps
+    xapi.py         learning records to an organisation's Learning Record Store
     application.py  the object the interfaces hold, keeping the store and index open
 """
 
@@ -24,6 +25,7 @@ from aggregator.app.run import refresh, run, run_demo
 from aggregator.app.search import SearchRequest, SearchResults
 from aggregator.app.sources import AddedSource, ImportReport
 from aggregator.app.starter import next_steps
+from aggregator.app.xapi import XapiSend
 from aggregator.bounds import ESCAPE_SEQUENCE
 from aggregator.config.files import MAX_ENTRIES
 from aggregator.deliver.sharing import who_sees_it
@@ -36,6 +38,7 @@ from aggregator.render.site import (
 )
 from aggregator.sanitize import html_to_text as plain_text
 from aggregator.search import SEARCH_LIMIT_MAX, SORTS, SearchFilters, highlight
+from aggregator.urls import is_loopback
 
 __all__ = [
     "ESCAPE_SEQUENCE",
@@ -54,9 +57,11 @@ __all__ = [
     "SearchRequest",
     "SearchResults",
     "SilentReporter",
+    "XapiSend",
     "event_when",
     "failed_note",
     "highlight",
+    "is_loopback",
     "item_type",
     "make_environment",
     "next_steps",

@@ -21,14 +21,25 @@ from types import TracebackType
 
 import tomlkit
 
+from aggregator.app import learning
 from aggregator.app.collect import RunSummary
+from aggregator.app.learning import RuleEffect
 from aggregator.app.project import Project, Reporter
-from aggregator.app.publish import Mailing, send_one, site_writer, stored_digest, write_team_pages
+from aggregator.app.publish import (
+    Mailing,
+    apply_to_saved,
+    send_one,
+    site_writer,
+    stored_digest,
+    write_person_learning,
+    write_team_pages,
+)
 from aggregator.app.run import collected, open_index, refresh, run, run_demo, run_lock, update_index
 from aggregator.app.search import SearchRequest, SearchResults, search_in
 from aggregator.app.sources import AddedSource, ImportReport, add_source, import_sources
 from aggregator.app.starter import init_project
-from aggregator.config import profile_edit
+from aggregator.app.xapi import XapiSend, send_statements
+from aggregator.config import learning_edit, profile_edit
 from aggregator.config import sources as edit_sources
 from aggregator.config.files import load_config, load_profile, load_profiles
 from aggregator.config.files import profile_path as config_profile_path
@@ -42,7 +53,11 @@ from aggregator.errors import (
 from aggregator.models import (
     Digest,
     Item,
+    Learned,
+    LearningRecord,
+    LearningWeek,
     Profile,
+    SavedSearch,
     Settings,
     Share,
     Source,
@@ -65,6 +80,8 @@ class Reading:
     notes: Mapping[int, str]
     """The person's own share notes, by item: a second share edits the note."""
     teams: list[str]
+    learned: Mapping[int, LearningRecord] = dataclasses.field(default_factory=dict)
+    """The person's own learning records, by item."""
 
 
 class Application:
@@ -159,6 +176,17 @@ class Application:
                 if profile.email is not None
             ]
 
+    def send_xapi(self, *, now: datetime, only: str | None = None) -> list[XapiSend]:
+        """Send everyone's (or ``only``'s) learning records not yet sent to the LRS of
+        ``[xapi]`` as xAPI statements; what it did not take waits for the next call."""
+        config = load_config(self.project.feeds_path)
+        if config.xapi is None:
+            raise LearnplaceError(f"{self.project.feeds_path}: add an [xapi] table to send xAPI")
+        profiles = self.profiles() if only is None else [self.profile(only)]
+        store_path = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), open_store(store_path) as store:
+            return send_statements(store, config.xapi, profiles, now)
+
     def share(self, person: str, ref: str, note: str, *, now: datetime) -> Share:
         """Record that ``person`` passes the item ``ref`` (id or URL) on to their teams,
         and rewrite the team pages so the share shows at once."""
@@ -210,12 +238,18 @@ class Application:
     # Sources.
 
     def source_statuses(self) -> list[SourceStatus]:
-        """Every listed source with its health; sources never fetched show no status yet."""
+        """Every listed source with its health and how often it helped (liked, learned,
+        shared), so a person can prune those that never do; sources never fetched show
+        no status yet."""
         config = load_config(self.project.feeds_path)
         known: dict[str, SourceStatus] = {}
         if self.project.store_path.exists():
             with self._reading() as (store, _):
-                known = {status.url: status for status in store.source_statuses()}
+                use = store.source_usefulness()
+                known = {
+                    status.url: dataclasses.replace(status, use=use.get(status.url, status.use))
+                    for status in store.source_statuses()
+                }
         new = [
             SourceStatus(s.url, s.name, None, None, None, 0, 0, fetch_url=s.url)
             for s in config.sources
@@ -382,7 +416,8 @@ class Application:
             digest = stored_digest(store, profile, days[-1]) if days else None
             shares = store.shares([name], datetime.min.replace(tzinfo=UTC))
             notes = {share.item_id: share.note for share in shares}
-            return Reading(profile, digest, store.feedback(name), notes, teams)
+            learned = {r.item_id: r for r in store.learning([name], learning.EPOCH)}
+            return Reading(profile, digest, store.feedback(name), notes, teams, learned)
 
     # Starting a project.
 
@@ -416,3 +451,116 @@ class Application:
         self.profile(name)
         with open_store(collected(self.project)) as store:
             return store.clear_feedback(name)
+
+    # Learning: the person's own record.
+
+    def learned(
+        self,
+        name: str,
+        ref: str,
+        *,
+        now: datetime,
+        minutes: int | None = None,
+        note: str | None = None,
+        shared: bool | None = None,
+    ) -> tuple[Learned, LearningRecord | None]:
+        """Record (or edit) that ``name`` learned the item ``ref`` (id or URL); what is not
+        given keeps its earlier value (a new record is private, without minutes or note).
+        Returns the record with its item, and the record it replaced; team pages are
+        rewritten when a shared reflection changes."""
+        self.profile(name)
+        store_path = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project), open_store(store_path) as store:
+            item_id = store.find_item(ref)
+            if item_id is None:
+                raise UnknownItemError(f"no item {ref!r}: use the number or link on a digest page")
+            earlier = {r.item_id: r for r in store.learning([name], learning.EPOCH)}.get(item_id)
+            record = LearningRecord(
+                name,
+                item_id,
+                now if earlier is None else earlier.learned_at,
+                minutes if minutes is not None else (earlier.minutes if earlier else None),
+                learning.checked_learning(
+                    minutes, note if note is not None else (earlier.note if earlier else "")
+                ),
+                shared if shared is not None else (earlier.shared if earlier else False),
+            )
+            replaced = store.record_learning(record)
+            self._rewrite_learning_pages(store, name, now)
+            return Learned(record, store.items([item_id])[item_id]), replaced
+
+    def forget_learning(self, name: str, ref: str, *, now: datetime) -> bool:
+        """Delete the person's record of an item; whether there was one."""
+        self.profile(name)
+        with run_lock(self.project), open_store(collected(self.project)) as store:
+            item_id = store.find_item(ref)
+            if item_id is None:
+                raise UnknownItemError(f"no item {ref!r}")
+            deleted = store.delete_learning(name, item_id)
+            self._rewrite_learning_pages(store, name, now)
+            return deleted
+
+    def learning_log(self, name: str) -> list[LearningWeek]:
+        """The person's log by week, newest first (empty before anything is collected)."""
+        self.profile(name)
+        if not self.has_collected():
+            return []
+        with self._reading() as (store, _):
+            return learning.log_weeks(store, name)
+
+    def _rewrite_learning_pages(self, store: Store, name: str, now: datetime) -> None:
+        """The person's log and feed, and the team pages, show a change at once."""
+        if self.project.feeds_path.exists():
+            config = load_config(self.project.feeds_path)
+            writer = site_writer(self.project, config)
+            write_person_learning(writer, store, self.profile(name), now)
+            write_team_pages(writer, config, self.profiles(), store, now)
+
+    # Saved searches and rules.
+
+    def save_search(self, name: str, search: SavedSearch, *, now: datetime) -> list[Item]:
+        """Add or change a saved search once its query reads; what its section shows now."""
+        found = self.preview_search(name, search, now=now)
+        self._edit_profile(
+            name, lambda doc: learning_edit.set_search(doc, search.name, search.query, search.types)
+        )
+        return found
+
+    def remove_search(self, name: str, search_name: str) -> Profile:
+        return self._edit_profile(name, lambda doc: learning_edit.remove_search(doc, search_name))
+
+    def preview_search(self, name: str, search: SavedSearch, *, now: datetime) -> list[Item]:
+        """The items ``search`` would show in ``name``'s digest now; nothing is written."""
+        profile = self.profile(name)
+        if not self.has_collected():
+            return []
+        with self._reading() as (store, index):
+            return learning.search_preview(store, index, profile, search, now)
+
+    def add_rule(
+        self, name: str, action: str, matcher: str, value: str, field: str = ""
+    ) -> Profile:
+        return self._edit_profile(
+            name, lambda doc: learning_edit.add_rule(doc, action, matcher, value, field)
+        )
+
+    def remove_rule(self, name: str, number: int) -> Profile:
+        return self._edit_profile(name, lambda doc: learning_edit.remove_rule(doc, number))
+
+    def rule_effects(
+        self, name: str, *, now: datetime, profile: Profile | None = None
+    ) -> list[RuleEffect]:
+        """Each of the profile's rules with the stored items it matches now."""
+        profile = profile or self.profile(name)
+        if not self.has_collected():
+            return [RuleEffect(n, r, ()) for n, r in enumerate(profile.rules, start=1)]
+        with self._reading() as (store, _):
+            return learning.rule_effects(store, profile, now)
+
+    def apply_rules(self, name: str, *, now: datetime) -> int:
+        """Apply the mute rules to what is already stored: the person's latest saved digest
+        loses the items they hide, and its page is rewritten; how many were taken out."""
+        profile = self.profile(name)
+        config = load_config(self.project.feeds_path)
+        with run_lock(self.project), open_store(collected(self.project)) as store:
+            return apply_to_saved(store, site_writer(self.project, config), config, profile)

@@ -27,12 +27,27 @@ from filelock import FileLock, Timeout
 from aggregator.app.collect import CALENDAR_REREAD, RunSummary, collect
 from aggregator.app.demo import SampleServer, example_profiles_dir
 from aggregator.app.project import Project, Reporter, SilentReporter
-from aggregator.app.publish import render_site, stored_digest
+from aggregator.app.publish import (
+    render_site,
+    site_writer,
+    stored_digest,
+    write_person_learning,
+)
 from aggregator.app.starter import adopt_examples
 from aggregator.config.files import load_config, load_profiles, parse_config
 from aggregator.errors import NothingCollectedError, RunLockedError
-from aggregator.models import UPCOMING_DAYS, Config, Digest, Item, Profile, Source, local_day
+from aggregator.models import (
+    UPCOMING_DAYS,
+    Config,
+    Digest,
+    Item,
+    LearningRecord,
+    Profile,
+    Source,
+    local_day,
+)
 from aggregator.rank.daily import choose_digests
+from aggregator.render.site import SiteWriter
 from aggregator.search import WhooshIndex as SearchIndex
 from aggregator.search import finish_swap
 from aggregator.store import Store, open_store
@@ -121,7 +136,7 @@ def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> 
     listed = load_config(project.feeds_path).sources
     with SampleServer(now) as server:
         config = parse_config(server.feeds_toml(), Path("samples/feeds.toml"))
-        return run(
+        summary = run(
             project,
             now=now,
             reporter=reporter,
@@ -129,6 +144,35 @@ def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> 
             profiles=profiles,
             also_listed=listed,
         )
+    with run_lock(project), open_store(project.store_path) as store:
+        sample_learning(store, site_writer(project, config), profiles, now)
+    return summary
+
+
+DEMO_REFLECTION = (
+    "A sample reflection from the demo: one idea to try this week. "
+    "Yours are private unless you share them."
+)
+
+
+def sample_learning(
+    store: Store, writer: SiteWriter, profiles: Sequence[Profile], now: datetime
+) -> None:
+    """The demo's sample record: a profile with a goal or saved searches (else the first)
+    "learned" its top pick, with minutes and a shared reflection, unless it has a record
+    already (a second demo never adds to a person's own log); its pages show it."""
+    learners = sorted(profiles, key=lambda p: not (p.weekly_minutes or p.searches))
+    for profile in learners:
+        days = store.digest_days(profile.name)
+        picks = store.digest(profile.name, days[-1]) if days else []
+        if not picks:
+            continue
+        if not store.learning([profile.name], now - timedelta(days=3650)):
+            record = LearningRecord(profile.name, picks[0][0], now, 15, DEMO_REFLECTION, True)
+            store.record_learning(record)
+            write_person_learning(writer, store, profile, now)
+            writer.write_digest(stored_digest(store, profile, days[-1]), days)
+        return
 
 
 @contextmanager
@@ -212,6 +256,9 @@ def _saved(
         for digest in digests:
             kept = _last_good(store, digest, day) if summary.failures else None
             if kept is None:
+                # Sections first: a crash between the two leaves no digest for the day, and
+                # the next run saves both.
+                store.save_sections(digest.profile.name, day, dict(digest.searches))
                 store.save_digest(digest.profile.name, day, digest.picks, digest.upcoming)
             else:
                 summary.kept.append(digest.profile.name)

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from aggregator.config.learning import LEARNING_KEYS, learning_fields
+from aggregator.config.xapi import xapi_settings
 from aggregator.errors import ConfigError, OldNameWarning
 from aggregator.models import (
     ITEM_TYPES,
@@ -58,6 +60,7 @@ PROFILE_KEYS = (
     "sections",
     "wanted_types",
     "upcoming_days",
+    *LEARNING_KEYS,
 )
 EXCLUDE_KEYS = ("words", "sources")
 PREFER_KEYS = ("sources",)
@@ -236,10 +239,11 @@ def parse_config(text: str, path: Path) -> Config:
 
 def _config(path: Path, text: str, data: dict[str, Any]) -> Config:
     check = _Checker(path, text)
-    check.known_keys(data, ("settings", "source", "smtp", "teams"))
+    check.known_keys(data, ("settings", "source", "smtp", "teams", "xapi"))
     settings = _settings(check, data.get("settings", {}))
     smtp = _smtp(check, data["smtp"]) if "smtp" in data else None
     teams = _teams(check, data.get("teams", {}))
+    xapi = xapi_settings(check, data["xapi"]) if "xapi" in data else None
     raw_sources = data.get("source", [])
     if not isinstance(raw_sources, list):
         raise check.fail("use [[source]] tables, one per source", "source")
@@ -251,7 +255,14 @@ def _config(path: Path, text: str, data: dict[str, Any]) -> Config:
             raise check.fail(f"duplicate of source #{seen[source.url] + 1}", "url", "source", n)
         seen[source.url] = n
         sources.append(source)
-    return Config(path=str(path), settings=settings, sources=tuple(sources), smtp=smtp, teams=teams)
+    return Config(
+        path=str(path),
+        settings=settings,
+        sources=tuple(sources),
+        smtp=smtp,
+        teams=teams,
+        xapi=xapi,
+    )
 
 
 def _smtp(check: _Checker, raw: Any) -> SmtpSettings:
@@ -488,6 +499,7 @@ def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
         section_order=section_order,
         wanted_types=_type_list(check, data, "wanted_types"),
         upcoming_days=upcoming_days,
+        **learning_fields(check, data),
     )
 
 

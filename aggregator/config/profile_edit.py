@@ -59,7 +59,13 @@ def edit(path: Path, change: Callable[[tomlkit.TOMLDocument], None]) -> Profile:
     if not path.exists():
         raise ConfigError(str(path), "no such profile")
     document = _parse(path)
-    change(document)
+    try:
+        change(document)
+    except ConfigError as exc:
+        if exc.path:
+            raise
+        # A change names what is wrong, not where: this is the file it was made to.
+        raise ConfigError(str(path), exc.message, line=exc.line, key=exc.key) from None
     return _replace(path, tomlkit.dumps(document))
 
 

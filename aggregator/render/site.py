@@ -49,6 +49,7 @@ from aggregator.models import (
     Details,
     Digest,
     Item,
+    Learned,
     Pick,
     Profile,
     SharedItem,
@@ -158,6 +159,8 @@ def make_environment(template_dirs: Sequence[Path]) -> jinja2.Environment:
         time_to_read=time_to_read,
         share_command=share_command,
         share_mailto=share_mailto,
+        learned_command=learned_command,
+        search_feed=search_feed_name,
     )
     return env
 
@@ -264,6 +267,20 @@ def time_to_read(item: Item) -> str:
 def share_command(item: Item, person: str) -> str:
     """The ``learnplace share`` line a person copies to pass ``item`` on to their teams."""
     return shlex.join(["learnplace", "share", person, str(item.id), "--note", "why it is worth it"])
+
+
+def learned_command(item: Item, person: str) -> str:
+    """The ``learnplace learned`` line a person copies to log ``item`` from a static page."""
+    line = ["learnplace", "learned", person, str(item.id), "--minutes", "10"]
+    return shlex.join([*line, "--note", "what I took from it"])
+
+
+def search_feed_name(name: str) -> str:
+    """The file of a saved search's Atom feed: ``search-<words>-<hash>.xml``, safe on disk
+    and distinct for names that differ only in punctuation."""
+    words = "-".join(re.findall(r"[a-z0-9]+", name.lower()))[:40] or "search"
+    tag = hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:6]
+    return f"search-{words}-{tag}.xml"
 
 
 def share_mailto(item: Item) -> str:
@@ -463,8 +480,10 @@ class SiteWriter:
         members: Sequence[Profile],
         shared: Sequence[SharedItem],
         now: datetime,
+        learned: Sequence[Learned] = (),
     ) -> Path:
-        """Write ``teams/<team>.html``: what the team shared this week, each item once."""
+        """Write ``teams/<team>.html``: what the team shared this week, each item once, and
+        what its members chose to share of what they learned (their reflections)."""
         teams_dir = self.output_dir / "teams"
         teams_dir.mkdir(parents=True, exist_ok=True)
         path = teams_dir / f"{checked_person_name(team)}.html"
@@ -474,6 +493,7 @@ class SiteWriter:
             team=team,
             members=list(members),
             shared=list(shared),
+            learned=list(learned),
             now=now,
             root="../",
         )
@@ -549,6 +569,14 @@ class SiteWriter:
     def _person_dir(self, profile: Profile) -> Path:
         path = self.output_dir / checked_person_name(profile.name)
         path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_person_page(
+        self, profile: Profile, name: str, template_name: str, **context: object
+    ) -> Path:
+        """Write ``<person>/<name>`` from a template (the learning pages and feeds)."""
+        path = self._person_dir(profile) / name
+        self._render(template_name, path, profile=profile, **context)
         return path
 
     def _render(self, template_name: str, path: Path, **context: object) -> None:

@@ -9,7 +9,7 @@ only ever shown as escaped text.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -87,6 +87,7 @@ class Actions:
             message=request.query_params.get("done", ""),
             errors=[error] if (error := request.query_params.get("error", "")) else [],
             shared=int(item) if item.isdigit() and len(item) < 19 else None,
+            learned_item=_item_number(request.query_params.get("learned", "")),
             note_max=NOTE_MAX,
         )
 
@@ -107,7 +108,7 @@ class Actions:
             return _back(page, error="judgement must be more, less or clear")
         ref = str(form.get("item", ""))
         try:
-            item = self.web.app.record_feedback(name, ref, judgement, datetime.now(UTC))
+            item = self.web.app.record_feedback(name, ref, judgement, self.web.now())
         except ConfigError:
             return self.web.error(request, 404, f"There is no profile named {name!r}.")
         except LearnplaceError as exc:
@@ -130,9 +131,7 @@ class Actions:
         if len(note) > NOTE_MAX:
             return _back(page, error=f"a note is at most {NOTE_MAX:,} characters")
         try:
-            shared = self.web.app.share(
-                name, str(form.get("item", "")), note, now=datetime.now(UTC)
-            )
+            shared = self.web.app.share(name, str(form.get("item", "")), note, now=self.web.now())
         except LearnplaceError as exc:
             return _back(page, error=str(exc))
         if shared.replaced_note is None:
@@ -171,6 +170,10 @@ class Actions:
         except LearnplaceError as exc:
             return _back("/sources", error=str(exc))
         return _back("/sources", done=done)
+
+
+def _item_number(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 def page_context(request: Request) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, date, datetime, time
@@ -53,6 +52,7 @@ from aggregator.app import (
     SearchFilters,
     SearchRequest,
     highlight,
+    is_loopback,
     item_type,
     make_environment,
     packaged_templates_dir,
@@ -76,6 +76,7 @@ from aggregator.web.guard import (
     guard,
     read_form,
 )
+from aggregator.web.learning import LearningPages
 
 PAGE_SIZE = 20
 MAX_PAGE = SEARCH_LIMIT_MAX // PAGE_SIZE
@@ -90,24 +91,17 @@ _PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,3}")
 _ITEM_ID = re.compile(r"[0-9]{1,18}")
 
 
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the app on this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def create_app(
     app: Application,
     *,
     host: str = "127.0.0.1",
     token: str | None = None,
     extra_hosts: Iterable[str] = (),
+    clock: Callable[[], datetime] | None = None,
 ) -> Starlette:
     """The ASGI app over ``app`` (kept open by the caller).
+
+    ``clock`` is what "now" is for every request (tests pass their own time).
 
     A non-loopback ``host`` without a ``token`` is refused.
 
@@ -118,14 +112,16 @@ def create_app(
             f"serving on {host} needs an access token: pass --token or set LEARNPLACE_TOKEN"
         )
     env = make_environment([app.project.templates_dir])
-    web = _Web(app, env)
+    web = _Web(app, env, clock or (lambda: datetime.now(UTC)))
     actions = Actions(web)
+    learning = LearningPages(web)
     hosts = allowed_hosts(host, extra_hosts)
     routes = [
         Route("/people/{name}", actions.person),
         Route("/people/{name}/feedback", actions.feedback, methods=["POST"]),
         Route("/people/{name}/share", actions.share, methods=["POST"]),
         Route("/sources/{action}", actions.sources_action, methods=["POST"]),
+        *learning.routes(),
         Route("/", web.home),
         Route("/login", web.login),
         Route("/search", web.search),
@@ -165,8 +161,11 @@ def _parse_day(value: str, *, end: bool) -> datetime | None:
 
 
 class _Web:
-    def __init__(self, app: Application, env: jinja2.Environment) -> None:
+    def __init__(
+        self, app: Application, env: jinja2.Environment, clock: Callable[[], datetime]
+    ) -> None:
         self.app = app
+        self.now = clock
         self.project = app.project
         self.env = env
         self._slots = asyncio.Semaphore(CPU_SLOTS)
@@ -257,7 +256,7 @@ class _Web:
                 request_ = SearchRequest(
                     text, filters, sort, PAGE_SIZE, (page - 1) * PAGE_SIZE, profile
                 )
-                found = self.app.search(request_, now=datetime.now(UTC))
+                found = self.app.search(request_, now=self.now())
         except (QuerySyntaxError, ConfigError, UnknownNameError) as exc:
             errors.append(str(exc))
         except NothingCollectedError as exc:
@@ -358,7 +357,7 @@ class _Web:
     def _preview(self, profile: Profile) -> Digest | None:
         if not self.app.has_collected():
             return None
-        return self.app.preview(profile, datetime.now(UTC))
+        return self.app.preview(profile, self.now())
 
     async def preview(self, request: Request) -> Response:
         """The digest the unsaved form would get: HTML for the page's preview panel."""

@@ -14,6 +14,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from aggregator.atomic import write_atomic
 from aggregator.models import Digest, Item, Pick, Profile
+from aggregator.render.learning import write_learning
 from aggregator.render.site import (
     SiteWriter,
     day_label,
@@ -179,6 +180,7 @@ def test_prev_next_links_resolve_to_written_pages(writer: SiteWriter) -> None:
         writer.write_digest(digest_for(day, pick(make_item(n, f"Item of {day}"))), days)
     writer.write_feed(ALICE, [], NOW)
     writer.write_archive(ALICE, [(day, 1) for day in days])
+    write_learning(writer, ALICE, [], [], NOW)
     writer.write_site_index([(ALICE, 1)], NOW)
 
     person = writer.output_dir / "alice"

@@ -15,6 +15,7 @@ from aggregator.store.sqlite.entries import EntriesMixin
 from aggregator.store.sqlite.feedback import FeedbackMixin
 from aggregator.store.sqlite.index_queue import IndexQueueMixin
 from aggregator.store.sqlite.items import ItemsMixin
+from aggregator.store.sqlite.learning import LearningMixin
 from aggregator.store.sqlite.mailings import MailingsMixin
 from aggregator.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from aggregator.store.sqlite.shares import SharesMixin
@@ -32,5 +33,6 @@ class SqliteStore(
     FeedbackMixin,
     SharesMixin,
     MailingsMixin,
+    LearningMixin,
 ):
     """:class:`aggregator.store.Store` over one SQLite file (see :mod:`.connection`)."""
