@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 
 import tomlkit
 
@@ -39,6 +38,7 @@ from aggregator.app.search import SearchRequest, SearchResults, search_in
 from aggregator.app.sources import AddedSource, ImportReport, add_source, import_sources
 from aggregator.app.starter import init_project
 from aggregator.app.xapi import XapiSend, send_statements
+from aggregator.closing import Closing
 from aggregator.config import learning_edit, profile_edit
 from aggregator.config import sources as edit_sources
 from aggregator.config.files import load_config, load_profile, load_profiles
@@ -84,7 +84,7 @@ class Reading:
     """The person's own learning records, by item."""
 
 
-class Application:
+class Application(Closing):
     """One project, opened for what a person asks of it."""
 
     def __init__(self, project: Project) -> None:
@@ -96,17 +96,6 @@ class Application:
     @classmethod
     def at(cls, root: Path) -> Application:
         return cls(Project.at(root))
-
-    def __enter__(self) -> Application:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close what reads opened; the next read opens them again."""

@@ -14,9 +14,9 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Concatenate, NoReturn, ParamSpec, Self, TypeVar
+from typing import Concatenate, NoReturn, ParamSpec, TypeVar
 
+from aggregator.closing import Closing
 from aggregator.errors import StoreDamagedError, StoreError, StoreLockedError, StoreVersionError
 from aggregator.store.sqlite import schema
 
@@ -104,7 +104,7 @@ def guarded_iter(
     return call
 
 
-class Connection:
+class Connection(Closing):
     """The file, its schema version and its transactions; the domain mixins build on it.
 
     One connection per store; a writer is used from the thread that opened it. Rows
@@ -212,14 +212,3 @@ class Connection:
 
     def close(self) -> None:
         self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
