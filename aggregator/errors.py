@@ -7,8 +7,11 @@ Whoosh errors are wrapped at the store and search boundaries into the branches b
 LearnplaceError
 ├── ConfigError (ValueError)          a bad feeds.toml or profile: names file, line and key
 ├── SourceListError                   a change to feeds.toml's sources that cannot be made
+│   └── ImportFileError               ``sources import`` of a file that is no OPML list
 ├── SourceCheckError                  ``sources add`` of a URL that is no feed and names none
-├── UnknownPersonError (LookupError)  a name that no profile has
+├── UnknownNameError (LookupError)    a name a person typed (type, source, tag) that matches
+│   │                                 nothing known; names the closest ("did you mean")
+│   └── UnknownPersonError            a name that no profile has
 ├── NothingCollectedError             a command that reads what a run collected, before any run
 ├── RunLockedError                    another ``learnplace run`` holds the project
 ├── StoreError                        the store cannot be read or written as asked
@@ -21,6 +24,10 @@ LearnplaceError
 │   ├── IndexSchemaError              built with another schema: ``learnplace reindex``
 │   └── QuerySyntaxError (ValueError) a query that cannot be understood, said why
 ├── MailError                         one message the SMTP server did not take
+├── LearningRecordError (ValueError)  "I learned this" with minutes out of range or a reflection
+│                                     too long: nothing is recorded
+├── LrsError                          the Learning Record Store refused, or cannot be reached
+│   └── InsecureLrsError (ValueError)     plain http:// to a non-loopback LRS, not allowed
 └── WebError                          what the local web app refuses
     ├── InsecureBindError (ValueError)    serving beyond loopback without a token
     └── FormError                     a form too large, too many fields, or not url-encoded
@@ -31,6 +38,9 @@ FeedParseError (ValueError)           a fetched document that is no feed: record
 SourceCrashWarning (RuntimeWarning)   a source's document made parsing or storing raise what
                                       no parser should (a bug, here or in a library): the
                                       source's recorded error says so, and the run goes on
+OldNameWarning (UserWarning)          an old name in a file (``kind = "courses"``): read as the
+                                      new one ("course"), the CLI says so once as a note naming
+                                      file, line and key
 """
 
 from __future__ import annotations
@@ -57,8 +67,19 @@ class SourceCheckError(LearnplaceError):
     """A URL given to ``sources add`` is neither a working feed nor a page that names one."""
 
 
-class UnknownPersonError(LearnplaceError, LookupError):
+class UnknownNameError(LearnplaceError, LookupError):
+    """A name a person typed (an item type, a source, a tag) that matches nothing known.
+
+    The message names the closest known names, as the config loader does for a key.
+    """
+
+
+class UnknownPersonError(UnknownNameError):
     """A name that no profile in ``profiles/`` has."""
+
+
+class ImportFileError(SourceListError):
+    """A file given to ``sources import`` that is not an OPML subscription list."""
 
 
 class NothingCollectedError(LearnplaceError):
@@ -117,6 +138,18 @@ class MailError(LearnplaceError):
     """One message could not be handed to the SMTP server; the next run tries again."""
 
 
+class LearningRecordError(LearnplaceError, ValueError):
+    """A learning record that cannot be kept as given; the message says which value and why."""
+
+
+class LrsError(LearnplaceError):
+    """xAPI statements were not stored by the Learning Record Store; the message says why."""
+
+
+class InsecureLrsError(LrsError, ValueError):
+    """A person's learning record would cross the network in clear text (``--allow-http``)."""
+
+
 class WebError(LearnplaceError):
     """Something the local web app refuses to do."""
 
@@ -146,4 +179,13 @@ class SourceCrashWarning(RuntimeWarning):
 
     A warning rather than silence: a person sees it once on stderr, and the test suite,
     which turns warnings into errors, fails on it, so a parser bug is never hidden.
+    """
+
+
+class OldNameWarning(UserWarning):
+    """A file uses an old name (a source ``kind`` such as ``courses``) that still works.
+
+    One vocabulary of item types now serves ``kind``, ``type``, profiles, the CLI and the
+    web app; the old names are read as the new ones and the person is told where, so the
+    file can be updated at leisure, never refused.
     """

@@ -16,18 +16,10 @@ PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 what a person's pages are named after in ``output/``, so nothing else can escape it."""
 
 ITEM_TYPES: tuple[str, ...] = ("article", "course", "event", "podcast", "video", "book", "paper")
-"""Every item is exactly one of these; the order is the default digest section order."""
+"""Every item is exactly one of these; the order is the default digest section order.
 
-SOURCE_KINDS: tuple[str, ...] = (
-    "blog",
-    "courses",
-    "events",
-    "podcast",
-    "video",
-    "papers",
-    "news",
-)
-"""Kind hints a source can carry in ``feeds.toml``; they seed the item type."""
+The one vocabulary of types: a source's ``kind`` (a hint) and ``type`` (a decision), a
+profile's weights, search filters. :mod:`aggregator.names` reads the old kind names."""
 
 UPCOMING_DAYS = 60
 """How far ahead a digest's Upcoming section looks by default (a profile's ``upcoming_days``)."""
@@ -59,13 +51,16 @@ class Source:
 
     url: str
     name: str
-    kind: str = "blog"
+    kind: str = "article"
+    """The item type the source's items usually are: a hint the classifier weighs."""
     tags: tuple[str, ...] = ()
     item_type: str | None = None
     """``type = "..."`` in ``feeds.toml``: every item of the source gets this type, no guessing."""
     scrape: ScrapeRules | None = None
     timezone: str = ""
     """The IANA zone in which the source's times without a zone are meant ("" for none)."""
+    disabled: bool = False
+    """``disabled = true``: listed but not fetched, until the person turns it back on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +98,27 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class XapiSettings:
+    """The ``[xapi]`` table of ``feeds.toml``: a Learning Record Store (xAPI 1.0.3) that
+    receives the learning records as statements, for organisations that run one.
+
+    The password never sits in the file: ``password_env`` names the environment variable
+    that holds it. Plain ``http://`` is refused unless the LRS is on loopback or
+    ``allow_http`` says so.
+    """
+
+    endpoint: str
+    """The LRS's xAPI base URL (statements go to ``<endpoint>/statements``)."""
+    username: str
+    password_env: str
+    allow_http: bool = False
+    homepage: str = ""
+    """Where a person without an e-mail address has their account (the actor's
+    ``account.homePage``); the endpoint's origin when empty."""
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything ``feeds.toml`` says.
 
@@ -115,6 +131,7 @@ class Config:
     sources: tuple[Source, ...]
     smtp: SmtpSettings | None = None
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    xapi: XapiSettings | None = None
     store_url: str | None = None
     """``[store] url``: a PostgreSQL database instead of the SQLite file in ``state/``."""
 
@@ -150,6 +167,52 @@ class Profile:
     """The only item types the person wants at all; () means every type."""
     upcoming_days: int = UPCOMING_DAYS
     """How far ahead the Upcoming section looks: events starting within it are listed."""
+    weekly_minutes: int | None = None
+    """A goal: minutes of learning a week; the digest shows how far this week has come."""
+    digest_minutes: int | None = None
+    """A time budget: the picks fit in this many minutes of reading and listening."""
+    searches: tuple[SavedSearch, ...] = ()
+    rules: tuple[Rule, ...] = ()
+
+
+RULE_MATCHERS: tuple[str, ...] = ("words", "phrase", "source", "type", "field")
+"""What a rule can match on: any of some words, a phrase, a source, an item type, or a text
+found in one field (``field`` names it, ``contains`` says what)."""
+
+RULE_FIELDS: tuple[str, ...] = ("title", "author", "url", "tags", "summary")
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSearch:
+    """A named search in a profile: its own digest section and its own Atom feed."""
+
+    name: str
+    query: str
+    types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A hard rule: ``mute`` hides what it matches, ``keep`` brings it into the digest
+    whatever the interests say. ``matcher`` is one of :data:`RULE_MATCHERS`; ``values``
+    are the words (one value for the others); ``field`` is set for the ``field`` matcher."""
+
+    action: str
+    matcher: str
+    values: tuple[str, ...]
+    field: str = ""
+
+    def describe(self) -> str:
+        """The rule as a person wrote it, for why-lines and previews."""
+        shown = ", ".join(f"“{value}”" for value in self.values)
+        what = {
+            "words": f"any of the words {shown}",
+            "phrase": f"the phrase {shown}",
+            "source": f"the source {shown}",
+            "type": f"the type {shown}",
+            "field": f"{self.field} containing {shown}",
+        }[self.matcher]
+        return f"{self.action} {what}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +423,12 @@ class Digest:
     picks: tuple[Pick, ...]
     upcoming: tuple[Pick, ...] = ()
     """Dated events still ahead, soonest first; shown apart from ``picks`` with a calendar file."""
+    searches: tuple[tuple[str, tuple[Pick, ...]], ...] = ()
+    """Each saved search's section, by its name, in the profile's order."""
+    revisit: tuple[Revisit, ...] = ()
+    """What the person learned or shared before, coming back with their own words."""
+    progress: tuple[int, int] | None = None
+    """Minutes learned this week and the weekly goal, when the profile sets one."""
 
     def sections(self, order: tuple[str, ...] | None = None) -> list[tuple[str, list[Pick]]]:
         """Picks grouped by item type in ``order`` (the profile's, else the default), keeping
@@ -379,6 +448,69 @@ class Share:
     item_id: int
     note: str
     shared_at: datetime
+    replaced_note: str | None = None
+    """The note of the person's earlier share of the item, which this one replaces."""
+
+
+@dataclass(frozen=True, slots=True)
+class LearningRecord:
+    """ "I learned this": a person's own record of an item, private unless they share it.
+
+    Nothing here is anyone else's to track: the person writes, edits and deletes it.
+    """
+
+    person: str
+    item_id: int
+    learned_at: datetime
+    minutes: int | None = None
+    note: str = ""
+    """The person's reflection: what they took from the item."""
+    shared: bool = False
+    """Shown to the person's teams (team page, reflections feed); private otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """One record with its item, as the log and the team pages show it."""
+
+    record: LearningRecord
+    item: Item
+
+
+@dataclass(frozen=True, slots=True)
+class LearningWeek:
+    """A week of a person's log: its Monday, its records newest first, and its minutes."""
+
+    start: date
+    entries: tuple[Learned, ...]
+
+    @property
+    def minutes(self) -> int:
+        return sum(entry.record.minutes or 0 for entry in self.entries)
+
+
+@dataclass(frozen=True, slots=True)
+class Revisit:
+    """An item coming back on its day of the spacing schedule, with the person's words."""
+
+    item: Item
+    note: str
+    learned_at: datetime
+    step: int
+    """Which return this is: 0 for the first (see ``rank.learning.REVISIT_DAYS``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceUse:
+    """How often a source's items helped: judged "more like this", learned, shared."""
+
+    liked: int = 0
+    learned: int = 0
+    shared: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.liked + self.learned + self.shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,6 +537,34 @@ class SourceStatus:
     fetch_url: str = ""
     moved_from: str | None = None
     problems: tuple[str, ...] = ()
+    listed: bool = True
+    """Whether feeds.toml lists it (the demo's samples are fetched without being listed)."""
+    last_new_item: datetime | None = None
+    """When the source last brought an item not seen before."""
+    last_attempt: datetime | None = None
+    """When a run last tried to fetch it, whatever came of it."""
+    disabled: bool = False
+    """feeds.toml says ``disabled = true``: listed, not fetched."""
+    use: SourceUse = field(default_factory=SourceUse)
+    """How often its items helped someone (``source_usefulness``)."""
+
+    @property
+    def health(self) -> str:
+        """The source's state in one word, each interface saying it in its own: ``unlisted``
+        (the store has it, feeds.toml does not), ``disabled``, ``gone`` (retired), ``new``
+        (never fetched), ``failing``, ``moved`` (permanently, and working), ``ok``; the first
+        that holds, in that order."""
+        if not self.listed:
+            return "unlisted"
+        if self.disabled:
+            return "disabled"
+        if self.retired:
+            return "gone"
+        if self.last_status is None and self.last_error is None:
+            return "new"
+        if self.last_error:
+            return "failing"
+        return "moved" if self.moved_from else "ok"
 
 
 def local_day(now: datetime) -> date:

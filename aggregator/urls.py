@@ -7,6 +7,7 @@ different tracking parameters, default ports or fragments.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -111,6 +112,17 @@ def _is_tracking(pair: str) -> bool:
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PARAM_PREFIXES)
 
 
+def without_tracking(url: str) -> str:
+    """``url`` as given but for its tracking parameters (the fragment and the rest kept):
+    the link a person is shown, where :func:`canonical_url` is the one compared."""
+    head, hash_mark, fragment = url.partition("#")
+    base, question_mark, query = head.partition("?")
+    if not question_mark:
+        return url
+    kept = _strip_tracking(query)
+    return base + (f"?{kept}" if kept else "") + hash_mark + fragment
+
+
 def has_hidden_characters(url: str) -> bool:
     """Whether ``url`` holds a control, line-separator or bidirectional character.
 
@@ -146,3 +158,14 @@ def is_safe_link(url: str) -> bool:
 def is_web_link(url: str) -> bool:
     """A safe link that a browser can open as a page (http or https, not mailto)."""
     return is_safe_link(url) and urlsplit(url.strip()).scheme.lower() in WEB_SCHEMES
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address, IPv6 bracketed or not) is this machine: where
+    the web app may listen without a token, and where an LRS may be plain http."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -34,6 +34,7 @@ from typing import Generic, TypeVar
 
 from aggregator.errors import FeedParseError
 from aggregator.models import Item, ParsedFeed, ReadContext, ScrapeRules
+from aggregator.urls import without_tracking
 
 T = TypeVar("T")
 
@@ -123,12 +124,22 @@ def parse_document(
     from aggregator.parse.scrape import scrape_page
 
     if scrape is None:
-        return parse_feed(content, headers, url, kind, item_type, context=context)
+        return untracked(parse_feed(content, headers, url, kind, item_type, context=context))
     feed = scrape_page(content, url, scrape, kind, timezone=context.timezone if context else "")
     if item_type is not None:
         entries = tuple(dataclasses.replace(entry, item_type=item_type) for entry in feed.entries)
         feed = dataclasses.replace(feed, entries=entries)
-    return bounded(feed)
+    return untracked(bounded(feed))
+
+
+def untracked(feed: ParsedFeed) -> ParsedFeed:
+    """Entries' links without tracking parameters: whichever copy of a syndicated story is
+    stored first is the one shown, and ``?utm_source=…`` is no part of what a person reads."""
+    entries = []
+    for entry in feed.entries:
+        clean = without_tracking(entry.url)
+        entries.append(entry if clean == entry.url else dataclasses.replace(entry, url=clean))
+    return dataclasses.replace(feed, entries=tuple(entries))
 
 
 ParseFunction = Callable[

@@ -37,8 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aggregator.models import ITEM_TYPES, Entry, ReadContext
+from aggregator.names import kind_hint
 from aggregator.parse.registry import parse_feed
-from aggregator.process.classify import KIND_ITEM_TYPES
 from feedfarm import corpus as ff_corpus
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -99,7 +99,7 @@ def measure(corpus: Path) -> None:
             parsed_entries += 1
             expected = TRUE_TYPES.get(row["type"], row["type"])
             confusion[expected][entry.item_type] += 1
-            baseline[expected] += KIND_ITEM_TYPES.get(kind, "article") == expected
+            baseline[expected] += (kind_hint(kind) or "article") == expected
             if row.get("event_date") and expected == entry.item_type == "event":
                 found = entry.details.event_start
                 want = datetime.fromisoformat(row["event_date"])
@@ -193,7 +193,7 @@ def real_confusion(labels: Path) -> tuple[dict[str, Counter[str]], Counter[str],
             parsed[key] = list(feed.entries)
         entry = labeled_entry(parsed[key], row)
         confusion[row["label"]][entry.item_type] += 1
-        baseline[row["label"]] += KIND_ITEM_TYPES.get(row["kind"], "article") == row["label"]
+        baseline[row["label"]] += (kind_hint(row["kind"]) or "article") == row["label"]
     return confusion, baseline, len(parsed)
 
 

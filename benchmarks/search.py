@@ -36,7 +36,8 @@ from whoosh.qparser import MultifieldParser  # noqa: E402
 
 from aggregator import app as application  # noqa: E402
 from aggregator.app.search import search_in  # noqa: E402
-from aggregator.models import ITEM_TYPES, SOURCE_KINDS, Entry, Item, Profile, Source  # noqa: E402
+from aggregator.models import ITEM_TYPES, Entry, Item, Profile, Source  # noqa: E402
+from aggregator.names import OLD_TYPE_NAMES  # noqa: E402
 from aggregator.rank import plan, profile_queries  # noqa: E402
 from aggregator.sanitize import html_to_text, sanitize_html  # noqa: E402
 from aggregator.search import SearchFilters, WhooshIndex, document  # noqa: E402
@@ -104,7 +105,8 @@ BASELINE_SCHEMA = Schema(
 
 def _source(seed: str, n: int) -> Source:
     spec = ff_corpus.feed_spec(seed, n)
-    kind = spec["kind"] if spec["kind"] in SOURCE_KINDS else "blog"
+    kind = OLD_TYPE_NAMES.get(spec["kind"], spec["kind"])
+    kind = kind if kind in ITEM_TYPES else "article"
     return Source(
         url=f"https://feedfarm.example{spec['path']}", name=f"{spec['title']} #{n}", kind=kind
     )

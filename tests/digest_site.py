@@ -78,7 +78,7 @@ def make_project(
     team_table = teams or '\n[teams]\ncore = ["alice", "bob", "carol"]\n'
     (root / "feeds.toml").write_text(
         f'[settings]\ntitle = "Learnplace"\nallow_private_networks = true\n{smtp}{team_table}'
-        f'\n[[source]]\nname = "Learning at work"\nurl = "{feed_url}"\nkind = "blog"\n',
+        f'\n[[source]]\nname = "Learning at work"\nurl = "{feed_url}"\nkind = "article"\n',
         encoding="utf-8",
     )
     profiles = root / "profiles"

@@ -38,13 +38,23 @@ class RunSummary:
     sources_ok: int = 0
     not_modified: int = 0
     skipped: int = 0
+    disabled: int = 0
+    """Sources feeds.toml lists with ``disabled = true``: never fetched, not failures."""
     failures: list[tuple[str, str]] = field(default_factory=list)
+    newly_failing: list[str] = field(default_factory=list)
+    """Failed sources that had worked and were not failing before this run (cron hears of them)."""
     moved: list[tuple[str, str]] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
     new_items: int = 0
     updated_items: int = 0
     digests: list[tuple[str, int, Path]] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    """People whose last good digest was kept: sources failed and today's came out emptier."""
     site_index: Path | None = None
+
+    @property
+    def every_source_failed(self) -> bool:
+        return self.sources_ok == 0 and bool(self.failures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +132,9 @@ def _due_sources(
     """Sources to fetch now, by the URL to fetch (a permanently moved source's new one)."""
     due: dict[str, _Due] = {}
     for source in config.sources:
+        if source.disabled:
+            summary.disabled += 1
+            continue
         state = store.source_state(source.url)
         if not is_due(state, now, force=force):
             summary.skipped += 1
@@ -273,6 +286,8 @@ def _count(item: _Due, result: FetchResult, state: SourceState, summary: RunSumm
         summary.not_modified += result.not_modified
     else:
         summary.failures.append((name, result.error or f"HTTP {result.status}"))
+        if item.state.last_success is not None and item.state.failures == 0:
+            summary.newly_failing.append(name)
     if state.fetch_url != item.state.fetch_url:
         summary.moved.append((name, state.fetch_url))
     if state.retired and not item.state.retired:

@@ -13,11 +13,15 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from aggregator.app.collect import RunSummary
+from aggregator.app.learning import log_weeks, shared_reflections
 from aggregator.app.project import Project, Reporter
 from aggregator.deliver.mail import build_message, send_message
 from aggregator.deliver.sharing import TEAM_PAGE_DAYS, colleagues_window, group_shares
 from aggregator.errors import MailError
 from aggregator.models import Config, Digest, Pick, Profile, SharedItem
+from aggregator.rank.daily import learning_extras
+from aggregator.rank.rules import muted_by
+from aggregator.render.learning import write_learning, write_search_feeds
 from aggregator.render.site import SiteWriter, make_environment
 from aggregator.store import Store
 
@@ -41,14 +45,16 @@ def render_site(
     writer.remove_leftovers()
     writer.write_assets()
     written = []
+    note = failed_note(summary)
     for digest in digests:
         written.append(digest)
-        write_person(writer, config, store, digest, now, summary)
+        write_person(writer, config, store, digest, now, summary, note)
         reporter.advance("render", digest.profile.name)
     for page in write_team_pages(writer, config, profiles, store, now):
         reporter.advance("render", page.stem)
+    entries = [(d.profile, len(d.picks)) for d in written]
     summary.site_index = writer.write_site_index(
-        [(d.profile, len(d.picks)) for d in written], now, teams=list(config.teams)
+        entries, now, list(config.teams), note, mailing=config.smtp is not None
     )
     reporter.advance("render")
 
@@ -60,20 +66,33 @@ def write_person(
     digest: Digest,
     now: datetime,
     summary: RunSummary,
+    note: str = "",
 ) -> None:
-    """One saved digest's pages, the previous day's "next" link, the person's feed and archive."""
+    """One saved digest's pages, the previous day's "next" link, the person's feeds, learning
+    pages and archive; ``note`` says on the page that sources failed."""
     profile = digest.profile
     days = store.digest_days(profile.name)
     colleagues = _colleagues(store, config, profile, digest.day, days)
-    paths = writer.write_digest(digest, days, colleagues)
+    kept = profile.name in summary.kept
+    paths = writer.write_digest(digest, days, colleagues, note, kept=kept)
     if len(days) > 1 and days[-2] < digest.day:
         # The previous day's page gains its "next day" link.
         previous = stored_digest(store, profile, days[-2])
         writer.write_digest(previous, days, _colleagues(store, config, profile, previous.day, days))
     history = [stored_digest(store, profile, day) for day in days[-FEED_DAYS:]]
     writer.write_feed(profile, history[::-1], now)
+    write_search_feeds(writer, profile, history[::-1], now)
+    write_person_learning(writer, store, profile, now)
     writer.write_archive(profile, [(day, len(store.digest(profile.name, day))) for day in days])
     summary.digests.append((profile.name, len(digest.picks), paths[-1]))
+
+
+def failed_note(summary: RunSummary) -> str:
+    """What pages say when sources failed in a run ("" when none did)."""
+    if not summary.failures:
+        return ""
+    total = summary.sources_ok + len(summary.failures)
+    return f"{len(summary.failures)} of {total} sources failed in the last run"
 
 
 def write_team_pages(
@@ -87,11 +106,21 @@ def write_team_pages(
     by_name = {profile.name: profile for profile in profiles}
     written = []
     for team, members in config.teams.items():
-        shares = store.shares(members, now - timedelta(days=TEAM_PAGE_DAYS))
+        since = now - timedelta(days=TEAM_PAGE_DAYS)
+        shares = store.shares(members, since)
         shared = group_shares(shares, store.items({share.item_id for share in shares}))
         known = [by_name[name] for name in members if name in by_name]
-        written.append(writer.write_team_page(team, known, shared, now))
+        learned = shared_reflections(store, members, since)
+        written.append(writer.write_team_page(team, known, shared, now, learned))
     return written
+
+
+def write_person_learning(
+    writer: SiteWriter, store: Store, profile: Profile, now: datetime
+) -> None:
+    """The person's learning log page and shared-reflections feed, as the store holds them."""
+    shared = shared_reflections(store, [profile.name])
+    write_learning(writer, profile, log_weeks(store, profile.name), shared, now)
 
 
 def site_writer(project: Project, config: Config) -> SiteWriter:
@@ -114,16 +143,24 @@ def _day_start(day: date) -> datetime:
 
 
 def stored_digest(store: Store, profile: Profile, day: date) -> Digest:
+    """A saved day's digest: its picks, Upcoming and saved-search sections as saved, its
+    Revisit section and goal progress from the person's records as they are now."""
+    saved = store.sections(profile.name, day)
+    revisit, progress = learning_extras(store, profile, day)
     return Digest(
         profile=profile,
         day=day,
-        picks=_stored_picks(store, profile, day, upcoming=False),
-        upcoming=_stored_picks(store, profile, day, upcoming=True),
+        picks=_picks(store, store.digest(profile.name, day, upcoming=False)),
+        upcoming=_picks(store, store.digest(profile.name, day, upcoming=True)),
+        searches=tuple(
+            (search.name, _picks(store, saved.get(search.name, []))) for search in profile.searches
+        ),
+        revisit=revisit,
+        progress=progress,
     )
 
 
-def _stored_picks(store: Store, profile: Profile, day: date, *, upcoming: bool) -> tuple[Pick, ...]:
-    rows = store.digest(profile.name, day, upcoming=upcoming)
+def _picks(store: Store, rows: Sequence[tuple[int, float, tuple[str, ...]]]) -> tuple[Pick, ...]:
     items = store.items(item_id for item_id, _, _ in rows)
     return tuple(
         Pick(item=items[item_id], score=score, reasons=reasons)
@@ -172,3 +209,26 @@ def send_one(
         return Mailing(profile.name, address, "failed", str(exc))
     store.record_mailing(profile.name, today, now)
     return Mailing(profile.name, address, "sent", f"{len(digest.picks)} items")
+
+
+def apply_to_saved(store: Store, writer: SiteWriter, config: Config, profile: Profile) -> int:
+    """Take what the profile's mute rules hide out of its latest saved digest and rewrite
+    that page; how many items went."""
+    days = store.digest_days(profile.name)
+    if not days:
+        return 0
+    digest = stored_digest(store, profile, days[-1])
+    picks = [p for p in digest.picks if muted_by(profile, p.item) is None]
+    upcoming = [p for p in digest.upcoming if muted_by(profile, p.item) is None]
+    searches = {
+        name: [p for p in found if muted_by(profile, p.item) is None]
+        for name, found in digest.searches
+    }
+    removed = len(digest.picks) + len(digest.upcoming) - len(picks) - len(upcoming)
+    removed += sum(len(found) for _, found in digest.searches) - sum(map(len, searches.values()))
+    if removed:
+        store.save_sections(profile.name, digest.day, searches)
+        store.save_digest(profile.name, digest.day, picks, upcoming)
+        kept = stored_digest(store, profile, digest.day)
+        writer.write_digest(kept, days, _colleagues(store, config, profile, kept.day, days))
+    return removed

@@ -27,11 +27,27 @@ from filelock import FileLock, Timeout
 from aggregator.app.collect import CALENDAR_REREAD, RunSummary, collect
 from aggregator.app.demo import SampleServer, example_profiles_dir
 from aggregator.app.project import Project, Reporter, SilentReporter
-from aggregator.app.publish import render_site
+from aggregator.app.publish import (
+    render_site,
+    site_writer,
+    stored_digest,
+    write_person_learning,
+)
+from aggregator.app.starter import adopt_examples
 from aggregator.config.files import load_config, load_profiles, parse_config
 from aggregator.errors import NothingCollectedError, RunLockedError
-from aggregator.models import UPCOMING_DAYS, Config, Digest, Item, Profile, local_day
+from aggregator.models import (
+    UPCOMING_DAYS,
+    Config,
+    Digest,
+    Item,
+    LearningRecord,
+    Profile,
+    Source,
+    local_day,
+)
 from aggregator.rank.daily import choose_digests
+from aggregator.render.site import SiteWriter
 from aggregator.search import SearchIndex, open_index
 from aggregator.store import Store, open_store, store_exists
 
@@ -44,10 +60,13 @@ def run(
     config: Config | None = None,
     profiles: Sequence[Profile] | None = None,
     force: bool = False,
+    also_listed: Sequence[Source] = (),
 ) -> RunSummary:
     """Fetch every due source, update store and index, and write every person's digest for today.
 
     ``force`` fetches every source now, ignoring backoff, ``Retry-After`` and retirement.
+    ``also_listed`` are sources the project lists that this run does not fetch (the
+    demo's run fetches the samples): they stay the store's listed sources, history and all.
     """
     reporter = reporter or SilentReporter()
     config = config or load_config(project.feeds_path)
@@ -55,10 +74,11 @@ def run(
     summary = RunSummary()
     ahead = max((profile.upcoming_days for profile in profiles), default=UPCOMING_DAYS)
     with run_lock(project), open_store(project.store_location) as store:
-        _refresh(store, config, now, reporter, summary, force, ahead)
+        _refresh(store, config, now, reporter, summary, force, ahead, also_listed)
         with writable_index(project) as index:
             update_index(store, index, reporter)
-            with closing(_build_digests(store, index, profiles, now, reporter)) as digests:
+            chosen = _build_digests(store, index, profiles, now, reporter, summary)
+            with closing(chosen) as digests:
                 render_site(project, config, profiles, store, digests, now, reporter, summary)
     return summary
 
@@ -86,13 +106,16 @@ def _refresh(
     summary: RunSummary,
     force: bool,
     upcoming_days: int = UPCOMING_DAYS,
+    also_listed: Sequence[Source] = (),
 ) -> None:
     """Fetch, parse and store; new and changed items wait in the store's index queue.
 
     Calendars' recurring series are expanded ``upcoming_days`` ahead (the longest
-    horizon a profile looks at) and :data:`CALENDAR_REREAD` more.
+    horizon a profile looks at) and :data:`CALENDAR_REREAD` more. The store's listed
+    sources are the config's and ``also_listed`` (which are not fetched).
     """
-    store.sync_sources(config.sources)
+    fetched = {source.url for source in config.sources}
+    store.sync_sources([*config.sources, *(s for s in also_listed if s.url not in fetched)])
     ahead = timedelta(days=upcoming_days) + CALENDAR_REREAD
     asyncio.run(collect(config, store, now, reporter, summary, force, ahead))
 
@@ -100,17 +123,55 @@ def _refresh(
 def run_demo(root: Path, *, now: datetime, reporter: Reporter | None = None) -> RunSummary:
     """:func:`run` on the bundled samples, served on loopback so the real fetch path runs.
 
-    State goes to ``state/demo/`` (apart from a real project's), pages to
-    ``output/``; the project's own profiles are used, else the examples.
+    The demo is the project's first run: its store, index and pages are the
+    project's, so search, serve, share, feedback, preview and sources work on
+    what it collected (a later ``run`` keeps the items and fetches feeds.toml's
+    sources). A folder that is no project yet gets the starter feeds.toml and
+    the example profiles; a project's own profiles are used as they are.
     """
-    project = Project.at(root, state_dir=root / "state" / "demo")
-    profiles_dir = project.profiles_dir
-    if not any(profiles_dir.glob("*.toml")):
-        profiles_dir = example_profiles_dir()
-    profiles = load_profiles(profiles_dir)
+    project = Project.at(root)
+    adopt_examples(project.root, example_profiles_dir())
+    profiles = load_profiles(project.profiles_dir)
+    listed = load_config(project.feeds_path).sources
     with SampleServer(now) as server:
         config = parse_config(server.feeds_toml(), Path("samples/feeds.toml"))
-        return run(project, now=now, reporter=reporter, config=config, profiles=profiles)
+        summary = run(
+            project,
+            now=now,
+            reporter=reporter,
+            config=config,
+            profiles=profiles,
+            also_listed=listed,
+        )
+    with run_lock(project), open_store(project.store_location) as store:
+        sample_learning(store, site_writer(project, config), profiles, now)
+    return summary
+
+
+DEMO_REFLECTION = (
+    "A sample reflection from the demo: one idea to try this week. "
+    "Yours are private unless you share them."
+)
+
+
+def sample_learning(
+    store: Store, writer: SiteWriter, profiles: Sequence[Profile], now: datetime
+) -> None:
+    """The demo's sample record: a profile with a goal or saved searches (else the first)
+    "learned" its top pick, with minutes and a shared reflection, unless it has a record
+    already (a second demo never adds to a person's own log); its pages show it."""
+    learners = sorted(profiles, key=lambda p: not (p.weekly_minutes or p.searches))
+    for profile in learners:
+        days = store.digest_days(profile.name)
+        picks = store.digest(profile.name, days[-1]) if days else []
+        if not picks:
+            continue
+        if not store.learning([profile.name], now - timedelta(days=3650)):
+            record = LearningRecord(profile.name, picks[0][0], now, 15, DEMO_REFLECTION, True)
+            store.record_learning(record)
+            write_person_learning(writer, store, profile, now)
+            writer.write_digest(stored_digest(store, profile, days[-1]), days)
+        return
 
 
 @contextmanager
@@ -174,21 +235,47 @@ def _build_digests(
     profiles: Sequence[Profile],
     now: datetime,
     reporter: Reporter,
+    summary: RunSummary,
 ) -> Generator[Digest]:
     """Each profile's digest as soon as it is chosen and saved, so its pages can be written
     while workers rank the next profiles."""
     reporter.start("digests", len(profiles))
-    return _saved(store, choose_digests(store, index, profiles, now), local_day(now), reporter)
+    chosen = choose_digests(store, index, profiles, now)
+    return _saved(store, chosen, local_day(now), reporter, summary)
 
 
 def _saved(
-    store: Store, digests: Generator[Digest], day: date, reporter: Reporter
+    store: Store,
+    digests: Generator[Digest],
+    day: date,
+    reporter: Reporter,
+    summary: RunSummary,
 ) -> Generator[Digest]:
     with closing(digests):
         for digest in digests:
-            store.save_digest(digest.profile.name, day, digest.picks, digest.upcoming)
+            kept = _last_good(store, digest, day) if summary.failures else None
+            if kept is None:
+                # Sections first: a crash between the two leaves no digest for the day, and
+                # the next run saves both.
+                store.save_sections(digest.profile.name, day, dict(digest.searches))
+                store.save_digest(digest.profile.name, day, digest.picks, digest.upcoming)
+            else:
+                summary.kept.append(digest.profile.name)
             reporter.advance("digests", digest.profile.name)
-            yield digest
+            yield kept or digest
+
+
+def _last_good(store: Store, digest: Digest, day: date) -> Digest | None:
+    """The saved digest to keep instead of ``digest`` in a run where sources failed: today's
+    if it had more picks, else the latest day's when today's came out empty. A failure must
+    not replace a good page with an emptier one."""
+    days = store.digest_days(digest.profile.name)
+    if day in days:
+        saved = stored_digest(store, digest.profile, day)
+        return saved if len(saved.picks) > len(digest.picks) else None
+    if digest.picks or not days:
+        return None
+    return stored_digest(store, digest.profile, days[-1])
 
 
 def collected(project: Project) -> str:
@@ -197,6 +284,7 @@ def collected(project: Project) -> str:
     taking the run lock, which creates the state folder."""
     if not store_exists(project.store_location):
         raise NothingCollectedError(
-            f"nothing collected yet in {project.root}: run `learnplace run`"
+            f"nothing collected yet in {project.root}: run `learnplace run` "
+            "(or `learnplace demo` to try it on sample feeds)"
         )
     return project.store_location

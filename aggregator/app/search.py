@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from aggregator.errors import UnknownNameError
 from aggregator.models import Item, Profile
+from aggregator.names import check_name, closest, did_you_mean
 from aggregator.rank import EXCLUDE_KEY, personalize, plan, profile_queries
 from aggregator.search import SearchFilters, SearchIndex
 from aggregator.store import Store
@@ -45,7 +48,11 @@ def search_in(
     store: Store, index: SearchIndex, request: SearchRequest, *, now: datetime
 ) -> SearchResults:
     """Items matching a request (the query language of :mod:`aggregator.search.queries`),
-    best first."""
+    best first.
+
+    A source or tag filter that names nothing collected is refused with the closest
+    names: a typo would otherwise read as "no items match"."""
+    _check_names(store, index, request)
     profile = request.profile
     ranked_here = profile is not None and request.sort == "relevance"
     window = max(PROFILE_CANDIDATES, request.offset + request.limit) if ranked_here else 0
@@ -72,3 +79,30 @@ def search_in(
             kept = {item.id for item, _ in personal}
             results = [(item, score) for item, score in results if item.id in kept]
     return SearchResults(results, page.total, page.facets, page.terms, page.suggestion)
+
+
+TAG_HINT_ITEMS = 200
+"""Items whose tags a misspelt tag is compared with: what the rest of the search finds."""
+
+
+def _check_names(store: Store, index: SearchIndex, request: SearchRequest) -> None:
+    """Every source filter names a source the index holds; every tag filter one some item
+    carries (suggested from the tags of what the search finds without it)."""
+    filters = request.filters
+    if filters.sources:
+        everything = index.search("*", limit=1, facets=True)
+        known = list(everything.facets.get("source", {}))
+        if known:
+            for name in filters.sources:
+                check_name(name, known, "source")
+    for tag in filters.tags:
+        alone = SearchFilters(tags=(tag,))
+        if index.search("", limit=1, filters=alone).total:
+            continue
+        rest = dataclasses.replace(filters, tags=())
+        page = index.search(request.text or "*", limit=TAG_HINT_ITEMS, filters=rest)
+        found = store.items(hit.item_id for hit in page.hits).values()
+        tags = [t for item in found for t in item.tags]
+        near = closest(tag, tags)
+        hint = did_you_mean(tag, near) if near else ""
+        raise UnknownNameError(f"no collected item is tagged {tag!r}{hint}")

@@ -1,15 +1,19 @@
-"""Adding a source: check that a URL is a feed, or a page that announces one, before
-feeds.toml gains it, and say why that feed was chosen."""
+"""Adding sources: check that a URL is a feed, or a page that announces one, before
+feeds.toml gains it, and say why that feed was chosen; an OPML import checks each of its
+feeds the same way, concurrently, and reports what it added, skipped and could not read."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aggregator.bounds import clean_text
 from aggregator.config import sources as edit_sources
+from aggregator.config.files import load_config
 from aggregator.errors import FeedParseError, SourceCheckError, SourceCrashWarning
 from aggregator.fetch.discover import announced_feeds, looks_like_html
 from aggregator.fetch.http import fetch_one
@@ -24,8 +28,74 @@ class AddedSource:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What ``sources import`` did with each feed of an OPML file."""
+
+    added: list[Source]
+    skipped: list[Source]
+    """Already in feeds.toml (or twice in the file): left as they were."""
+    unreadable: list[tuple[str, str]]
+    """(a feed's title or address, why it was not added): no feed address, or the check failed."""
+    checked: bool
+    """Whether each feed was fetched and parsed before it was added."""
+
+
+def import_sources(
+    feeds_path: Path, settings: Settings, content: bytes, name: str, *, check: bool = True
+) -> ImportReport:
+    """Append an OPML file's feeds to feeds.toml; with ``check``, only those that are feeds.
+
+    Each feed is checked as ``sources add`` checks one (the same bounded fetch; a page is
+    replaced by the feed it announces), all at once up to ``settings.concurrency``, each
+    within its own deadline, so a dead host costs its timeout and no more.
+    """
+    listed = edit_sources.read_opml(content, name)
+    known = (
+        {source.url for source in load_config(feeds_path).sources} if feeds_path.exists() else set()
+    )
+    fresh: list[Source] = []
+    skipped: list[Source] = []
+    for source in listed.sources:
+        (skipped if source.url in known else fresh).append(source)
+        known.add(source.url)
+    unreadable = list(listed.unreadable)
+    if check:
+        checked = asyncio.run(_check_all(fresh, settings))
+        fresh = [source for source, problem in checked if not problem]
+        unreadable += [(source.name, problem) for source, problem in checked if problem]
+    added = edit_sources.add_sources(feeds_path, fresh)
+    skipped += [source for source in fresh if source not in added]
+    return ImportReport(added, skipped, unreadable, check)
+
+
+async def _check_all(sources: Sequence[Source], settings: Settings) -> list[tuple[Source, str]]:
+    """Each source with "" when it is a feed (its URL the feed found), else why it is not."""
+    slots = asyncio.Semaphore(settings.concurrency)
+    # A page costs two bounded fetches (the page, then the feed it announces).
+    deadline = 2 * (settings.deadline_s + settings.timeout_s)
+
+    async def one(source: Source) -> tuple[Source, str]:
+        async with slots:
+            try:
+                async with asyncio.timeout(deadline):
+                    found, _, _ = await _find_feed(source.url, settings, source.kind)
+            except SourceCheckError as exc:
+                return source, str(exc).split("\n", 1)[0]
+            except TimeoutError:
+                return source, f"{source.url}: no answer within {deadline:g} s"
+        return dataclasses.replace(source, url=found), ""
+
+    return await asyncio.gather(*(one(source) for source in sources))
+
+
 def add_source(
-    feeds_path: Path, settings: Settings, url: str, *, name: str | None = None, kind: str = "blog"
+    feeds_path: Path,
+    settings: Settings,
+    url: str,
+    *,
+    name: str | None = None,
+    kind: str = "article",
 ) -> AddedSource:
     """Check that ``url`` is a feed, or a page announcing one, and append it to feeds.toml.
 

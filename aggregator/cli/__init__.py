@@ -1,6 +1,17 @@
 """The ``learnplace`` command line; each module registers one group of commands on :data:`cli`."""
 
-from aggregator.cli import core, digest, items, maintenance, profiles, search, serve, sources
+from aggregator.cli import (
+    core,
+    digest,
+    items,
+    learning,
+    maintenance,
+    profiles,
+    search,
+    serve,
+    sources,
+    xapi,
+)
 from aggregator.cli.app import cli, main
 
 __all__ = [
@@ -8,10 +19,12 @@ __all__ = [
     "core",
     "digest",
     "items",
+    "learning",
     "main",
     "maintenance",
     "profiles",
     "search",
     "serve",
     "sources",
+    "xapi",
 ]

@@ -8,6 +8,7 @@ else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from aggregator import __version__
 from aggregator.app import Application, Project, Reporter, SilentReporter
-from aggregator.cli.terminal import clean, console
-from aggregator.errors import LearnplaceError, QuerySyntaxError
+from aggregator.cli.terminal import clean, console, note_line
+from aggregator.errors import LearnplaceError, OldNameWarning, QuerySyntaxError
 
 F = TypeVar("F", bound=Callable[..., Any])
 STAGE_LABELS = {
@@ -55,6 +56,18 @@ def progress_reporter(quiet: bool) -> Iterator[Reporter]:
         yield RichReporter(progress)
 
 
+_show_warning = warnings.showwarning
+
+
+def _notes(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """An old name in a file is a one-line note (it names file, line and key), once per
+    command; every other warning as Python shows it."""
+    if issubclass(category, OldNameWarning):
+        note_line(message)
+        return
+    _show_warning(message, category, *args, **kwargs)
+
+
 def friendly_errors(func: F) -> F:
     """Turn the errors a person can act on into one clean line (and exit status 1)."""
 
@@ -80,6 +93,7 @@ def friendly_errors(func: F) -> F:
 @click.pass_context
 def cli(ctx: click.Context, project: Path) -> None:
     """Learnplace: personal daily digests of learning opportunities."""
+    warnings.showwarning = _notes
     app = Application(Project.at(project))
     ctx.call_on_close(app.close)
     ctx.obj = app

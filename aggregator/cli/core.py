@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
-from aggregator.app import Application, RunSummary
+from aggregator.app import Application, RunSummary, failed_note, next_steps
 from aggregator.cli.app import cli, friendly_errors, progress_reporter
 from aggregator.cli.terminal import console, echo, json_text, markup, text
 
@@ -31,8 +33,15 @@ def run(app: Application, quiet: bool, as_json: bool, force: bool, queue: bool, 
     with progress_reporter(quiet or as_json) as reporter:
         summary = app.run(now=datetime.now(UTC), reporter=reporter, force=force)
     _report(summary, quiet=quiet, as_json=as_json)
-    if summary.sources_ok == 0 and summary.failures:
-        sys.exit(2)
+    sys.exit(exit_status(summary))
+
+
+def exit_status(summary: RunSummary) -> int:
+    """What cron and systemd hear: 2 when every source failed, 1 when a source that worked
+    started failing in this run, 0 otherwise (sources that keep failing were reported before)."""
+    if summary.every_source_failed:
+        return 2
+    return 1 if summary.newly_failing else 0
 
 
 def _enqueue(app: Application, *, quiet: bool, as_json: bool, force: bool, wait: bool) -> None:
@@ -75,21 +84,54 @@ def worker(app: Application, concurrency: int, stall_seconds: float) -> None:
 @click.pass_obj
 @friendly_errors
 def demo(app: Application, quiet: bool, as_json: bool) -> None:
-    """Run the whole pipeline offline on the bundled sample feeds.
+    """Run the whole pipeline offline on the bundled sample feeds: the project's first run.
 
     The samples are served from a loopback server this command starts, so the
-    real fetch path runs. State goes to state/demo/, pages to output/.
+    real fetch path runs. What it collects is the project's (state/, output/):
+    search, serve, share, feedback, preview and sources work on it. A folder
+    without feeds.toml gets a starter one and the example profiles.
     """
     with progress_reporter(quiet or as_json) as reporter:
         summary = Application.run_demo(app.project.root, now=datetime.now(UTC), reporter=reporter)
     _report(summary, quiet=quiet, as_json=as_json)
+    if not (quiet or as_json):
+        _print_next_steps([name for name, _, _ in summary.digests], collected=True)
+    sys.exit(exit_status(summary))
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--profile", "person", default="me", show_default=True, help="The first profile's name."
+)
+@click.pass_obj
+@friendly_errors
+def init(app: Application, directory: Path | None, person: str) -> None:
+    """Start a project in DIRECTORY (default: the project folder): a feeds.toml with a few
+    commented sources and one profile. Files that exist are left alone."""
+    root = directory or app.project.root
+    written = Application.init(root, person)
+    for path in written:
+        echo(f"Wrote {path}")
+    if not written:
+        echo(f"{root.resolve()} is already a project: nothing written.")
+    people = sorted(path.stem for path in (root / "profiles").glob("*.toml"))
+    if directory is not None:
+        echo(f"Next, in {root}: cd {shlex.quote(str(root))}")
+    _print_next_steps(people, collected=False)
+
+
+def _print_next_steps(people: list[str], *, collected: bool) -> None:
+    echo("Try next:")
+    for step in next_steps(people, collected=collected):
+        echo(f"  {step}")
 
 
 def _report(summary: RunSummary, *, quiet: bool, as_json: bool) -> None:
     if as_json:
         echo(json_text(_summary_json(summary)))
-        return
-    if quiet:
+    if quiet or as_json:
+        _report_failures(summary)
         return
     out = console()
     total = summary.sources_ok + len(summary.failures)
@@ -97,16 +139,22 @@ def _report(summary: RunSummary, *, quiet: bool, as_json: bool) -> None:
         f"[bold]Sources:[/] {summary.sources_ok}/{total} ok "
         f"({summary.not_modified} unchanged), {len(summary.failures)} failed, "
         f"{summary.skipped} not due"
+        + (f", {summary.disabled} disabled" if summary.disabled else "")
     )
     for name, url in summary.moved:
         out.print(f"  [yellow]→[/] {markup(name)} moved permanently to {markup(url)}")
     for name in summary.retired:
         out.print(f"  [yellow]✗[/] {markup(name)} is gone (HTTP 410): retired")
+    newly = set(summary.newly_failing)
     for name, error in summary.failures[:8]:
-        out.print(f"  [red]✗[/] {markup(name)}: {markup(error)}")
+        started = " [bold](started failing)[/]" if name in newly else ""
+        out.print(f"  [red]✗[/] {markup(name)}{started}: {markup(error)}")
     if len(summary.failures) > 8:
-        out.print(f"  … and {len(summary.failures) - 8} more (see `learnplace run --json`)")
+        out.print(f"  … and {len(summary.failures) - 8} more (see `learnplace sources`)")
     out.print(f"[bold]Items:[/] {summary.new_items} new, {summary.updated_items} updated")
+    if summary.kept:
+        kept = markup(", ".join(summary.kept))
+        out.print(f"[yellow]Sources failed:[/] kept the last good digest of {kept}")
     table = Table("Person", "Items", "Page", title="Digests written", title_justify="left")
     for name, count, path in summary.digests:
         table.add_row(text(name), str(count), text(path))
@@ -115,14 +163,28 @@ def _report(summary: RunSummary, *, quiet: bool, as_json: bool) -> None:
         out.print(f"Open [bold]{markup(summary.site_index.as_uri())}[/] in a browser.")
 
 
+def _report_failures(summary: RunSummary) -> None:
+    """Failed sources on stderr, one a line, whatever --quiet says: cron mails what it hears."""
+    if not summary.failures:
+        return
+    newly = set(summary.newly_failing)
+    echo(f"learnplace: {failed_note(summary)}", err=True)
+    for name, error in summary.failures:
+        started = " (started failing)" if name in newly else ""
+        echo(f"  {name}{started}: {error}", err=True)
+
+
 def _summary_json(summary: RunSummary) -> dict[str, Any]:
     return {
         "sources_ok": summary.sources_ok,
         "not_modified": summary.not_modified,
         "skipped": summary.skipped,
+        "disabled": summary.disabled,
         "moved": [{"source": name, "url": url} for name, url in summary.moved],
         "retired": summary.retired,
         "failed": [{"source": name, "error": error} for name, error in summary.failures],
+        "newly_failing": summary.newly_failing,
+        "kept": summary.kept,
         "new_items": summary.new_items,
         "updated_items": summary.updated_items,
         "digests": [

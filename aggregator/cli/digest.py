@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from aggregator.app import Application
+from aggregator.app import Application, who_sees_it
 from aggregator.cli.app import cli, friendly_errors
 from aggregator.cli.terminal import echo, json_text
 
@@ -51,7 +51,9 @@ def share(app: Application, name: str, item: str, note: str) -> None:
     The team pages and each teammate's next digest show it, with the note.
     """
     recorded = app.share(name, item, note, now=datetime.now(UTC))
-    echo(
-        f"Shared item {recorded.item_id} from {name}: on the team pages now, "
-        "and in each teammate's next digest."
-    )
+    if recorded.replaced_note is not None and recorded.replaced_note != recorded.note:
+        echo(
+            f"Updated {name}'s note on item {recorded.item_id} "
+            f"(it was: {recorded.replaced_note!r})."
+        )
+    echo(f"Shared item {recorded.item_id} from {name}: {who_sees_it(app.teams_of(name))}.")

@@ -142,6 +142,17 @@ def preview(app: Application, name: str, day: datetime | None) -> None:
         now = datetime.combine(day.date(), time(12), tzinfo=UTC)
     digest = app.preview_profile(name, now)
     _print_digest(digest)
+    for effect in app.rule_effects(name, now=now):
+        verb = "hides" if effect.rule.action == "mute" else "keeps"
+        echo(f"Rule {effect.number} ({effect.rule.describe()}) {verb} {len(effect.items)} items")
+    for search_name, picks in digest.searches:
+        echo(f"Saved search “{search_name}”: {len(picks)} items")
+        for pick in picks:
+            echo(f"  [{pick.item.id}] {pick.item.title} ({pick.item.source_name})")
+    for back in digest.revisit:
+        echo(f"Revisit: [{back.item.id}] {back.item.title}: {back.note or '(no note)'}")
+    if digest.progress:
+        echo(f"{digest.progress[0]} of {digest.progress[1]} minutes this week")
 
 
 def _print_digest(digest: Digest) -> None:

@@ -15,10 +15,13 @@ from aggregator.app import (
     SearchRequest,
     SearchResults,
     highlight,
+    item_type,
+    old_name_note,
     plain_text,
 )
 from aggregator.cli.app import cli, friendly_errors
-from aggregator.cli.terminal import clean, console, echo, json_text, markup, text
+from aggregator.cli.terminal import clean, console, echo, json_text, markup, note_line, text
+from aggregator.errors import LearnplaceError
 from aggregator.models import Item
 
 SNIPPET_CHARS = 160
@@ -60,7 +63,7 @@ def search(
 ) -> None:
     """Search collected items (words, "phrases", AND/OR/NOT, field:value) with filters."""
     filters = SearchFilters(
-        types=types,
+        types=_types(types),
         sources=sources,
         tags=tags,
         since=_day(since, end=False),
@@ -78,6 +81,18 @@ def search(
     _print(found)
 
 
+def _types(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The item types asked for; an old kind name (``courses``) works, with a note."""
+    try:
+        found = tuple(item_type(name) for name in names)
+    except LearnplaceError as exc:
+        raise click.BadParameter(clean(exc), param_hint="'--type'") from None
+    for name in names:
+        if note := old_name_note(name):
+            note_line(f"--type: {note}")
+    return found
+
+
 def _as_json(found: SearchResults) -> dict[str, object]:
     return {
         "total": found.total,
@@ -93,6 +108,7 @@ def _item_json(item: Item, score: float) -> dict[str, object]:
         "title": item.title,
         "source": item.source_name,
         "published": item.published.isoformat(),
+        "event_start": start.isoformat() if (start := item.details.event_start) else None,
         "type": item.item_type,
         "tags": list(item.tags),
         "url": item.url,
@@ -107,6 +123,12 @@ def _marked(value: str, terms: frozenset[str], width: int | None = None) -> Text
     return marked
 
 
+def _when(item: Item) -> str:
+    """An event's own date (when it happens), else the day it was published."""
+    when = item.details.event_start
+    return (when or item.published).date().isoformat() + (" (event)" if when else "")
+
+
 def _print(found: SearchResults) -> None:
     out = console()
     if not found.results:
@@ -114,7 +136,7 @@ def _print(found: SearchResults) -> None:
         if found.suggestion:
             out.print(Text.assemble("Did you mean: ", text(found.suggestion, "bold"), "?"))
         return
-    table = Table("Title", "Source", "Date", show_lines=True)
+    table = Table("ID", "Title", "Source", "Date", show_lines=True)
     table.add_column("Link", overflow="fold")
     for item, _ in found.results:
         title = _marked(item.title, found.terms)
@@ -122,8 +144,8 @@ def _print(found: SearchResults) -> None:
         if snippet:
             title.append("\n")
             title.append_text(_marked(snippet, found.terms, width=SNIPPET_CHARS))
-        row = (text(item.source_name), item.published.date().isoformat(), text(item.url))
-        table.add_row(title, *row)
+        row = (text(item.source_name), _when(item), text(item.url))
+        table.add_row(str(item.id), title, *row)
     out.print(table)
     shown = len(found.results)
     out.print(f"{shown} of {found.total} matching items")

@@ -42,6 +42,9 @@ def serve(
         asgi = create_app(app, host=host, token=token, extra_hosts=allowed_hosts)
     except InsecureBindError as exc:
         raise click.ClickException(clean(exc)) from None
+    shown = f"[{host}]" if ":" in host else host
     if token:
-        echo(f"Open http://{host}:{port}/login?token=… (the token you gave) to sign in.")
+        echo(f"Open http://{shown}:{port}/login?token=… (the token you gave) to sign in.")
+    else:
+        echo(f"Learnplace is at http://{shown}:{port}/ (Ctrl+C stops it).")
     uvicorn.run(asgi, host=host, port=port, log_level="warning")

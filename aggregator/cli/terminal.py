@@ -39,6 +39,11 @@ def echo(value: object = "", *, err: bool = False) -> None:
     click.echo(clean(value), err=err)
 
 
+def note_line(message: object) -> None:
+    """A note on stderr (an old name that still works): said, never in the way of stdout."""
+    echo(f"note: {message}", err=True)
+
+
 def markup(value: object) -> str:
     """Text to put inside a rich markup string: cleaned, its brackets escaped."""
     return escape(clean(value))

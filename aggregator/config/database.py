@@ -6,7 +6,8 @@ import os
 import re
 from pathlib import Path
 
-from aggregator.config.files import DATABASE_URL_ENV, DATABASE_URL_SCHEMES, load_config
+from aggregator.config.files import load_config
+from aggregator.config.store_table import DATABASE_URL_ENV, DATABASE_URL_SCHEMES
 from aggregator.errors import ConfigError
 
 _STORE_TABLE = re.compile(r"^\s*\[\s*store\s*\]", re.MULTILINE)

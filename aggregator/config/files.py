@@ -10,16 +10,19 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aggregator.errors import ConfigError
+from aggregator.config.learning import LEARNING_KEYS, learning_fields
+from aggregator.config.store_table import store_table
+from aggregator.config.xapi import xapi_settings
+from aggregator.errors import ConfigError, OldNameWarning
 from aggregator.models import (
     ITEM_TYPES,
     PROFILE_NAME,
-    SOURCE_KINDS,
     Config,
     Profile,
     ScrapeRules,
@@ -27,6 +30,7 @@ from aggregator.models import (
     SmtpSettings,
     Source,
 )
+from aggregator.names import OLD_TYPE_NAMES, did_you_mean, old_name_note
 from aggregator.parse.scrape import check_selector
 from aggregator.urls import has_hidden_characters
 
@@ -41,11 +45,8 @@ SETTINGS_KEYS = (
     "allow_private_networks",
     "timezone",
 )
-SOURCE_KEYS = ("name", "url", "kind", "tags", "type", "scrape", "timezone")
+SOURCE_KEYS = ("name", "url", "kind", "tags", "type", "scrape", "timezone", "disabled")
 SCRAPE_KEYS = ("item", "title", "link", "date", "summary", "start", "end", "location")
-STORE_KEYS = ("url",)
-DATABASE_URL_ENV = "LEARNPLACE_DATABASE_URL"
-DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
 SMTP_KEYS = ("host", "port", "starttls", "user", "password_env", "from", "timeout")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROFILE_KEYS = (
@@ -60,6 +61,7 @@ PROFILE_KEYS = (
     "sections",
     "wanted_types",
     "upcoming_days",
+    *LEARNING_KEYS,
 )
 EXCLUDE_KEYS = ("words", "sources")
 PREFER_KEYS = ("sources",)
@@ -147,6 +149,20 @@ class _Checker:
             line = self.locate.find("", table, occurrence)
         return ConfigError(self.path, message, line=line, key=key)
 
+    def note(self, message: str, key: str, table: str = "", occurrence: int = 0) -> None:
+        """Say something about a value that is accepted (an old name), placed as an error is."""
+        where = self.fail(message, key, table, occurrence)
+        warnings.warn(OldNameWarning(str(where)), stacklevel=2)
+
+    def item_type(self, value: object, key: str, table: str = "", n: int = 0) -> str:
+        """An item type, or an old kind name read as one (with a note); else the error."""
+        if isinstance(value, str) and value in ITEM_TYPES:
+            return value
+        if isinstance(value, str) and value in OLD_TYPE_NAMES:
+            self.note(old_name_note(value), key, table, n)
+            return OLD_TYPE_NAMES[value]
+        raise self.fail(_type_hint(str(value)), key, table, n)
+
     def known_keys(
         self, data: Mapping[str, Any], allowed: tuple[str, ...], table: str = "", n: int = 0
     ) -> None:
@@ -224,11 +240,12 @@ def parse_config(text: str, path: Path) -> Config:
 
 def _config(path: Path, text: str, data: dict[str, Any]) -> Config:
     check = _Checker(path, text)
-    check.known_keys(data, ("settings", "source", "smtp", "teams", "store"))
+    check.known_keys(data, ("settings", "source", "smtp", "teams", "xapi", "store"))
     settings = _settings(check, data.get("settings", {}))
-    store_url = _store_url(check, data["store"]) if "store" in data else None
+    store_url = store_table(check, data["store"]) if "store" in data else None
     smtp = _smtp(check, data["smtp"]) if "smtp" in data else None
     teams = _teams(check, data.get("teams", {}))
+    xapi = xapi_settings(check, data["xapi"]) if "xapi" in data else None
     raw_sources = data.get("source", [])
     if not isinstance(raw_sources, list):
         raise check.fail("use [[source]] tables, one per source", "source")
@@ -246,26 +263,9 @@ def _config(path: Path, text: str, data: dict[str, Any]) -> Config:
         sources=tuple(sources),
         smtp=smtp,
         teams=teams,
+        xapi=xapi,
         store_url=store_url,
     )
-
-
-def _store_url(check: _Checker, raw: Any) -> str:
-    """``[store] url``: the PostgreSQL database a project keeps its state in (issue 19)."""
-    t = "store"
-    if not isinstance(raw, dict):
-        raise check.fail('expected a [store] table: url = "postgresql://..."', t)
-    check.known_keys(raw, STORE_KEYS, t)
-    url = check.typed(raw, "url", str, None, t)
-    if url is None:
-        raise check.fail('[store] needs url = "postgresql://user@host/database"', t, t)
-    if not url.startswith(DATABASE_URL_SCHEMES):
-        raise check.fail(
-            f"expected a postgresql:// URL (SQLite needs no [store] table), got {url[:40]!r}",
-            f"{t}.url",
-            t,
-        )
-    return str(check.one_line(url, f"{t}.url", t))
 
 
 def _smtp(check: _Checker, raw: Any) -> SmtpSettings:
@@ -378,11 +378,7 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
     url = check.typed(raw, "url", str, "", t, n).strip()
     if not _URL.fullmatch(url) or has_hidden_characters(url):
         raise check.fail(f"not an http(s) URL: {url!r}", f"{t}.url", t, n)
-    kind = check.typed(raw, "kind", str, "blog", t, n)
-    if kind not in SOURCE_KINDS:
-        raise check.fail(
-            f"unknown kind {kind!r}; use one of {', '.join(SOURCE_KINDS)}", f"{t}.kind", t, n
-        )
+    kind = check.item_type(check.typed(raw, "kind", str, "article", t, n), f"{t}.kind", t, n)
     tags = check.typed(raw, "tags", list, [], t, n)
     if not all(isinstance(tag, str) for tag in tags):
         raise check.fail("tags must be strings", f"{t}.tags", t, n)
@@ -390,8 +386,8 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
     if not name:
         raise check.fail("must not be empty", f"{t}.name", t, n)
     item_type = check.typed(raw, "type", str, None, t, n)
-    if item_type is not None and item_type not in ITEM_TYPES:
-        raise check.fail(_type_hint(item_type), f"{t}.type", t, n)
+    if item_type is not None:
+        item_type = check.item_type(item_type, f"{t}.type", t, n)
     scrape = _scrape(check, raw.get("scrape"), n)
     return Source(
         url=url,
@@ -401,21 +397,19 @@ def _source(check: _Checker, raw: Any, n: int) -> Source:
         item_type=item_type,
         scrape=scrape,
         timezone=_timezone(check, raw, t, n),
+        disabled=check.typed(raw, "disabled", bool, False, t, n),
     )
 
 
 def _type_hint(value: str) -> str:
     close = difflib.get_close_matches(value, ITEM_TYPES, n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"use {', '.join(ITEM_TYPES)}"
-    return f"unknown item type; {hint}"
+    return f"unknown item type {value!r}; {hint}"
 
 
 def _type_list(check: _Checker, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
     """A list of distinct item types (a profile's section order or wanted types)."""
-    values = check.typed(data, key, list, [])
-    for value in values:
-        if not isinstance(value, str) or value not in ITEM_TYPES:
-            raise check.fail(_type_hint(str(value)), key)
+    values = [check.item_type(value, key) for value in check.typed(data, key, list, [])]
     if len(set(values)) != len(values):
         raise check.fail("lists an item type twice", key)
     return tuple(values)
@@ -486,10 +480,10 @@ def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
     check.known_keys(exclude, EXCLUDE_KEYS, "exclude")
     prefer = check.typed(data, "prefer", dict, {})
     check.known_keys(prefer, PREFER_KEYS, "prefer")
-    types = _weights(check, data.get("types", {}), "types", required=False)
-    for kind in types:
-        if kind not in ITEM_TYPES:
-            raise check.fail(_type_hint(kind), f"types.{kind}", "types")
+    types = {
+        check.item_type(kind, f"types.{kind}", "types"): weight
+        for kind, weight in _weights(check, data.get("types", {}), "types", required=False).items()
+    }
     sections = _type_list(check, data, "sections")
     # Types left out of `sections` still get a section, after the listed ones.
     section_order = (*sections, *(t for t in ITEM_TYPES if t not in sections)) if sections else ()
@@ -508,6 +502,7 @@ def _profile(path: Path, text: str, data: dict[str, Any]) -> Profile:
         section_order=section_order,
         wanted_types=_type_list(check, data, "wanted_types"),
         upcoming_days=upcoming_days,
+        **learning_fields(check, data),
     )
 
 
@@ -567,7 +562,8 @@ def profile_path(directory: Path, name: str, *, existing: bool = True) -> Path:
     if path.parent != folder:
         raise ConfigError(str(directory), f"no such profile {name!r}")
     if existing and not path.is_file():
-        raise ConfigError(str(path), f"no such profile {name!r} (see `learnplace profile list`)")
+        hint = did_you_mean(name, sorted(p.stem for p in folder.glob("*.toml")))
+        raise ConfigError(str(path), f"no such profile {name!r}{hint}")
     return path
 
 

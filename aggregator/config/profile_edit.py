@@ -16,7 +16,7 @@ from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import Table
+from tomlkit.items import Comment, Table, Whitespace
 
 from aggregator.atomic import write_atomic
 from aggregator.config.files import parse_profile, profile_path
@@ -59,7 +59,13 @@ def edit(path: Path, change: Callable[[tomlkit.TOMLDocument], None]) -> Profile:
     if not path.exists():
         raise ConfigError(str(path), "no such profile")
     document = _parse(path)
-    change(document)
+    try:
+        change(document)
+    except ConfigError as exc:
+        if exc.path:
+            raise
+        # A change names what is wrong, not where: this is the file it was made to.
+        raise ConfigError(str(path), exc.message, line=exc.line, key=exc.key) from None
     return _replace(path, tomlkit.dumps(document))
 
 
@@ -69,7 +75,39 @@ def replace_text(path: Path, text: str) -> Profile:
 
 
 def set_interest(document: tomlkit.TOMLDocument, phrase: str, weight: float) -> None:
-    _table(document, "interests")[phrase] = weight
+    _set_key(document, "interests", phrase, weight)
+
+
+def _set_key(document: tomlkit.TOMLDocument, name: str, key: str, value: float) -> None:
+    """Set ``key`` in table ``name``; a new key goes after the table's last entry.
+
+    tomlkit appends after everything the table holds, and the comments that end a
+    table are the next one's introduction ("# Never show items..." above ``[exclude]``):
+    an interest added there read as an exclusion. So the table is rebuilt with the new
+    key before those comments, every other entry and comment as it was.
+    """
+    table = _table(document, name)
+    if key in table:
+        table[key] = value
+        return
+    body = table.value.body
+    last = max((n for n, (entry, _) in enumerate(body) if entry is not None), default=-1)
+    if last == len(body) - 1:
+        table[key] = value
+        return
+    rebuilt = tomlkit.table()
+    rebuilt.trivia.indent = table.trivia.indent
+    for entry, item in body[: last + 1]:
+        if entry is not None:
+            rebuilt.add(entry, item)
+        elif isinstance(item, Comment | Whitespace):
+            rebuilt.add(item)
+    rebuilt.add(key, value)
+    for _, item in body[last + 1 :]:
+        if isinstance(item, Comment | Whitespace):
+            rebuilt.add(item)
+    rebuilt.add(tomlkit.ws(""))  # ends in whitespace: tomlkit adds no blank line of its own
+    document[name] = rebuilt
 
 
 def remove_interest(document: tomlkit.TOMLDocument, phrase: str) -> None:
@@ -126,12 +164,15 @@ FORM_KEYS = (
 
 
 def _set_table(doc: tomlkit.TOMLDocument, key: str, values: Mapping[str, float]) -> None:
-    """Make table ``key`` hold exactly ``values``, keeping the comments of entries that stay."""
+    """Make table ``key`` hold exactly ``values``, keeping the comments of entries that stay;
+    no values and no table leaves the file without one (an empty ``[types]`` says nothing)."""
+    if not values and key not in doc:
+        return
     table = _table(doc, key)
     for old in [k for k in table if k not in values]:
         del table[old]
     for name, weight in values.items():
-        table[name] = int(weight) if float(weight).is_integer() else float(weight)
+        _set_key(doc, key, name, int(weight) if float(weight).is_integer() else float(weight))
 
 
 def apply(path: Path, changes: Mapping[str, Any]) -> tuple[str, Profile]:

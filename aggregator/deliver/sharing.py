@@ -14,6 +14,18 @@ TEAM_PAGE_DAYS = 7
 """A team page shows the shares of the last week."""
 
 
+def who_sees_it(teams: Sequence[str]) -> str:
+    """Where a share shows, said truthfully: a person in no team has no team page to show it."""
+    if not teams:
+        return (
+            "recorded, but you are in no team yet, so no team page or teammate sees it: "
+            "add a [teams] table to feeds.toml"
+        )
+    named = ", ".join(teams)
+    page = "page" if len(teams) == 1 else "pages"
+    return f"on the team {page} of {named} now, and in your teammates' next digest"
+
+
 def group_shares(shares: Iterable[Share], items: Mapping[int, Item]) -> list[SharedItem]:
     """One entry per item, newest share first; an item shared twice keeps both notes.
 

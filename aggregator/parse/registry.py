@@ -37,7 +37,7 @@ def parse_feed(
     content: bytes,
     headers: Mapping[str, str],
     url: str,
-    kind: str = "blog",
+    kind: str = "article",
     item_type: str | None = None,
     *,
     context: ReadContext | None = None,

@@ -24,14 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-KIND_ITEM_TYPES: dict[str, str] = {
-    "podcast": "podcast",
-    "video": "video",
-    "papers": "paper",
-    "courses": "course",
-    "events": "event",
-}
-"""The type a source's kind hint in ``feeds.toml`` suggests when the item itself says nothing."""
+from aggregator.names import kind_hint
 
 VIDEO_HOSTS = re.compile(
     r"(^|\.)(youtube\.com|youtu\.be|vimeo\.com|dailymotion\.com|twitch\.tv|ted\.com|wistia\.com"
@@ -196,7 +189,7 @@ TEXT_SCAN = 2_000
 class Signals:
     """Everything about an entry that hints at its type, gathered by the parser."""
 
-    kind: str = "blog"
+    kind: str = "article"
     title: str = ""
     text: str = ""
     url: str = ""
@@ -301,7 +294,7 @@ def hints(s: Signals) -> Counter[str]:
     for hint in (_title(s), _category(s), _link_section(s), *_text(s)):
         if hint:
             found[hint] += 1
-    kind = KIND_ITEM_TYPES.get(s.kind)
+    kind = kind_hint(s.kind)
     if kind:
         found[kind] += 1
     if s.has_podcast_tags:
@@ -312,7 +305,7 @@ def hints(s: Signals) -> Counter[str]:
 def _hinted(s: Signals) -> str:
     """A type two different hints agree on (a podcast only with the source's kind), else the
     kind hint alone."""
-    kind = KIND_ITEM_TYPES.get(s.kind, "")
+    kind = kind_hint(s.kind)
     agreed = [
         (count, item_type == kind, -HINT_ORDER.index(item_type), item_type)
         for item_type, count in hints(s).items()

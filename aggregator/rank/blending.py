@@ -79,6 +79,8 @@ class Ranked:
     source_weight: float = 1.0
     liked: tuple[str, ...] = ()
     disliked: tuple[str, ...] = ()
+    kept_by: str = ""
+    """The keep rule that brought the item in, described, when one did."""
 
 
 def _matched(chosen: Plan, scores: Scores, ids: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -18,6 +18,7 @@ from aggregator.rank.model import (
     plan,
     universe,
 )
+from aggregator.rank.rules import apply_rules
 from aggregator.search import SearchIndex
 
 ItemsOf = Callable[[Iterable[int]], Mapping[int, Item]]
@@ -63,10 +64,14 @@ def choose_digest(
     already_sent: Collection[int] = (),
     judgements: Mapping[int, int] | None = None,
     model: RankingModel = DEFAULT_MODEL,
+    stored: Sequence[Item] = (),
 ) -> Digest:
-    """Rank and choose one profile's digest for ``day``, leaving out what was sent before."""
+    """Rank and choose one profile's digest for ``day``, leaving out what was sent before.
+
+    ``stored``: the window's items, for the profile's keep rules to bring in (its mute
+    rules apply to every candidate)."""
     ranked = rank_profile(index, items_of, profile, now, judgements=judgements, model=model)
-    return build_digest(profile, day, ranked, already_sent, now)
+    return build_digest(profile, day, apply_rules(profile, ranked, stored), already_sent, now)
 
 
 def rank_items(index: SearchIndex, profile: Profile, items: Mapping[int, Item]) -> Ranking:

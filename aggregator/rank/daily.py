@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
-from aggregator.models import Digest, Item, Pick, Profile, local_day
+from aggregator.errors import QuerySyntaxError
+from aggregator.models import Digest, Item, Pick, Profile, Revisit, local_day
 from aggregator.rank.choose import choose_digest, rank_items
 from aggregator.rank.digest import upcoming_picks
-from aggregator.search import SearchIndex, open_index
+from aggregator.rank.learning import progress, revisit_window, revisits, week_start
+from aggregator.rank.rules import muted_by
+from aggregator.search import SearchFilters, SearchIndex, open_index
 from aggregator.store import Store, open_store
 from aggregator.workers import process_pool, worker_count
 
@@ -28,6 +31,9 @@ PROFILES_PER_TASK = 4
 """Profiles a worker ranks per task: small tasks keep both workers busy to the end."""
 
 RANKING_WORKERS_MAX = 4
+
+SEARCH_SECTION_SIZE = 5
+"""Items a saved search's section shows: its best, beside the digest, not a second digest."""
 
 SHARED_ITEMS_MAX = 20_000
 """Items :func:`shared_items` keeps before it starts over, so memory stays bounded however
@@ -102,6 +108,8 @@ def digest_for(
     """
     day = local_day(now)
     items_of = items_of or store.items
+    since = now - timedelta(days=profile.freshness_days)
+    keeping = any(rule.action == "keep" for rule in profile.rules)
     digest = choose_digest(
         index,
         items_of,
@@ -110,8 +118,61 @@ def digest_for(
         day,
         already_sent=store.delivered_before(profile.name, day),
         judgements=store.feedback(profile.name),
+        stored=store.items_since(since) if keeping else (),
     )
-    return dataclasses.replace(digest, upcoming=upcoming(store, index, items_of, profile, now))
+    taken = {pick.item.id for pick in digest.picks}
+    revisit, goal = learning_extras(store, profile, day)
+    return dataclasses.replace(
+        digest,
+        upcoming=upcoming(store, index, items_of, profile, now),
+        searches=saved_searches(index, items_of, profile, now, taken),
+        revisit=revisit,
+        progress=goal,
+    )
+
+
+def saved_searches(
+    index: SearchIndex, items_of: ItemsOf, profile: Profile, now: datetime, taken: set[int]
+) -> tuple[tuple[str, tuple[Pick, ...]], ...]:
+    """Each saved search's best items of the profile's window, none already in the digest
+    (nor in an earlier search's section) nor hidden by a mute rule. A query the index
+    cannot read gives an empty section: it is checked when saved, and a run goes on."""
+    since = now - timedelta(days=profile.freshness_days)
+    sections: list[tuple[str, tuple[Pick, ...]]] = []
+    for search in profile.searches:
+        filters = SearchFilters(types=search.types, since=since, until=now)
+        try:
+            page = index.search(search.query, limit=SEARCH_SECTION_SIZE * 4, filters=filters)
+        except QuerySyntaxError:
+            sections.append((search.name, ()))
+            continue
+        items = items_of(hit.item_id for hit in page.hits)
+        picks: list[Pick] = []
+        for hit in page.hits:
+            item = items.get(hit.item_id)
+            if item is None or item.id in taken or muted_by(profile, item) is not None:
+                continue
+            taken.add(item.id)
+            reason = f"your saved search “{search.name}”: {search.query}"
+            picks.append(Pick(item, round(hit.score, 4), (reason,)))
+            if len(picks) == SEARCH_SECTION_SIZE:
+                break
+        sections.append((search.name, tuple(picks)))
+    return tuple(sections)
+
+
+def learning_extras(
+    store: Store, profile: Profile, day: date
+) -> tuple[tuple[Revisit, ...], tuple[int, int] | None]:
+    """The digest of ``day``'s Revisit section and progress towards the weekly goal, from
+    the person's records (read again for a stored day: an edited reflection shows)."""
+    first = min(revisit_window(day), week_start(day))
+    since = datetime.combine(first - timedelta(days=1), time()).astimezone()
+    records = store.learning([profile.name], since)
+    shares = store.shares([profile.name], since)
+    ids = {r.item_id for r in records} | {s.item_id for s in shares}
+    items = store.items(ids)
+    return revisits(profile.name, records, shares, items, day), progress(profile, records, day)
 
 
 def upcoming(

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from aggregator.dedupe import title_words
 from aggregator.models import Digest, Item, Pick, Profile
 from aggregator.rank.blending import Ranked
+from aggregator.rank.learning import item_minutes
 from aggregator.rank.reasons import explain, interest_reasons
 
 MAX_SOURCE_SHARE = 0.4
@@ -46,6 +47,9 @@ def build_digest(
     shows what that day knew). Events starting within the profile's
     ``upcoming_days`` are not picks: they are the digest's Upcoming, which the
     pipeline chooses among all stored events by their time (:func:`upcoming_picks`).
+
+    With ``digest_minutes`` the picks also fit that time budget: an item longer than
+    what is left is passed over for a shorter one further down.
     """
     wanted = set(profile.wanted_types) or None
     size = profile.digest_size
@@ -54,6 +58,7 @@ def build_digest(
     over_cap: list[tuple[int, Ranked]] = []
     per_source: dict[str, int] = {}
     titles: set[str] = set()
+    budget = _Budget(profile.digest_minutes)
     for position, candidate in enumerate(ranked):
         item = candidate.item
         if (
@@ -64,10 +69,11 @@ def build_digest(
         ):
             continue
         key = title_words(item.title)
-        if item.id in already_sent or key in titles:
+        if item.id in already_sent or key in titles or not budget.fits(item):
             continue
         titles.add(key)
         if per_source.get(item.source_url, 0) < cap:
+            budget.spend(item)
             chosen.append((position, candidate))
             per_source[item.source_url] = per_source.get(item.source_url, 0) + 1
             if len(chosen) == size:
@@ -75,8 +81,30 @@ def build_digest(
         else:
             over_cap.append((position, candidate))
     if len(chosen) < size:
-        chosen = sorted(chosen + over_cap[: size - len(chosen)], key=lambda pair: pair[0])
+        extra = [pair for pair in over_cap if budget.take(pair[1].item)][: size - len(chosen)]
+        chosen = sorted(chosen + extra, key=lambda pair: pair[0])
     return Digest(profile=profile, day=day, picks=tuple(explain(c, now) for _, c in chosen))
+
+
+class _Budget:
+    """Minutes left of a digest's time budget (none: everything fits)."""
+
+    def __init__(self, minutes: int | None) -> None:
+        self.left = minutes
+
+    def fits(self, item: Item) -> bool:
+        return self.left is None or item_minutes(item) <= self.left
+
+    def spend(self, item: Item) -> None:
+        if self.left is not None:
+            self.left -= item_minutes(item)
+
+    def take(self, item: Item) -> bool:
+        """Spend on ``item`` if it fits; whether it did."""
+        if not self.fits(item):
+            return False
+        self.spend(item)
+        return True
 
 
 def in_horizon(item: Item, profile: Profile, now: datetime) -> bool:

@@ -28,6 +28,8 @@ OLDER_DAYS = 7
 def explain(ranked: Ranked, now: datetime) -> Pick:
     """Turn a ranked item into a pick whose reasons a person can read."""
     reasons = interest_reasons(ranked.item, ranked.matched)
+    if ranked.kept_by:
+        reasons.insert(0, f"kept by your rule: {ranked.kept_by}")
     age_days = int(max(0.0, (now - ranked.item.published).total_seconds()) // 86400)
     if age_days <= 1:
         if ranked.item.dated:

@@ -9,7 +9,8 @@ Layout of the site (all links relative, so it works under any path and from
 the file system)::
 
     output/index.html                 every person, today's count
-    output/style.css
+    output/base.css, style.css      the stylesheets (base.css is the web app's too)
+    output/in-app.css               hides what only the app can do (it serves its own)
     output/<person>/<YYYY-MM-DD>.html one digest per day
     output/<person>/index.html        the latest day
     output/<person>/archive.html      every day, by month
@@ -48,6 +49,7 @@ from aggregator.models import (
     Details,
     Digest,
     Item,
+    Learned,
     Pick,
     Profile,
     SharedItem,
@@ -86,10 +88,19 @@ FEED_TEMPLATE = "feed.xml"
 EMAIL_TEXT_TEMPLATE = "email.txt"
 EMAIL_HTML_TEMPLATE = "email.html"
 STYLESHEET = "style.css"
+SHARED_STYLESHEET = "base.css"
 FAVICON = "favicon.svg"
-ASSETS = (STYLESHEET, FAVICON)
-"""Copied verbatim into ``output/``; a page links its icon so browsers do not ask the
-server root for ``/favicon.ico``, which lies outside the site."""
+IN_APP_STYLESHEET = "in-app.css"
+ASSETS = {
+    SHARED_STYLESHEET: f"web/static/{SHARED_STYLESHEET}",
+    STYLESHEET: STYLESHEET,
+    IN_APP_STYLESHEET: IN_APP_STYLESHEET,
+    FAVICON: FAVICON,
+}
+"""Copied verbatim into ``output/`` (name there: template name); a page links its icon so
+browsers do not ask the server root for ``/favicon.ico``, which lies outside the site.
+``base.css`` is the web app's too: the palette, focus and skip link, in one place.
+``in-app.css`` hides what works only in ``learnplace serve``, which serves its own copy."""
 
 MONTH_NAMES = (
     "January", "February", "March", "April", "May", "June",
@@ -148,6 +159,8 @@ def make_environment(template_dirs: Sequence[Path]) -> jinja2.Environment:
         time_to_read=time_to_read,
         share_command=share_command,
         share_mailto=share_mailto,
+        learned_command=learned_command,
+        search_feed=search_feed_name,
     )
     return env
 
@@ -254,6 +267,20 @@ def time_to_read(item: Item) -> str:
 def share_command(item: Item, person: str) -> str:
     """The ``learnplace share`` line a person copies to pass ``item`` on to their teams."""
     return shlex.join(["learnplace", "share", person, str(item.id), "--note", "why it is worth it"])
+
+
+def learned_command(item: Item, person: str) -> str:
+    """The ``learnplace learned`` line a person copies to log ``item`` from a static page."""
+    line = ["learnplace", "learned", person, str(item.id), "--minutes", "10"]
+    return shlex.join([*line, "--note", "what I took from it"])
+
+
+def search_feed_name(name: str) -> str:
+    """The file of a saved search's Atom feed: ``search-<words>-<hash>.xml``, safe on disk
+    and distinct for names that differ only in punctuation."""
+    words = "-".join(re.findall(r"[a-z0-9]+", name.lower()))[:40] or "search"
+    tag = hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:6]
+    return f"search-{words}-{tag}.xml"
 
 
 def share_mailto(item: Item) -> str:
@@ -368,13 +395,18 @@ class SiteWriter:
         digest: Digest,
         days: Sequence[date],
         colleagues: Sequence[SharedItem] = (),
+        failed_note: str = "",
+        *,
+        kept: bool = False,
     ) -> list[Path]:
         """Write the day's page, and the person's ``index.html`` when this is their latest day.
 
         ``days`` is every day the person has a digest; it decides prev/next
         links and whether this day is the latest (an older day re-rendered
         must not replace the front page). ``colleagues`` are teammates' shares
-        for the "From your colleagues" section.
+        for the "From your colleagues" section. ``failed_note`` says which sources failed in
+        this run, so an empty or kept page never reads as "nothing new"; ``kept`` that this
+        digest is an earlier one kept in place of an emptier one (only then does the page say so).
         """
         person_dir = self._person_dir(digest.profile)
         all_days = sorted({*days, digest.day})
@@ -386,6 +418,8 @@ class SiteWriter:
             "prev_day": prev_day,
             "next_day": next_day,
             "root": "../",
+            "failed_note": failed_note,
+            "kept": kept,
             "upcoming": self._write_calendar_files(person_dir, digest.upcoming),
         }
         day_page = person_dir / f"{digest.day.isoformat()}.html"
@@ -446,8 +480,10 @@ class SiteWriter:
         members: Sequence[Profile],
         shared: Sequence[SharedItem],
         now: datetime,
+        learned: Sequence[Learned] = (),
     ) -> Path:
-        """Write ``teams/<team>.html``: what the team shared this week, each item once."""
+        """Write ``teams/<team>.html``: what the team shared this week, each item once, and
+        what its members chose to share of what they learned (their reflections)."""
         teams_dir = self.output_dir / "teams"
         teams_dir.mkdir(parents=True, exist_ok=True)
         path = teams_dir / f"{checked_person_name(team)}.html"
@@ -457,6 +493,7 @@ class SiteWriter:
             team=team,
             members=list(members),
             shared=list(shared),
+            learned=list(learned),
             now=now,
             root="../",
         )
@@ -467,8 +504,13 @@ class SiteWriter:
         entries: Sequence[tuple[Profile, int]],
         now: datetime,
         teams: Sequence[str] = (),
+        failed_note: str = "",
+        *,
+        mailing: bool = False,
     ) -> Path:
-        """Write ``output/index.html``: every person with today's item count, and the teams."""
+        """Write ``output/index.html``: every person with today's item count, and the teams;
+        ``failed_note`` says that sources failed in the last run; ``mailing`` that feeds.toml
+        has an ``[smtp]`` table, so people with an address are e-mailed their digest."""
         for profile, _count in entries:
             checked_person_name(profile.name)
         path = self.output_dir / "index.html"
@@ -480,6 +522,8 @@ class SiteWriter:
             teams=[checked_person_name(team) for team in teams],
             now=now,
             root="",
+            failed_note=failed_note,
+            mailing=mailing,
         )
         return path
 
@@ -502,8 +546,8 @@ class SiteWriter:
         if loader is None:
             raise ValueError("the Jinja environment has no loader; use make_environment()")
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        for name in ASSETS:
-            source, _filename, _uptodate = loader.get_source(self.env, name)
+        for name, template in ASSETS.items():
+            source, _filename, _uptodate = loader.get_source(self.env, template)
             write_atomic(self.output_dir / name, source)
 
     def email_bodies(
@@ -525,6 +569,14 @@ class SiteWriter:
     def _person_dir(self, profile: Profile) -> Path:
         path = self.output_dir / checked_person_name(profile.name)
         path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_person_page(
+        self, profile: Profile, name: str, template_name: str, **context: object
+    ) -> Path:
+        """Write ``<person>/<name>`` from a template (the learning pages and feeds)."""
+        path = self._person_dir(profile) / name
+        self._render(template_name, path, profile=profile, **context)
         return path
 
     def _render(self, template_name: str, path: Path, **context: object) -> None:

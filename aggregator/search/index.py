@@ -16,7 +16,6 @@ import shutil
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import numpy as np
@@ -26,6 +25,7 @@ from whoosh.codec.base import Segment
 from whoosh.searching import Searcher
 from whoosh.writing import IndexingError, SegmentWriter
 
+from aggregator.closing import Closing
 from aggregator.errors import IndexSchemaError, SearchIndexError
 from aggregator.models import Item
 from aggregator.search.engine import SearchRun, Unsupported, live_flags, near
@@ -162,7 +162,7 @@ def _engine_scores(
     return whoosh_query if found is None else found
 
 
-class WhooshIndex:
+class WhooshIndex(Closing):
     """A Whoosh index directory and one cached searcher over it (a
     :class:`~aggregator.search.protocol.SearchIndex`)."""
 
@@ -577,14 +577,3 @@ class WhooshIndex:
             self._searcher.close()
             self._searcher = None
         self._ix.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

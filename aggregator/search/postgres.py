@@ -20,7 +20,6 @@ import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import numpy as np
@@ -28,6 +27,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from whoosh import query
 
+from aggregator.closing import Closing
 from aggregator.errors import IndexSchemaError, SearchIndexError
 from aggregator.models import Item
 from aggregator.search.pgdocs import FIELDS, doc_row, scored_leaves, where
@@ -107,7 +107,7 @@ def _boundary(url: str) -> Iterator[None]:
         ) from exc
 
 
-class PostgresIndex:
+class PostgresIndex(Closing):
     """The search tables of one database (a :class:`~aggregator.search.protocol.SearchIndex`)."""
 
     def __init__(self, url: str, connection: psycopg.Connection[Any]) -> None:
@@ -391,17 +391,6 @@ class PostgresIndex:
 
     def close(self) -> None:
         self._connection.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def edit_distance(first: str, second: str) -> int:

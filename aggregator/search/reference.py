@@ -20,7 +20,6 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import numpy as np
@@ -29,6 +28,7 @@ from whoosh import query, scoring, sorting
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
+from aggregator.closing import Closing
 from aggregator.errors import IndexSchemaError
 from aggregator.models import Item
 from aggregator.search.index import WRITE_LOCK_TIMEOUT_S, facet_counts, rebuild
@@ -69,7 +69,7 @@ Matches = dict[int, float]
 """Document number -> score."""
 
 
-class ReferenceIndex:
+class ReferenceIndex(Closing):
     """A Whoosh index folder searched and scored by Whoosh itself."""
 
     def __init__(self, ix: whoosh.index.Index, path: Path) -> None:
@@ -237,17 +237,6 @@ class ReferenceIndex:
 
     def close(self) -> None:
         self._ix.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _allowed(searcher: Searcher, filters: SearchFilters) -> set[int]:

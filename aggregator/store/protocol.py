@@ -19,7 +19,7 @@ What every backend guarantees, beyond each method's own contract:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
@@ -30,11 +30,13 @@ from aggregator.models import (
     Entry,
     FetchResult,
     Item,
+    LearningRecord,
     Pick,
     Share,
     Source,
     SourceState,
     SourceStatus,
+    SourceUse,
 )
 
 
@@ -91,7 +93,13 @@ class SourceStore(Protocol):
 
     def source_statuses(self) -> list[SourceStatus]:
         """Active sources by name, with the number of items each supplied (syndicated
-        copies count for every source that had them)."""
+        copies count for every source that had them), when each last brought an item not
+        seen before, and when a run last tried it (``record_fetches``'s ``now``, whatever
+        came of the fetch)."""
+        ...
+
+    def make_due(self, url: str) -> bool:
+        """Fetch the source at the next run, whatever its backoff said; False if unknown."""
         ...
 
 
@@ -249,7 +257,8 @@ class ShareStore(Protocol):
     """Items people pass on to their teams."""
 
     def add_share(self, person: str, item_id: int, note: str, now: datetime) -> Share:
-        """Record a share; sharing the same item again replaces the note (one voice each)."""
+        """Record a share; sharing the same item again replaces the note (one voice each),
+        and the returned share's ``replaced_note`` says which note it replaced."""
         ...
 
     def shares(
@@ -273,6 +282,60 @@ class MailingStore(Protocol):
         ...
 
 
+class LearningStore(Protocol):
+    """A person's own learning record, a digest's named sections, and what helped.
+
+    Schema (SQLite versions 9 and 10): ``learned`` (person, item_id, learned_at, minutes,
+    note, shared; one row per person and item, deleted with the item), ``digest_sections``
+    (person, day, section, position, item_id, score, reasons) and ``xapi_sent`` (endpoint,
+    person, item_id, statement_id, sent_at: what a Learning Record Store has taken).
+    """
+
+    def record_learning(self, record: LearningRecord) -> LearningRecord | None:
+        """Add or edit the person's record of the item; the record it replaced (None for a
+        new one). An edit keeps the first ``learned_at``: the day it was learned stays.
+        An unknown item is ``UnknownItemError``, negative minutes ``ValueError``."""
+        ...
+
+    def delete_learning(self, person: str, item_id: int) -> bool:
+        """Delete the person's record of the item; whether there was one."""
+        ...
+
+    def learning(
+        self, people: Collection[str], since: datetime, until: datetime | None = None
+    ) -> list[LearningRecord]:
+        """Records by ``people`` learned at or after ``since`` (and before ``until``),
+        oldest first (then by person and item), private and shared alike: callers that
+        show others' records keep the shared ones only."""
+        ...
+
+    def save_sections(self, person: str, day: date, sections: Mapping[str, Sequence[Pick]]) -> None:
+        """Replace the person's extra digest sections for ``day`` (saved searches, by name)."""
+        ...
+
+    def sections(
+        self, person: str, day: date
+    ) -> dict[str, list[tuple[int, float, tuple[str, ...]]]]:
+        """The extra sections saved for ``day``: name -> (item id, score, reasons) in order."""
+        ...
+
+    def source_usefulness(self) -> dict[str, SourceUse]:
+        """Per source URL (every source ever synced): items of it judged "more like this",
+        learned and shared, by anyone (syndicated copies count for every source)."""
+        ...
+
+    def xapi_sent(self, endpoint: str, person: str) -> set[int]:
+        """The items whose records of ``person`` the LRS at ``endpoint`` has taken."""
+        ...
+
+    def record_xapi_sent(
+        self, endpoint: str, person: str, sent: Mapping[int, str], now: datetime
+    ) -> None:
+        """Remember that the LRS took the person's records of these items (item id ->
+        statement id), so a later send skips them."""
+        ...
+
+
 class Store(
     SourceStore,
     ItemStore,
@@ -281,6 +344,7 @@ class Store(
     FeedbackStore,
     ShareStore,
     MailingStore,
+    LearningStore,
     Protocol,
 ):
     """Everything Learnplace keeps except the search index, open until :meth:`close`.

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, date, datetime, time
@@ -42,7 +41,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -53,6 +52,8 @@ from aggregator.app import (
     SearchFilters,
     SearchRequest,
     highlight,
+    is_loopback,
+    item_type,
     make_environment,
     packaged_templates_dir,
     plain_text,
@@ -63,8 +64,10 @@ from aggregator.errors import (
     InsecureBindError,
     NothingCollectedError,
     QuerySyntaxError,
+    UnknownNameError,
 )
-from aggregator.models import ITEM_TYPES, Digest, Profile
+from aggregator.models import ITEM_TYPES, Digest, Item, Profile
+from aggregator.web.actions import Actions, page_context, status_word, when_at
 from aggregator.web.guard import (
     Sessions,
     allowed_hosts,
@@ -73,6 +76,7 @@ from aggregator.web.guard import (
     guard,
     read_form,
 )
+from aggregator.web.learning import LearningPages
 
 PAGE_SIZE = 20
 MAX_PAGE = SEARCH_LIMIT_MAX // PAGE_SIZE
@@ -81,18 +85,10 @@ MAX_LINE_CHARS = 300
 """One line of the interests field; a phrase longer than that is no interest."""
 CPU_SLOTS = 2
 """Requests that search or rank at once; more wait their turn off the event loop."""
+STATIC = packaged_templates_dir() / "web" / "static"
+"""The app's own stylesheets and script, served under /static/."""
 _PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,3}")
 _ITEM_ID = re.compile(r"[0-9]{1,18}")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the app on this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def create_app(
@@ -101,8 +97,11 @@ def create_app(
     host: str = "127.0.0.1",
     token: str | None = None,
     extra_hosts: Iterable[str] = (),
+    clock: Callable[[], datetime] | None = None,
 ) -> Starlette:
     """The ASGI app over ``app`` (kept open by the caller).
+
+    ``clock`` is what "now" is for every request (tests pass their own time).
 
     A non-loopback ``host`` without a ``token`` is refused.
 
@@ -113,9 +112,16 @@ def create_app(
             f"serving on {host} needs an access token: pass --token or set LEARNPLACE_TOKEN"
         )
     env = make_environment([app.project.templates_dir])
-    web = _Web(app, env)
+    web = _Web(app, env, clock or (lambda: datetime.now(UTC)))
+    actions = Actions(web)
+    learning = LearningPages(web)
     hosts = allowed_hosts(host, extra_hosts)
     routes = [
+        Route("/people/{name}", actions.person),
+        Route("/people/{name}/feedback", actions.feedback, methods=["POST"]),
+        Route("/people/{name}/share", actions.share, methods=["POST"]),
+        Route("/sources/{action}", actions.sources_action, methods=["POST"]),
+        *learning.routes(),
         Route("/", web.home),
         Route("/login", web.login),
         Route("/search", web.search),
@@ -123,7 +129,8 @@ def create_app(
         Route("/profiles/{name}", web.profile, methods=["GET", "POST"]),
         Route("/profiles/{name}/preview", web.preview, methods=["POST"]),
         Route("/sources", web.sources),
-        Mount("/static", StaticFiles(directory=packaged_templates_dir() / "web" / "static")),
+        Route("/site/in-app.css", web.in_app_stylesheet),
+        Mount("/static", StaticFiles(directory=STATIC)),
         Mount("/site", StaticFiles(directory=app.project.output_dir, html=True, check_dir=False)),
     ]
 
@@ -137,6 +144,7 @@ def create_app(
 
     return Starlette(
         routes=routes,
+        exception_handlers={404: web.not_found, 405: web.not_found},
         lifespan=lifespan,
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
@@ -153,8 +161,11 @@ def _parse_day(value: str, *, end: bool) -> datetime | None:
 
 
 class _Web:
-    def __init__(self, app: Application, env: jinja2.Environment) -> None:
+    def __init__(
+        self, app: Application, env: jinja2.Environment, clock: Callable[[], datetime]
+    ) -> None:
         self.app = app
+        self.now = clock
         self.project = app.project
         self.env = env
         self._slots = asyncio.Semaphore(CPU_SLOTS)
@@ -173,10 +184,20 @@ class _Web:
             csrf=csrf(request),
             marked=highlight,
             plain_text=plain_text,
+            when=item_when,
+            labels=FIELD_LABELS,
             people=self._people(),
             **context,
         )
         return HTMLResponse(html, status_code=status)
+
+    def error(self, request: Request, status: int, message: str) -> Response:
+        """An error as a page of the app (with its navigation), never bare text."""
+        heading = {403: "Not allowed", 404: "Not found", 413: "Too large"}.get(status, "Error")
+        return self.page(request, "web/error.html", status, heading=heading, message=message)
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        return self.error(request, 404, f"There is no page at {request.url.path}.")
 
     def _people(self) -> list[str]:
         return self.app.profile_names()
@@ -184,6 +205,10 @@ class _Web:
     async def home(self, request: Request) -> Response:
         has_site = (self.project.output_dir / "index.html").is_file()
         return self.page(request, "web/home.html", has_site=has_site)
+
+    async def in_app_stylesheet(self, request: Request) -> Response:
+        """The digest pages under /site/ read in the app show what works only here."""
+        return FileResponse(STATIC / "in-app.css", media_type="text/css")
 
     async def login(self, request: Request) -> Response:
         """Reached only with the right token (the guard checked it and set the session)."""
@@ -202,8 +227,14 @@ class _Web:
         except ValueError:
             since = until = None
             errors.append("dates look like 2026-11-30")
+        types: list[str] = []
+        for value in (v for v in params.getlist("type") if v):
+            try:
+                types.append(item_type(value))
+            except UnknownNameError as exc:
+                errors.append(str(exc))
         filters = SearchFilters(
-            types=tuple(v for v in params.getlist("type") if v),
+            types=tuple(types),
             sources=tuple(v for v in params.getlist("source") if v),
             tags=tuple(v for v in params.getlist("tag") if v),
             since=since,
@@ -225,8 +256,8 @@ class _Web:
                 request_ = SearchRequest(
                     text, filters, sort, PAGE_SIZE, (page - 1) * PAGE_SIZE, profile
                 )
-                found = self.app.search(request_, now=datetime.now(UTC))
-        except (QuerySyntaxError, ConfigError) as exc:
+                found = self.app.search(request_, now=self.now())
+        except (QuerySyntaxError, ConfigError, UnknownNameError) as exc:
             errors.append(str(exc))
         except NothingCollectedError as exc:
             empty = str(exc)
@@ -258,13 +289,13 @@ class _Web:
     async def item(self, request: Request) -> Response:
         raw = request.path_params["item_id"]
         if not _ITEM_ID.fullmatch(raw):
-            return PlainTextResponse("no such item", status_code=404)
+            return self.error(request, 404, "There is no such item.")
         return await self._work(self._item, request, int(raw))
 
     def _item(self, request: Request, item_id: int) -> Response:
         found = self.app.item(item_id)
         if found is None:
-            return PlainTextResponse("no such item", status_code=404)
+            return self.error(request, 404, f"There is no item {item_id}.")
         return self.page(request, "web/item.html", item=found)
 
     def _profile_file(self, request: Request) -> Path | None:
@@ -278,16 +309,18 @@ class _Web:
         try:
             form = await read_form(request)
         except FormError as exc:
-            return PlainTextResponse(str(exc), status_code=exc.status)
+            return self.error(request, exc.status, str(exc))
         if not csrf_ok(request, form):
-            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
+            return self.error(
+                request, 403, "The form had a missing or wrong CSRF token: reload the page."
+            )
         return form
 
     async def profile(self, request: Request) -> Response:
         """The form; a POST saves it, or shows each error by its field and saves nothing."""
         path = self._profile_file(request)
         if path is None:
-            return PlainTextResponse("no such profile", status_code=404)
+            return self.error(request, 404, "There is no such profile.")
         form = None
         if request.method == "POST":
             form = await self._posted(request)
@@ -324,13 +357,13 @@ class _Web:
     def _preview(self, profile: Profile) -> Digest | None:
         if not self.app.has_collected():
             return None
-        return self.app.preview(profile, datetime.now(UTC))
+        return self.app.preview(profile, self.now())
 
     async def preview(self, request: Request) -> Response:
         """The digest the unsaved form would get: HTML for the page's preview panel."""
         path = self._profile_file(request)
         if path is None:
-            return PlainTextResponse("no such profile", status_code=404)
+            return self.error(request, 404, "There is no such profile.")
         form = await self._posted(request)
         if isinstance(form, Response):
             return form
@@ -345,15 +378,39 @@ class _Web:
                 digest = self._preview(profile)
             except ConfigError as exc:
                 errors[_field_of(exc.key)] = exc.message
-        html = self.env.get_template("web/preview.html").render(digest=digest, errors=errors)
+        template = self.env.get_template("web/preview.html")
+        html = template.render(digest=digest, errors=errors, labels=FIELD_LABELS)
         return HTMLResponse(html, status_code=400 if errors else 200)
 
     async def sources(self, request: Request) -> Response:
         return await self._work(self._sources, request)
 
     def _sources(self, request: Request) -> Response:
-        statuses = self.app.source_statuses() if self.app.has_collected() else []
-        return self.page(request, "web/sources.html", statuses=statuses)
+        statuses = self.app.source_statuses() if self.project.feeds_path.exists() else []
+        return self.page(
+            request,
+            "web/sources.html",
+            statuses=statuses,
+            status_word=status_word,
+            when_at=when_at,
+            **page_context(request),
+        )
+
+
+FIELD_LABELS = {
+    "interests": "Interests",
+    "digest_size": "Digest size",
+    "freshness_days": "Freshness (days)",
+    "exclude_words": "Never show items mentioning",
+    "exclude_sources": "Never show these sources",
+    "types": "Type weights",
+}
+
+
+def item_when(item: Item) -> str:
+    """An event's own date (when it happens), else the day it was published."""
+    start = item.details.event_start
+    return f"event on {start.date().isoformat()}" if start else item.published.date().isoformat()
 
 
 def _page_number(raw: str) -> int | None:
@@ -410,23 +467,26 @@ def form_changes(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     if len(lines) > MAX_ENTRIES:  # said before any of them costs a TOML edit
         errors["interests"] = f"{len(lines):,} interests: at most {MAX_ENTRIES}"
         lines = []
-    for line in lines:
-        problem = _interest(line, interests)
-        if problem:
-            errors["interests"] = problem
-            break
+    problems = [problem for line in lines if (problem := _interest(line, interests))]
+    if problems:
+        shown = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more lines)" if len(problems) > 5 else ""
+        errors["interests"] = shown + more
     changes["interests"] = interests
     types: dict[str, float] = {}
+    wrong = []
     for kind in ITEM_TYPES:
         raw = str(form.get(f"type_{kind}", "")).strip()
         if raw:
             try:
                 weight = float(raw)
             except ValueError:
-                errors["types"] = f"{kind}: a number, not {raw!r}"
+                wrong.append(f"{kind}: a number, not {raw!r}")
                 continue
             if weight != 1:
                 types[kind] = weight
+    if wrong:
+        errors["types"] = "; ".join(wrong)
     changes["types"] = types
     for key in ("exclude_words", "exclude_sources"):
         changes[key] = _lines(str(form.get(key, "")))

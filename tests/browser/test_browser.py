@@ -140,7 +140,10 @@ class PageCheck:
 
 
 def local_links(page: object) -> list[str]:
-    hrefs = page.eval_on_selector_all("a[href]", "nodes => nodes.map(n => n.href)")  # type: ignore[attr-defined]
+    # Links into `learnplace serve` (.in-app) are hidden wherever else a page is read.
+    hrefs = page.eval_on_selector_all(  # type: ignore[attr-defined]
+        "a[href]:not(.in-app a)", "nodes => nodes.map(n => n.href)"
+    )
     return [h for h in hrefs if h.startswith(("http://127.0.0.1", "file:"))]
 
 

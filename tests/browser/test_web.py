@@ -330,14 +330,14 @@ def test_browser_edit_profile_invalid_then_valid_with_live_preview(
     before = preview.inner_text()
     assert "Nothing collected yet" not in before
     page.fill("#digest_size", "0")
-    expect(preview).to_contain_text("Fix the form")  # live: nothing submitted yet
+    expect(preview).to_contain_text("No preview until the form is valid")  # live: not submitted
     page.click("button[type=submit]")
     page.wait_for_selector("#digest_size-error")
     assert "must be between 1 and 200" in page.locator("#digest_size-error").inner_text()
     assert path.read_text(encoding="utf-8") == PROFILE
     page.fill("#digest_size", "3")
     page.fill("#interests", "kubernetes = 3\nsecurity = 2")
-    expect(preview).not_to_contain_text("Fix the form")
+    expect(preview).not_to_contain_text("No preview until")
     expect(preview).not_to_have_text(before)
     assert preview.locator("li").count() <= 3
     assert preview.inner_text() != before

@@ -144,12 +144,14 @@ def test_kill_9_at_random_points_loses_nothing(
     known = assert_consistent(project, {})
     rng = random.Random(8)
     seen: Counter[str] = Counter()
-    for attempt in range(2 * KILLS):
+    for _ in range(2 * KILLS):
         if seen["killed"] == KILLS:
             break
-        if attempt % 3 == 0:
-            ff_corpus.tick(str(corpus))  # new items for the next runs to store and index
-            time.sleep(1.1)  # the server reloads at most once a second
+        # New items before every run, so that each killed run has something to store (a run
+        # with nothing new finishes its fetches fast, and under load a kill then lands
+        # before any store write as often as not).
+        ff_corpus.tick(str(corpus))
+        time.sleep(1.1)  # the server reloads at most once a second
         run = cli(project, "run", "--quiet")
         try:
             run.wait(timeout=rng.uniform(0.1, 0.95 * run_s))

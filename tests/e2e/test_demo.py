@@ -85,3 +85,23 @@ def test_demo_upcoming_lists_a_weekly_series_in_local_time_with_a_tzid_calendar_
         assert when.startswith("Tue ") and when.endswith(", 17:30 Europe/Amsterdam (every week)")
         text = (page.parent / link["href"]).read_text(encoding="utf-8")
         assert re.search(r"^DTSTART;TZID=Europe/Amsterdam:\d{8}T173000$", text, re.M)
+
+
+def test_demo_shows_a_learned_item_its_reflection_goal_and_a_saved_search_section(
+    project: Path,
+) -> None:
+    """Issue 18's samples: one record with minutes and a shared reflection, on the log page,
+    the reflections feed and the digest (goal progress, the saved search's own section)."""
+    demo(project)
+    person = project / "output" / "lnd-adviser"
+    reflection = "A sample reflection from the demo: one idea to try this week."
+    log = LexborHTMLParser((person / "learning.html").read_text(encoding="utf-8"))
+    assert reflection in log.text()
+    assert "15 min" in log.text()
+    assert reflection in (person / "reflections.xml").read_text(encoding="utf-8")
+    digest = LexborHTMLParser((person / "index.html").read_text(encoding="utf-8"))
+    assert "15 of 60 minutes this week" in digest.text()
+    headings = [h.text(strip=True) for h in digest.css("h2")]
+    assert any(h.startswith("Saved search: Coaching and mentoring(") for h in headings), headings
+    (feed,) = person.glob("search-coaching-and-mentoring-*.xml")
+    assert "<entry>" in feed.read_text(encoding="utf-8")

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,22 +27,12 @@ from aggregator.rank import daily
 from aggregator.search import WhooshIndex
 from aggregator.store import SqliteStore
 from feedfarm.vocab import TOPICS
+from tests.cli import learnplace
 
 if TYPE_CHECKING:
     from tests.conftest import FeedfarmServer
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def learnplace(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aggregator", "--project", str(project), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        check=False,
-    )
 
 
 def truth(corpus: Path) -> list[dict]:
@@ -245,11 +233,13 @@ def test_bad_profile_stops_the_run_before_anything_is_written(tmp_path: Path) ->
     )
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "ada.toml").write_text(
-        "[interests]\nonboarding = 1\n\n[types]\ncourses = 2\n", encoding="utf-8"
+        "[interests]\nonboarding = 1\n\n[types]\ncorses = 2\n", encoding="utf-8"
     )
     result = learnplace(tmp_path, "run")
     assert result.returncode == 1
-    assert "ada.toml:5: types.courses: unknown item type; did you mean 'course'?" in result.stderr
+    assert "ada.toml:5: types.corses: unknown item type 'corses'; did you mean 'course'?" in (
+        result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "state").exists()
     assert not (tmp_path / "output").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import email.message
 import email.policy
+import shlex
 import socket
 import sqlite3
 import subprocess
@@ -113,6 +114,33 @@ def test_send_round_trip_once_a_day(project: tuple[application.Project, int]) ->
     links = {a.attributes["href"] for a in tree.css("a[href]")}
     assert "https://learn.example.org/0" in links
     assert tree.css_first("h1").text().startswith("Alice Example\u2019s digest")
+
+
+def test_each_mailed_item_carries_the_line_that_logs_it(
+    project: tuple[application.Project, int],
+) -> None:
+    """The e-mail's "I learned this" line, run as it stands, logs that item for that person."""
+    proj, port = project
+    with smtp_server(port) as inbox:
+        assert learnplace(proj, "send", "alice").returncode == 0
+    ((_, message),) = inbox.messages
+    text = message.get_body(("plain",)).get_content()
+    html = LexborHTMLParser(message.get_body(("html",)).get_content())
+    with SqliteStore(proj.store_path, read_only=True) as store:
+        picks = store.digest("alice", max(store.digest_days("alice")))
+    lines = [line.strip() for line in text.splitlines() if "I learned this: " in line]
+    commands = [line.removeprefix("I learned this: ") for line in lines]
+    assert sorted(commands) == sorted(  # in the e-mail's sections, one line per pick
+        f"learnplace learned alice {item_id} --minutes 10 --note 'what I took from it'"
+        for item_id, _, _ in picks
+    )
+    assert [code.text() for code in html.css("code")][::2] == commands
+    first_id = int(shlex.split(commands[0])[3])
+    logged = learnplace(proj, *shlex.split(commands[0])[1:])
+    assert logged.returncode == 0, logged.stderr
+    assert logged.stdout.startswith(f"Logged item {first_id} for alice: ")
+    log = learnplace(proj, "log", "alice")
+    assert "10 minutes" in log.stdout and "what I took from it" in log.stdout
 
 
 def test_failing_server_is_reported_per_person_and_retried(

@@ -107,11 +107,11 @@ def test_opml_round_trip_into_an_empty_project(project, tmp_path_factory):
     empty = tmp_path_factory.mktemp("empty")
     (empty / "export.opml").write_text(opml, encoding="utf-8")
 
-    assert "Imported 1 sources (0 already listed)" in learnplace(
-        empty, "sources", "import", str(empty / "export.opml")
+    assert "Added 1 sources (unchecked: fetched at the next run)." in learnplace(
+        empty, "sources", "import", "--no-check", str(empty / "export.opml")
     )
     assert load_config(empty / "feeds.toml").sources == load_config(project / "feeds.toml").sources
-    assert "(1 already listed)" in learnplace(
+    assert "Skipped 1 already in feeds.toml." in learnplace(
         empty, "sources", "import", str(empty / "export.opml")
     )
 
@@ -119,16 +119,16 @@ def test_opml_round_trip_into_an_empty_project(project, tmp_path_factory):
 def test_opml_keeps_a_tag_that_names_the_kind():
     """Readers drop repeated categories: a news source tagged "news" must keep the tag."""
     config = parse_config(
-        '[[source]]\nname = "InfoQ"\nurl = "https://feed.infoq.com/"\nkind = "news"\n'
-        'tags = ["architecture", "news"]\n',
+        '[[source]]\nname = "InfoQ"\nurl = "https://feed.infoq.com/"\nkind = "course"\n'
+        'tags = ["architecture", "course"]\n',
         Path("feeds.toml"),
     )
-    (source,) = read_opml(write_opml(config, datetime(2026, 11, 30, tzinfo=UTC)))
-    assert (source.kind, source.tags) == ("news", ("architecture", "news"))
+    (source,) = read_opml(write_opml(config, datetime(2026, 11, 30, tzinfo=UTC))).sources
+    assert (source.kind, source.tags) == ("course", ("architecture", "course"))
     older = b"""<?xml version="1.0"?><opml version="2.0"><head/><body>
       <outline type="rss" text="P" xmlUrl="https://p.example/f" category="podcast,design"/>
       </body></opml>"""
-    assert [(s.kind, s.tags) for s in read_opml(older)] == [("podcast", ("design",))]
+    assert [(s.kind, s.tags) for s in read_opml(older).sources] == [("podcast", ("design",))]
 
 
 def test_opml_from_another_reader_with_folders():
@@ -136,8 +136,11 @@ def test_opml_from_another_reader_with_folders():
       <outline text="Learning"><outline text="A &amp; B" type="rss" xmlUrl="https://a.example/f"/>
       <outline text="No feed" htmlUrl="https://c.example/"/></outline>
       <outline text="Local" xmlUrl="file:///etc/passwd"/></body></opml>"""
-    sources = read_opml(opml)
-    assert [(s.name, s.url, s.kind) for s in sources] == [("A & B", "https://a.example/f", "blog")]
+    listed = read_opml(opml)
+    assert [(s.name, s.url, s.kind) for s in listed.sources] == [
+        ("A & B", "https://a.example/f", "article")
+    ]
+    assert listed.unreadable == [("Local", "not an http(s) feed address: 'file:///etc/passwd'")]
 
 
 LEMIRE = (PAGES / "trafilatura-cache" / "lemire.me.json.html").read_bytes()

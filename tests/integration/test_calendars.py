@@ -54,7 +54,7 @@ allow_private_networks = true
 [[source]]
 name = "Community calendar"
 url = "{url}"
-kind = "events"
+kind = "event"
 {extra}""",
         root / "feeds.toml",
     )
@@ -350,7 +350,7 @@ def test_the_preview_command_prints_upcoming(tmp_path: Path, static_server) -> N
     url = static_server.add("/calendar.ics", calendar("machbar_16_feb_2019.ics"))
     (tmp_path / "feeds.toml").write_text(
         f'[settings]\nallow_private_networks = true\n\n[[source]]\nname = "machBar"\n'
-        f'url = "{url}"\nkind = "events"\n',
+        f'url = "{url}"\nkind = "event"\n',
         encoding="utf-8",
     )
     (tmp_path / "profiles").mkdir()

@@ -205,7 +205,7 @@ def test_sources_add_reads_the_hostile_documents_as_feeds(tmp_path: Path, static
     for name in ("ical-overflow", "json-year-one", "entities-utf7", "escapes"):
         body, media_type = HOSTILE[name]
         url = static_server.add(f"/{name}", body, headers={"Content-Type": media_type})
-        source = application.Application(project).add_source(url, kind="events").source
+        source = application.Application(project).add_source(url, kind="event").source
         assert source.url == url and not UNSAFE_CHARS.search(source.name)
     assert len(load_config(project.feeds_path).sources) == 4
 

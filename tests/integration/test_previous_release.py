@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.errors import StoreVersionError
 from aggregator.models import Pick
 from aggregator.store import SCHEMA_VERSION, Store, open_store
 
@@ -76,15 +77,51 @@ def expected() -> dict[str, object]:
     return found
 
 
-@pytest.mark.parametrize("read_only", [False, True], ids=["writer", "reader"])
+ADDED_SINCE = {"listed": True, "last_attempt": None, "disabled": False}
+"""What a source's status has gained since that release, as its store reads: listed (the
+store holds only listed sources as active), never attempted since, not disabled; and
+``last_new_item``, read from its items' first-seen times, and ``use`` (issue 18). A share
+read back says no note it replaced (only a new share does)."""
+
+
+def _as_then(found: dict[str, object]) -> dict[str, object]:
+    """``found`` in the previous release's terms: its schema version, the fields it had."""
+    sources = found["sources"]
+    assert isinstance(sources, list)
+    for status in sources:
+        assert {key: status.pop(key) for key in ADDED_SINCE} == ADDED_SINCE
+        assert status.pop("last_new_item") is not None
+        status.pop("use")  # issue 18's usefulness, checked with the learning tables below
+    shares = found["shares"]
+    assert isinstance(shares, list)
+    assert [share.pop("replaced_note") for share in shares] == [None] * len(shares)
+    return {**found, "schema_version": 7}
+
+
 def test_the_previous_release_s_store_reads_the_same(
-    copied: Path, expected: dict[str, object], read_only: bool
+    copied: Path, expected: dict[str, object]
 ) -> None:
-    with open_store(copied, read_only=read_only) as store:
+    """Opened for writing (as the next run does), it migrates and reads as it did."""
+    with open_store(copied) as store:
         found = read_everything(store)
-    for part, value in expected.items():
-        assert found[part] == value, part
     assert found["schema_version"] == SCHEMA_VERSION
+    then = _as_then(found)
+    for part, value in expected.items():
+        assert then[part] == value, part
+
+
+def test_a_reader_asks_for_the_run_that_upgrades_then_reads_the_same(
+    copied: Path, expected: dict[str, object]
+) -> None:
+    """A reader (search, the web app) never migrates: it names the command that does."""
+    with pytest.raises(StoreVersionError, match=r"is older than .*`learnplace run` upgrades it"):
+        open_store(copied, read_only=True)
+    with open_store(copied):
+        pass
+    with open_store(copied, read_only=True) as store:
+        then = _as_then(read_everything(store))
+    for part, value in expected.items():
+        assert then[part] == value, part
 
 
 def test_what_the_previous_release_stored_is_all_there(
@@ -121,3 +158,24 @@ def test_the_previous_release_s_store_takes_a_run_s_writes(copied: Path) -> None
         assert store.digest("team-lead", DAY) == picks
         assert store.digest("team-lead", NEXT_DAY) == [(items[0].id, 0.5, ("a course",))]
         assert store.digest_days("team-lead") == [DAY, NEXT_DAY]
+
+
+def test_the_previous_release_s_store_gains_the_learning_tables_empty(
+    copied: Path, expected: dict[str, object]
+) -> None:
+    """Migrations 9 and 10 (issue 18) keep everything above and add learning, empty."""
+    since = datetime.fromisoformat("1970-01-01T00:00+00:00")
+    with open_store(copied) as store:
+        assert store.learning(PEOPLE, since) == []
+        assert all(store.xapi_sent("https://lrs.example.org/xapi/", p) == set() for p in PEOPLE)
+        assert all(store.sections(person, DAY) == {} for person in PEOPLE)
+        use = store.source_usefulness()
+        assert sum(u.learned for u in use.values()) == 0
+        assert sum(u.liked + u.shared for u in use.values()) >= 1  # old feedback and shares count
+        assert _as_then(read_everything(store)) == expected
+    with sqlite3.connect(copied) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        assert {"learned", "digest_sections", "xapi_sent"} <= tables
+        for table in ("learned", "digest_sections", "xapi_sent"):
+            assert db.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table
+    db.close()

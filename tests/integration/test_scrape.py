@@ -79,7 +79,7 @@ allow_private_networks = true
 [[source]]
 name = "Jellyfish night"
 url = "{good}"
-kind = "events"
+kind = "event"
 [source.scrape]
 item = ".vevent"
 title = ".summary"
@@ -160,7 +160,7 @@ allow_private_networks = true
 [[source]]
 name = "Jellyfish night"
 url = "{page}"
-kind = "events"
+kind = "event"
 timezone = "Europe/Berlin"
 [source.scrape]
 item = ".vevent"

@@ -27,8 +27,8 @@ from aggregator.store.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA_V
 from aggregator.store.sqlite import schema as store_schema
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
-BLOG = Source(url="https://blog.example/feed.xml", name="Example Blog", kind="blog")
-NEWS = Source(url="https://news.example/rss", name="Example News", kind="news")
+BLOG = Source(url="https://blog.example/feed.xml", name="Example Blog", kind="article")
+NEWS = Source(url="https://news.example/rss", name="Example News", kind="article")
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_sync_sources_upserts_and_deactivates(store: Store) -> None:
-    renamed = Source(url=BLOG.url, name="Renamed Blog", kind="courses")
+    renamed = Source(url=BLOG.url, name="Renamed Blog", kind="course")
     store.sync_sources([renamed])
     statuses = store.source_statuses()
     assert [(s.url, s.name) for s in statuses] == [(BLOG.url, "Renamed Blog")]

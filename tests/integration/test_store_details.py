@@ -13,7 +13,7 @@ from aggregator.models import Details, Entry, Pick, Source
 from aggregator.store import MIGRATIONS, SCHEMA_VERSION, SqliteStore, open_store
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
-EVENTS = Source(url="https://events.example/rss", name="Events", kind="events")
+EVENTS = Source(url="https://events.example/rss", name="Events", kind="event")
 DETAILS = Details(
     event_start=NOW + timedelta(days=3),
     event_end=NOW + timedelta(days=3, hours=2),

@@ -20,8 +20,8 @@ from aggregator.store import SqliteStore, Store
 from aggregator.store.sqlite import connection
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
-BLOG = Source(url="https://blog.example/feed.xml", name="Example Blog", kind="blog")
-FEEDS_TOML = f'[[source]]\nname = "{BLOG.name}"\nurl = "{BLOG.url}"\nkind = "blog"\n'
+BLOG = Source(url="https://blog.example/feed.xml", name="Example Blog", kind="article")
+FEEDS_TOML = f'[[source]]\nname = "{BLOG.name}"\nurl = "{BLOG.url}"\nkind = "article"\n'
 SHORT_BUSY_MS = 150
 
 

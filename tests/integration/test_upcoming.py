@@ -71,7 +71,7 @@ allow_private_networks = true
 [[source]]
 name = "Events"
 url = "{events_url}"
-kind = "events"
+kind = "event"
 
 [[source]]
 name = "Pod"

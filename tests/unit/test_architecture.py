@@ -17,8 +17,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "aggregator"
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
-        # Shared by every stage: plain data, the error tree, text and URL rules, file writes.
-        "(root) errors models urls sanitize plaintext bounds atomic dedupe",
+        # Shared by every stage: plain data, the error tree, the names a person types (item
+        # types, did-you-mean), text and URL rules, file writes, `with` for what must be closed.
+        "(root) closing errors models names urls sanitize plaintext bounds atomic dedupe",
         "fetch",
         "process",
         "parse",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from aggregator.models import ITEM_TYPES
+from aggregator.names import OLD_TYPE_NAMES, kind_hint
 from aggregator.parse.registry import parse_feed
 from aggregator.process.classify import (
     CATEGORY_TYPES,
-    KIND_ITEM_TYPES,
     TITLE_RULES,
     Signals,
     classify,
@@ -22,10 +22,10 @@ from aggregator.process.classify import (
         # The source's kind hint decides when the item itself says nothing.
         (Signals(kind="podcast", title="Anything"), "podcast"),
         (Signals(kind="video", title="Anything"), "video"),
-        (Signals(kind="papers", title="Anything"), "paper"),
-        (Signals(kind="courses", title="Anything"), "course"),
-        (Signals(kind="events", title="Anything"), "event"),
-        (Signals(kind="blog", title="Anything"), "article"),
+        (Signals(kind="paper", title="Anything"), "paper"),
+        (Signals(kind="course", title="Anything"), "course"),
+        (Signals(kind="event", title="Anything"), "event"),
+        (Signals(kind="article", title="Anything"), "article"),
         # Media: by MIME type, else by the file's extension, on whichever enclosure has it.
         (Signals(title="Episode 12", enclosure_type="audio/mpeg"), "podcast"),
         (Signals(title="Demo", enclosure_type="video/mp4"), "video"),
@@ -63,16 +63,16 @@ from aggregator.process.classify import (
         (Signals(title="Webinar: SQL window functions"), "event"),
         (Signals(title="[Video] Kafka in ten minutes"), "video"),
         (Signals(title="Book review: “Testing at Work” by Jane Doe"), "book"),
-        (Signals(kind="courses", title="Live webinar: SQL window functions"), "event"),
+        (Signals(kind="course", title="Live webinar: SQL window functions"), "event"),
         # Words elsewhere are hints: two different ones must agree.
         (Signals(title="Free webinar on SQL"), "article"),
         (Signals(title="Free webinar on SQL", categories=("Webinars",)), "event"),
         (Signals(title="Free webinar on SQL", text="Register now: seats are limited."), "event"),
         (Signals(title="Data Meetup Berlin", url="https://m.example/events/42"), "event"),
-        (Signals(kind="courses", title="Live session: SQL window functions"), "course"),
-        (Signals(kind="courses", title="Live session: SQL", text="Register now!"), "event"),
+        (Signals(kind="course", title="Live session: SQL window functions"), "course"),
+        (Signals(kind="course", title="Live session: SQL", text="Register now!"), "event"),
         (Signals(title="Notes", text="When: 3 October 2026, 18:00 CET. Where: Online"), "article"),
-        (Signals(title="Rust Bootcamp", kind="courses"), "course"),
+        (Signals(title="Rust Bootcamp", kind="course"), "course"),
         (
             Signals(title="Flaky tests: an empirical study", text="DOI 10.1145/3368089.3409694"),
             "paper",
@@ -135,7 +135,7 @@ def test_a_video_given_as_the_second_enclosure_is_kept_and_decides() -> None:
 
 def test_classifier_only_produces_known_types() -> None:
     produced = (
-        set(KIND_ITEM_TYPES.values())
+        {kind_hint(kind) or "article" for kind in (*ITEM_TYPES, *OLD_TYPE_NAMES)}
         | set(CATEGORY_TYPES.values())
         | {item_type for item_type, _ in TITLE_RULES}
         | {"article"}

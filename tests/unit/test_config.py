@@ -60,7 +60,7 @@ def test_good_config_loads(tmp_path: Path) -> None:
     assert [s.name for s in config.sources] == ["One", "Two"]
     assert config.sources[0].kind == "podcast"
     assert config.sources[0].tags == ("audio",)
-    assert config.sources[1].kind == "blog"
+    assert config.sources[1].kind == "article"
 
 
 def test_shipped_feeds_and_profiles_are_valid() -> None:

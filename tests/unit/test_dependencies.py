@@ -84,3 +84,46 @@ def test_every_version_has_an_upper_bound_and_the_installed_one_is_admitted() ->
         assert requirement.specifier.contains(installed, prereleases=True), (
             f"{requirement}: the installed {installed} is outside the bounds"
         )
+
+
+LIGHT_INSTALLS = {
+    "ralph-malph": {
+        # xAPI 1.0.3 statement models (tests/integration/test_xapi.py), without its LRS
+        # server extras: pydantic and small pure-Python helpers, about 15 MB installed.
+        "annotated-types",
+        "importlib-metadata",
+        "langcodes",
+        "pydantic",
+        "pydantic-core",
+        "pydantic-settings",
+        "python-dotenv",
+        "rfc3987",
+        "typing-extensions",
+        "typing-inspection",
+        "zipp",
+    },
+}
+"""Test-extra distributions that bring others along, with everything they bring: a new
+version that pulls in a web server or a database driver shows here before it lands."""
+
+
+def _installs(name: str) -> set[str]:
+    """What installing ``name`` (no extras) brings along, as this machine's metadata says."""
+    found: set[str] = set()
+    todo = [canonicalize_name(name)]
+    while todo:
+        for text in metadata.requires(todo.pop()) or []:
+            requirement = Requirement(text)
+            if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            wanted = canonicalize_name(requirement.name)
+            if wanted not in found:
+                found.add(wanted)
+                todo.append(wanted)
+    return found
+
+
+def test_the_test_extra_s_model_library_stays_a_light_install() -> None:
+    for name, expected in LIGHT_INSTALLS.items():
+        assert canonicalize_name(name) in names(TEST)
+        assert _installs(name) == expected, name

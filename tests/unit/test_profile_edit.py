@@ -60,7 +60,7 @@ def test_update_keeps_comments_and_applies_changes(path: Path) -> None:
         ({"digest_size": 0}, "digest_size"),
         ({"interests": {"onboarding": 101}}, "interests.onboarding"),
         ({"interests": {}}, "interests"),
-        ({"types": {"courses": 2}}, "types.courses"),
+        ({"types": {"corses": 2}}, "types.corses"),
     ],
 )
 def test_invalid_changes_raise_with_the_key_and_write_nothing(

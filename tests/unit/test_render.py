@@ -14,6 +14,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from aggregator.atomic import write_atomic
 from aggregator.models import Digest, Item, Pick, Profile
+from aggregator.render.learning import write_learning
 from aggregator.render.site import (
     SiteWriter,
     day_label,
@@ -145,8 +146,11 @@ def test_every_page_carries_csp_and_referrer_policy(writer: SiteWriter) -> None:
         referrer = tree.css_first('meta[name="referrer"]')
         assert referrer is not None and referrer.attributes["content"] == "no-referrer", page
         stylesheets = [n.attributes["href"] for n in tree.css('link[rel="stylesheet"]')]
-        assert len(stylesheets) == 1 and not EXTERNAL.match(stylesheets[0]), page
-        assert (page.parent / stylesheets[0]).resolve() == writer.output_dir / "style.css"
+        assert not any(EXTERNAL.match(href) for href in stylesheets)
+        resolved = [(page.parent / href).resolve() for href in stylesheets]
+        shared = [writer.output_dir / "base.css", writer.output_dir / "style.css"]
+        in_app = [writer.output_dir / "in-app.css"] if page.parent.name == "alice" else []
+        assert sorted(resolved) == sorted(shared + in_app), page
 
 
 def test_no_external_assets_not_even_item_images(writer: SiteWriter) -> None:
@@ -163,7 +167,9 @@ def test_no_external_assets_not_even_item_images(writer: SiteWriter) -> None:
         for node in tree.css("link[href]"):
             assert not EXTERNAL.match(node.attributes["href"] or ""), page
         assert not tree.css("[src]"), page
-    css = (writer.output_dir / "style.css").read_text(encoding="utf-8")
+    css = "".join(
+        (writer.output_dir / name).read_text(encoding="utf-8") for name in ("base.css", "style.css")
+    )
     assert "@import" not in css
     assert not re.search(r"url\(|https?:", css)
 
@@ -174,6 +180,7 @@ def test_prev_next_links_resolve_to_written_pages(writer: SiteWriter) -> None:
         writer.write_digest(digest_for(day, pick(make_item(n, f"Item of {day}"))), days)
     writer.write_feed(ALICE, [], NOW)
     writer.write_archive(ALICE, [(day, 1) for day in days])
+    write_learning(writer, ALICE, [], [], NOW)
     writer.write_site_index([(ALICE, 1)], NOW)
 
     person = writer.output_dir / "alice"
@@ -183,7 +190,13 @@ def test_prev_next_links_resolve_to_written_pages(writer: SiteWriter) -> None:
     assert parse_page(person / "2026-11-28.html").css_first('a[rel="prev"]') is None
     assert parse_page(person / "2026-11-30.html").css_first('a[rel="next"]') is None
     for page in person.glob("*.html"):
-        for link in parse_page(page).css("a[href]"):
+        tree = parse_page(page)
+        # Links into `learnplace serve` are hidden (in-app.css) wherever else a page is read.
+        in_app = {node.attributes["href"] for node in tree.css(".in-app a[href]")}
+        assert in_app <= {f"../../people/alice?item={n}#item-{n}" for n in range(3)}
+        for link in tree.css("a[href]"):
+            if link.attributes["href"] in in_app:
+                continue
             href = link.attributes["href"] or ""
             if not EXTERNAL.match(href) and not href.startswith(("#", "mailto:")):
                 assert (page.parent / href).is_file(), f"{page.name} -> {href}"
@@ -315,7 +328,9 @@ def test_packaged_stylesheet_copied_verbatim(writer: SiteWriter) -> None:
     writer.write_assets()
     packaged = (packaged_templates_dir() / "style.css").read_text(encoding="utf-8")
     assert (writer.output_dir / "style.css").read_text(encoding="utf-8") == packaged
-    assert "prefers-color-scheme: dark" in packaged
+    shared = (packaged_templates_dir() / "web" / "static" / "base.css").read_text(encoding="utf-8")
+    assert (writer.output_dir / "base.css").read_text(encoding="utf-8") == shared
+    assert "prefers-color-scheme: dark" in shared
     assert "@media print" in packaged
 
 
@@ -332,7 +347,9 @@ def test_writes_leave_no_temp_files(writer: SiteWriter) -> None:
         "alice/2026-11-30.html",
         "alice/feed.xml",
         "alice/index.html",
+        "base.css",
         "favicon.svg",
+        "in-app.css",
         "index.html",
         "style.css",
     ]

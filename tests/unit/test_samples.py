@@ -22,7 +22,7 @@ import pytest
 
 from aggregator.app.demo import fill_placeholders
 from aggregator.config import files as config
-from aggregator.models import ITEM_TYPES, SOURCE_KINDS, ReadContext
+from aggregator.models import ITEM_TYPES, ReadContext
 from aggregator.parse.registry import parse_feed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,9 +103,9 @@ def test_source_list_has_settings_and_complete_sources(path: Path) -> None:
     sources = data["source"]
     for source in sources:
         # `type`, `scrape` and `timezone` are what a person adds only where needed.
-        optional = {"type", "scrape", "timezone"}
+        optional = {"type", "scrape", "timezone", "disabled"}
         assert set(source) | optional == set(config.SOURCE_KEYS), source.get("name")
-        assert source["kind"] in SOURCE_KINDS, source["name"]
+        assert source["kind"] in ITEM_TYPES, source["name"]  # the one vocabulary, no old names
         assert source["tags"], source["name"]
         assert all(isinstance(tag, str) and tag for tag in source["tags"])
     names = [s["name"] for s in sources]
@@ -124,7 +124,7 @@ def test_real_source_list_is_broad_public_https() -> None:
         assert parts.scheme == "https", source["name"]
         assert "example" not in parts.netloc, source["name"]
     kinds = {s["kind"] for s in sources}
-    assert {"blog", "courses", "events", "podcast", "papers", "video"} <= kinds
+    assert {"article", "course", "event", "podcast", "paper", "video"} <= kinds
 
 
 def test_real_source_list_loads_with_the_project_loader() -> None:

@@ -1,7 +1,7 @@
 """The PostgreSQL schema as its numbered migrations: the only statement of its layout.
 
 The same tables and columns as the SQLite store (:mod:`aggregator.store.sqlite.schema`,
-version 7) so the domain SQL of :mod:`aggregator.store.sql` runs on both, with what
+version 10) so the domain SQL of :mod:`aggregator.store.sql` runs on both, with what
 PostgreSQL needs said: identity keys, ``double precision`` for scores, and every text
 column in the ``"C"`` collation, so that ordering and comparing (source names, the ISO
 UTC timestamps the codec writes) are byte order, as in SQLite, whatever the database's
@@ -165,6 +165,48 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             person   {T} NOT NULL,
             state    {T} NOT NULL DEFAULT 'queued',
             PRIMARY KEY (cycle_id, person)
+        )
+        """,
+    ),
+    # Version 3: SQLite's versions 8 to 10 (issues 18 and 20): when each source was last
+    # tried, a person's learning records, the digest sections beyond picks and Upcoming,
+    # and which learning records a Learning Record Store took as xAPI statements.
+    (
+        f"ALTER TABLE sources ADD COLUMN last_attempt {T}",
+        f"""
+        CREATE TABLE learned (
+            person     {T} NOT NULL,
+            item_id    bigint NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            learned_at {T} NOT NULL,
+            minutes    integer CHECK (minutes IS NULL OR minutes >= 0),
+            note       {T} NOT NULL DEFAULT '',
+            shared     integer NOT NULL DEFAULT 0,
+            PRIMARY KEY (person, item_id)
+        )
+        """,
+        "CREATE INDEX learned_at ON learned(learned_at)",
+        "CREATE INDEX learned_item ON learned(item_id)",
+        f"""
+        CREATE TABLE digest_sections (
+            person   {T} NOT NULL,
+            day      {T} NOT NULL,
+            section  {T} NOT NULL,
+            position integer NOT NULL,
+            item_id  bigint NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            score    double precision NOT NULL,
+            reasons  {T} NOT NULL DEFAULT '[]',
+            PRIMARY KEY (person, day, section, position)
+        )
+        """,
+        "CREATE INDEX digest_sections_item ON digest_sections(item_id)",
+        f"""
+        CREATE TABLE xapi_sent (
+            endpoint     {T} NOT NULL,
+            person       {T} NOT NULL,
+            item_id      bigint NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            statement_id {T} NOT NULL,
+            sent_at      {T} NOT NULL,
+            PRIMARY KEY (endpoint, person, item_id)
         )
         """,
     ),

@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from types import TracebackType
-from typing import Any, Concatenate, NoReturn, ParamSpec, Protocol, Self, TypeVar
+from typing import Any, Concatenate, NoReturn, ParamSpec, Protocol, TypeVar
+
+from aggregator.closing import Closing
 
 
 class Row(Protocol):
@@ -45,7 +46,7 @@ MAX_ATTEMPTS = 3
 """Tries of one store call when the database aborted it to break a deadlock between writers."""
 
 
-class Connection:
+class Connection(Closing):
     """The base of a backend's store: the domain mixins build on ``_db`` and ``_transaction``."""
 
     _driver_errors: tuple[type[Exception], ...] = ()
@@ -76,20 +77,6 @@ class Connection:
     def location(self) -> str:
         """What :func:`aggregator.store.open_store` takes to open this store again."""
         raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 _C = TypeVar("_C", bound=Connection)

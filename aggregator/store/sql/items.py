@@ -111,8 +111,15 @@ class ItemsMixin(Connection):
                                     AND f.judgement > 0)
                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.item_id = i.id
                                     AND d.day >= ?)
+                    AND NOT EXISTS (SELECT 1 FROM learned l WHERE l.item_id = i.id)
+                    AND NOT EXISTS (SELECT 1 FROM digest_sections x WHERE x.item_id = i.id
+                                    AND x.day >= ?)
                     """,
-                    (to_text(before), keep_digests_since.isoformat()),
+                    (
+                        to_text(before),
+                        keep_digests_since.isoformat(),
+                        keep_digests_since.isoformat(),
+                    ),
                 )
             ]
             db.executemany("DELETE FROM items WHERE id = ?", [(item_id,) for item_id in ids])

@@ -16,12 +16,17 @@ class SharesMixin(Connection):
     @guarded
     def add_share(self, person: str, item_id: int, note: str, now: datetime) -> Share:
         with self._transaction() as db:
+            earlier = db.execute(
+                "SELECT note FROM shares WHERE person = ? AND item_id = ? ORDER BY id DESC",
+                (person, item_id),
+            ).fetchone()
             db.execute("DELETE FROM shares WHERE person = ? AND item_id = ?", (person, item_id))
             db.execute(
                 "INSERT INTO shares (person, item_id, note, shared_at) VALUES (?, ?, ?, ?)",
                 (person, item_id, note, to_text(now)),
             )
-        return Share(person=person, item_id=item_id, note=note, shared_at=now)
+        replaced = None if earlier is None else str(earlier["note"])
+        return Share(person, item_id, note, now, replaced_note=replaced)
 
     @guarded
     def shares(

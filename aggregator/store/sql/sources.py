@@ -15,14 +15,15 @@ from aggregator.store.sql.codec import optional_from_text, optional_text, to_tex
 from aggregator.store.sql.entries import add_feed, source_id, withdraw_missing
 
 
-def _record_fetch(db: Database, source: int, record: FetchRecord) -> None:
-    """The decided schedule state; validators change only with a fresh 200 body."""
+def _record_fetch(db: Database, source: int, record: FetchRecord, now: datetime) -> None:
+    """The decided schedule state, and ``now`` as the last attempt (whatever came of it);
+    validators change only with a fresh 200 body."""
     state, result = record.state, record.result
     db.execute(
         """
         UPDATE sources SET fetch_url = ?, last_status = ?, last_error = ?,
             last_success = ?, failures = ?, next_attempt = ?, retired = ?,
-            moved_from = ?, problems = ?
+            moved_from = ?, problems = ?, last_attempt = ?
         WHERE id = ?
         """,
         (
@@ -35,6 +36,7 @@ def _record_fetch(db: Database, source: int, record: FetchRecord) -> None:
             int(state.retired),
             state.moved_from,
             json.dumps(list(record.problems)),
+            to_text(now),
             source,
         ),
     )
@@ -66,6 +68,12 @@ class SourcesMixin(Connection):
                 "UPDATE sources SET active = 0 WHERE url = ?",
                 [(url,) for url in known - listed],
             )
+
+    @guarded
+    def make_due(self, url: str) -> bool:
+        with self._transaction() as db:
+            changed = db.execute("UPDATE sources SET next_attempt = NULL WHERE url = ?", (url,))
+            return changed.rowcount > 0
 
     @guarded
     def cache_info(self, url: str, now: datetime | None = None) -> CacheInfo:
@@ -119,7 +127,7 @@ class SourcesMixin(Connection):
                             db, source, record.entries, now, record.complete_until
                         )
                         added.updated_ids.extend(withdrawn)
-                _record_fetch(db, source, record)
+                _record_fetch(db, source, record, now)
             self._queue_for_index(db, [*added.new_ids, *added.updated_ids])
         return added
 
@@ -130,7 +138,9 @@ class SourcesMixin(Connection):
             SELECT s.url, s.name, s.last_status, s.last_error, s.last_success, s.failures,
                    (SELECT COUNT(*) FROM item_sources x WHERE x.source_id = s.id) AS items,
                    s.next_attempt, s.retired, COALESCE(s.fetch_url, s.url) AS fetch_url,
-                   s.moved_from, s.problems
+                   s.moved_from, s.problems, s.last_attempt,
+                   (SELECT MAX(i.first_seen) FROM items i WHERE i.source_id = s.id)
+                       AS last_new_item
             FROM sources s WHERE s.active = 1 ORDER BY s.name, s.url
             """
         )
@@ -148,6 +158,8 @@ class SourcesMixin(Connection):
                 fetch_url=row["fetch_url"],
                 moved_from=row["moved_from"],
                 problems=tuple(json.loads(row["problems"])),
+                last_new_item=optional_from_text(row["last_new_item"]),
+                last_attempt=optional_from_text(row["last_attempt"]),
             )
             for row in rows
         ]

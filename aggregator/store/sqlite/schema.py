@@ -145,6 +145,51 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE items SET dated = 0 WHERE published = first_seen",
         "ALTER TABLE sources ADD COLUMN reread_at TEXT",
     ),
+    ("ALTER TABLE sources ADD COLUMN last_attempt TEXT",),
+    # Version 9: learning (issue 18). A person's own "I learned this" records, one per person
+    # and item (private unless shared), and the digest sections beyond picks and Upcoming
+    # (each saved search's, by name), kept so a page rewritten later shows what it showed.
+    (
+        """
+        CREATE TABLE learned (
+            person     TEXT NOT NULL,
+            item_id    INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            learned_at TEXT NOT NULL,
+            minutes    INTEGER CHECK (minutes IS NULL OR minutes >= 0),
+            note       TEXT NOT NULL DEFAULT '',
+            shared     INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (person, item_id)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX learned_at ON learned(learned_at)",
+        """
+        CREATE TABLE digest_sections (
+            person   TEXT NOT NULL,
+            day      TEXT NOT NULL,
+            section  TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            item_id  INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            score    REAL NOT NULL,
+            reasons  TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (person, day, section, position)
+        ) WITHOUT ROWID
+        """,
+    ),
+    # Version 10: which learning records a Learning Record Store has taken as xAPI
+    # statements (issue 18), per LRS endpoint, so each is sent once and a failed send is
+    # tried again by the next ``learnplace xapi send``.
+    (
+        """
+        CREATE TABLE xapi_sent (
+            endpoint     TEXT NOT NULL,
+            person       TEXT NOT NULL,
+            item_id      INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+            statement_id TEXT NOT NULL,
+            sent_at      TEXT NOT NULL,
+            PRIMARY KEY (endpoint, person, item_id)
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
 
