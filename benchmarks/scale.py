@@ -3,6 +3,10 @@
     python benchmarks/scale.py [--sizes 1000 10000] [--items 50] [--profiles 100]
                                [--history 100000] [--latency-ms 20] [--work DIR]
                                [--time-limit 3600]
+    python benchmarks/scale.py --store postgres --workers 1 2 [--sizes 1000]
+
+The second form is ``benchmarks/scale_queue.py``'s: the run as queued jobs for that many
+``learnplace worker`` processes on PostgreSQL, beside the SQLite single-process run.
 
 For each size: a feedfarm corpus (``--items`` per feed) served by feedfarm in
 its own process, a project of every feed with ``--profiles`` profiles drawn
@@ -69,7 +73,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--time-limit", type=float, default=3600.0, help="seconds per run")
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--worker-concurrency", type=int, default=8)
     args = parser.parse_args()
+    if args.store == "postgres":
+        _queued(args)
+        return
     work = args.work or Path(os.environ.get("TMPDIR", "/tmp")) / "learnplace-scale"
     results: dict[int, dict[str, dict[str, float]]] = {}
     for size in args.sizes:
@@ -79,6 +89,16 @@ def main() -> None:
     print(_table(results))
     print()
     print(_growth(results))
+
+
+def _queued(args: argparse.Namespace) -> None:
+    from scale_queue import queue_runs, table
+
+    work = args.work or Path(os.environ.get("TMPDIR", "/tmp")) / "learnplace-scale-queue"
+    sizes = args.sizes if "--sizes" in sys.argv else [1000]
+    results = {size: queue_runs(work / str(size), size, args) for size in sizes}
+    print()
+    print(table(results))
 
 
 def _one_size(work: Path, size: int, args: argparse.Namespace) -> dict[str, dict[str, float]]:

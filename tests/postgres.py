@@ -97,8 +97,9 @@ def _run_as(user: str | None, command: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def cluster() -> Iterator[Cluster]:
-    """A new cluster for as long as the block runs."""
+def cluster(*, durable: bool = False) -> Iterator[Cluster]:
+    """A new cluster for as long as the block runs; not ``durable`` (fsync off), as tests
+    want it, unless a benchmark asks."""
     bin_dir = binaries()
     if bin_dir is None:
         unavailable("no PostgreSQL binaries (Debian's package `postgresql`) on this machine")
@@ -115,10 +116,9 @@ def cluster() -> Iterator[Cluster]:
             [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
              "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
         )  # fmt: skip
-        options = (
-            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         _run_as(
             user,
             [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l",

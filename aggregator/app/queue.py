@@ -38,15 +38,15 @@ from urllib.parse import urlsplit
 
 from procrastinate import App, PsycopgConnector
 from procrastinate.exceptions import AlreadyEnqueued
-from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from psycopg_pool import AsyncConnectionPool
 
 from aggregator.app.collect import CALENDAR_REREAD, RunSummary, collect_one, due_sources
 from aggregator.app.project import Project
 from aggregator.app.publish import site_writer, write_person, write_team_pages
-from aggregator.app.run import update_index
+from aggregator.app.run import save_digest, update_index
 from aggregator.config.files import load_config, load_profiles
 from aggregator.errors import LearnplaceError
-from aggregator.models import UPCOMING_DAYS, local_day
+from aggregator.models import UPCOMING_DAYS, Config, Profile, local_day
 from aggregator.rank.daily import digest_for
 from aggregator.search import open_index
 from aggregator.store import Store, open_store
@@ -67,15 +67,16 @@ app = App(connector=PsycopgConnector(), import_paths=["aggregator.app.queue"])
 
 @contextlib.contextmanager
 def _opened(url: str) -> Iterator[App]:
-    """The app, able to defer jobs and manage its schema from synchronous code."""
-    pool = ConnectionPool(url, kwargs={"autocommit": True}, min_size=1, max_size=2, open=False)
-    pool.open(wait=True, timeout=10)
-    app.open(pool)
-    try:
-        yield app
-    finally:
-        app.close()
-        pool.close()
+    """The jobs' app over its own pool to ``url``, able to defer jobs and manage its schema
+    from synchronous code. A new connector each time: procrastinate's sync connector keeps
+    the first pool it was given, so reopening the module's own would reuse a closed one."""
+    connector = PsycopgConnector(conninfo=url, kwargs={"autocommit": True}, min_size=1, max_size=2)
+    with app.replace_connector(connector) as queued:
+        queued.open()
+        try:
+            yield queued
+        finally:
+            queued.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +136,16 @@ def start_cycle(project: Project, now: datetime, *, force: bool = False) -> Cycl
             slot = per_host.get(host, 0) % max(1, config.settings.per_host_concurrency)
             per_host[host] = per_host.get(host, 0) + 1
             try:
-                fetch.configure(
-                    lock=_host_lock(source.url, slot), queueing_lock=f"fetch:{source.url}"
+                queued.configure_task(
+                    fetch.name,
+                    lock=_host_lock(source.url, slot),
+                    queueing_lock=f"fetch:{source.url}",
                 ).defer(cycle=cycle_id, source=source.url)
             except AlreadyEnqueued:  # still waiting from an earlier cycle: that job serves
                 skipped += 1
                 _set_fetch(url, cycle_id, source.url, "skipped")
         if not due or skipped == len(due):
-            _advance_sync(url, cycle_id)
+            _advance_sync(queued, url, cycle_id)
         return Cycle(cycle_id, len(due) - skipped, skipped)
 
 
@@ -221,13 +224,42 @@ def _cycle(store: Store, cycle_id: int) -> _Cycle:
     return _Cycle(datetime.fromisoformat(row[0]), str(row[1]))
 
 
+_read: dict[str, tuple[object, object]] = {}
+"""The project's files as a worker last read them, by what they are, with their stamp."""
+
+
+def _stamp(*paths: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+
+
+def _config(project: Project) -> Config:
+    """feeds.toml, read again only when it changed: a worker runs a job per source, and
+    reading a 1,000-source file for each took longer than fetching one."""
+    stamp = _stamp(project.feeds_path)
+    kept = _read.get("config")
+    if kept is None or kept[0] != stamp:
+        kept = _read["config"] = (stamp, load_config(project.feeds_path))
+    assert isinstance(kept[1], Config)
+    return kept[1]
+
+
+def _profiles(project: Project) -> list[Profile]:
+    """The profiles, read again only when one of their files changed (or came or went)."""
+    stamp = _stamp(*sorted(project.profiles_dir.glob("*.toml")))
+    kept = _read.get("profiles")
+    if kept is None or kept[0] != stamp:
+        kept = _read["profiles"] = (stamp, load_profiles(project.profiles_dir))
+    assert isinstance(kept[1], list)
+    return kept[1]
+
+
 _pool: ParsePool | None = None
 
 
 def _parse_pool(project: Project) -> ParsePool:
     global _pool
     if _pool is None:
-        settings = load_config(project.feeds_path).settings
+        settings = _config(project).settings
         _pool = ParsePool(memory_limit=worker_memory(settings.max_body_bytes)).__enter__()
     return _pool
 
@@ -239,7 +271,7 @@ async def fetch(cycle: int, source: str) -> None:
     url = project.store_location
     claimed = await asyncio.to_thread(_claim, url, cycle, source)
     if claimed is not None:
-        config = load_config(project.feeds_path)
+        config = _config(project)
         listed = {item.url: item for item in config.sources}
         with open_store(url) as store:
             now = _cycle(store, cycle).now
@@ -304,11 +336,13 @@ async def _advance(url: str, cycle: int) -> None:
         await job.configure(queueing_lock=f"{stage}:{cycle}", lock=stage).defer_async(cycle=cycle)
 
 
-def _advance_sync(url: str, cycle: int) -> None:
+def _advance_sync(queued: App, url: str, cycle: int) -> None:
     """:func:`_advance` for a cycle with nothing to fetch, from the enqueuing command."""
     if _next_stage(url, cycle) == "index":
         with contextlib.suppress(AlreadyEnqueued):
-            index.configure(queueing_lock=f"index:{cycle}", lock="index").defer(cycle=cycle)
+            queued.configure_task(index.name, queueing_lock=f"index:{cycle}", lock="index").defer(
+                cycle=cycle
+            )
 
 
 @app.task(name="learnplace.index", queue=QUEUE, pass_context=False)
@@ -327,7 +361,7 @@ async def index(cycle: int) -> None:
 
 def _index(project: Project, cycle: int) -> list[str]:
     url = project.store_location
-    names = [profile.name for profile in load_profiles(project.profiles_dir)]
+    names = [profile.name for profile in _profiles(project)]
     with open_store(url) as store:
         with open_index(project.index_location, recreate_if_stale=True) as found:
             update_index(store, found)
@@ -355,18 +389,19 @@ async def digest(cycle: int, person: str) -> None:
 
 
 def _digest(project: Project, cycle: int, person: str) -> None:
-    config = load_config(project.feeds_path)
-    by_name = {profile.name: profile for profile in load_profiles(project.profiles_dir)}
+    config = _config(project)
+    by_name = {profile.name: profile for profile in _profiles(project)}
     with open_store(project.store_location) as store:
         now = _cycle(store, cycle).now
         profile = by_name.get(person)
         if profile is not None:
             with open_index(project.index_location) as found:
                 chosen = digest_for(store, found, profile, now)
-            store.save_digest(person, local_day(now), chosen.picks, chosen.upcoming)
+            summary = RunSummary()
+            saved = save_digest(store, chosen, local_day(now), summary)
             writer = site_writer(project, config)
             writer.write_assets()
-            write_person(writer, config, store, chosen, now, RunSummary())
+            write_person(writer, config, store, saved, now, summary)
         _db(store).execute(
             "UPDATE queue_digests SET state = 'done' WHERE cycle_id = ? AND person = ?",
             (cycle, person),
@@ -380,8 +415,8 @@ async def publish(cycle: int) -> None:
 
 
 def _publish(project: Project, cycle: int) -> None:
-    config = load_config(project.feeds_path)
-    profiles = load_profiles(project.profiles_dir)
+    config = _config(project)
+    profiles = _profiles(project)
     with open_store(project.store_location) as store:
         now = _cycle(store, cycle).now
         writer = site_writer(project, config)

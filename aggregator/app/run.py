@@ -253,16 +253,23 @@ def _saved(
 ) -> Generator[Digest]:
     with closing(digests):
         for digest in digests:
-            kept = _last_good(store, digest, day) if summary.failures else None
-            if kept is None:
-                # Sections first: a crash between the two leaves no digest for the day, and
-                # the next run saves both.
-                store.save_sections(digest.profile.name, day, dict(digest.searches))
-                store.save_digest(digest.profile.name, day, digest.picks, digest.upcoming)
-            else:
-                summary.kept.append(digest.profile.name)
+            kept = save_digest(store, digest, day, summary)
             reporter.advance("digests", digest.profile.name)
-            yield kept or digest
+            yield kept
+
+
+def save_digest(store: Store, digest: Digest, day: date, summary: RunSummary) -> Digest:
+    """Save a chosen digest, unless sources failed in the run and the saved one is fuller
+    (then that one is kept, and named in ``summary.kept``); the digest to publish."""
+    kept = _last_good(store, digest, day) if summary.failures else None
+    if kept is not None:
+        summary.kept.append(digest.profile.name)
+        return kept
+    # Sections first: a crash between the two leaves no digest for the day, and the next
+    # run saves both.
+    store.save_sections(digest.profile.name, day, dict(digest.searches))
+    store.save_digest(digest.profile.name, day, digest.picks, digest.upcoming)
+    return digest
 
 
 def _last_good(store: Store, digest: Digest, day: date) -> Digest | None:
