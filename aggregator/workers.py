@@ -25,6 +25,7 @@ import functools
 import multiprocessing
 import os
 import resource
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -167,7 +168,9 @@ class ParsePool:
         self._function: Callable[..., ParsedFeed] = function  # called with checked arguments
         self._shared: ProcessPoolExecutor | None = None
         self._alone: ProcessPoolExecutor | None = None
-        self._one_at_a_time = asyncio.Lock()
+        self._alone_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def memory_limit_mib(self) -> int | None:
@@ -202,7 +205,7 @@ class ParsePool:
             if self._shared is shared:  # the first of its documents to notice restarts the pool
                 shared.shutdown(wait=False, cancel_futures=True)
                 self._shared = None
-        async with self._one_at_a_time:
+        async with self._alone_lock():
             if self._alone is None:
                 self._alone = self._executor(1)
             try:
@@ -213,6 +216,12 @@ class ParsePool:
                 raise FeedParseError(
                     "the parser's process died reading this document (out of memory, or killed)"
                 ) from None
+
+    def _alone_lock(self) -> asyncio.Lock:
+        """The lock of the running loop: an asyncio lock belongs to one loop, and a queue
+        worker parses from the loops of several threads (each thread's documents then take
+        turns; two threads' may meet in the lone worker, and a death there fails both)."""
+        return self._alone_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
     async def _run(
         self, executor: ProcessPoolExecutor, arguments: tuple[object, ...]

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -254,35 +255,45 @@ def _profiles(project: Project) -> list[Profile]:
 
 
 _pool: ParsePool | None = None
+_pool_lock = threading.Lock()
 
 
 def _parse_pool(project: Project) -> ParsePool:
+    """The worker's parse processes, shared by the fetch jobs it runs at once."""
     global _pool
-    if _pool is None:
-        settings = _config(project).settings
-        _pool = ParsePool(memory_limit=worker_memory(settings.max_body_bytes)).__enter__()
-    return _pool
+    with _pool_lock:
+        if _pool is None:
+            settings = _config(project).settings
+            _pool = ParsePool(memory_limit=worker_memory(settings.max_body_bytes)).__enter__()
+        return _pool
 
 
 @app.task(name="learnplace.fetch", queue=QUEUE, pass_context=False)
 async def fetch(cycle: int, source: str) -> None:
     """Claim, fetch, parse and store one source of a cycle; then move the cycle on."""
     project = _project()
+    await asyncio.to_thread(_fetch, project, cycle, source)
+    await _advance(project.store_location, cycle)
+
+
+def _fetch(project: Project, cycle: int, source: str) -> None:
+    """The fetch job's work, in a thread with its own event loop: the store's calls block,
+    and on the worker's loop they held back every other job it was running."""
     url = project.store_location
-    claimed = await asyncio.to_thread(_claim, url, cycle, source)
-    if claimed is not None:
-        config = _config(project)
-        listed = {item.url: item for item in config.sources}
-        with open_store(url) as store:
-            now = _cycle(store, cycle).now
-            ahead = timedelta(days=UPCOMING_DAYS) + CALENDAR_REREAD
-            if source in listed:
-                await collect_one(config, store, listed[source], now, ahead, _parse_pool(project))
-            _db(store).execute(
-                "UPDATE queue_fetches SET state = 'done' WHERE cycle_id = ? AND source_url = ?",
-                (cycle, source),
-            )
-    await _advance(url, cycle)
+    if _claim(url, cycle, source) is None:
+        return
+    config = _config(project)
+    listed = {item.url: item for item in config.sources}
+    with open_store(url) as store:
+        now = _cycle(store, cycle).now
+        ahead = timedelta(days=UPCOMING_DAYS) + CALENDAR_REREAD
+        if source in listed:
+            pool = _parse_pool(project)
+            asyncio.run(collect_one(config, store, listed[source], now, ahead, pool))
+        _db(store).execute(
+            "UPDATE queue_fetches SET state = 'done' WHERE cycle_id = ? AND source_url = ?",
+            (cycle, source),
+        )
 
 
 def _claim(url: str, cycle: int, source: str) -> bool | None:
