@@ -8,6 +8,7 @@ machine shared); the 1,000-source case is run by hand with LEARNPLACE_WORKER_SOU
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -91,14 +92,19 @@ def test_three_workers_one_killed_finish_every_job_fetching_each_source_once(
     server.reset()
     FETCHED.clear()
     started = time.monotonic()
+    logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
+    outputs = [log.open("wb") for log in logs]
     workers = [
         subprocess.Popen(
             _cli(tmp_path, url, "worker", "--concurrency", "6", "--stall-seconds", str(STALL_S)),
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # A file, not a pipe: the killed worker's parse processes outlive it for a moment
+            # and would hold a pipe open.
+            stderr=output,
+            start_new_session=True,
         )
-        for _ in range(3)
+        for output in outputs
     ]
     try:
         enqueued = subprocess.run(
@@ -122,12 +128,18 @@ def test_three_workers_one_killed_finish_every_job_fetching_each_source_once(
     finally:
         for process in workers[1:]:
             process.send_signal(signal.SIGTERM)
-        for process in workers:  # communicate: reads and closes each worker's stderr
+        for process in workers:
             try:
-                process.communicate(timeout=30)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.communicate()
+                process.wait()
+            with contextlib.suppress(ProcessLookupError):  # what the killed one left behind
+                os.killpg(process.pid, signal.SIGKILL)
+        for output in outputs:
+            output.close()
+    for log in logs[1:]:  # the workers that lived stopped cleanly
+        assert "Traceback" not in log.read_text(encoding="utf-8", errors="replace"), log
     elapsed = time.monotonic() - started
     stats = server.stats()
     print(f"\n{SOURCES} sources, 3 workers (one killed): {elapsed:.1f} s; state {state}")
