@@ -191,3 +191,22 @@ def test_an_interrupted_copy_to_a_new_file_leaves_no_file(demo: Project, tmp_pat
     with pytest.raises(KeyboardInterrupt):
         copy_store(demo.store_location, str(target), batch_rows=10, progress=interrupt)
     assert list(tmp_path.glob("new.sqlite3*")) == []
+
+
+def test_a_copy_whose_checksums_differ_is_rolled_back(
+    demo: Project, database: str, tmp_path: Path
+) -> None:
+    """SQLite keeps 1.5 in an INTEGER column; PostgreSQL's integer column rounds it to 2:
+    the checksum sees what the row count cannot, and the copy keeps nothing."""
+    odd = tmp_path / "odd.sqlite3"
+    with sqlite3.connect(demo.store_path) as good, sqlite3.connect(odd) as copy:
+        good.backup(copy)
+    with sqlite3.connect(odd) as db:
+        first = "SELECT person, day, item_id FROM deliveries ORDER BY 1, 2, 3 LIMIT 1"
+        db.execute(f"UPDATE deliveries SET position = 1.5 WHERE (person, day, item_id) = ({first})")
+    report = copy_store(str(odd), database)
+    differing = [check.table for check in report.tables if not check.matches]
+    assert differing == ["deliveries"] and not report.kept and not report.matches
+    deliveries = next(check for check in report.tables if check.table == "deliveries")
+    assert deliveries.rows_before == deliveries.rows_after
+    assert _empty(database)
