@@ -19,7 +19,9 @@ LearnplaceError
 │   ├── StoreLockedError              another process held the write lock past the busy timeout
 │   ├── StoreDamagedError             a damaged file, or one that is no SQLite database
 │   ├── UnknownItemError (LookupError)    an item id or URL that matches nothing stored
-│   └── UnknownSourceError (LookupError)  a source URL the store never recorded
+│   ├── UnknownSourceError (LookupError)  a source URL the store never recorded
+│   └── StoreCopyError                ``store copy`` that cannot be made: the target keeps nothing
+│       └── CopyTargetNotEmptyError   a target that already holds a store's rows
 ├── SearchIndexError                  the search index cannot answer
 │   ├── IndexSchemaError              built with another schema: ``learnplace reindex``
 │   └── QuerySyntaxError (ValueError) a query that cannot be understood, said why
@@ -120,6 +122,15 @@ class UnknownItemError(StoreError, LookupError):
 
 class UnknownSourceError(StoreError, LookupError):
     """A source URL that the store never recorded."""
+
+
+class StoreCopyError(StoreError):
+    """``learnplace store copy`` could not finish; its one transaction on the target was
+    rolled back, so the target holds what it held before (a new SQLite file is removed)."""
+
+
+class CopyTargetNotEmptyError(StoreCopyError):
+    """The copy's target already holds rows: a copy never merges two stores' ids."""
 
 
 class SearchIndexError(LearnplaceError):

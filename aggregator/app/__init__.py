@@ -38,6 +38,7 @@ from aggregator.render.site import (
 )
 from aggregator.sanitize import html_to_text as plain_text
 from aggregator.search import SEARCH_LIMIT_MAX, SORTS, SearchFilters, highlight
+from aggregator.store.copy import CopyReport
 from aggregator.urls import is_loopback
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "SORTS",
     "AddedSource",
     "Application",
+    "CopyReport",
     "ImportReport",
     "Mailing",
     "Project",

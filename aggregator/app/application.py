@@ -77,6 +77,7 @@ from aggregator.names import check_name, did_you_mean
 from aggregator.rank.daily import digest_for
 from aggregator.search import SearchIndex, open_index, rebuild_index
 from aggregator.store import Store, open_store, store_exists
+from aggregator.store.copy import CopyReport, Progress, copy_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +245,18 @@ class Application(Closing):
             count = rebuild_index(self.project.index_location, store.iter_items())
             store.clear_index_queue()
         return count
+
+    def copy_store(self, to: str, *, progress: Progress | None = None) -> CopyReport:
+        """Copy the project's whole store (SQLite or PostgreSQL) into an empty database or a
+        new SQLite file ``to``, checked table by table; the project keeps using its own.
+
+        The run lock keeps this project's runs and commands from writing meanwhile, and
+        the source is read from one snapshot, so queue workers that write to a PostgreSQL
+        store do not make its checksums differ (what they write is not copied).
+        """
+        location = collected(self.project)  # before the lock, which creates state/
+        with run_lock(self.project):
+            return copy_store(location, to, progress=progress)
 
     # Sources.
 

@@ -10,6 +10,7 @@ from aggregator.cli import (
     search,
     serve,
     sources,
+    store,
     xapi,
 )
 from aggregator.cli.app import cli, main
@@ -26,5 +27,6 @@ __all__ = [
     "search",
     "serve",
     "sources",
+    "store",
     "xapi",
 ]

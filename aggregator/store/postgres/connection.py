@@ -270,6 +270,35 @@ class Connection(base.Connection):
         with connection.transaction():
             yield self._db
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[_Database]:
+        """REPEATABLE READ: every statement sees the snapshot of the first, as in SQLite's WAL."""
+        with self._transaction() as db:
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield db
+
+    def _tables(self, db: base.Database) -> dict[str, list[str]]:
+        tables: dict[str, list[str]] = {}
+        for row in db.execute(
+            """
+            SELECT c.table_name, c.column_name
+            FROM information_schema.columns c
+            JOIN information_schema.tables t USING (table_schema, table_name)
+            WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
+            ORDER BY c.table_name, c.ordinal_position
+            """
+        ):
+            tables.setdefault(row[0], []).append(row[1])
+        return tables
+
+    def _reset_key(self, db: base.Database, table: str, column: str) -> None:
+        """Move the identity's sequence past the copied ids (``is_called`` false: next is it)."""
+        highest = f'SELECT MAX("{column}") FROM "{table}"'  # noqa: S608 (the copy's own names)
+        db.execute(
+            f"SELECT setval(pg_get_serial_sequence(?, ?), COALESCE(({highest}), 0) + 1, false)",
+            (table, column),
+        )
+
     @property
     def location(self) -> str:
         """The URL: what :func:`aggregator.store.open_store` takes to open it again."""

@@ -65,6 +65,18 @@ class Connection(Closing):
             [(item_id,) for item_id in ids],
         )
 
+    def _snapshot(self) -> AbstractContextManager[Database]:
+        """One read-only transaction that sees the store as it was when it began, whatever
+        other writers commit meanwhile: what a whole-store copy reads from."""
+        raise NotImplementedError
+
+    def _tables(self, db: Database) -> dict[str, list[str]]:
+        """Every table the database holds, with its columns in their order."""
+        raise NotImplementedError
+
+    def _reset_key(self, db: Database, table: str, column: str) -> None:
+        """After rows were written with their own ids: the next generated id follows them."""
+
     def _raise_for(self, exc: Exception) -> NoReturn:
         """``exc`` as the store error a person can act on; one that means a bug is re-raised."""
         raise exc

@@ -170,6 +170,30 @@ class Connection(base.Connection):
             raise
         self._db.execute("COMMIT")
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A deferred transaction: in WAL mode its first read fixes what it sees."""
+        self._db.execute("BEGIN")
+        try:
+            yield self._db
+        finally:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+
+    def _tables(self, db: base.Database) -> dict[str, list[str]]:
+        names = db.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        return {
+            row[0]: [
+                column[0]
+                for column in db.execute(
+                    "SELECT name FROM pragma_table_info(?) ORDER BY cid", (row[0],)
+                )
+            ]
+            for row in names
+        }
+
     @property
     def location(self) -> str:
         """The file's path: what :func:`aggregator.store.open_store` takes to open it again."""
