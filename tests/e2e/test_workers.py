@@ -3,8 +3,8 @@ one killed with SIGKILL in the middle. Every job finishes on the others, no sour
 twice (counted by the feedfarm server), store and index agree, and every person's
 digest job runs and writes their pages.
 
-The size is LEARNPLACE_WORKER_SOURCES: 200 by default, for CI (22-40 s here, 130 s with the
-machine shared); the 1,000-source case is run by hand with LEARNPLACE_WORKER_SOURCES=1000."""
+The size is LEARNPLACE_WORKER_SOURCES: 200 by default, for CI (15-22 s here); the
+1,000-source case the issue names is run by hand with LEARNPLACE_WORKER_SOURCES=1000."""
 
 from __future__ import annotations
 
