@@ -152,9 +152,9 @@ class Application(Closing):
         """A queued cycle's stage and the states of its jobs' work."""
         return cycle_state(self.project.store_location, cycle)
 
-    def work(self, *, concurrency: int, stall_seconds: float) -> None:
-        """Run queued jobs until stopped."""
-        run_worker(self.project, concurrency=concurrency, stall_s=stall_seconds)
+    def work(self, *, concurrency: int, stall_seconds: float, schedule: bool = False) -> None:
+        """Run queued jobs until stopped (with ``schedule``, the periodic check too)."""
+        run_worker(self.project, concurrency=concurrency, stall_s=stall_seconds, schedule=schedule)
 
     def refresh(self, *, now: datetime, force: bool = False) -> RunSummary:
         return refresh(self.project, now=now, force=force)

@@ -119,35 +119,110 @@ def _ensure_schema(url: str, queued: App) -> None:
             db.execute("SELECT pg_advisory_unlock(?)", (_SCHEMA_LOCK,))
 
 
-def start_cycle(project: Project, now: datetime, *, force: bool = False) -> Cycle:
-    """Record a cycle and defer a fetch job per due source; the workers do the rest."""
+def start_cycle(
+    project: Project, now: datetime, *, force: bool = False, digests: bool = True
+) -> Cycle:
+    """Record a cycle and defer a fetch job per due source; the workers do the rest (with
+    ``digests``, the people's digests and pages after the fetches; else only the index)."""
     url = _require_url(project)
-    config = load_config(project.feeds_path)
     load_profiles(project.profiles_dir)  # a broken profile is refused before any work
     with _opened(url) as queued:
         _ensure_schema(url, queued)
-        with open_store(url) as store:
-            store.sync_sources(config.sources)
-            due = due_sources(config, store, now, force)
-            cycle_id = _new_cycle(store, now, [source.url for source in due])
-        per_host: dict[str, int] = {}
+        cycle_id, jobs = _record_cycle(project, now, force=force, digests=digests)
         skipped = 0
-        for source in due:
-            host = _host_lock(source.url, 0)
-            slot = per_host.get(host, 0) % max(1, config.settings.per_host_concurrency)
-            per_host[host] = per_host.get(host, 0) + 1
+        for job in jobs:
             try:
                 queued.configure_task(
-                    fetch.name,
-                    lock=_host_lock(source.url, slot),
-                    queueing_lock=f"fetch:{source.url}",
-                ).defer(cycle=cycle_id, source=source.url)
+                    fetch.name, lock=job.lock, queueing_lock=job.queueing_lock
+                ).defer(cycle=cycle_id, source=job.source)
             except AlreadyEnqueued:  # still waiting from an earlier cycle: that job serves
                 skipped += 1
-                _set_fetch(url, cycle_id, source.url, "skipped")
-        if not due or skipped == len(due):
+                _set_fetch(url, cycle_id, job.source, "skipped")
+        if skipped == len(jobs):
             _advance_sync(queued, url, cycle_id)
-        return Cycle(cycle_id, len(due) - skipped, skipped)
+        return Cycle(cycle_id, len(jobs) - skipped, skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class _FetchJob:
+    """A due source's fetch job: its host lock (one of ``per_host_concurrency`` per host)
+    and its queueing lock (one waiting fetch per source)."""
+
+    source: str
+    lock: str
+    queueing_lock: str
+
+
+def _record_cycle(
+    project: Project, now: datetime, *, force: bool, digests: bool
+) -> tuple[int, list[_FetchJob]]:
+    """A new cycle of the sources due at ``now`` (by each one's ``next_attempt``), and
+    their fetch jobs."""
+    config = load_config(project.feeds_path)
+    with open_store(project.store_location) as store:
+        store.sync_sources(config.sources)
+        due = due_sources(config, store, now, force)
+        cycle_id = _new_cycle(store, now, [source.url for source in due], digests)
+    per_host: dict[str, int] = {}
+    jobs: list[_FetchJob] = []
+    for source in due:
+        host = _host_lock(source.url, 0)
+        slot = per_host.get(host, 0) % max(1, config.settings.per_host_concurrency)
+        per_host[host] = per_host.get(host, 0) + 1
+        jobs.append(_FetchJob(source.url, _host_lock(source.url, slot), f"fetch:{source.url}"))
+    return cycle_id, jobs
+
+
+SCHEDULE_QUEUE = "learnplace-schedule"
+"""Where the periodic check waits: only ``learnplace worker --schedule`` runs it."""
+SCHEDULE_CRON = "*/10 * * * *"
+OPEN_CYCLE = timedelta(hours=1)
+"""A cycle started this recently and not done holds the schedule back (one older is taken
+for abandoned: its jobs' workers are long gone)."""
+
+
+@app.periodic(cron=SCHEDULE_CRON, queueing_lock="schedule")
+@app.task(name="learnplace.schedule", queue=SCHEDULE_QUEUE, pass_context=False, lock="schedule")
+async def schedule(timestamp: int) -> None:
+    """Every ten minutes, Miniflux's way: the sources due by now (their ``next_attempt``,
+    from backoff, ``Retry-After`` and cache lifetimes) are fetched and indexed in a cycle
+    of their own, so that the daily digests start from a store already up to date. One
+    check runs at a time (its lock), so two cannot both find no cycle running."""
+    del timestamp  # a check that waited for a --schedule worker looks at now, not then
+    project = _project()
+    jobs = await asyncio.to_thread(_scheduled, project, datetime.now(UTC))
+    if jobs is None:
+        return
+    cycle_id, fetches = jobs
+    url = project.store_location
+    for job in fetches:
+        try:
+            await app.configure_task(
+                fetch.name, lock=job.lock, queueing_lock=job.queueing_lock
+            ).defer_async(cycle=cycle_id, source=job.source)
+        except AlreadyEnqueued:
+            await asyncio.to_thread(_set_fetch, url, cycle_id, job.source, "skipped")
+    await _advance(url, cycle_id)
+
+
+def _scheduled(project: Project, now: datetime) -> tuple[int, list[_FetchJob]] | None:
+    """A fetch-only cycle of what is due, or None when nothing is or a cycle is running."""
+    with open_store(project.store_location) as store:
+        running = (
+            _db(store)
+            .execute(
+                "SELECT 1 FROM queue_cycles WHERE stage != 'done' AND started_at >= ? LIMIT 1",
+                ((now - OPEN_CYCLE).isoformat(timespec="microseconds"),),
+            )
+            .fetchone()
+        )
+        if running is not None:
+            return None
+        config = _config(project)
+        store.sync_sources(config.sources)
+        if not due_sources(config, store, now):
+            return None
+    return _record_cycle(project, now, force=False, digests=False)
 
 
 def _require_url(project: Project) -> str:
@@ -164,12 +239,13 @@ def _db(store: Store) -> Any:
     return store._db  # type: ignore[attr-defined]
 
 
-def _new_cycle(store: Store, now: datetime, urls: list[str]) -> int:
+def _new_cycle(store: Store, now: datetime, urls: list[str], digests: bool) -> int:
     db = _db(store)
     started = datetime.now(UTC).isoformat(timespec="microseconds")
     row = db.execute(
-        "INSERT INTO queue_cycles (started_at, now, stage) VALUES (?, ?, 'fetch') RETURNING id",
-        (started, now.astimezone(UTC).isoformat(timespec="microseconds")),
+        "INSERT INTO queue_cycles (started_at, now, stage, digests)"
+        " VALUES (?, ?, 'fetch', ?) RETURNING id",
+        (started, now.astimezone(UTC).isoformat(timespec="microseconds"), int(digests)),
     ).fetchone()
     cycle_id = int(row[0])
     db.executemany(
@@ -377,6 +453,13 @@ def _index(project: Project, cycle: int) -> list[str]:
         with open_index(project.index_location, recreate_if_stale=True) as found:
             update_index(store, found)
         db = _db(store)
+        fetch_only = db.execute(
+            "UPDATE queue_cycles SET stage = 'done', finished_at = ?"
+            " WHERE id = ? AND stage = 'index' AND digests = 0 RETURNING 1",
+            (datetime.now(UTC).isoformat(), cycle),
+        ).fetchone()
+        if fetch_only is not None:
+            return []
         db.executemany(
             "INSERT INTO queue_digests (cycle_id, person) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(cycle, name) for name in names],
@@ -450,7 +533,9 @@ async def _retry_stalled(queued: App, stall_s: float) -> None:
                 await queued.job_manager.retry_job(job)
 
 
-def run_worker(project: Project, *, concurrency: int, stall_s: float = STALL_S) -> None:
+def run_worker(
+    project: Project, *, concurrency: int, stall_s: float = STALL_S, schedule: bool = False
+) -> None:
     """Run jobs until stopped (SIGINT or SIGTERM finish the jobs in hand first)."""
     url = _require_url(project)
     os.environ[_ROOT_ENV] = str(project.root)
@@ -464,7 +549,7 @@ def run_worker(project: Project, *, concurrency: int, stall_s: float = STALL_S) 
             retrying = asyncio.create_task(_retry_stalled(app, stall_s))
             try:
                 await app.run_worker_async(
-                    queues=[QUEUE],
+                    queues=[QUEUE, SCHEDULE_QUEUE] if schedule else [QUEUE],
                     concurrency=concurrency,
                     name=f"{socket.gethostname()}:{os.getpid()}",
                     update_heartbeat_interval=min(HEARTBEAT_S, stall_s / 3),

@@ -70,12 +70,19 @@ WAIT_POLL_S = 0.5
     show_default=True,
     help="A worker silent this long is taken for dead; its jobs are retried.",
 )
+@click.option(
+    "--schedule",
+    is_flag=True,
+    help="Also check every ten minutes for sources due, and fetch and index them.",
+)
 @click.pass_obj
 @friendly_errors
-def worker(app: Application, concurrency: int, stall_seconds: float) -> None:
+def worker(app: Application, concurrency: int, stall_seconds: float, schedule: bool) -> None:
     """Run queued jobs (fetch, index, digests, pages) until stopped: on any machine that
     reaches the project's PostgreSQL database and has a copy of its folder."""
-    app.work(concurrency=max(1, concurrency), stall_seconds=max(1.0, stall_seconds))
+    app.work(
+        concurrency=max(1, concurrency), stall_seconds=max(1.0, stall_seconds), schedule=schedule
+    )
 
 
 @cli.command()

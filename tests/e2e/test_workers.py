@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from procrastinate.exceptions import AlreadyEnqueued
 
 from aggregator.app.project import Project
 from aggregator.search import open_index
@@ -142,7 +143,10 @@ def test_three_workers_one_killed_finish_every_job_fetching_each_source_once(
         assert "Traceback" not in log.read_text(encoding="utf-8", errors="replace"), log
     elapsed = time.monotonic() - started
     stats = server.stats()
-    print(f"\n{SOURCES} sources, 3 workers (one killed): {elapsed:.1f} s; state {state}")
+    print(
+        f"\n{SOURCES} sources, 3 workers (one killed): {elapsed:.1f} s; state {state}; "
+        f"feeds requested {len(FETCHED)}, at most {max(FETCHED.values())} times each"
+    )
     fetches = state["fetches"]
     assert isinstance(fetches, dict)
     assert set(fetches) <= {"done", "interrupted"}, fetches
@@ -190,3 +194,66 @@ def _wait_done(root: Path, url: str, cycle: int) -> dict[str, object]:
             return state
         time.sleep(0.5)
     raise AssertionError(f"cycle {cycle} did not finish: {cycle_state(url, cycle)}")
+
+
+def test_a_schedule_worker_fetches_and_indexes_what_is_due_and_no_digests(
+    tmp_path: Path, farm: tuple[Path, FeedfarmServer], postgres: Cluster
+) -> None:
+    """The periodic check (``worker --schedule``) starts a fetch-only cycle of the due
+    sources; a worker without the flag leaves the check waiting. procrastinate's cron
+    defers it every ten minutes (and a starting worker the last tick's); the test defers
+    it by hand, as the cron would."""
+    from aggregator.app.queue import SCHEDULE_QUEUE, _opened, cycle_state
+
+    corpus, server = farm
+    _project(tmp_path, corpus, server)
+    url = postgres.database("schedule")
+    env = _env(url)
+    server.reset()
+    FETCHED.clear()
+    plain = subprocess.Popen(
+        _cli(tmp_path, url, "worker", "--stall-seconds", str(STALL_S)),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(3)  # the plain worker makes procrastinate's schema and polls
+        # The plain worker's cron may have deferred the last tick's check already.
+        with _opened(url) as queued, contextlib.suppress(AlreadyEnqueued):
+            queued.configure_task("learnplace.schedule", queueing_lock="schedule").defer(
+                timestamp=0
+            )
+        time.sleep(2)
+        assert server.stats()["requests"] == 0, "a worker without --schedule ran the check"
+        log = tmp_path / "scheduler.log"
+        with log.open("wb") as output:
+            scheduler = subprocess.Popen(
+                _cli(tmp_path, url, "worker", "--schedule", "--stall-seconds", str(STALL_S)),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=output,
+            )
+        try:
+            state = _wait_done(tmp_path, url, 1)
+        finally:
+            scheduler.send_signal(signal.SIGTERM)
+            scheduler.wait(timeout=60)
+            assert "Traceback" not in log.read_text(encoding="utf-8", errors="replace")
+    finally:
+        plain.send_signal(signal.SIGTERM)
+        plain.wait(timeout=60)
+    assert state["fetches"] == {"done": SOURCES}, state
+    assert state["digests"] == {}, state  # fetch and index only: digests are the daily run's
+    assert max(FETCHED.values()) == 1 and len(FETCHED) == SOURCES
+    with open_store(url, read_only=True) as store, open_index(url) as index:
+        assert store.item_count() > 0
+        assert index.ids() == store.item_ids()
+        assert store.index_queue_size() == 0
+    assert not (tmp_path / "output").exists()
+    # Nothing is due any more: the next check starts no cycle, and `run --queue` finds
+    # every source fresh.
+    with _opened(url) as queued:
+        waiting = queued.job_manager.list_jobs(queue=SCHEDULE_QUEUE, status="todo")
+    assert waiting == []
+    assert cycle_state(url, 2)["stage"] is None

@@ -210,6 +210,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # Version 4: a cycle the schedule starts fetches and indexes only (issue 19's periodic
+    # scheduling); the daily ``run --queue`` goes on to the digests.
+    ("ALTER TABLE queue_cycles ADD COLUMN digests integer NOT NULL DEFAULT 1",),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
 
