@@ -43,7 +43,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from aggregator.app.collect import CALENDAR_REREAD, RunSummary, collect_one, due_sources
 from aggregator.app.project import Project
-from aggregator.app.publish import site_writer, write_person, write_team_pages
+from aggregator.app.publish import send_one, site_writer, write_person, write_team_pages
 from aggregator.app.run import save_digest, update_index
 from aggregator.config.files import load_config, load_profiles
 from aggregator.errors import LearnplaceError
@@ -120,15 +120,21 @@ def _ensure_schema(url: str, queued: App) -> None:
 
 
 def start_cycle(
-    project: Project, now: datetime, *, force: bool = False, digests: bool = True
+    project: Project,
+    now: datetime,
+    *,
+    force: bool = False,
+    digests: bool = True,
+    mail: bool = False,
 ) -> Cycle:
     """Record a cycle and defer a fetch job per due source; the workers do the rest (with
-    ``digests``, the people's digests and pages after the fetches; else only the index)."""
+    ``digests``, the people's digests and pages after the fetches, each e-mailed too with
+    ``mail``; else only the index)."""
     url = _require_url(project)
     load_profiles(project.profiles_dir)  # a broken profile is refused before any work
     with _opened(url) as queued:
         _ensure_schema(url, queued)
-        cycle_id, jobs = _record_cycle(project, now, force=force, digests=digests)
+        cycle_id, jobs = _record_cycle(project, now, force=force, digests=digests, mail=mail)
         skipped = 0
         for job in jobs:
             try:
@@ -154,7 +160,7 @@ class _FetchJob:
 
 
 def _record_cycle(
-    project: Project, now: datetime, *, force: bool, digests: bool
+    project: Project, now: datetime, *, force: bool, digests: bool, mail: bool = False
 ) -> tuple[int, list[_FetchJob]]:
     """A new cycle of the sources due at ``now`` (by each one's ``next_attempt``), and
     their fetch jobs."""
@@ -162,7 +168,7 @@ def _record_cycle(
     with open_store(project.store_location) as store:
         store.sync_sources(config.sources)
         due = due_sources(config, store, now, force)
-        cycle_id = _new_cycle(store, now, [source.url for source in due], digests)
+        cycle_id = _new_cycle(store, now, [source.url for source in due], digests, mail)
     per_host: dict[str, int] = {}
     jobs: list[_FetchJob] = []
     for source in due:
@@ -239,13 +245,13 @@ def _db(store: Store) -> Any:
     return store._db  # type: ignore[attr-defined]
 
 
-def _new_cycle(store: Store, now: datetime, urls: list[str], digests: bool) -> int:
+def _new_cycle(store: Store, now: datetime, urls: list[str], digests: bool, mail: bool) -> int:
     db = _db(store)
     started = datetime.now(UTC).isoformat(timespec="microseconds")
     row = db.execute(
-        "INSERT INTO queue_cycles (started_at, now, stage, digests)"
-        " VALUES (?, ?, 'fetch', ?) RETURNING id",
-        (started, now.astimezone(UTC).isoformat(timespec="microseconds"), int(digests)),
+        "INSERT INTO queue_cycles (started_at, now, stage, digests, mail)"
+        " VALUES (?, ?, 'fetch', ?, ?) RETURNING id",
+        (started, now.astimezone(UTC).isoformat(timespec="microseconds"), int(digests), int(mail)),
     ).fetchone()
     cycle_id = int(row[0])
     db.executemany(
@@ -290,15 +296,16 @@ def cycle_state(url: str, cycle_id: int) -> dict[str, object]:
 class _Cycle:
     now: datetime
     stage: str
+    mail: bool
 
 
 def _cycle(store: Store, cycle_id: int) -> _Cycle:
     row = (
         _db(store)
-        .execute("SELECT now, stage FROM queue_cycles WHERE id = ?", (cycle_id,))
+        .execute("SELECT now, stage, mail FROM queue_cycles WHERE id = ?", (cycle_id,))
         .fetchone()
     )
-    return _Cycle(datetime.fromisoformat(row[0]), str(row[1]))
+    return _Cycle(datetime.fromisoformat(row[0]), str(row[1]), bool(row[2]))
 
 
 _read: dict[str, tuple[object, object]] = {}
@@ -406,7 +413,7 @@ def _next_stage(url: str, cycle: int) -> str:
         db.execute(
             "UPDATE queue_cycles SET stage = 'publish' WHERE id = ? AND stage = 'digest'"
             " AND NOT EXISTS (SELECT 1 FROM queue_digests WHERE cycle_id = ?"
-            " AND state != 'done')",
+            " AND state NOT IN ('done', 'failed'))",
             (cycle, cycle),
         )
         return _cycle(store, cycle).stage
@@ -453,6 +460,8 @@ def _index(project: Project, cycle: int) -> list[str]:
         with open_index(project.index_location, recreate_if_stale=True) as found:
             update_index(store, found)
         db = _db(store)
+        if _cycle(store, cycle).stage not in ("index", "digest"):
+            return []  # a second index job, deferred by a late fetch after the cycle moved on
         fetch_only = db.execute(
             "UPDATE queue_cycles SET stage = 'done', finished_at = ?"
             " WHERE id = ? AND stage = 'index' AND digests = 0 RETURNING 1",
@@ -469,7 +478,7 @@ def _index(project: Project, cycle: int) -> list[str]:
             (len(names), cycle),
         )
         rows = db.execute(
-            "SELECT person FROM queue_digests WHERE cycle_id = ? AND state != 'done'", (cycle,)
+            "SELECT person FROM queue_digests WHERE cycle_id = ? AND state = 'queued'", (cycle,)
         ).fetchall()
     return [str(row[0]) for row in rows]
 
@@ -478,8 +487,15 @@ def _index(project: Project, cycle: int) -> list[str]:
 async def digest(cycle: int, person: str) -> None:
     """Rank one person's digest, save it and write their pages."""
     project = _project()
-    await asyncio.to_thread(_digest, project, cycle, person)
-    await _advance(project.store_location, cycle)
+    try:
+        await asyncio.to_thread(_digest, project, cycle, person)
+    except Exception:
+        # One person's failure is theirs (as one source's is): the job fails for the log,
+        # and the cycle goes on to the pages of everyone else.
+        await asyncio.to_thread(_set_digest, project.store_location, cycle, person, "failed")
+        raise
+    finally:
+        await _advance(project.store_location, cycle)
 
 
 def _digest(project: Project, cycle: int, person: str) -> None:
@@ -496,9 +512,17 @@ def _digest(project: Project, cycle: int, person: str) -> None:
             writer = site_writer(project, config)
             writer.write_assets()
             write_person(writer, config, store, saved, now, summary)
+            if _cycle(store, cycle).mail and config.smtp is not None and profile.email:
+                # Once a day, as `learnplace send`: a retried job finds it sent.
+                send_one(store, writer, config, profile, local_day(now), now)
+    _set_digest(project.store_location, cycle, person, "done")
+
+
+def _set_digest(url: str, cycle: int, person: str, state: str) -> None:
+    with open_store(url) as store:
         _db(store).execute(
-            "UPDATE queue_digests SET state = 'done' WHERE cycle_id = ? AND person = ?",
-            (cycle, person),
+            "UPDATE queue_digests SET state = ? WHERE cycle_id = ? AND person = ?",
+            (state, cycle, person),
         )
 
 

@@ -23,12 +23,17 @@ from aggregator.cli.terminal import console, echo, json_text, markup, text
 @click.option("--force", is_flag=True, help="Fetch every source now, ignoring backoff.")
 @click.option("--queue", is_flag=True, help="Enqueue the run as jobs for `learnplace worker`.")
 @click.option("--wait", is_flag=True, help="With --queue: wait until the workers finish it.")
+@click.option("--mail", is_flag=True, help="With --queue: e-mail each digest once written.")
 @click.pass_obj
 @friendly_errors
-def run(app: Application, quiet: bool, as_json: bool, force: bool, queue: bool, wait: bool) -> None:
+def run(
+    app: Application, quiet: bool, as_json: bool, force: bool, queue: bool, wait: bool, mail: bool
+) -> None:
     """Fetch every due source, update the index and write today's digests to output/."""
+    if (wait or mail) and not queue:
+        raise click.UsageError("--wait and --mail go with --queue (else: `learnplace send`)")
     if queue:
-        _enqueue(app, quiet=quiet, as_json=as_json, force=force, wait=wait)
+        _enqueue(app, quiet=quiet, as_json=as_json, force=force, wait=wait, mail=mail)
         return
     with progress_reporter(quiet or as_json) as reporter:
         summary = app.run(now=datetime.now(UTC), reporter=reporter, force=force)
@@ -44,8 +49,10 @@ def exit_status(summary: RunSummary) -> int:
     return 1 if summary.newly_failing else 0
 
 
-def _enqueue(app: Application, *, quiet: bool, as_json: bool, force: bool, wait: bool) -> None:
-    cycle = app.enqueue_run(now=datetime.now(UTC), force=force)
+def _enqueue(
+    app: Application, *, quiet: bool, as_json: bool, force: bool, wait: bool, mail: bool
+) -> None:
+    cycle = app.enqueue_run(now=datetime.now(UTC), force=force, mail=mail)
     state = app.run_state(cycle.id)
     while wait and state["stage"] != "done":
         time.sleep(WAIT_POLL_S)

@@ -28,6 +28,7 @@ from aggregator.store import open_store
 from feedfarm import corpus as ff_corpus
 from feedfarm import server as ff_server
 from tests.conftest import FeedfarmServer, serve_feedfarm
+from tests.e2e.test_send_share import Inbox, free_port, smtp_server
 from tests.postgres import Cluster
 
 SOURCES = int(os.environ.get("LEARNPLACE_WORKER_SOURCES", "200"))
@@ -65,29 +66,50 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Feedf
         yield corpus, server
 
 
-def _project(root: Path, corpus: Path, server: FeedfarmServer) -> None:
+def _project(
+    root: Path, corpus: Path, server: FeedfarmServer, smtp_port: int | None = None
+) -> None:
     feeds = json.loads((corpus / "feeds.json").read_text(encoding="utf-8"))
     sources = "".join(
         f'[[source]]\nname = "{feed["title"]} {n}"\nurl = "{server.url(feed["path"])}"\n'
         for n, feed in enumerate(feeds)
     )
+    smtp = (
+        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nstarttls = false\n'
+        'from = "Learnplace <digest@example.org>"\ntimeout = 5\n\n'
+        if smtp_port is not None
+        else ""
+    )
     (root / "feeds.toml").write_text(
         "[settings]\nallow_private_networks = true\ntimeout = 5\ndeadline = 20\n"
-        f"per_host_concurrency = 4\n\n{sources}",
+        f"per_host_concurrency = 4\n\n{smtp}{sources}",
         encoding="utf-8",
     )
     (root / "profiles").mkdir()
     for person, interest in zip(PEOPLE, ("python", "security", "data"), strict=True):
         (root / "profiles" / f"{person}.toml").write_text(
-            f'name = "{person}"\n[interests]\n"{interest}" = 1.0\n', encoding="utf-8"
+            # feedfarm dates its items from 2026-09-01: a long window gives each person
+            # picks on any later day, and so a digest to mail.
+            f'name = "{person}"\nemail = "{person}@example.org"\nfreshness_days = 3650\n'
+            f'[interests]\n"{interest}" = 1.0\n',
+            encoding="utf-8",
         )
 
 
+@pytest.fixture
+def mail() -> Iterator[tuple[int, Inbox]]:
+    """A real SMTP server on loopback, and what it received."""
+    port = free_port()
+    with smtp_server(port) as inbox:
+        yield port, inbox
+
+
 def test_three_workers_one_killed_finish_every_job_fetching_each_source_once(
-    tmp_path: Path, farm: tuple[Path, FeedfarmServer], postgres: Cluster
+    tmp_path: Path, farm: tuple[Path, FeedfarmServer], postgres: Cluster, mail: tuple[int, Inbox]
 ) -> None:
     corpus, server = farm
-    _project(tmp_path, corpus, server)
+    port, inbox = mail
+    _project(tmp_path, corpus, server, smtp_port=port)
     url = postgres.database("workers")
     env = _env(url)
     server.reset()
@@ -109,7 +131,7 @@ def test_three_workers_one_killed_finish_every_job_fetching_each_source_once(
     ]
     try:
         enqueued = subprocess.run(
-            _cli(tmp_path, url, "run", "--queue", "--json"),
+            _cli(tmp_path, url, "run", "--queue", "--json", "--mail"),
             env=env,
             capture_output=True,
             text=True,
@@ -164,12 +186,14 @@ def test_three_workers_one_killed_finish_every_job_fetching_each_source_once(
     assert stored >= _single_process_items(tmp_path / "single", corpus, server) - (
         fetches.get("interrupted", 0) * ITEMS
     )
-    # Every person's digest job ran and wrote their pages. (feedfarm dates its items from
-    # 2026-09-01, so on a later day a digest is "Nothing new today", in one process too.)
+    # Every person's digest job ran and wrote their pages.
     assert state["digests"] == {"done": len(PEOPLE)}, state
     for person in PEOPLE:
         assert any((tmp_path / "output" / person).glob("*.html")), person
     assert (tmp_path / "output" / "index.html").exists()
+    # And e-mailed, once each, whatever the kill interrupted (``run --queue --mail``).
+    recipients = sorted(to for envelope, _ in inbox.messages for to in envelope)
+    assert recipients == sorted(f"{person}@example.org" for person in PEOPLE)
 
 
 def _single_process_items(root: Path, corpus: Path, server: FeedfarmServer) -> int:

@@ -211,8 +211,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
     ),
     # Version 4: a cycle the schedule starts fetches and indexes only (issue 19's periodic
-    # scheduling); the daily ``run --queue`` goes on to the digests.
-    ("ALTER TABLE queue_cycles ADD COLUMN digests integer NOT NULL DEFAULT 1",),
+    # scheduling); the daily ``run --queue`` goes on to the digests, and with ``--mail``
+    # e-mails each one.
+    (
+        "ALTER TABLE queue_cycles ADD COLUMN digests integer NOT NULL DEFAULT 1",
+        "ALTER TABLE queue_cycles ADD COLUMN mail integer NOT NULL DEFAULT 0",
+    ),
 )
 """``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``; append, never edit."""
 

@@ -28,7 +28,8 @@ class MailingsMixin(Connection):
                 INSERT INTO mailings (person, day, sent_at, attempts, error)
                 VALUES (?, ?, ?, 1, ?)
                 ON CONFLICT (person, day) DO UPDATE SET
-                    sent_at = excluded.sent_at, attempts = attempts + 1, error = excluded.error
+                    sent_at = excluded.sent_at, attempts = mailings.attempts + 1,
+                    error = excluded.error
                 """,
                 (person, day.isoformat(), None if error else to_text(now), error),
             )
