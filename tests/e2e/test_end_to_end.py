@@ -291,10 +291,24 @@ def test_many_profiles_ranked_in_worker_processes_get_the_same_digests(
 def test_commands_before_the_first_run_say_so_and_create_nothing(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
-    (tmp_path / "feeds.toml").write_text("", encoding="utf-8")
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "ana.toml").write_text("[interests]\npython = 1\n", encoding="utf-8")
-    result = learnplace(tmp_path, *command)
+    _nothing_collected_yet(tmp_path, command, "")
+
+
+@pytest.mark.parametrize("command", [("search", "python"), ("share", "ana", "1", "--note", "x")])
+def test_commands_before_the_first_run_on_postgresql_create_no_tables(
+    tmp_path: Path, command: tuple[str, ...], request: pytest.FixtureRequest
+) -> None:
+    """An empty database is no store yet: the command says so and migrates nothing into it."""
+    with project_database("postgres", request) as store_table:
+        _nothing_collected_yet(tmp_path, command, store_table)
+        assert rows(tmp_path, "SELECT to_regclass('learnplace_schema')") == [(None,)]
+
+
+def _nothing_collected_yet(root: Path, command: tuple[str, ...], feeds: str) -> None:
+    (root / "feeds.toml").write_text(feeds, encoding="utf-8")
+    (root / "profiles").mkdir()
+    (root / "profiles" / "ana.toml").write_text("[interests]\npython = 1\n", encoding="utf-8")
+    result = learnplace(root, *command)
     assert result.returncode == 1, result.stderr
-    assert f"nothing collected yet in {tmp_path}: run `learnplace run`" in result.stderr
-    assert not (tmp_path / "state").exists()
+    assert f"nothing collected yet in {root}: run `learnplace run`" in result.stderr
+    assert not (root / "state").exists()
