@@ -45,6 +45,7 @@ from aggregator.search.schema import SCHEMA
 from feedfarm import corpus as ff_corpus
 from feedfarm import server as ff_server
 from tests import postgres as pg
+from tests.stores import fresh_database
 
 KINDS = ("unit", "integration", "e2e", "browser")
 """Test folders, each its own marker (declared in pyproject.toml): ``pytest -m unit``."""
@@ -319,12 +320,8 @@ def store_location(backend: str, request: pytest.FixtureRequest, tmp_path: Path)
     if backend == "sqlite":
         yield str(tmp_path / "store.sqlite3")
         return
-    cluster: pg.Cluster = request.getfixturevalue("postgres")
-    url = cluster.database()
-    try:
+    with fresh_database(request) as url:
         yield url
-    finally:
-        cluster.drop(url)
 
 
 @pytest.fixture

@@ -430,6 +430,15 @@ class Application(Closing):
     def has_collected(self) -> bool:
         return store_exists(self.project.store_location)
 
+    def session_key(self) -> bytes | None:
+        """The key the web app signs sessions with when several servers share the project
+        (kept in its PostgreSQL database); None on SQLite, where one server makes its own."""
+        if self.project.database_url is None:
+            return None
+        from aggregator.store.postgres.shared import session_key  # psycopg only where used
+
+        return session_key(self.project.database_url)
+
     def reading(self, name: str) -> Reading:
         """``name``'s latest saved digest (None before any run), with their judgements and
         share notes, as the web app shows it."""

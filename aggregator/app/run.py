@@ -49,7 +49,7 @@ from aggregator.models import (
 from aggregator.rank.daily import choose_digests
 from aggregator.render.site import SiteWriter
 from aggregator.search import SearchIndex, open_index
-from aggregator.store import Store, open_store, store_exists
+from aggregator.store import Store, describe_location, open_store, store_exists
 
 
 def run(
@@ -176,7 +176,16 @@ def sample_learning(
 
 @contextmanager
 def run_lock(project: Project) -> Iterator[None]:
-    """Hold the run lock or refuse at once: a cron run must not queue behind a hung one."""
+    """Hold the run lock or refuse at once: a cron run must not queue behind a hung one.
+
+    A project on SQLite locks a file beside its store; one on PostgreSQL takes the
+    database's advisory lock, which every machine over that database sees (two web
+    servers, a run from cron).
+    """
+    if project.database_url is not None:
+        with _database_lock(project, project.database_url):
+            yield
+        return
     project.state_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(project.state_dir / "run.lock", timeout=0)
     try:
@@ -190,6 +199,19 @@ def run_lock(project: Project) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+@contextmanager
+def _database_lock(project: Project, url: str) -> Iterator[None]:
+    from aggregator.store.postgres import shared  # psycopg only where it is used
+
+    with shared.run_lock(url) as held:
+        if not held:
+            raise RunLockedError(
+                f"another learnplace run is working on {project.root} (lock: the run lock of "
+                f"{describe_location(url)}); try again when it has finished"
+            )
+        yield
 
 
 @contextmanager

@@ -116,6 +116,7 @@ def create_app(
     actions = Actions(web)
     learning = LearningPages(web)
     hosts = allowed_hosts(host, extra_hosts)
+    sessions = Sessions(token, app.session_key())
     routes = [
         Route("/people/{name}", actions.person),
         Route("/people/{name}/feedback", actions.feedback, methods=["POST"]),
@@ -148,7 +149,7 @@ def create_app(
         lifespan=lifespan,
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
-            Middleware(BaseHTTPMiddleware, dispatch=guard(Sessions(token), hosts)),
+            Middleware(BaseHTTPMiddleware, dispatch=guard(sessions, hosts)),
         ],
     )
 

@@ -66,14 +66,17 @@ class Sessions:
     """Session cookies signed by the app: a random id, when it was issued, and a signature.
 
     The key is derived from the token, so sessions survive a restart with the same
-    token and end when it changes; without a token it is random per process. The
-    cookie never holds the token, and the CSRF token of a session is derived from
-    its id, so a cookie set by anyone else carries no valid pair.
+    token and end when it changes; without a token it is random per process. ``shared``
+    is a key every server of the project holds (from its database): derived from it too,
+    a session and its CSRF token from one server are good on all of them. The cookie
+    never holds the token, and the CSRF token of a session is derived from its id, so a
+    cookie set by anyone else carries no valid pair.
     """
 
-    def __init__(self, token: str | None) -> None:
+    def __init__(self, token: str | None, shared: bytes | None = None) -> None:
         self.token = token
-        secret = token.encode() if token else secrets.token_bytes(32)
+        own = token.encode() if token else b""
+        secret = (shared or b"") + own if shared or own else secrets.token_bytes(32)
         self._key = hmac.new(secret, b"learnplace web sessions", hashlib.sha256).digest()
 
     def _sign(self, text: str) -> str:

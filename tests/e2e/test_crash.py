@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -26,12 +25,14 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from aggregator.search import WhooshIndex
 from feedfarm import corpus as ff_corpus
 from tests.conftest import FeedfarmServer, serve_feedfarm
 from tests.e2e.test_end_to_end import REPO, learnplace, pick_topics, profile_toml
+from tests.stores import project_database, project_index, rows, whole
 
-KILLS = 20
+KILLS = {"sqlite": 20, "postgres": 8}
+"""Kills per backend: PostgreSQL's runs are slower to start, and the ones it gets land in the
+same stages (fetch, store transactions, index commits, page writes); see the printed tally."""
 FEEDS = 10
 ITEMS = 10
 
@@ -48,14 +49,19 @@ def cli(project: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def make_project(root: Path, corpus: Path, server: FeedfarmServer, *extra: str) -> Path:
-    """A project of every corpus feed (and ``extra`` paths on the server), three profiles."""
+def make_project(
+    root: Path, corpus: Path, server: FeedfarmServer, *extra: str, store_table: str = ""
+) -> Path:
+    """A project of every corpus feed (and ``extra`` paths on the server), three profiles;
+    ``store_table`` ends its feeds.toml (a ``[store]`` table, for PostgreSQL)."""
     feeds = json.loads((corpus / "feeds.json").read_text(encoding="utf-8"))
     paths = [(feed["title"], feed["path"]) for feed in feeds] + [(path, path) for path in extra]
     (root / "profiles").mkdir(parents=True)
     sources = [f'[[source]]\nname = "{name}"\nurl = "{server.url(path)}"\n' for name, path in paths]
     (root / "feeds.toml").write_text(
-        "[settings]\nallow_private_networks = true\nconcurrency = 4\n\n" + "\n".join(sources),
+        "[settings]\nallow_private_networks = true\nconcurrency = 4\n\n"
+        + "\n".join(sources)
+        + store_table,
         encoding="utf-8",
     )
     for topic in pick_topics(corpus, 3):
@@ -73,17 +79,16 @@ def slow_farm(tmp_path: Path) -> Iterator[tuple[Path, FeedfarmServer]]:
         yield corpus, server
 
 
-def stored_items(store: Path) -> dict[int, tuple[int, str]]:
-    """Item id -> (source id, guid), read as a crash left the file; integrity checked first."""
-    with sqlite3.connect(store) as db:
-        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        rows = db.execute("SELECT id, source_id, guid FROM items")
-        return {row[0]: (row[1], row[2]) for row in rows}
+def stored_items(project: Path) -> dict[int, tuple[int, str]]:
+    """Item id -> (source id, guid), read as a crash left the store; integrity checked first."""
+    whole(project)
+    return {
+        row[0]: (row[1], row[2]) for row in rows(project, "SELECT id, source_id, guid FROM items")
+    }
 
 
-def queued(store: Path) -> int:
-    with sqlite3.connect(store) as db:
-        return int(db.execute("SELECT COUNT(*) FROM index_queue").fetchone()[0])
+def queued(project: Path) -> int:
+    return int(rows(project, "SELECT COUNT(*) FROM index_queue")[0][0])
 
 
 def temporary_files(output: Path) -> list[Path]:
@@ -113,12 +118,11 @@ Items = dict[int, tuple[int, str]]
 
 def assert_consistent(project: Path, known: Items) -> Items:
     """Store whole, nothing stored ever lost, index equal to the store, output clean."""
-    store = project / "state" / "learnplace.sqlite3"
-    items = stored_items(store)
+    items = stored_items(project)
     lost = {item_id: key for item_id, key in known.items() if items.get(item_id) != key}
     assert not lost, f"items lost after a kill: {sorted(lost)[:10]}"
-    assert queued(store) == 0
-    with WhooshIndex.open(project / "state" / "index") as index:
+    assert queued(project) == 0
+    with project_index(project) as index:
         assert index.doc_count() == len(items)
         assert index.ids() == set(items)
     output = project / "output"
@@ -133,10 +137,23 @@ IGNORE_FEEDFARM_LEAKS = "ignore::pytest.PytestUnraisableExceptionWarning"
 
 @pytest.mark.filterwarnings(IGNORE_FEEDFARM_LEAKS)
 def test_kill_9_at_random_points_loses_nothing(
-    tmp_path: Path, slow_farm: tuple[Path, FeedfarmServer]
+    tmp_path: Path,
+    slow_farm: tuple[Path, FeedfarmServer],
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     corpus, server = slow_farm
-    project = make_project(tmp_path / "project", corpus, server)
+    kills = KILLS[backend]
+    with project_database(backend, request) as store_table:
+        project = make_project(tmp_path / "project", corpus, server, store_table=store_table)
+        seen, known = _kill_and_repair(project, corpus, kills)
+    print(f"\nkill -9 test ({backend}): {dict(seen)}; {len(known)} items at the end")
+    assert seen["killed"] == kills
+    assert seen["new items stored before the kill"] >= 1
+
+
+def _kill_and_repair(project: Path, corpus: Path, kills: int) -> tuple[Counter[str], Items]:
+    """Runs killed at random moments, each followed by a run that must repair what it left."""
     started = time.monotonic()
     first = learnplace(project, "run", "--quiet")
     run_s = time.monotonic() - started
@@ -144,8 +161,8 @@ def test_kill_9_at_random_points_loses_nothing(
     known = assert_consistent(project, {})
     rng = random.Random(8)
     seen: Counter[str] = Counter()
-    for _ in range(2 * KILLS):
-        if seen["killed"] == KILLS:
+    for _ in range(2 * kills):
+        if seen["killed"] == kills:
             break
         # New items before every run, so that each killed run has something to store (a run
         # with nothing new finishes its fetches fast, and under load a kill then lands
@@ -162,11 +179,11 @@ def test_kill_9_at_random_points_loses_nothing(
             seen["killed"] += 1
         run.communicate()
         # What the kill left: a whole store that still holds every item it ever held.
-        after_kill = stored_items(project / "state" / "learnplace.sqlite3")
+        after_kill = stored_items(project)
         assert all(after_kill.get(item_id) == key for item_id, key in known.items())
         if len(after_kill) > len(known):
             seen["new items stored before the kill"] += 1
-        if queued(project / "state" / "learnplace.sqlite3"):
+        if queued(project):
             seen["index behind the store"] += 1
         if temporary_files(project / "output"):
             seen["temporary files left in output/"] += 1
@@ -176,18 +193,26 @@ def test_kill_9_at_random_points_loses_nothing(
         run_s = time.monotonic() - started
         assert repair.returncode == 0, repair.stderr
         known = assert_consistent(project, after_kill)
-    print(f"\nkill -9 test: {dict(seen)}; {len(known)} items at the end")
-    assert seen["killed"] == KILLS
-    assert seen["new items stored before the kill"] >= 1
+    return seen, known
 
 
 @pytest.mark.filterwarnings(IGNORE_FEEDFARM_LEAKS)
 def test_second_run_refuses_and_search_keeps_working(
-    tmp_path: Path, slow_farm: tuple[Path, FeedfarmServer]
+    tmp_path: Path,
+    slow_farm: tuple[Path, FeedfarmServer],
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     """A source that drips its body over seconds holds the first run open meanwhile."""
     corpus, server = slow_farm
-    project = make_project(tmp_path / "project", corpus, server, "/faults/slow-drip")
+    with project_database(backend, request) as store_table:
+        project = make_project(
+            tmp_path / "project", corpus, server, "/faults/slow-drip", store_table=store_table
+        )
+        _second_run_refused(project, corpus, server)
+
+
+def _second_run_refused(project: Path, corpus: Path, server: FeedfarmServer) -> None:
     assert learnplace(project, "run", "--quiet").returncode == 0
     word = pick_topics(corpus, 1)[0].split("-")[0]
     ff_corpus.tick(str(corpus))
@@ -226,24 +251,32 @@ def wait_until_fetching(server: FeedfarmServer, run: subprocess.Popen[str]) -> N
 
 
 def test_prune_and_reindex_keep_store_and_index_together(
-    tmp_path: Path, feedfarm_server: FeedfarmServer, feedfarm_corpus: Path
+    tmp_path: Path,
+    feedfarm_server: FeedfarmServer,
+    feedfarm_corpus: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     """The corpus is dated September 2026: all of it is older than 30 days now, except what
     was liked or shared (kept whatever its age)."""
-    project = make_project(tmp_path / "project", feedfarm_corpus, feedfarm_server)
+    with project_database(backend, request) as store_table:
+        project = make_project(
+            tmp_path / "project", feedfarm_corpus, feedfarm_server, store_table=store_table
+        )
+        _prune_and_reindex(project)
+
+
+def _prune_and_reindex(project: Path) -> None:
     assert learnplace(project, "run", "--quiet").returncode == 0
-    store = project / "state" / "learnplace.sqlite3"
-    before = stored_items(store)
+    before = stored_items(project)
     liked, disliked = sorted(before)[:2]
     assert learnplace(project, "feedback", *_judge(project, liked, "more")).returncode == 0
     assert learnplace(project, "feedback", *_judge(project, disliked, "less")).returncode == 0
-    with sqlite3.connect(store) as db:
-        db.execute("DELETE FROM deliveries")  # digests of today would keep their items
-    db.close()
+    rows(project, "DELETE FROM deliveries")  # digests of today would keep their items
     pruned = learnplace(project, "prune", "--older-than", "30d")
     assert pruned.returncode == 0, pruned.stderr
-    assert set(stored_items(store)) == {liked}
-    with WhooshIndex.open(project / "state" / "index") as index:
+    assert set(stored_items(project)) == {liked}
+    with project_index(project) as index:
         assert index.ids() == {liked}
     rebuilt = learnplace(project, "reindex")
     assert rebuilt.returncode == 0, rebuilt.stderr

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,10 +23,12 @@ from aggregator import app as application
 from aggregator.config.files import load_profiles
 from aggregator.models import Digest
 from aggregator.rank import daily
-from aggregator.search import WhooshIndex
-from aggregator.store import SqliteStore
+from aggregator.search import open_index
+from aggregator.store import open_store
 from feedfarm.vocab import TOPICS
 from tests.cli import learnplace
+from tests.conftest import BACKENDS
+from tests.stores import project_database, rows
 
 if TYPE_CHECKING:
     from tests.conftest import FeedfarmServer
@@ -59,11 +60,25 @@ def profile_toml(topic: str) -> str:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BACKENDS)
 def project(
-    tmp_path_factory: pytest.TempPathFactory, feedfarm_server: FeedfarmServer, feedfarm_corpus: Path
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    feedfarm_server: FeedfarmServer,
+    feedfarm_corpus: Path,
 ) -> Iterator[tuple[Path, list[str], dict]]:
-    """A project run once; yields (folder, topics, first run's JSON summary)."""
+    """A project run once on each store backend; yields (folder, topics, first run's JSON
+    summary)."""
+    with project_database(request.param, request) as store_table:
+        yield _run_project(tmp_path_factory, feedfarm_server, feedfarm_corpus, store_table)
+
+
+def _run_project(
+    tmp_path_factory: pytest.TempPathFactory,
+    feedfarm_server: FeedfarmServer,
+    feedfarm_corpus: Path,
+    store_table: str,
+) -> tuple[Path, list[str], dict]:
     root = tmp_path_factory.mktemp("project")
     feeds = json.loads((feedfarm_corpus / "feeds.json").read_text(encoding="utf-8"))
     sources = [
@@ -74,7 +89,8 @@ def project(
     sources.append(f'[[source]]\nname = "Gone"\nurl = "{feedfarm_server.url("/faults/404")}"\n')
     (root / "feeds.toml").write_text(
         "[settings]\nallow_private_networks = true\ntimeout = 5\ndeadline = 10\n\n"
-        + "\n".join(sources),
+        + "\n".join(sources)
+        + store_table,
         encoding="utf-8",
     )
     (root / "profiles").mkdir()
@@ -89,20 +105,16 @@ def project(
     feedfarm_server.reset()
     result = learnplace(root, "run", "--json")
     assert result.returncode == 0, result.stderr
-    yield root, topics, json.loads(result.stdout)
+    return root, topics, json.loads(result.stdout)
 
 
 def delivered(root: Path, person: str) -> list[int]:
-    with sqlite3.connect(root / "state" / "learnplace.sqlite3") as db:
-        rows = db.execute(
-            "SELECT item_id FROM deliveries WHERE person = ? ORDER BY day, position", (person,)
-        )
-        return [row[0] for row in rows]
+    sql = "SELECT item_id FROM deliveries WHERE person = ? ORDER BY day, position"
+    return [row[0] for row in rows(root, sql, (person,))]
 
 
 def item_links(root: Path, ids: list[int]) -> list[str]:
-    with sqlite3.connect(root / "state" / "learnplace.sqlite3") as db:
-        links = dict(db.execute("SELECT id, url FROM items"))
+    links = dict(rows(root, "SELECT id, url FROM items"))
     return [links[item_id] for item_id in ids]
 
 
@@ -147,8 +159,7 @@ def test_digests_rank_matching_items_first(
 
 def test_digest_page_shows_the_picks(project: tuple[Path, list[str], dict]) -> None:
     root, topics, _ = project
-    with sqlite3.connect(root / "state" / "learnplace.sqlite3") as db:
-        titles = dict(db.execute("SELECT id, title FROM items"))
+    titles = dict(rows(root, "SELECT id, title FROM items"))
     page = LexborHTMLParser((root / "output" / topics[0] / "index.html").read_text("utf-8"))
     links = {node.text(strip=True) for node in page.css("main a")}
     main_text = page.css_first("main").text()
@@ -186,8 +197,7 @@ def test_rerun_is_answered_with_304s_and_duplicates_nothing(
     project: tuple[Path, list[str], dict], feedfarm_server: FeedfarmServer
 ) -> None:
     root, topics, _ = project
-    with sqlite3.connect(root / "state" / "learnplace.sqlite3") as db:
-        before = db.execute("SELECT count(*) FROM items").fetchone()[0]
+    before = rows(root, "SELECT count(*) FROM items")[0][0]
     picks_before = {person: delivered(root, person) for person in topics}
     feedfarm_server.reset()
     result = learnplace(root, "run", "--json")
@@ -197,18 +207,16 @@ def test_rerun_is_answered_with_304s_and_duplicates_nothing(
     assert stats["304"] >= 12  # every corpus feed answered "not modified"
     assert summary["not_modified"] >= 12
     assert summary["new_items"] == 0
-    with sqlite3.connect(root / "state" / "learnplace.sqlite3") as db:
-        assert db.execute("SELECT count(*) FROM items").fetchone()[0] == before
+    assert rows(root, "SELECT count(*) FROM items")[0][0] == before
     # The same day's digest is updated in place, not appended to.
     assert {person: delivered(root, person) for person in topics} == picks_before
 
 
 def test_search_finds_title_and_summary_words(project: tuple[Path, list[str], dict]) -> None:
     root, _, _ = project
-    with sqlite3.connect(root / "state" / "learnplace.sqlite3") as db:
-        item_id, title, text = db.execute(
-            "SELECT id, title, text FROM items WHERE length(text) > 80 ORDER BY id LIMIT 1"
-        ).fetchone()
+    item_id, title, text = rows(
+        root, "SELECT id, title, text FROM items WHERE length(text) > 80 ORDER BY id LIMIT 1"
+    )[0]
     title_word = max(re.findall(r"[A-Za-z]{5,}", title), key=len)
     result = learnplace(root, "search", "--json", title_word)
     assert result.returncode == 0, result.stderr
@@ -252,7 +260,10 @@ def test_many_profiles_ranked_in_worker_processes_get_the_same_digests(
     profiles = load_profiles(root / "profiles") * 3
     now = datetime.now(UTC)
     state = application.Project.at(root)
-    with SqliteStore(state.store_path) as store, WhooshIndex.open(state.index_dir) as index:
+    with (
+        open_store(state.store_location, read_only=True) as store,
+        open_index(state.index_location) as index,
+    ):
         monkeypatch.setattr(daily, "PARALLEL_MIN_PROFILES", len(profiles) + 1)
         here = list(daily.choose_digests(store, index, profiles, now))
         monkeypatch.setattr(daily, "PARALLEL_MIN_PROFILES", 2)
@@ -280,10 +291,24 @@ def test_many_profiles_ranked_in_worker_processes_get_the_same_digests(
 def test_commands_before_the_first_run_say_so_and_create_nothing(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
-    (tmp_path / "feeds.toml").write_text("", encoding="utf-8")
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "ana.toml").write_text("[interests]\npython = 1\n", encoding="utf-8")
-    result = learnplace(tmp_path, *command)
+    _nothing_collected_yet(tmp_path, command, "")
+
+
+@pytest.mark.parametrize("command", [("search", "python"), ("share", "ana", "1", "--note", "x")])
+def test_commands_before_the_first_run_on_postgresql_create_no_tables(
+    tmp_path: Path, command: tuple[str, ...], request: pytest.FixtureRequest
+) -> None:
+    """An empty database is no store yet: the command says so and migrates nothing into it."""
+    with project_database("postgres", request) as store_table:
+        _nothing_collected_yet(tmp_path, command, store_table)
+        assert rows(tmp_path, "SELECT to_regclass('learnplace_schema')") == [(None,)]
+
+
+def _nothing_collected_yet(root: Path, command: tuple[str, ...], feeds: str) -> None:
+    (root / "feeds.toml").write_text(feeds, encoding="utf-8")
+    (root / "profiles").mkdir()
+    (root / "profiles" / "ana.toml").write_text("[interests]\npython = 1\n", encoding="utf-8")
+    result = learnplace(root, *command)
     assert result.returncode == 1, result.stderr
-    assert f"nothing collected yet in {tmp_path}: run `learnplace run`" in result.stderr
-    assert not (tmp_path / "state").exists()
+    assert f"nothing collected yet in {root}: run `learnplace run`" in result.stderr
+    assert not (root / "state").exists()

@@ -18,8 +18,10 @@ import pytest
 from aggregator import app as application
 from aggregator.config.files import parse_config
 from aggregator.fetch.schedule import BACKOFF_BASE
-from aggregator.store import SqliteStore
+from aggregator.store import open_store
 from feedfarm.server import FAULTS
+from tests.conftest import BACKENDS
+from tests.stores import project_database
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 DEADLINE_S = 5.0
@@ -49,14 +51,20 @@ def feeds_toml(urls: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture(scope="module")
-def fault_run(feedfarm_server, feedfarm_corpus, tmp_path_factory):
-    """One refresh over every fault endpoint and every good corpus feed."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def fault_run(request, feedfarm_server, feedfarm_corpus, tmp_path_factory):
+    """One refresh over every fault endpoint and every good corpus feed, on each backend."""
+    with project_database(request.param, request) as store_table:
+        yield _fault_run(feedfarm_server, feedfarm_corpus, tmp_path_factory, store_table)
+
+
+def _fault_run(feedfarm_server, feedfarm_corpus, tmp_path_factory, store_table):
     root = tmp_path_factory.mktemp("faults")
     good = [f["path"] for f in json.loads((feedfarm_corpus / "feeds.json").read_text())]
     urls = {f"fault {name}": feedfarm_server.url(f"/faults/{name}") for name in FAULTS}
     urls |= {f"good {path}": feedfarm_server.url(path) for path in good}
-    config = parse_config(feeds_toml(urls), root / "feeds.toml")
+    (root / "feeds.toml").write_text(feeds_toml(urls) + store_table, encoding="utf-8")
+    config = parse_config((root / "feeds.toml").read_text(encoding="utf-8"), root / "feeds.toml")
     project = application.Project.at(root)
     # feedfarm builds its bomb on the first request (~4 s): not the deadline under test.
     with urllib.request.urlopen(feedfarm_server.url("/faults/gzip-bomb")) as response:
@@ -65,7 +73,7 @@ def fault_run(feedfarm_server, feedfarm_corpus, tmp_path_factory):
     started = time.monotonic()
     summary = application.refresh(project, now=NOW, config=config)
     elapsed = time.monotonic() - started
-    with SqliteStore(project.store_path) as store:
+    with open_store(project.store_location) as store:
         statuses = {s.name: s for s in store.source_statuses()}
         states = {name: store.source_state(s.url) for name, s in statuses.items()}
     return {
