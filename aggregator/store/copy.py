@@ -55,9 +55,10 @@ TABLES: tuple[Table, ...] = (
     Table("index_queue", ("item_id",)),
 )
 
-NOT_COPIED = ("learnplace_schema", "queue_", "search_", "procrastinate_")
+NOT_COPIED = ("learnplace_", "queue_", "search_", "procrastinate_")
 """Tables (and prefixes) that are not the store's data: each store records its own schema
-version; PostgreSQL's work queue holds one cycle's jobs, its search tables are rebuilt."""
+version (and a PostgreSQL one its web servers' session key); PostgreSQL's work queue holds
+one cycle's jobs, its search tables are rebuilt."""
 
 ONE_BACKEND_COLUMNS = frozenset({("index_queue", "seq")})
 """Columns only one backend has; PostgreSQL numbers its index queue for concurrent writers."""
