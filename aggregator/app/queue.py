@@ -446,9 +446,12 @@ async def index(cycle: int) -> None:
     people = await asyncio.to_thread(_index, project, cycle)
     for person in people:
         with contextlib.suppress(AlreadyEnqueued):
-            await digest.configure(queueing_lock=f"digest:{cycle}:{person}").defer_async(
-                cycle=cycle, person=person
-            )
+            # The person's lock: a second digest job for them (a duplicate index job's,
+            # deferred once the first had started) runs after the first, and finds the
+            # e-mail sent instead of sending it again.
+            await digest.configure(
+                queueing_lock=f"digest:{cycle}:{person}", lock=f"person:{person}"
+            ).defer_async(cycle=cycle, person=person)
     if not people:
         await _advance(project.store_location, cycle)
 
