@@ -154,10 +154,8 @@ def _child(runner: str, state: Path, concurrency: int, urls: list[str]) -> None:
     (state / "child-cpu.json").write_text(json.dumps({"main_cpu_s": own.ru_utime + own.ru_stime}))
 
 
-def corpus_config(state: Path, concurrency: int, urls: list[str]) -> Config:
-    """A project of every corpus feed, allowed to fetch from loopback."""
-    from aggregator.config.files import parse_config
-
+def corpus_toml(concurrency: int, urls: list[str]) -> str:
+    """The feeds.toml of every corpus feed, allowed to fetch from loopback."""
     lines = [
         "[settings]",
         "allow_private_networks = true",
@@ -166,7 +164,14 @@ def corpus_config(state: Path, concurrency: int, urls: list[str]) -> Config:
     ]
     for n, url in enumerate(urls):
         lines += ["[[source]]", f'name = "feed {n}"', f'url = "{url}"']
-    return parse_config("\n".join(lines), state / "feeds.toml")
+    return "\n".join(lines) + "\n"
+
+
+def corpus_config(state: Path, concurrency: int, urls: list[str]) -> Config:
+    """:func:`corpus_toml`, read as the project's config."""
+    from aggregator.config.files import parse_config
+
+    return parse_config(corpus_toml(concurrency, urls), state / "feeds.toml")
 
 
 def _learnplace(state: Path, concurrency: int, urls: list[str]) -> None:

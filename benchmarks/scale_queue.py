@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from digest import make_profiles  # benchmarks/ is the script folder, first on sys.path
-from fetch import _feed_urls, _free_port, _generate, _serve
+from fetch import _feed_urls, _free_port, _generate, _serve, corpus_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -77,15 +77,7 @@ def queue_runs(work: Path, size: int, args: argparse.Namespace) -> list[dict[str
 def _write_project(root: Path, urls: list[str], args: argparse.Namespace) -> None:
     """feeds.toml and one profile file per person: workers read the project's own files."""
     root.mkdir(parents=True)
-    lines = [
-        "[settings]",
-        "allow_private_networks = true",
-        f"concurrency = {args.concurrency}",
-        f"per_host_concurrency = {args.concurrency}",  # the whole corpus is one host:port
-    ]
-    for n, url in enumerate(urls):
-        lines += ["[[source]]", f'name = "feed {n}"', f'url = "{url}"']
-    (root / "feeds.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "feeds.toml").write_text(corpus_toml(args.concurrency, urls), encoding="utf-8")
     (root / "profiles").mkdir()
     for profile in make_profiles(args.profiles):
         interests = "\n".join(f"{json.dumps(k)} = {v}" for k, v in profile.interests.items())

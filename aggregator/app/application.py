@@ -147,8 +147,6 @@ class Application(Closing):
     def enqueue_run(self, *, now: datetime, force: bool = False, mail: bool = False) -> Cycle:
         """Start a cycle of the daily run as jobs for ``learnplace worker`` processes
         (with ``mail``, each digest is e-mailed as ``send`` does, once a day)."""
-        if mail and load_config(self.project.feeds_path).smtp is None:
-            raise LearnplaceError(f"{self.project.feeds_path}: add an [smtp] table to send e-mail")
         return start_cycle(self.project, now, force=force, mail=mail)
 
     def run_state(self, cycle: int) -> dict[str, object]:

@@ -165,6 +165,8 @@ def _record_cycle(
     """A new cycle of the sources due at ``now`` (by each one's ``next_attempt``), and
     their fetch jobs."""
     config = load_config(project.feeds_path)
+    if mail and config.smtp is None:
+        raise LearnplaceError(f"{project.feeds_path}: add an [smtp] table to send e-mail")
     with open_store(project.store_location) as store:
         store.sync_sources(config.sources)
         due = due_sources(config, store, now, force)

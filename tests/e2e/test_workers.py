@@ -208,6 +208,19 @@ def _single_process_items(root: Path, corpus: Path, server: FeedfarmServer) -> i
         return store.item_count()
 
 
+def _wait_for_schema(url: str) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with psycopg.connect(url) as connection:
+            found = connection.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
+        if found is not None and found[0] is not None:
+            return
+        time.sleep(0.2)
+    raise AssertionError("no worker made procrastinate's schema")
+
+
 def _wait_done(root: Path, url: str, cycle: int) -> dict[str, object]:
     from aggregator.app.queue import cycle_state
 
@@ -242,13 +255,13 @@ def test_a_schedule_worker_fetches_and_indexes_what_is_due_and_no_digests(
         stderr=subprocess.DEVNULL,
     )
     try:
-        time.sleep(3)  # the plain worker makes procrastinate's schema and polls
+        _wait_for_schema(url)  # the plain worker makes procrastinate's schema, then polls
         # The plain worker's cron may have deferred the last tick's check already.
         with _opened(url) as queued, contextlib.suppress(AlreadyEnqueued):
             queued.configure_task("learnplace.schedule", queueing_lock="schedule").defer(
                 timestamp=0
             )
-        time.sleep(2)
+        time.sleep(1)  # five of the plain worker's polls
         assert server.stats()["requests"] == 0, "a worker without --schedule ran the check"
         log = tmp_path / "scheduler.log"
         with log.open("wb") as output:
